@@ -1,0 +1,188 @@
+"""The actions of the ParSync model, as named, hashable values.
+
+Names are the protocol's steps, identical in spec/, the TLA+ rendering, the
+checker's output and the docs: a trace reads like the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Union
+
+from .state import REPLY_KINDS, Proposal, Reply
+
+
+class StartCycle(NamedTuple):
+    w: int
+
+
+class Propose(NamedTuple):
+    w: int
+    buckets: tuple[int, ...]
+
+
+class Defer(NamedTuple):
+    w: int
+
+
+class Commit(NamedTuple):
+    m: Proposal
+
+
+class HandleReply(NamedTuple):
+    r: Reply
+
+
+class Release(NamedTuple):
+    n: int
+
+
+class Crash(NamedTuple):
+    w: int
+
+
+class Recover(NamedTuple):
+    w: int
+
+
+class Drop(NamedTuple):
+    m: Proposal | Reply
+
+
+class Duplicate(NamedTuple):
+    m: Proposal | Reply
+
+
+class Failover(NamedTuple):
+    pass
+
+
+Action = Union[
+    StartCycle,
+    Propose,
+    Defer,
+    Commit,
+    HandleReply,
+    Release,
+    Crash,
+    Recover,
+    Drop,
+    Duplicate,
+    Failover,
+]
+
+ACTION_TYPES: tuple[type, ...] = (
+    StartCycle,
+    Propose,
+    Defer,
+    Commit,
+    HandleReply,
+    Release,
+    Crash,
+    Recover,
+    Drop,
+    Duplicate,
+    Failover,
+)
+ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in ACTION_TYPES)
+_BY_NAME = {t.__name__: t for t in ACTION_TYPES}
+
+
+def action_name(a: Action) -> str:
+    return type(a).__name__
+
+
+def fmt_msg(m: Proposal | Reply) -> str:
+    if isinstance(m, Proposal):
+        reads = ",".join(f"b{b}@{s}" for b, s in m.reads)
+        return (
+            f"Proposal(w{m.worker} n{m.need} prio={m.priority} reads=[{reads}] "
+            f"epoch={m.epoch} tag={m.cycle}.{m.attempt})"
+        )
+    extra = f" buckets={list(m.buckets)}" if m.buckets else ""
+    return f"{REPLY_KINDS[m.kind]}(w{m.worker} n{m.need} tag={m.cycle}.{m.attempt}{extra})"
+
+
+def fmt_action(a: Action) -> str:
+    """A short, readable rendering, e.g. ``Propose(w=0, buckets=[1])``."""
+    if isinstance(a, Propose):
+        return f"Propose(w={a.w}, buckets={list(a.buckets)})"
+    if isinstance(a, Commit):
+        return f"Commit({fmt_msg(a.m)})"
+    if isinstance(a, HandleReply):
+        return f"HandleReply({fmt_msg(a.r)})"
+    if isinstance(a, (Drop, Duplicate)):
+        return f"{action_name(a)}({fmt_msg(a.m)})"
+    if isinstance(a, Release):
+        return f"Release(n={a.n})"
+    if isinstance(a, Failover):
+        return "Failover()"
+    return f"{action_name(a)}(w={a.w})"  # type: ignore[union-attr]
+
+
+# --- JSON encoding (replayable traces) ---------------------------------------
+
+
+def _msg_to_json(m: Proposal | Reply) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": type(m).__name__}
+    for k, v in m._asdict().items():
+        d[k] = [list(x) for x in v] if k == "reads" else (list(v) if isinstance(v, tuple) else v)
+    return d
+
+
+def _msg_from_json(d: Any) -> Proposal | Reply:
+    if not isinstance(d, dict) or d.get("type") not in ("Proposal", "Reply"):
+        raise ValueError(f"not a message: {d!r}")
+    if d["type"] == "Proposal":
+        return Proposal(
+            worker=int(d["worker"]),
+            need=int(d["need"]),
+            priority=int(d["priority"]),
+            epoch=int(d["epoch"]),
+            reads=tuple((int(b), int(s)) for b, s in d["reads"]),
+            cycle=int(d["cycle"]),
+            attempt=int(d["attempt"]),
+            fresh=int(d["fresh"]),
+        )
+    return Reply(
+        worker=int(d["worker"]),
+        need=int(d["need"]),
+        kind=int(d["kind"]),
+        cycle=int(d["cycle"]),
+        attempt=int(d["attempt"]),
+        buckets=tuple(int(b) for b in d["buckets"]),
+    )
+
+
+def action_to_json(a: Action) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    for k, v in a._asdict().items():
+        if isinstance(v, (Proposal, Reply)):
+            args[k] = _msg_to_json(v)
+        elif isinstance(v, tuple):
+            args[k] = list(v)
+        else:
+            args[k] = v
+    return {"action": action_name(a), "args": args}
+
+
+def action_from_json(d: Any) -> Action:
+    """Inverse of :func:`action_to_json`; raises ValueError on malformed input."""
+    try:
+        name = d["action"]
+        t = _BY_NAME[name]
+        args = d.get("args", {})
+        if t is Propose:
+            return Propose(int(args["w"]), tuple(int(b) for b in args["buckets"]))
+        if t in (Commit,):
+            return Commit(_msg_from_json(args["m"]))  # type: ignore[arg-type]
+        if t is HandleReply:
+            return HandleReply(_msg_from_json(args["r"]))  # type: ignore[arg-type]
+        if t in (Drop, Duplicate):
+            return t(_msg_from_json(args["m"]))  # type: ignore[no-any-return]
+        if t is Release:
+            return Release(int(args["n"]))
+        if t is Failover:
+            return Failover()
+        return t(int(args["w"]))  # type: ignore[no-any-return]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"not a valid action: {d!r} ({e})") from None

@@ -1,0 +1,377 @@
+"""The ``parsync`` command.
+
+Exit codes (every subcommand): 0 the checked properties hold; 1 a property is
+violated (or the scope is vacuous: an action never fires / a witness is never
+reached); 2 bad usage or bad input (one line on stderr, never a traceback);
+3 the search stopped on its budget before finishing (incomplete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 3
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"parsync: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="parsync",
+        description="Formally-checked reference model of ParSync OCC scheduling (ADR-0031).",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    c = sub.add_parser("check", help="explore the model exhaustively (BFS) and check PS-1..PS-10")
+    src = c.add_mutually_exclusive_group()
+    src.add_argument("--preset", metavar="NAME", help="named scope (default: small)")
+    src.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
+    c.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
+    c.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    c.add_argument("--max-states", type=_positive_int, metavar="N", help="state budget")
+    c.add_argument("--max-seconds", type=_positive_float, metavar="S", help="time budget")
+    c.add_argument(
+        "--no-symmetry", action="store_true", help="switch symmetry reduction off"
+    )
+    c.add_argument("--trace-out", metavar="FILE", help="write the counterexample (JSON, replayable)")
+    c.add_argument("--itf-out", metavar="FILE", help="write the counterexample as ITF (Apalache/Quint)")
+    prog = c.add_mutually_exclusive_group()
+    prog.add_argument("--progress", dest="progress", action="store_true", default=None)
+    prog.add_argument("--no-progress", dest="progress", action="store_false")
+    c.add_argument("--list-variants", action="store_true", help="print variant names, one per line")
+    c.add_argument("--list-presets", action="store_true", help="print presets with their scopes")
+
+    r = sub.add_parser("replay", help="re-execute a counterexample file and re-check it")
+    r.add_argument("file", metavar="TRACE.json")
+    r.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="benchmark the explicit-state checker (states/s)")
+    b.add_argument("--preset", metavar="NAME", default="pr")
+    b.add_argument("--repeat", type=_positive_int, default=1)
+    b.add_argument("--no-symmetry", action="store_true")
+    b.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if args.command == "check":
+            return _cmd_check(args)
+        if args.command == "replay":
+            return _cmd_replay(args)
+        if args.command == "bench":
+            return _cmd_bench(args)
+    except UsageError as e:
+        print(f"parsync: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `parsync check --list-variants | head -1`
+        return EXIT_OK
+    parser.error(f"unknown command {args.command!r}")
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _load_scope(preset: str | None, config: str | None) -> tuple[str, Any]:
+    from .config import ConfigError, load_config
+    from .presets import DEFAULT_PRESET, get_preset
+
+    if config is not None:
+        try:
+            return Path(config).name, load_config(config)
+        except ConfigError as e:
+            raise UsageError(str(e)) from None
+    name = preset or DEFAULT_PRESET
+    try:
+        return name, get_preset(name).config
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+
+
+def _model(cfg: Any, variant: str | None) -> Any:
+    from .protocol import ParSyncModel
+
+    try:
+        return ParSyncModel(cfg, variant)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+
+
+def _write_json(path: str, data: Any) -> None:
+    try:
+        Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def counterexample_document(model: Any, scope: str, result: Any) -> dict[str, Any]:
+    """The replayable counterexample file: config, variant, property, actions."""
+    from .properties import get_property
+
+    v = result.violation
+    return {
+        "format": "parsync-counterexample/1",
+        "scope": scope,
+        "config": model.config.to_dict(),
+        "variant": model.variant,
+        "property": v.property_id,
+        "property_name": get_property(v.property_id).name,
+        "properties": v.property_ids,
+        **v.trace.to_json(),
+    }
+
+
+# --- check -------------------------------------------------------------------------
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .presets import PRESETS
+    from .variants import VARIANTS
+
+    if args.list_variants:
+        for v in VARIANTS:
+            print(v.name)
+        return EXIT_OK
+    if args.list_presets:
+        for p in PRESETS.values():
+            print(f"{p.name}: {p.summary}\n    {p.config.describe()}")
+        return EXIT_OK
+
+    from rich.console import Console
+
+    from .checker import INCOMPLETE, PASS, VIOLATION, Checker, Progress
+
+    scope, cfg = _load_scope(args.preset, args.config)
+    model = _model(cfg, args.variant)
+    err = Console(stderr=True, highlight=False)
+    show_progress = args.progress if args.progress is not None else err.is_terminal
+
+    def run(cb: Any) -> Any:
+        return Checker(
+            model,
+            symmetry=not args.no_symmetry,
+            max_states=args.max_states,
+            max_seconds=args.max_seconds,
+            progress=cb,
+        ).run()
+
+    if show_progress:
+        from rich.progress import Progress as Bar
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Bar(
+            SpinnerColumn(),
+            TextColumn("[bold]parsync check[/bold] {task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting")
+
+            def cb(p: Progress) -> None:
+                rate = p.states / p.seconds if p.seconds else 0.0
+                bar.update(
+                    task,
+                    description=(
+                        f"{p.states:,} states, depth {p.depth}, queue {p.queue:,}, "
+                        f"{rate:,.0f} states/s"
+                    ),
+                )
+
+            result = run(cb)
+    else:
+        result = run(None)
+
+    if result.violation is not None:
+        doc = counterexample_document(model, scope, result)
+        if args.trace_out:
+            _write_json(args.trace_out, doc)
+        if args.itf_out:
+            _write_json(
+                args.itf_out,
+                result.violation.trace.to_itf(
+                    {"property": result.violation.property_id, "variant": model.variant}
+                ),
+            )
+
+    if args.json:
+        d = result.to_json()
+        d["scope"] = scope
+        print(json.dumps(d, indent=2))
+    else:
+        _print_result(scope, model, result)
+
+    if result.verdict == PASS:
+        return EXIT_OK
+    if result.verdict == INCOMPLETE:
+        return EXIT_INCOMPLETE
+    assert result.verdict in (VIOLATION, "vacuous")
+    return EXIT_FAIL
+
+
+def _print_result(scope: str, model: Any, result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .properties import PROPERTIES, WITNESSES, get_property
+
+    out = Console(highlight=False)
+    title = f"parsync check {scope}" + (f" --variant {model.variant}" if model.variant else "")
+    out.print(f"[bold]{title}[/bold]: {model.config.describe()}")
+    colour = {"pass": "green", "violation": "red", "incomplete": "yellow", "vacuous": "red"}[
+        result.verdict
+    ]
+    out.print(
+        f"[bold {colour}]{result.verdict.upper()}[/bold {colour}]  "
+        f"{result.states:,} distinct states, {result.transitions:,} transitions, "
+        f"depth {result.depth}, {result.seconds:.2f}s "
+        f"({result.states_per_second:,.0f} states/s, symmetry group {result.symmetry})"
+    )
+    if result.stop_reason:
+        out.print(f"[yellow]stopped: {result.stop_reason}; the result is incomplete[/yellow]")
+    t = Table(title="properties", show_edge=False)
+    t.add_column("ID")
+    t.add_column("name")
+    t.add_column("kind")
+    t.add_column("result")
+    broken = set(result.violation.property_ids) if result.violation else set()
+    for p in PROPERTIES:
+        if p.id in broken:
+            res = "[red]VIOLATED[/red]"
+        elif result.verdict in ("pass", "vacuous"):
+            res = "[green]holds[/green]"
+        else:
+            res = "[yellow]not violated so far[/yellow]"
+        t.add_row(p.id, p.name, p.kind, res)
+    for w in WITNESSES:
+        v = result.witnesses.get(w.id)
+        res = "n/a" if v is None else ("[green]reached[/green]" if v else "[red]NOT REACHED[/red]")
+        t.add_row(w.id, w.name, "sometimes", res)
+    out.print(t)
+    cov = ", ".join(f"{a}={n:,}" for a, n in result.coverage.items())
+    out.print(f"coverage (transitions per action): {cov}")
+    if result.unfired:
+        out.print(
+            f"[red]vacuous scope: applicable action(s) never fired: {', '.join(result.unfired)}[/red]"
+        )
+    if result.missing_witnesses:
+        out.print(
+            "[red]vacuous scope: witness(es) never reached: "
+            + ", ".join(result.missing_witnesses)
+            + "[/red]"
+        )
+    if result.violation is not None:
+        v = result.violation
+        names = ", ".join(f"{i} {get_property(i).name}" for i in v.property_ids)
+        out.print(
+            f"\n[bold red]{names} violated[/bold red] after {len(v.trace.actions)} steps "
+            "(a shortest counterexample):"
+        )
+        out.print(v.trace.render(markup=True))
+
+
+# --- replay ------------------------------------------------------------------------
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .config import ConfigError, config_from_dict
+    from .properties import action_violations, state_violations
+    from .trace import ReplayError, actions_from_json, replay
+
+    try:
+        doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{args.file}: not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or "config" not in doc or "actions" not in doc:
+        raise UsageError(f"{args.file}: not a parsync counterexample (needs 'config' and 'actions')")
+    try:
+        cfg = config_from_dict(doc["config"])
+        actions = actions_from_json(doc["actions"])
+    except (ConfigError, ValueError, TypeError) as e:
+        raise UsageError(f"{args.file}: {e}") from None
+    model = _model(cfg, doc.get("variant"))
+    try:
+        tr = replay(model, actions)
+    except ReplayError as e:
+        raise UsageError(f"{args.file}: {e}") from None
+    found: list[str] = []
+    s = tr.init
+    found += state_violations(model, s)
+    for a, s0, t in tr.steps():
+        found += action_violations(model, s0, a, t)
+        found += state_violations(model, t)
+    found = sorted(set(found), key=lambda x: int(x.split("-")[1]))
+    if args.json:
+        print(json.dumps({"file": args.file, "steps": len(actions), "violations": found}))
+    elif found:
+        print(f"replayed {len(actions)} steps: violates {', '.join(found)}")
+        print(tr.render())
+    else:
+        print(f"replayed {len(actions)} steps: no property violated")
+    return EXIT_FAIL if found else EXIT_OK
+
+
+# --- bench -------------------------------------------------------------------------
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench
+
+    scope, cfg = _load_scope(args.preset, None)
+    rows = bench(cfg, repeat=args.repeat, symmetry=not args.no_symmetry)
+    if args.json:
+        print(json.dumps({"preset": scope, "runs": rows}, indent=2))
+    else:
+        for r in rows:
+            print(
+                f"{scope}: {r['states']:,} distinct states in {r['seconds']:.2f}s = "
+                f"{r['states_per_second']:,.0f} states/s ({r['transitions']:,} transitions, "
+                f"depth {r['depth']}, verdict {r['verdict']})"
+            )
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

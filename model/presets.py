@@ -1,0 +1,91 @@
+"""Named scopes (the "MC" configurations beside the spec).
+
+Every scope has two workers and two partitions, arrivals in two different
+cycles, a gang, releases, and a high- and a low-priority need that compete for
+the same buckets, because some design bugs only show with all of those.
+
+* ``small``: the default; seconds. Network faults and failover, no crashes.
+* ``pr``: the largest scope that fits a pre-merge budget; adds worker crashes,
+  so that every known-bad variant is reachable (a test asserts it).
+* ``nightly``: three cycles and every fault, duplication included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Config, Faults, Need
+
+# n0: worker 0, low priority, arrives in cycle 1
+# n1: worker 1, high priority, arrives in cycle 1 (competes with n0)
+# n2: worker 0, a gang over both buckets (one per partition), arrives in cycle 2
+_NEEDS = (
+    Need(owner=0, priority=1, arrival=1),
+    Need(owner=1, priority=2, arrival=1),
+    Need(owner=0, priority=1, arrival=2, gang=2),
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    summary: str
+    config: Config
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            "small",
+            "default, seconds: drops and failover, no crashes",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(1, 1),
+                needs=_NEEDS,
+                retry_budget=1,
+                strategy="adaptive",
+                max_cycle=2,
+                faults=Faults(drop=1, failover=1),
+            ),
+        ),
+        Preset(
+            "pr",
+            "pre-merge: crashes, drops and failover; reaches every known-bad variant",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(1, 1),
+                needs=_NEEDS,
+                retry_budget=1,
+                strategy="adaptive",
+                max_cycle=2,
+                faults=Faults(crash=1, drop=1, failover=1),
+            ),
+        ),
+        Preset(
+            "nightly",
+            "nightly: every fault including duplication, three cycles",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(1, 1),
+                needs=_NEEDS,
+                retry_budget=1,
+                strategy="adaptive",
+                max_cycle=3,
+                faults=Faults(crash=1, drop=1, duplicate=1, failover=1),
+            ),
+        ),
+    )
+}
+
+DEFAULT_PRESET = "small"
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}") from None

@@ -1,0 +1,220 @@
+"""The property catalogue PS-1 .. PS-10 as executable predicates.
+
+Each property has its stable ID (cited by ADR-0031), a name, a kind and an
+expectation, in the style of Stateright:
+
+* ``always`` state properties: a predicate on one state (a hit is a violation);
+* ``always`` action properties: a predicate on a transition (s, action, s');
+* ``sometimes`` properties: a witness must be reachable, or the scope is too
+  weak to exercise the protocol (reported as a failure).
+
+Properties are stated on what the data really is, not on the worker's own
+bookkeeping: staleness uses the ghost ``read_at`` stamped on every snapshot,
+the retry budget uses the ghost ``attempts`` count, at-most-once uses the ghost
+``placed`` count. The statements themselves (with the ADR sentences they
+formalise) live in ``spec/properties.json``; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .actions import Action, Commit, HandleReply
+from .protocol import ParSyncModel
+from .state import ALREADY, CONFLICT, FENCED, State
+
+StatePred = Callable[[ParSyncModel, State], bool]
+ActionPred = Callable[[ParSyncModel, State, Action, State], bool]
+
+
+@dataclass(frozen=True)
+class Property:
+    id: str
+    name: str
+    kind: str  # "state" | "action" | "sometimes"
+    expectation: str  # "always" | "sometimes"
+    state_pred: StatePred | None = None
+    action_pred: ActionPred | None = None
+
+
+# --- state invariants -----------------------------------------------------------
+
+
+def no_overcommit(m: ParSyncModel, s: State) -> bool:
+    """PS-1: for every bucket, claims <= capacity."""
+    cap = m.cap
+    return all(m.used(s.broker, b) <= cap[b] for b in range(m.B))
+
+
+def bounded_staleness(m: ParSyncModel, s: State) -> bool:
+    """PS-3: every live worker's data for every partition was read <= P-1 cycles ago."""
+    bound = m.P - 1
+    for w in s.workers:
+        if not w.up:
+            continue
+        for snaps in w.view:
+            if not snaps or w.cycle - snaps[-1].read_at > bound:
+                return False
+    return True
+
+
+def attribution_mirror(m: ParSyncModel, s: State) -> bool:
+    """PS-4: ledger and per-bucket claims describe the same placements."""
+    br = s.broker
+    for n in range(m.N):
+        for b in range(m.B):
+            if (b in br.ledger[n]) != (n in br.claims[b]):
+                return False
+    return True
+
+
+def retry_budget(m: ParSyncModel, s: State) -> bool:
+    """PS-6: no need is proposed more than 1 + R times within a cycle."""
+    limit = m.R + 1
+    return all(w.attempts <= limit for w in s.workers)
+
+
+def at_most_once(m: ParSyncModel, s: State) -> bool:
+    """PS-8: a need is placed (committed) at most once."""
+    return all(k <= 1 for k in s.placed)
+
+
+def carry_forward_bound(m: ParSyncModel, s: State) -> bool:
+    """PS-10: a worker keeps at most one snapshot per partition."""
+    return all(len(snaps) <= 1 for w in s.workers for snaps in w.view)
+
+
+# --- action properties ------------------------------------------------------------
+
+
+def _committed(s: State, a: Action, t: State) -> bool:
+    return isinstance(a, Commit) and sum(t.placed) > sum(s.placed)
+
+
+def commit_time_consistency(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """PS-2: a commit's read seqnos all equal the broker's seqnos at commit."""
+    if not _committed(s, a, t):
+        return True
+    seq = s.broker.seq
+    return all(seq[b] == sq for b, sq in a.m.reads)  # type: ignore[union-attr]
+
+
+def seqno_monotonic(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """PS-5: seq never decreases and rises by exactly one iff the bucket's claims change."""
+    s_seq, t_seq = s.broker.seq, t.broker.seq
+    s_cl, t_cl = s.broker.claims, t.broker.claims
+    for b in range(m.B):
+        d = t_seq[b] - s_seq[b]
+        if d != (1 if s_cl[b] != t_cl[b] else 0):
+            return False
+    return True
+
+
+def priority_on_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """PS-7: a commit never overtakes a pending higher-priority proposal on a shared bucket."""
+    if not _committed(s, a, t):
+        return True
+    me = a.m  # type: ignore[union-attr]
+    mine = {b for b, _ in me.reads}
+    for o in s.to_broker:
+        if o.priority > me.priority and any(b in mine for b, _ in o.reads):
+            return False
+    return True
+
+
+def epoch_fencing(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """PS-9: no proposal stamped with an older broker epoch commits."""
+    if not _committed(s, a, t):
+        return True
+    return a.m.epoch == s.broker.epoch  # type: ignore[union-attr]
+
+
+# --- reachability witnesses ("sometimes") -------------------------------------------
+
+
+def _reply_kind(kind: int) -> ActionPred:
+    def pred(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+        return isinstance(a, HandleReply) and a.r.kind == kind
+
+    return pred
+
+
+def _gang_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    return _committed(s, a, t) and len(a.m.reads) > 1  # type: ignore[union-attr]
+
+
+def _stale_view_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """A proposal built from a carry-forward (non-fresh) partition commits."""
+    if not _committed(s, a, t):
+        return False
+    pm = a.m  # type: ignore[union-attr]
+    return any(m.part[b] != pm.fresh for b, _ in pm.reads)
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property("PS-1", "NoOvercommit", "state", "always", state_pred=no_overcommit),
+    Property(
+        "PS-2",
+        "CommitTimeConsistency",
+        "action",
+        "always",
+        action_pred=commit_time_consistency,
+    ),
+    Property("PS-3", "BoundedStaleness", "state", "always", state_pred=bounded_staleness),
+    Property("PS-4", "AttributionMirror", "state", "always", state_pred=attribution_mirror),
+    Property("PS-5", "SeqnoMonotonic", "action", "always", action_pred=seqno_monotonic),
+    Property("PS-6", "RetryBudget", "state", "always", state_pred=retry_budget),
+    Property(
+        "PS-7", "PriorityOnConflict", "action", "always", action_pred=priority_on_conflict
+    ),
+    Property("PS-8", "AtMostOncePlacement", "state", "always", state_pred=at_most_once),
+    Property("PS-9", "EpochFencing", "action", "always", action_pred=epoch_fencing),
+    Property(
+        "PS-10", "CarryForwardBound", "state", "always", state_pred=carry_forward_bound
+    ),
+)
+
+# Witnesses: the scope must reach each of these (when its enabling switch is on).
+WITNESSES: tuple[Property, ...] = (
+    Property("W-conflict", "SomeConflictHandled", "sometimes", "sometimes",
+             action_pred=_reply_kind(CONFLICT)),
+    Property("W-stale-commit", "SomeCommitFromCarryForward", "sometimes", "sometimes",
+             action_pred=_stale_view_commit),
+    Property("W-gang-commit", "SomeGangCommits", "sometimes", "sometimes",
+             action_pred=_gang_commit),
+    Property("W-already-placed", "SomeAlreadyPlacedHandled", "sometimes", "sometimes",
+             action_pred=_reply_kind(ALREADY)),
+    Property("W-fenced", "SomeFencedHandled", "sometimes", "sometimes",
+             action_pred=_reply_kind(FENCED)),
+)
+
+SAFETY_IDS: tuple[str, ...] = tuple(p.id for p in PROPERTIES)
+_BY_ID = {p.id: p for p in (*PROPERTIES, *WITNESSES)}
+
+
+def get_property(pid: str) -> Property:
+    return _BY_ID[pid]
+
+
+def witness_applicable(m: ParSyncModel, w: Property) -> bool:
+    """Whether the scope's switches make a witness meaningful at all."""
+    if w.id == "W-gang-commit":
+        return any(g > 1 for g in m.gang)
+    if w.id == "W-fenced":
+        return m.max_failover > 0
+    if w.id == "W-already-placed":
+        return m.max_crash > 0 or m.max_drop > 0 or m.max_dup > 0
+    if w.id == "W-stale-commit":
+        return m.P > 1 and m.config.strategy != "latency-first"
+    return True
+
+
+def state_violations(m: ParSyncModel, s: State) -> list[str]:
+    return [p.id for p in PROPERTIES if p.state_pred is not None and not p.state_pred(m, s)]
+
+
+def action_violations(m: ParSyncModel, s: State, a: Action, t: State) -> list[str]:
+    return [
+        p.id for p in PROPERTIES if p.action_pred is not None and not p.action_pred(m, s, a, t)
+    ]

@@ -1,0 +1,111 @@
+"""Known-bad design variants: each a change a real engineer could make.
+
+Every safety property of the catalogue has at least one variant that breaks it,
+so no check can pass vacuously. ``breaks`` is the property the checker reports
+first (shortest counterexample) on the variant; ``needs`` names the part of the
+scope (a fault, a gang, a second partition...) that makes the bug reachable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    breaks: str  # property ID the shortest counterexample violates
+    summary: str  # the mistake, in one line
+    needs: str  # what the scope must contain for the bug to be reachable
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "validate-fresh-partition-only",
+        "PS-2",
+        "The broker's seqno CAS checks only buckets in the partition the proposer "
+        "read fresh this cycle; stale-partition reads are trusted.",
+        "two workers, two partitions, quality-first choices from a stale partition",
+    ),
+    Variant(
+        "gang-fit-first-bucket-only",
+        "PS-1",
+        "The worker checks room only on the first bucket of a gang; the CAS passes "
+        "because its view is current, and the broker does no capacity re-check.",
+        "a gang need and a bucket that is already full",
+    ),
+    Variant(
+        "gang-second-bucket-no-bump",
+        "PS-5",
+        "A gang commit bumps the seqno of its first bucket only.",
+        "a gang need",
+    ),
+    Variant(
+        "rotation-skips-partition",
+        "PS-3",
+        "Rotation computes cycle mod (P-1) style and never refreshes the last partition.",
+        "two partitions and enough cycles",
+    ),
+    Variant(
+        "recovered-keeps-view",
+        "PS-3",
+        "A crashed worker keeps its carry-forward view on disk and, on recovery, "
+        "marks every partition fresh without re-reading.",
+        "crash fault; cycles pass while the worker is down",
+    ),
+    Variant(
+        "release-keeps-ledger",
+        "PS-4",
+        "Release removes the claims but leaves the attribution ledger entry behind.",
+        "a release",
+    ),
+    Variant(
+        "no-dedup",
+        "PS-8",
+        "The broker does not remember placed needs: a re-proposal after a lost "
+        "Committed reply (or a crash) places the need a second time.",
+        "drop or crash fault",
+    ),
+    Variant(
+        "no-epoch-fencing",
+        "PS-9",
+        "After failover the broker accepts proposals stamped with an older epoch.",
+        "failover fault",
+    ),
+    Variant(
+        "lagging-replica-failover",
+        "PS-5",
+        "Failover restores seqnos, claims and ledger from a replica that lags one write.",
+        "failover fault after a commit",
+    ),
+    Variant(
+        "priority-ignored",
+        "PS-7",
+        "The broker commits proposals in arrival order, ignoring priority on conflict.",
+        "two proposals of different priority on a shared bucket",
+    ),
+    Variant(
+        "retry-off-by-one",
+        "PS-6",
+        "The budget check is 'retries > R + 1': one retry too many per cycle.",
+        "repeated conflicts on one need",
+    ),
+    Variant(
+        "unbounded-carry-forward",
+        "PS-10",
+        "Carry-forward appends every snapshot it reads instead of replacing the old one.",
+        "a second read of any partition",
+    ),
+)
+
+VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+_BY_NAME = {v.name: v for v in VARIANTS}
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown variant {name!r}; known variants: {', '.join(VARIANT_NAMES)}"
+        ) from None
