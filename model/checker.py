@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actions import ACTION_NAMES, Action, action_name
+from .actions import ACTION_NAMES, ACTION_TYPES, Action, action_name
 from .properties import PROPERTIES, WITNESSES, witness_applicable
 from .protocol import ParSyncModel
 from .state import State, Worker
@@ -146,8 +146,9 @@ class Checker:
         self.progress_every = progress_every
         self.stop_on_violation = stop_on_violation
         # memo tables for the state predicates (many states share components)
-        self._broker_ok: dict[tuple[object, ...], tuple[str, ...]] = {}
-        self._worker_ok: dict[Worker, tuple[str, ...]] = {}
+        # keyed by identity, with the key objects kept in the entry (see protocol.py)
+        self._broker_ok: dict[tuple[int, tuple[int, ...]], tuple[object, tuple[str, ...]]] = {}
+        self._worker_ok: dict[int, tuple[Worker, tuple[str, ...]]] = {}
         self._broker_props = [p for p in PROPERTIES if p.id in ("PS-1", "PS-4", "PS-8")]
         self._worker_props = [p for p in PROPERTIES if p.id in ("PS-3", "PS-6", "PS-10")]
         self._commit_props = [p for p in PROPERTIES if p.id in ("PS-2", "PS-7", "PS-9")]
@@ -159,18 +160,22 @@ class Checker:
     # --- property evaluation (memoised per component) --------------------------
     def state_violations(self, s: State) -> tuple[str, ...]:
         m = self.m
-        key = (s.broker, s.placed)
-        bad = self._broker_ok.get(key)
-        if bad is None:
+        key = (id(s.broker), s.placed)
+        e = self._broker_ok.get(key)
+        if e is not None and e[0] is s.broker:
+            bad = e[1]
+        else:
             bad = tuple(p.id for p in self._broker_props if not p.state_pred(m, s))  # type: ignore[misc]
-            self._broker_ok[key] = bad
+            self._broker_ok[key] = (s.broker, bad)
         out = bad
         for w in s.workers:
-            wb = self._worker_ok.get(w)
-            if wb is None:
+            we = self._worker_ok.get(id(w))
+            if we is not None and we[0] is w:
+                wb = we[1]
+            else:
                 probe = s._replace(workers=(w,))
                 wb = tuple(p.id for p in self._worker_props if not p.state_pred(m, probe))  # type: ignore[misc]
-                self._worker_ok[w] = wb
+                self._worker_ok[id(w)] = (w, wb)
             if wb:
                 out = out + tuple(i for i in wb if i not in out)
         return tuple(sorted(out, key=_id_order))
@@ -189,12 +194,12 @@ class Checker:
     # --- search ----------------------------------------------------------------
     def run(self) -> CheckResult:
         m = self.m
-        canon = self.sym.canonical if self.sym is not None and not self.sym.trivial else None
+        canon = self.sym.canonical if self.sym is not None and not self.sym.trivial else m.state_key
         states: list[State] = []
         parent: list[int] = []
         via: list[Action | None] = []
-        seen: dict[State, int] = {}
-        coverage = dict.fromkeys(ACTION_NAMES, 0)
+        seen: dict[object, int] = {}
+        by_type: dict[type, int] = dict.fromkeys(ACTION_TYPES, 0)
         witnesses_todo = [w for w in WITNESSES if witness_applicable(m, w)]
         witnesses: dict[str, bool | None] = {
             w.id: (False if w in witnesses_todo else None) for w in WITNESSES
@@ -208,7 +213,7 @@ class Checker:
         gc.disable()  # the search allocates only acyclic tuples: no cycles to collect
         try:
             for s0 in m.init_states():
-                k = canon(s0) if canon else s0
+                k = canon(s0)
                 if k in seen:
                     continue
                 seen[k] = len(states)
@@ -217,7 +222,9 @@ class Checker:
                 via.append(None)
                 bad = self.state_violations(s0)
                 if bad and violation is None:
-                    violation = Violation(list(bad), self._trace(states, parent, via, len(states) - 1))
+                    violation = Violation(
+                        list(bad), self._trace(states, parent, via, len(states) - 1)
+                    )
             level_end = len(states)
             i = 0
             next_progress = self.progress_every
@@ -229,7 +236,7 @@ class Checker:
                 s = states[i]
                 for a, t in succ(s):
                     transitions += 1
-                    coverage[type(a).__name__] += 1
+                    by_type[type(a)] += 1
                     if witnesses_todo:
                         for w in witnesses_todo:
                             if w.action_pred(m, s, a, t):  # type: ignore[misc]
@@ -242,7 +249,7 @@ class Checker:
                             violation = Violation(list(abad), tr)
                             if self.stop_on_violation:
                                 break
-                    k = canon(t) if canon else t
+                    k = canon(t)
                     if k in seen:
                         continue
                     seen[k] = len(states)
@@ -270,7 +277,11 @@ class Checker:
                     if self.max_states is not None and len(states) >= self.max_states:
                         stop_reason = f"state budget of {self.max_states} reached"
                         break
-                if self.max_states is not None and len(states) >= self.max_states and i < len(states):
+                if (
+                    self.max_states is not None
+                    and len(states) >= self.max_states
+                    and i < len(states)
+                ):
                     stop_reason = f"state budget of {self.max_states} reached"
                     break
         except KeyboardInterrupt:
@@ -279,6 +290,7 @@ class Checker:
             if gc_was:
                 gc.enable()
         seconds = time.perf_counter() - t0
+        coverage = {t.__name__: k for t, k in by_type.items()}
         if violation is None and i >= len(states) and not stop_reason:
             stop_reason = ""
         complete = not stop_reason and violation is None
@@ -311,7 +323,9 @@ class Checker:
             variant=m.variant,
         )
 
-    def _trace(self, states: list[State], parent: list[int], via: list[Action | None], i: int) -> Trace:
+    def _trace(
+        self, states: list[State], parent: list[int], via: list[Action | None], i: int
+    ) -> Trace:
         path = []
         while i >= 0:
             path.append(i)
@@ -340,9 +354,7 @@ def check(
     max_seconds: float | None = None,
 ) -> CheckResult:
     """Convenience: run the checker with default options."""
-    return Checker(
-        model, symmetry=symmetry, max_states=max_states, max_seconds=max_seconds
-    ).run()
+    return Checker(model, symmetry=symmetry, max_states=max_states, max_seconds=max_seconds).run()
 
 
 __all__ = [

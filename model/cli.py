@@ -85,6 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=_positive_int, default=1)
     b.add_argument("--no-symmetry", action="store_true")
     b.add_argument("--json", action="store_true")
+
+    mf = sub.add_parser(
+        "manifest", help="each preset's exhaustive-check counts (spec/manifest.json)"
+    )
+    mode = mf.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="recompute and rewrite the manifest")
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="recompute and compare with the manifest; exit 1 on any count/verdict difference",
+    )
+    mf.add_argument(
+        "--preset",
+        metavar="NAME",
+        nargs="+",
+        action="extend",
+        help="only these presets (default: every preset; with --check, every recorded one)",
+    )
+    mf.add_argument(
+        "--max-seconds",
+        type=_positive_float,
+        default=600.0,
+        metavar="S",
+        help="time budget per preset; a preset needing longer is recorded as omitted "
+        "(default: 600)",
+    )
+    mf.add_argument("--file", metavar="FILE", help="manifest path (default: spec/manifest.json)")
     return p
 
 
@@ -101,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_replay(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "manifest":
+            return _cmd_manifest(args)
     except UsageError as e:
         print(f"parsync: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -370,6 +399,86 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 f"{r['states_per_second']:,.0f} states/s ({r['transitions']:,} transitions, "
                 f"depth {r['depth']}, verdict {r['verdict']})"
             )
+    return EXIT_OK
+
+
+# --- manifest ----------------------------------------------------------------------
+
+
+def _cmd_manifest(args: argparse.Namespace) -> int:
+    from . import manifest as mf
+    from .presets import PRESETS
+
+    path = Path(args.file) if args.file else mf.DEFAULT_PATH
+    names = list(dict.fromkeys(args.preset or []))
+    for n in names:
+        if n not in PRESETS:
+            raise UsageError(f"unknown preset {n!r}; known presets: {', '.join(PRESETS)}")
+    committed: dict[str, Any] | None = None
+    if args.check or (args.write and path.exists()):
+        try:
+            committed = mf.load(path)
+        except FileNotFoundError:
+            raise UsageError(f"no manifest at {path}; create it with `{mf.REGENERATE}`") from None
+        except (OSError, ValueError) as e:
+            if args.check:
+                raise UsageError(f"cannot read manifest {path}: {e}") from None
+    if not names:
+        names = mf.recorded(committed) if args.check and committed else list(PRESETS)
+
+    def show(name: str, e: dict[str, Any]) -> None:
+        if "omitted" in e:
+            print(f"{name}: omitted: {e['omitted']}")
+        else:
+            print(
+                f"{name}: {e['verdict']}, {e['states']:,} distinct states, "
+                f"{e['transitions']:,} transitions, depth {e['depth']}, "
+                f"symmetry group {e['symmetry_group']} ({e['seconds']:.1f}s)"
+            )
+        sys.stdout.flush()
+
+    print(f"parsync manifest: checking {', '.join(names)} ...", file=sys.stderr, flush=True)
+    try:
+        fresh = mf.build(names, max_seconds=args.max_seconds, on_preset=show)
+    except mf.SourcesChanged as e:
+        raise UsageError(str(e)) from None
+    entries: dict[str, Any] = fresh["presets"]
+    failed = [n for n, e in entries.items() if e.get("verdict", "pass") != "pass"]
+
+    if args.check:
+        assert committed is not None
+        diffs = mf.compare_hash(committed)
+        for n in names:
+            diffs += mf.compare_entry(n, committed.get("presets", {}).get(n), entries[n])
+        for n, old in committed.get("presets", {}).items():
+            if "omitted" in old and n in names:
+                print(f"{n}: recorded as omitted in the manifest; nothing to compare")
+        if diffs:
+            print(f"\n{path} differs from the recomputed results:")
+            for line in diffs:
+                print(f"  {line}")
+            print(f"regenerate it with `{mf.REGENERATE}` once the change is intended")
+            return EXIT_FAIL
+        print(f"{path}: counts and verdicts match for {', '.join(names)} ({fresh['spec_hash']})")
+        return EXIT_OK
+
+    if args.write:
+        doc = mf.merge(committed, fresh)
+        before = set(committed.get("presets", {})) if committed else set()
+        dropped = sorted(before - set(doc["presets"]))
+        try:
+            mf.dump(doc, path)
+        except OSError as e:
+            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+        print(f"wrote {path} ({', '.join(doc['presets'])}; {doc['spec_hash']})")
+        if dropped:
+            print(f"dropped (computed from other sources): {', '.join(dropped)}")
+        return EXIT_FAIL if failed else EXIT_OK
+
+    if failed:
+        return EXIT_FAIL
+    if any("omitted" in e for e in entries.values()):
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 

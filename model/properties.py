@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .actions import Action, Commit, HandleReply
 from .protocol import ParSyncModel
-from .state import ALREADY, CONFLICT, FENCED, State
+from .state import ALREADY, CONFLICT, FENCED, Proposal, State
 
 StatePred = Callable[[ParSyncModel, State], bool]
 ActionPred = Callable[[ParSyncModel, State, Action, State], bool]
@@ -92,12 +92,20 @@ def _committed(s: State, a: Action, t: State) -> bool:
     return isinstance(a, Commit) and sum(t.placed) > sum(s.placed)
 
 
+def _committed_msg(s: State, a: Action, t: State) -> Proposal | None:
+    """The proposal this step committed, if it committed one."""
+    if isinstance(a, Commit) and sum(t.placed) > sum(s.placed):
+        return a.m
+    return None
+
+
 def commit_time_consistency(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
     """PS-2: a commit's read seqnos all equal the broker's seqnos at commit."""
-    if not _committed(s, a, t):
+    pm = _committed_msg(s, a, t)
+    if pm is None:
         return True
     seq = s.broker.seq
-    return all(seq[b] == sq for b, sq in a.m.reads)  # type: ignore[union-attr]
+    return all(seq[b] == sq for b, sq in pm.reads)
 
 
 def seqno_monotonic(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
@@ -113,9 +121,9 @@ def seqno_monotonic(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
 
 def priority_on_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
     """PS-7: a commit never overtakes a pending higher-priority proposal on a shared bucket."""
-    if not _committed(s, a, t):
+    me = _committed_msg(s, a, t)
+    if me is None:
         return True
-    me = a.m  # type: ignore[union-attr]
     mine = {b for b, _ in me.reads}
     for o in s.to_broker:
         if o.priority > me.priority and any(b in mine for b, _ in o.reads):
@@ -125,9 +133,8 @@ def priority_on_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool
 
 def epoch_fencing(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
     """PS-9: no proposal stamped with an older broker epoch commits."""
-    if not _committed(s, a, t):
-        return True
-    return a.m.epoch == s.broker.epoch  # type: ignore[union-attr]
+    pm = _committed_msg(s, a, t)
+    return pm is None or pm.epoch == s.broker.epoch
 
 
 # --- reachability witnesses ("sometimes") -------------------------------------------
@@ -141,14 +148,15 @@ def _reply_kind(kind: int) -> ActionPred:
 
 
 def _gang_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
-    return _committed(s, a, t) and len(a.m.reads) > 1  # type: ignore[union-attr]
+    pm = _committed_msg(s, a, t)
+    return pm is not None and len(pm.reads) > 1
 
 
 def _stale_view_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
     """A proposal built from a carry-forward (non-fresh) partition commits."""
-    if not _committed(s, a, t):
+    pm = _committed_msg(s, a, t)
+    if pm is None:
         return False
-    pm = a.m  # type: ignore[union-attr]
     return any(m.part[b] != pm.fresh for b, _ in pm.reads)
 
 
@@ -165,28 +173,41 @@ PROPERTIES: tuple[Property, ...] = (
     Property("PS-4", "AttributionMirror", "state", "always", state_pred=attribution_mirror),
     Property("PS-5", "SeqnoMonotonic", "action", "always", action_pred=seqno_monotonic),
     Property("PS-6", "RetryBudget", "state", "always", state_pred=retry_budget),
-    Property(
-        "PS-7", "PriorityOnConflict", "action", "always", action_pred=priority_on_conflict
-    ),
+    Property("PS-7", "PriorityOnConflict", "action", "always", action_pred=priority_on_conflict),
     Property("PS-8", "AtMostOncePlacement", "state", "always", state_pred=at_most_once),
     Property("PS-9", "EpochFencing", "action", "always", action_pred=epoch_fencing),
-    Property(
-        "PS-10", "CarryForwardBound", "state", "always", state_pred=carry_forward_bound
-    ),
+    Property("PS-10", "CarryForwardBound", "state", "always", state_pred=carry_forward_bound),
 )
 
 # Witnesses: the scope must reach each of these (when its enabling switch is on).
 WITNESSES: tuple[Property, ...] = (
-    Property("W-conflict", "SomeConflictHandled", "sometimes", "sometimes",
-             action_pred=_reply_kind(CONFLICT)),
-    Property("W-stale-commit", "SomeCommitFromCarryForward", "sometimes", "sometimes",
-             action_pred=_stale_view_commit),
-    Property("W-gang-commit", "SomeGangCommits", "sometimes", "sometimes",
-             action_pred=_gang_commit),
-    Property("W-already-placed", "SomeAlreadyPlacedHandled", "sometimes", "sometimes",
-             action_pred=_reply_kind(ALREADY)),
-    Property("W-fenced", "SomeFencedHandled", "sometimes", "sometimes",
-             action_pred=_reply_kind(FENCED)),
+    Property(
+        "W-conflict",
+        "SomeConflictHandled",
+        "sometimes",
+        "sometimes",
+        action_pred=_reply_kind(CONFLICT),
+    ),
+    Property(
+        "W-stale-commit",
+        "SomeCommitFromCarryForward",
+        "sometimes",
+        "sometimes",
+        action_pred=_stale_view_commit,
+    ),
+    Property(
+        "W-gang-commit", "SomeGangCommits", "sometimes", "sometimes", action_pred=_gang_commit
+    ),
+    Property(
+        "W-already-placed",
+        "SomeAlreadyPlacedHandled",
+        "sometimes",
+        "sometimes",
+        action_pred=_reply_kind(ALREADY),
+    ),
+    Property(
+        "W-fenced", "SomeFencedHandled", "sometimes", "sometimes", action_pred=_reply_kind(FENCED)
+    ),
 )
 
 SAFETY_IDS: tuple[str, ...] = tuple(p.id for p in PROPERTIES)
@@ -215,6 +236,4 @@ def state_violations(m: ParSyncModel, s: State) -> list[str]:
 
 
 def action_violations(m: ParSyncModel, s: State, a: Action, t: State) -> list[str]:
-    return [
-        p.id for p in PROPERTIES if p.action_pred is not None and not p.action_pred(m, s, a, t)
-    ]
+    return [p.id for p in PROPERTIES if p.action_pred is not None and not p.action_pred(m, s, a, t)]

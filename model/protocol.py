@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import combinations
+from typing import TypeVar
 
 from .actions import (
     Action,
@@ -76,8 +77,36 @@ from .variants import get_variant
 class ParSyncModel:
     """The ParSync state machine for one Config, optionally a known-bad variant."""
 
-    def __init__(self, config: Config, variant: str | None = None) -> None:
+    def __init__(self, config: Config, variant: str | None = None, *, memo: bool = True) -> None:
         self.config = config
+        self.memo = memo
+        # Memo tables are keyed by object identity (cheap to hash) and keep the
+        # key objects alive in the entry, checked with ``is`` on every hit, so an
+        # id can never be reused by a different object while its entry exists.
+        # Components produced by the model are interned, so equal components
+        # reached along different paths are one object and hit the same entry.
+        self._interned: dict[object, object] = {}
+        self._moves_cache: dict[tuple[int, int, int], tuple[Worker, Broker, tuple[_Move, ...]]] = {}
+        self._deliver_cache: dict[tuple[Proposal, ...], list[Proposal]] = {}
+        self._commit_cache: dict[
+            tuple[int, Proposal], tuple[Broker, tuple[Broker, Reply, bool]]
+        ] = {}
+        self._release_cache: dict[tuple[int, int], tuple[Broker, Broker]] = {}
+        self._failover_cache: dict[int, tuple[Broker, Broker]] = {}
+        self._handle_cache: dict[tuple[Reply, int, int], tuple[Worker, Broker, Worker]] = {}
+        self._bag_cache: dict[
+            tuple[int, object, bool], tuple[tuple[object, ...], tuple[object, ...]]
+        ] = {}
+        self._caches: tuple[dict, ...] = (  # type: ignore[type-arg]
+            self._interned,
+            self._bag_cache,
+            self._failover_cache,
+            self._moves_cache,
+            self._deliver_cache,
+            self._commit_cache,
+            self._release_cache,
+            self._handle_cache,
+        )
         self.variant = variant
         if variant is not None:
             get_variant(variant)  # raises KeyError with the list of names
@@ -141,11 +170,6 @@ class ParSyncModel:
         """A fresh read of partition ``p`` from the broker, stamped ``read_at = at``."""
         seq = br.seq
         return Snapshot(at, tuple((seq[b], self.used(br, b)) for b in self.members[p]))
-
-    def _store(self, w: Worker, p: int, snap: Snapshot) -> tuple[tuple[Snapshot, ...], ...]:
-        view = list(w.view)
-        view[p] = (*view[p], snap) if self.v_unbounded else (snap,)
-        return tuple(view)
 
     def refresh(self, w: Worker, br: Broker, parts: tuple[int, ...] | range) -> Worker:
         """Fresh read of ``parts``: view, fresh_at and epoch all updated."""
@@ -221,6 +245,7 @@ class ParSyncModel:
         )
         if self.v_lagging:
             br = br._replace(replica=(br.seq, br.claims, br.ledger, br.status))
+        br = self.intern(br)
         # every worker starts with a full bootstrap read at cycle 0
         w0 = Worker(
             up=True,
@@ -235,11 +260,12 @@ class ParSyncModel:
             attempts=0,
             known=0,
         )
+        w0 = self.intern(w0)
         return State(
             broker=br,
             workers=(w0,) * self.W,
-            to_broker=(),
-            to_workers=(),
+            to_broker=self.intern(()),
+            to_workers=self.intern(()),
             faults=(0, 0, 0),
             placed=(0,) * self.N,
         )
@@ -248,31 +274,79 @@ class ParSyncModel:
         return [self.init_state()]
 
     # --- Next ----------------------------------------------------------------
+    #
+    # Each action is written on the components it reads and writes (a worker,
+    # the broker, one message); ``successors`` assembles whole states. Because
+    # many states share components, the component steps are memoised (pure
+    # functions of immutable values: the cache changes speed, never results;
+    # ``memo=False`` turns it off and a test compares the two).
+
     def successors(self, s: State) -> Iterator[tuple[Action, State]]:
         """Every enabled action with its next state, in a deterministic order."""
-        for wi in range(self.W):
-            yield from self._worker_steps(s, wi)
-        seen_prio = self.v_priority
-        for m in distinct(s.to_broker):
-            if not seen_prio and self._blocked(s, m):
-                continue
-            yield Commit(m), self._commit(s, m)
-        for r in distinct(s.to_workers):
-            w = s.workers[r.worker]
-            if w.up:
-                yield HandleReply(r), self._handle(s, r, w)
-        for n in range(self.N):
-            if s.broker.status[n] == PLACED:
-                yield Release(n), self._release(s, n)
+        br = s.broker
+        workers = s.workers
         crashes, drops, dups = s.faults
+        for wi in range(self.W):
+            w = workers[wi]
+            for a, nw, msg, flag in self.worker_moves(wi, w, br):
+                if flag == _NEEDS_LOST and not self.lost(s, wi, w):
+                    continue
+                faults = s.faults
+                if flag == _IS_CRASH:
+                    if crashes >= self.max_crash:
+                        continue
+                    faults = (crashes + 1, drops, dups)
+                ws = workers[:wi] + (nw,) + workers[wi + 1 :]
+                tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
+                yield a, State(br, ws, tb, s.to_workers, faults, s.placed)
+        for m in self.deliverable(s.to_broker):
+            nb, reply, committed = self.commit(br, m)
+            placed = s.placed
+            if committed:
+                pl = list(placed)
+                pl[m.need] += 1
+                placed = tuple(pl)
+            yield (
+                Commit(m),
+                State(
+                    nb,
+                    workers,
+                    self.bag_remove(s.to_broker, m),
+                    self.bag_add(s.to_workers, reply),
+                    s.faults,
+                    placed,
+                ),
+            )
+        for r in distinct(s.to_workers):
+            w = workers[r.worker]
+            if w.up:
+                nw = self.handle(r, w, br)
+                ws = workers[: r.worker] + (nw,) + workers[r.worker + 1 :]
+                yield (
+                    HandleReply(r),
+                    State(
+                        br, ws, s.to_broker, self.bag_remove(s.to_workers, r), s.faults, s.placed
+                    ),
+                )
+        for n in range(self.N):
+            if br.status[n] == PLACED:
+                yield (
+                    Release(n),
+                    State(
+                        self.release(br, n), workers, s.to_broker, s.to_workers, s.faults, s.placed
+                    ),
+                )
         if drops < self.max_drop or dups < self.max_dup:
             for m in (*distinct(s.to_broker), *distinct(s.to_workers)):
                 if drops < self.max_drop:
                     yield Drop(m), self._drop(s, m)
                 if dups < self.max_dup:
                     yield Duplicate(m), self._dup(s, m)
-        if s.broker.epoch < self.max_failover:
-            yield Failover(), self._failover(s)
+        if br.epoch < self.max_failover:
+            yield (
+                Failover(),
+                State(self.failover(br), workers, s.to_broker, s.to_workers, s.faults, s.placed),
+            )
 
     def step(self, s: State, a: Action) -> State | None:
         """The next state if ``a`` is enabled in ``s``, else None (for replay)."""
@@ -284,49 +358,109 @@ class ParSyncModel:
     def enabled(self, s: State) -> list[Action]:
         return [a for a, _ in self.successors(s)]
 
-    # --- worker actions --------------------------------------------------------
-    def _set_worker(self, s: State, wi: int, w: Worker, **kw: object) -> State:
-        ws = list(s.workers)
-        ws[wi] = w
-        return s._replace(workers=tuple(ws), **kw)
+    def intern(self, x: _T) -> _T:
+        """The canonical object equal to ``x`` (identity-keyed memo tables rely on it)."""
+        if not self.memo:
+            return x
+        return self._interned.setdefault(x, x)  # type: ignore[return-value]
 
-    def _worker_steps(self, s: State, wi: int) -> Iterator[tuple[Action, State]]:
-        w = s.workers[wi]
-        crashes = s.faults[0]
+    def state_key(self, s: State) -> tuple[object, ...]:
+        """A hashable key equal for equal states, cheap for states built by ``successors``.
+
+        With memo on, every broker and worker in a reachable state is interned,
+        so identities stand for values; bags, fault counters and the ghost
+        ``placed`` are small and keyed by value.
+        """
+        if not self.memo:
+            return s
+        return (
+            id(s.broker),
+            *map(id, s.workers),
+            id(s.to_broker),
+            id(s.to_workers),
+            s.faults,
+            s.placed,
+        )
+
+    def bag_add(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
+        """``bag`` plus one copy of ``m`` (sorted, interned)."""
+        key = (id(bag), m, True)
+        e = self._bag_cache.get(key)
+        if e is not None and e[0] is bag:
+            return e[1]  # type: ignore[return-value]
+        got = self.intern(bag_add(bag, m))
+        if self.memo:
+            self._bag_cache[key] = (bag, got)
+        return got
+
+    def bag_remove(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
+        """``bag`` less one copy of ``m`` (interned)."""
+        key = (id(bag), m, False)
+        e = self._bag_cache.get(key)
+        if e is not None and e[0] is bag:
+            return e[1]  # type: ignore[return-value]
+        got = self.intern(bag_remove(bag, m))
+        if self.memo:
+            self._bag_cache[key] = (bag, got)
+        return got
+
+    def clear_caches(self) -> None:
+        for c in self._caches:
+            c.clear()
+
+    # --- worker actions --------------------------------------------------------
+    def worker_moves(self, wi: int, w: Worker, br: Broker) -> tuple[_Move, ...]:
+        """The worker's own steps: (action, new worker, proposal sent, guard flag).
+
+        Two guards depend on more than (w, broker) and are left to the caller:
+        ``_NEEDS_LOST`` (StartCycle while waiting: only once the proposal and its
+        reply are both gone) and ``_IS_CRASH`` (the crash budget).
+        """
+        key = (wi, id(w), id(br))
+        e = self._moves_cache.get(key)
+        if e is not None and e[0] is w and e[1] is br:
+            return e[2]
+        got = tuple(
+            (a, self.intern(nw), m, flag) for a, nw, m, flag in self._worker_moves(wi, w, br)
+        )
+        if self.memo:
+            self._moves_cache[key] = (w, br, got)
+        return got
+
+    def _worker_moves(self, wi: int, w: Worker, br: Broker) -> Iterator[_Move]:
         if not w.up:
             if w.cycle < self.max_cycle:  # time passes while down
-                yield StartCycle(wi), self._set_worker(s, wi, w._replace(cycle=w.cycle + 1))
-            yield Recover(wi), self._recover(s, wi, w)
+                yield StartCycle(wi), w._replace(cycle=w.cycle + 1), None, _PLAIN
+            yield Recover(wi), self.recover(w, br), None, _PLAIN
             return
-        if w.cycle < self.max_cycle and (
-            (not w.waiting and not w.pending) or (w.waiting and self.lost(s, wi, w))
-        ):
-            yield StartCycle(wi), self._start_cycle(s, wi, w)
+        if w.cycle < self.max_cycle:
+            if not w.waiting and not w.pending:
+                yield StartCycle(wi), self.start_cycle(wi, w, br), None, _PLAIN
+            elif w.waiting:
+                yield StartCycle(wi), self.start_cycle(wi, w, br), None, _NEEDS_LOST
         if not w.waiting and w.pending:
             n = w.pending[0]
             opts = self.choices(w, n)
             if opts:
                 for bs in opts:
-                    yield Propose(wi, bs), self._propose(s, wi, w, n, bs)
+                    nw, m = self.propose(wi, w, n, bs)
+                    yield Propose(wi, bs), nw, m, _PLAIN
             else:
-                yield Defer(wi), self._defer(s, wi, w)
-        if crashes < self.max_crash:
-            yield Crash(wi), self._crash(s, wi, w)
+                yield Defer(wi), self.defer(w), None, _PLAIN
+        if self.max_crash > 0:
+            yield Crash(wi), self.crash(w), None, _IS_CRASH
 
-    def _start_cycle(self, s: State, wi: int, w: Worker) -> State:
+    def start_cycle(self, wi: int, w: Worker, br: Broker) -> Worker:
         c = w.cycle + 1
         p = self.rotation(c)
         w = w._replace(cycle=c)
-        w = self.refresh(w, s.broker, (p,))
+        w = self.refresh(w, br, (p,))
         known = w.known
         arrival = self.arrival
-        pending = tuple(
-            n for n in self.needs_of[wi] if arrival[n] <= c and not (known >> n) & 1
-        )
-        w = w._replace(pending=pending, waiting=False, retries=0, attempts=0)
-        return self._set_worker(s, wi, w)
+        pending = tuple(n for n in self.needs_of[wi] if arrival[n] <= c and not (known >> n) & 1)
+        return w._replace(pending=pending, waiting=False, retries=0, attempts=0)
 
-    def _propose(self, s: State, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> State:
+    def propose(self, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> tuple[Worker, Proposal]:
         reads = []
         for b in bs:
             e = self.view_entry(w, b)
@@ -343,25 +477,23 @@ class ParSyncModel:
             attempt=att,
             fresh=self.rotation(w.cycle),
         )
-        w = w._replace(waiting=True, attempts=att)
-        return self._set_worker(s, wi, w, to_broker=bag_add(s.to_broker, m))
+        return w._replace(waiting=True, attempts=att), m
 
     def _next_need(self, w: Worker) -> Worker:
         return w._replace(pending=w.pending[1:], waiting=False, retries=0, attempts=0)
 
-    def _defer(self, s: State, wi: int, w: Worker) -> State:
+    def defer(self, w: Worker) -> Worker:
         w = self._next_need(w)
         if self.adaptive and w.mode == LATENCY:
             w = w._replace(mode=QUALITY)  # scheduling delay observed: widen the search
-        return self._set_worker(s, wi, w)
+        return w
 
-    def _crash(self, s: State, wi: int, w: Worker) -> State:
-        crashes, drops, dups = s.faults
+    def crash(self, w: Worker) -> Worker:
         if self.v_keep_view:
             view, fresh = w.view, w.fresh_at
         else:
             view, fresh = ((),) * self.P, (-1,) * self.P
-        w = w._replace(
+        return w._replace(
             up=False,
             mode=self.initial_mode,
             fresh_at=fresh,
@@ -372,48 +504,60 @@ class ParSyncModel:
             attempts=0,
             known=0,
         )
-        return self._set_worker(s, wi, w, faults=(crashes + 1, drops, dups))
 
-    def _recover(self, s: State, wi: int, w: Worker) -> State:
+    def recover(self, w: Worker, br: Broker) -> Worker:
         w = w._replace(up=True)
         if self.v_keep_view:
-            w = w._replace(fresh_at=(w.cycle,) * self.P)  # marked fresh, never re-read
-        else:
-            w = self.refresh(w, s.broker, range(self.P))
-        return self._set_worker(s, wi, w)
+            return w._replace(fresh_at=(w.cycle,) * self.P)  # marked fresh, never re-read
+        return self.refresh(w, br, range(self.P))
 
     # --- broker actions --------------------------------------------------------
-    def _blocked(self, s: State, m: Proposal) -> bool:
-        """Priority on conflict: a higher-priority proposal shares a bucket with m."""
+    def deliverable(self, to_broker: tuple[Proposal, ...]) -> list[Proposal]:
+        """Distinct proposals the broker may take next (priority on conflict)."""
+        got = self._deliver_cache.get(to_broker)
+        if got is None:
+            got = [
+                m for m in distinct(to_broker) if self.v_priority or not self.blocked(to_broker, m)
+            ]
+            if self.memo:
+                self._deliver_cache[to_broker] = got
+        return got
+
+    def blocked(self, to_broker: tuple[Proposal, ...], m: Proposal) -> bool:
+        """A higher-priority proposal in the broker's queue shares a bucket with m."""
         mine = {b for b, _ in m.reads}
-        for o in s.to_broker:
+        for o in to_broker:
             if o.priority > m.priority:
                 for b, _ in o.reads:
                     if b in mine:
                         return True
         return False
 
-    def _reply(self, s: State, m: Proposal, kind: int, buckets: tuple[int, ...] = ()) -> Reply:
-        return Reply(m.worker, m.need, kind, m.cycle, m.attempt, buckets)
+    def commit(self, br: Broker, m: Proposal) -> tuple[Broker, Reply, bool]:
+        """The broker's decision on m: (new broker, reply, whether m committed)."""
+        key = (id(br), m)
+        e = self._commit_cache.get(key)
+        if e is not None and e[0] is br:
+            return e[1]
+        nb, reply, committed = self._decide(br, m)
+        got = (self.intern(nb), reply, committed)
+        if self.memo:
+            self._commit_cache[key] = (br, got)
+        return got
 
-    def _commit(self, s: State, m: Proposal) -> State:
-        br = s.broker
-        rest = bag_remove(s.to_broker, m)
+    def _decide(self, br: Broker, m: Proposal) -> tuple[Broker, Reply, bool]:
         n = m.need
         if m.epoch != br.epoch and not self.v_no_fencing:
-            r = self._reply(s, m, FENCED)
-            return s._replace(to_broker=rest, to_workers=bag_add(s.to_workers, r))
+            return br, self._reply(m, FENCED), False
         if br.status[n] != UNPLACED and not self.v_no_dedup:
-            r = self._reply(s, m, ALREADY)
-            return s._replace(to_broker=rest, to_workers=bag_add(s.to_workers, r))
+            return br, self._reply(m, ALREADY), False
         conflicted = tuple(
             b
             for b, sq in m.reads
             if br.seq[b] != sq and not (self.v_fresh_only and self.part[b] != m.fresh)
         )
         if conflicted:
-            r = self._reply(s, m, CONFLICT, conflicted)
-            return s._replace(to_broker=rest, to_workers=bag_add(s.to_workers, r))
+            return br, self._reply(m, CONFLICT, conflicted), False
         seq = list(br.seq)
         claims = list(br.claims)
         for k, (b, _) in enumerate(m.reads):
@@ -424,23 +568,21 @@ class ParSyncModel:
         ledger[n] = tuple(sorted({*ledger[n], *(b for b, _ in m.reads)}))
         status = list(br.status)
         status[n] = PLACED
-        placed = list(s.placed)
-        placed[n] += 1
         nb = br._replace(
             seq=tuple(seq), claims=tuple(claims), ledger=tuple(ledger), status=tuple(status)
         )
         if self.v_lagging:
             nb = nb._replace(replica=(br.seq, br.claims, br.ledger, br.status))
-        r = self._reply(s, m, COMMITTED)
-        return s._replace(
-            broker=nb,
-            to_broker=rest,
-            to_workers=bag_add(s.to_workers, r),
-            placed=tuple(placed),
-        )
+        return nb, self._reply(m, COMMITTED), True
 
-    def _release(self, s: State, n: int) -> State:
-        br = s.broker
+    def _reply(self, m: Proposal, kind: int, buckets: tuple[int, ...] = ()) -> Reply:
+        return Reply(m.worker, m.need, kind, m.cycle, m.attempt, buckets)
+
+    def release(self, br: Broker, n: int) -> Broker:
+        key = (id(br), n)
+        e = self._release_cache.get(key)
+        if e is not None and e[0] is br:
+            return e[1]
         seq = list(br.seq)
         claims = list(br.claims)
         for b in br.ledger[n]:
@@ -458,51 +600,75 @@ class ParSyncModel:
         )
         if self.v_lagging:
             nb = nb._replace(replica=(br.seq, br.claims, br.ledger, br.status))
-        return s._replace(broker=nb)
+        nb = self.intern(nb)
+        if self.memo:
+            self._release_cache[key] = (br, nb)
+        return nb
 
-    def _failover(self, s: State) -> State:
-        br = s.broker
+    def failover(self, br: Broker) -> Broker:
+        """A new broker epoch, recovered from the durable state."""
+        e = self._failover_cache.get(id(br))
+        if e is not None and e[0] is br:
+            return e[1]
         nb = br._replace(epoch=br.epoch + 1)
         if self.v_lagging and br.replica is not None:
             seq, claims, ledger, status = br.replica
             nb = nb._replace(seq=seq, claims=claims, ledger=ledger, status=status)
-        return s._replace(broker=nb)
+        nb = self.intern(nb)
+        if self.memo:
+            self._failover_cache[id(br)] = (br, nb)
+        return nb
 
     # --- replies ---------------------------------------------------------------
-    def _handle(self, s: State, r: Reply, w: Worker) -> State:
-        wi = r.worker
-        rest = bag_remove(s.to_workers, r)
+    def handle(self, r: Reply, w: Worker, br: Broker) -> Worker:
+        """The worker's new value after taking reply r (stale replies: unchanged)."""
+        key = (r, id(w), id(br))
+        e = self._handle_cache.get(key)
+        if e is not None and e[0] is w and e[1] is br:
+            return e[2]
+        got = self.intern(self._handle(r, w, br))
+        if self.memo:
+            self._handle_cache[key] = (w, br, got)
+        return got
+
+    def _handle(self, r: Reply, w: Worker, br: Broker) -> Worker:
         if not (w.waiting and r.cycle == w.cycle and r.attempt == w.attempts):
-            return s._replace(to_workers=rest)  # stale reply: discarded
+            return w  # stale reply: discarded
         if r.kind in (COMMITTED, ALREADY):
-            w = self._next_need(w._replace(known=w.known | (1 << r.need)))
-            return self._set_worker(s, wi, w, to_workers=rest)
+            return self._next_need(w._replace(known=w.known | (1 << r.need)))
         if r.kind == CONFLICT:
             parts = tuple(sorted({self.part[b] for b in r.buckets}))
-            w = self.refresh(w, s.broker, parts)
+            w = self.refresh(w, br, parts)
             if self.adaptive and w.mode == QUALITY:
                 w = w._replace(mode=LATENCY)  # conflicts observed: narrow to fresh data
         else:  # FENCED: re-synchronise everything under the new epoch
-            w = self.refresh(w, s.broker, range(self.P))
+            w = self.refresh(w, br, range(self.P))
         retries = w.retries + 1
         limit = self.R + 1 if self.v_retry else self.R
         if retries > limit:
-            w = self._next_need(w)
-        else:
-            w = w._replace(waiting=False, retries=retries)
-        return self._set_worker(s, wi, w, to_workers=rest)
+            return self._next_need(w)
+        return w._replace(waiting=False, retries=retries)
 
     # --- network faults ----------------------------------------------------------
     def _drop(self, s: State, m: Proposal | Reply) -> State:
         crashes, drops, dups = s.faults
         f = (crashes, drops + 1, dups)
         if isinstance(m, Proposal):
-            return s._replace(to_broker=bag_remove(s.to_broker, m), faults=f)
-        return s._replace(to_workers=bag_remove(s.to_workers, m), faults=f)
+            return s._replace(to_broker=self.bag_remove(s.to_broker, m), faults=f)
+        return s._replace(to_workers=self.bag_remove(s.to_workers, m), faults=f)
 
     def _dup(self, s: State, m: Proposal | Reply) -> State:
         crashes, drops, dups = s.faults
         f = (crashes, drops, dups + 1)
         if isinstance(m, Proposal):
-            return s._replace(to_broker=bag_add(s.to_broker, m), faults=f)
-        return s._replace(to_workers=bag_add(s.to_workers, m), faults=f)
+            return s._replace(to_broker=self.bag_add(s.to_broker, m), faults=f)
+        return s._replace(to_workers=self.bag_add(s.to_workers, m), faults=f)
+
+
+# guard flags of worker moves (see ParSyncModel.worker_moves)
+_PLAIN = 0
+_NEEDS_LOST = 1
+_IS_CRASH = 2
+_Move = tuple[Action, Worker, "Proposal | None", int]
+_T = TypeVar("_T")
+_M = TypeVar("_M", Proposal, Reply)

@@ -48,13 +48,19 @@ class Worker(NamedTuple):
     known: int  # bitmask of own needs the worker knows are placed
 
 
+# (seq, claims, ledger, status) of a lagging replica
+Replica = tuple[
+    tuple[int, ...], tuple[tuple[int, ...], ...], tuple[tuple[int, ...], ...], tuple[int, ...]
+]
+
+
 class Broker(NamedTuple):
     epoch: int  # increases on every failover
     seq: tuple[int, ...]  # per-bucket sequence number
     claims: tuple[tuple[int, ...], ...]  # per bucket: needs holding a claim (sorted)
     ledger: tuple[tuple[int, ...], ...]  # attribution: per need, the buckets it holds
     status: tuple[int, ...]  # per need: UNPLACED / PLACED / RELEASED (dedup memory)
-    replica: tuple[object, ...] | None  # lagging replica (only kept by one variant)
+    replica: Replica | None  # lagging replica (only kept by one variant)
 
 
 class Proposal(NamedTuple):

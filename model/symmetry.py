@@ -19,7 +19,7 @@ from __future__ import annotations
 from itertools import permutations, product
 
 from .protocol import ParSyncModel
-from .state import Broker, Proposal, Reply, Snapshot, State, Worker
+from .state import Broker, Proposal, Replica, Reply, Snapshot, State, Worker
 
 Perm = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # workers, needs, buckets
 
@@ -39,8 +39,8 @@ def _group_perms(n: int, classes: list[list[int]]) -> list[tuple[int, ...]]:
     out = []
     for choice in product(*per_class):
         p = list(range(n))
-        for cls, img in zip(classes, choice):
-            for a, b in zip(cls, img):
+        for cls, img in zip(classes, choice, strict=True):
+            for a, b in zip(cls, img, strict=True):
                 p[a] = b
         out.append(tuple(p))
     return out
@@ -65,15 +65,14 @@ class Symmetry:
         bperms: list[tuple[int, ...]] = [tuple(range(B))]
         if buckets and (m.variant not in ORDER_DEPENDENT_VARIANTS):
             bkeys: list[object] = [
-                (m.part[b], m.cap[b], tuple(b in c.eligible(n) for n in range(N)))
-                for b in range(B)
+                (m.part[b], m.cap[b], tuple(b in c.eligible(n) for n in range(N))) for b in range(B)
             ]
             bperms = _group_perms(B, _classes(bkeys))
         self.perms: list[Perm] = []
         for wp in wperms:
             sigma = list(range(N))
             for w in range(W):
-                for a, b in zip(m.needs_of[w], m.needs_of[wp[w]]):
+                for a, b in zip(m.needs_of[w], m.needs_of[wp[w]], strict=True):
                     sigma[a] = b
             for bp in bperms:
                 if wp == tuple(range(W)) and bp == tuple(range(B)):
@@ -106,8 +105,8 @@ class Symmetry:
             placed[sg[n]] = s.placed[n]
         replica = br.replica
         if replica is not None:
-            replica = self.rename_broker_parts(*replica, sg, bp)  # type: ignore[arg-type]
-        broker = Broker(br.epoch, seq, claims, ledger, status, replica)  # type: ignore[arg-type]
+            replica = self.rename_broker_parts(*replica, sg, bp)
+        broker = Broker(br.epoch, seq, claims, ledger, status, replica)
         workers: list[Worker] = list(s.workers)
         for w in range(m.W):
             workers[wp[w]] = self._rename_worker(s.workers[w], sg, bp)
@@ -149,7 +148,7 @@ class Symmetry:
         status: tuple[int, ...],
         sg: tuple[int, ...],
         bp: tuple[int, ...],
-    ) -> tuple[object, ...]:
+    ) -> Replica:
         m = self.m
         nseq = [0] * m.B
         ncl: list[tuple[int, ...]] = [()] * m.B

@@ -120,19 +120,17 @@ class Trace:
     def steps(self) -> list[tuple[Action, State, State]]:
         prev = self.init
         out = []
-        for a, t in zip(self.actions, self.states):
+        for a, t in zip(self.actions, self.states, strict=True):
             out.append((a, prev, t))
             prev = t
         return out
 
     def render(self, *, markup: bool = False) -> str:
         """Numbered steps; under each, only the variables that changed."""
-        if markup:
-            from rich.markup import escape
-        else:
+        from rich.markup import escape as rich_escape
 
-            def escape(markup: str) -> str:
-                return markup
+        def escape(text: str) -> str:
+            return rich_escape(text) if markup else text
 
         lines = ["  0. Init"]
         for k, v in variables(self.init).items():
