@@ -194,7 +194,8 @@ class Checker:
     # --- search ----------------------------------------------------------------
     def run(self) -> CheckResult:
         m = self.m
-        canon = self.sym.canonical if self.sym is not None and not self.sym.trivial else m.state_key
+        sym = self.sym
+        canon = sym.canonical_key if sym is not None and not sym.trivial else m.state_key
         states: list[State] = []
         parent: list[int] = []
         via: list[Action | None] = []

@@ -16,12 +16,16 @@ group (workers x buckets); the group is small at checkable scopes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import permutations, product
+from typing import TypeVar
 
 from .protocol import ParSyncModel
 from .state import Broker, Proposal, Replica, Reply, Snapshot, State, Worker
 
 Perm = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # workers, needs, buckets
+
+_X = TypeVar("_X")
 
 ORDER_DEPENDENT_VARIANTS = ("gang-second-bucket-no-bump", "gang-fit-first-bucket-only")
 
@@ -79,38 +83,102 @@ class Symmetry:
                     continue
                 self.perms.append((wp, tuple(sigma), bp))
         self.size = len(self.perms) + 1
+        self._memo: dict[tuple[int, int, int], tuple[object, object]] = {}
+        self._canon: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     @property
     def trivial(self) -> bool:
         return not self.perms
 
     def canonical(self, s: State) -> State:
+        """The least renaming of ``s`` over the group (the orbit's representative)."""
         best = s
-        for perm in self.perms:
-            r = self.rename(s, perm)
+        for i in range(len(self.perms)):
+            r = self.rename_interned(s, i)
             if r < best:
                 best = r
         return best
 
+    def canonical_key(self, s: State) -> tuple[object, ...]:
+        """``model.state_key`` of the canonical representative (the checker's key).
+
+        Memoised on the state's own key: most successors are states reached
+        before, and their orbit's representative is then a dictionary look-up.
+        """
+        k = self.m.state_key(s)
+        c = self._canon.get(k)
+        if c is None:
+            c = self.m.state_key(self.canonical(s))
+            self._canon[k] = c
+        return c
+
     # --- renaming ------------------------------------------------------------
     def rename(self, s: State, perm: Perm) -> State:
         wp, sg, bp = perm
-        m = self.m
-        br = s.broker
+        workers: list[Worker] = list(s.workers)
+        for w in range(self.m.W):
+            workers[wp[w]] = self._rename_worker(s.workers[w], sg, bp)
+        return State(
+            self._rename_broker(s.broker, sg, bp),
+            tuple(workers),
+            self._rename_proposals(s.to_broker, perm),
+            self._rename_replies(s.to_workers, perm),
+            s.faults,
+            self._rename_placed(s.placed, sg),
+        )
+
+    def rename_interned(self, s: State, i: int) -> State:
+        """``rename(s, perms[i])`` with memoised, interned components.
+
+        Components are renamed one at a time through identity-keyed memo tables
+        (the key objects are kept in the entry, as in protocol.py), and the
+        results are interned, so the renamed state can be keyed by
+        ``model.state_key``.
+        """
+        perm = self.perms[i]
+        wp, sg, bp = perm
+        memo = self._memo
+        intern = self.m.intern
+
+        def one(kind: int, x: _X, f: Callable[[_X], _X]) -> _X:
+            key = (kind, i, id(x))
+            e = memo.get(key)
+            if e is not None and e[0] is x:
+                return e[1]  # type: ignore[return-value]
+            y = intern(f(x))
+            memo[key] = (x, y)
+            return y
+
+        workers: list[Worker] = list(s.workers)
+        for w in range(self.m.W):
+            workers[wp[w]] = one(0, s.workers[w], lambda x: self._rename_worker(x, sg, bp))
+        return State(
+            one(1, s.broker, lambda x: self._rename_broker(x, sg, bp)),
+            tuple(workers),
+            one(2, s.to_broker, lambda x: self._rename_proposals(x, perm)),
+            one(3, s.to_workers, lambda x: self._rename_replies(x, perm)),
+            s.faults,
+            self._rename_placed(s.placed, sg),
+        )
+
+    def _rename_placed(self, placed: tuple[int, ...], sg: tuple[int, ...]) -> tuple[int, ...]:
+        out = [0] * self.m.N
+        for n in range(self.m.N):
+            out[sg[n]] = placed[n]
+        return tuple(out)
+
+    def _rename_broker(self, br: Broker, sg: tuple[int, ...], bp: tuple[int, ...]) -> Broker:
         seq, claims, ledger, status = self.rename_broker_parts(
             br.seq, br.claims, br.ledger, br.status, sg, bp
         )
-        placed = [0] * m.N
-        for n in range(m.N):
-            placed[sg[n]] = s.placed[n]
         replica = br.replica
         if replica is not None:
             replica = self.rename_broker_parts(*replica, sg, bp)
-        broker = Broker(br.epoch, seq, claims, ledger, status, replica)
-        workers: list[Worker] = list(s.workers)
-        for w in range(m.W):
-            workers[wp[w]] = self._rename_worker(s.workers[w], sg, bp)
-        to_broker = tuple(
+        return Broker(br.epoch, seq, claims, ledger, status, replica)
+
+    def _rename_proposals(self, bag: tuple[Proposal, ...], perm: Perm) -> tuple[Proposal, ...]:
+        wp, sg, bp = perm
+        return tuple(
             sorted(
                 Proposal(
                     wp[p.worker],
@@ -122,10 +190,13 @@ class Symmetry:
                     p.attempt,
                     p.fresh,
                 )
-                for p in s.to_broker
+                for p in bag
             )
         )
-        to_workers = tuple(
+
+    def _rename_replies(self, bag: tuple[Reply, ...], perm: Perm) -> tuple[Reply, ...]:
+        wp, sg, bp = perm
+        return tuple(
             sorted(
                 Reply(
                     wp[r.worker],
@@ -135,10 +206,9 @@ class Symmetry:
                     r.attempt,
                     tuple(sorted(bp[b] for b in r.buckets)),
                 )
-                for r in s.to_workers
+                for r in bag
             )
         )
-        return State(broker, tuple(workers), to_broker, to_workers, s.faults, tuple(placed))
 
     def rename_broker_parts(
         self,
