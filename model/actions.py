@@ -84,6 +84,26 @@ ACTION_TYPES: tuple[type, ...] = (
     Failover,
 )
 ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in ACTION_TYPES)
+
+
+# Actions are NamedTuples, and tuples compare by value alone: without this,
+# StartCycle(0) == Crash(0) == Defer(0). An action's identity includes its name.
+def _action_eq(self: tuple[object, ...], other: object) -> bool:
+    return type(self) is type(other) and tuple.__eq__(self, other)
+
+
+def _action_ne(self: tuple[object, ...], other: object) -> bool:
+    return not _action_eq(self, other)
+
+
+def _action_hash(self: tuple[object, ...]) -> int:
+    return hash((type(self).__name__, tuple.__hash__(self)))
+
+
+for _t in ACTION_TYPES:
+    _t.__eq__ = _action_eq  # type: ignore[assignment,method-assign]
+    _t.__ne__ = _action_ne  # type: ignore[assignment,method-assign]
+    _t.__hash__ = _action_hash  # type: ignore[assignment,method-assign]
 _BY_NAME = {t.__name__: t for t in ACTION_TYPES}
 
 

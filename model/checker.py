@@ -247,7 +247,10 @@ class Checker:
                         abad = self.action_violations(s, a, t)
                         if abad and violation is None:
                             tr = self._trace(states, parent, via, i).extend(a, t)
-                            violation = Violation(list(abad), tr)
+                            # the step's own violations first, then what the state it
+                            # reached breaks as well
+                            more = [i for i in self.state_violations(t) if i not in abad]
+                            violation = Violation([*abad, *more], tr)
                             if self.stop_on_violation:
                                 break
                     k = canon(t)
@@ -305,8 +308,9 @@ class Checker:
             verdict = VACUOUS
         else:
             verdict = PASS
-        if not complete and violation is None:
-            # an unfinished search proves nothing about unreached witnesses
+        if not complete:
+            # a search stopped early (budget or violation) proves nothing about
+            # the witnesses it has not reached yet
             witnesses = {k: (None if v is False else v) for k, v in witnesses.items()}
         return CheckResult(
             verdict=verdict,
