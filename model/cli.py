@@ -314,7 +314,14 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
         t.add_row(p.id, p.name, p.kind, res)
     for w in WITNESSES:
         v = result.witnesses.get(w.id)
-        res = "n/a" if v is None else ("[green]reached[/green]" if v else "[red]NOT REACHED[/red]")
+        if v is None:
+            res = "n/a"
+        elif v:
+            res = "[green]reached[/green]"
+        elif result.verdict == "vacuous":
+            res = "[red]NOT REACHED[/red]"
+        else:  # the search stopped early (violation): unreached proves nothing
+            res = "[yellow]not reached so far[/yellow]"
         t.add_row(w.id, w.name, "sometimes", res)
     out.print(t)
     cov = ", ".join(f"{a}={n:,}" for a, n in result.coverage.items())
@@ -323,7 +330,7 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
         out.print(
             f"[red]vacuous scope: applicable action(s) never fired: {', '.join(result.unfired)}[/red]"
         )
-    if result.missing_witnesses:
+    if result.missing_witnesses and result.verdict == "vacuous":
         out.print(
             "[red]vacuous scope: witness(es) never reached: "
             + ", ".join(result.missing_witnesses)
@@ -351,7 +358,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{args.file}: not valid JSON: {e}") from None
     if not isinstance(doc, dict) or "config" not in doc or "actions" not in doc:
         raise UsageError(f"{args.file}: not a parsync counterexample (needs 'config' and 'actions')")
@@ -360,7 +367,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         actions = actions_from_json(doc["actions"])
     except (ConfigError, ValueError, TypeError) as e:
         raise UsageError(f"{args.file}: {e}") from None
-    model = _model(cfg, doc.get("variant"))
+    variant = doc.get("variant")
+    if variant is not None and not isinstance(variant, str):
+        raise UsageError(f"{args.file}: variant must be a variant name or null, got {variant!r}")
+    try:
+        model = _model(cfg, variant)
+    except UsageError as e:
+        raise UsageError(f"{args.file}: {e}") from None
     try:
         tr = replay(model, actions)
     except ReplayError as e:
@@ -372,14 +385,42 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         found += action_violations(model, s0, a, t)
         found += state_violations(model, t)
     found = sorted(set(found), key=lambda x: int(x.split("-")[1]))
+    notes = _replay_drift(doc, tr, found)
+    for note in notes:
+        print(f"parsync: note: {args.file}: {note}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"file": args.file, "steps": len(actions), "violations": found}))
+        print(
+            json.dumps(
+                {"file": args.file, "steps": len(actions), "violations": found, "notes": notes}
+            )
+        )
     elif found:
         print(f"replayed {len(actions)} steps: violates {', '.join(found)}")
         print(tr.render())
     else:
         print(f"replayed {len(actions)} steps: no property violated")
     return EXIT_FAIL if found else EXIT_OK
+
+
+def _replay_drift(doc: dict[str, Any], tr: Any, found: list[str]) -> list[str]:
+    """What differs between the recorded counterexample and its replay today."""
+    from .trace import state_to_json
+
+    notes = []
+    recorded = doc.get("states")
+    if isinstance(recorded, list):
+        now = [state_to_json(x) for x in (tr.init, *tr.states)]
+        first = next((i for i, (a, b) in enumerate(zip(recorded, now, strict=False)) if a != b), None)
+        if first is not None or len(recorded) != len(now):
+            at = first if first is not None else min(len(recorded), len(now))
+            notes.append(
+                f"the replayed states differ from the recorded ones from step {at} on "
+                "(the model, config or variant changed since it was recorded)"
+            )
+    prop = doc.get("property")
+    if isinstance(prop, str) and prop not in found:
+        notes.append(f"the recorded violation of {prop} no longer reproduces")
+    return notes
 
 
 # --- bench -------------------------------------------------------------------------
@@ -415,16 +456,22 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         if n not in PRESETS:
             raise UsageError(f"unknown preset {n!r}; known presets: {', '.join(PRESETS)}")
     committed: dict[str, Any] | None = None
-    if args.check or (args.write and path.exists()):
-        try:
-            committed = mf.load(path)
-        except FileNotFoundError:
+    try:
+        committed = mf.load(path)
+    except FileNotFoundError:
+        if args.check:
             raise UsageError(f"no manifest at {path}; create it with `{mf.REGENERATE}`") from None
-        except (OSError, ValueError) as e:
-            if args.check:
-                raise UsageError(f"cannot read manifest {path}: {e}") from None
+    except (OSError, ValueError) as e:
+        if args.check:
+            raise UsageError(f"cannot read manifest {path}: {e}") from None
+    old = committed.get("presets", {}) if committed else {}
     if not names:
-        names = mf.recorded(committed) if args.check and committed else list(PRESETS)
+        # A preset the manifest records as omitted (it did not finish within the
+        # budget) is tried again only when named with --preset.
+        names = [n for n in PRESETS if "omitted" not in old.get(n, {})]
+        for n in PRESETS:
+            if n not in names:
+                print(f"{n}: omitted in the manifest, not re-run (name it with --preset to retry)")
 
     def show(name: str, e: dict[str, Any]) -> None:
         if "omitted" in e:
@@ -450,8 +497,8 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         diffs = mf.compare_hash(committed)
         for n in names:
             diffs += mf.compare_entry(n, committed.get("presets", {}).get(n), entries[n])
-        for n, old in committed.get("presets", {}).items():
-            if "omitted" in old and n in names:
+        for n in names:
+            if "omitted" in old.get(n, {}):
                 print(f"{n}: recorded as omitted in the manifest; nothing to compare")
         if diffs:
             print(f"\n{path} differs from the recomputed results:")

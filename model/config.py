@@ -267,6 +267,8 @@ def load_config(path: str | Path) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8 by definition
+        raise ConfigError(f"{p}: not valid TOML: not UTF-8 text ({e.reason})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -105,14 +105,7 @@ def run_preset(
     preset = get_preset(name)
     r = Checker(ParSyncModel(preset.config), symmetry=symmetry, max_seconds=max_seconds).run()
     if r.stop_reason:
-        return {
-            "config": r.config,
-            "omitted": (
-                f"exhaustive check did not finish: {r.stop_reason} after {r.seconds:.0f}s "
-                f"({r.states:,} distinct states, BFS depth {r.depth}, still growing); "
-                "no counts recorded"
-            ),
-        }
+        return omitted_entry(r.config, r.stop_reason, r.seconds, r.states, r.depth)
     return {
         "config": r.config,
         "verdict": r.verdict,
@@ -121,6 +114,20 @@ def run_preset(
         "depth": r.depth,
         "symmetry_group": r.symmetry,
         "seconds": round(r.seconds, 1),  # information only, never compared
+    }
+
+
+def omitted_entry(
+    config: str, stop_reason: str, seconds: float, states: int, depth: int
+) -> dict[str, Any]:
+    """The entry of a preset whose exhaustive check did not finish: a reason, no counts."""
+    return {
+        "config": config,
+        "omitted": (
+            f"exhaustive check did not finish: {stop_reason} after {seconds:.0f}s, with "
+            f"{states:,} distinct states visited at BFS depth {depth} and the queue still "
+            "growing; no counts recorded"
+        ),
     }
 
 
@@ -169,14 +176,21 @@ def build(
 def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """``new`` with the preset entries of ``old`` that ``new`` did not recompute, kept.
 
-    Kept entries are kept only while the spec hash is unchanged: an entry computed
-    against other sources would be a stale number presented as current.
+    Entries with counts are kept only while the spec hash is unchanged: counts
+    computed from other sources would be stale numbers presented as current.
+    Omitted entries (no counts) are kept, while the preset's config is unchanged,
+    until the preset is tried again.
     """
-    if old is None or old.get("spec_hash") != new["spec_hash"]:
+    if old is None:
         return new
+    same = old.get("spec_hash") == new["spec_hash"]
     entries = dict(new["presets"])
     for name, e in old.get("presets", {}).items():
-        if name not in entries and name in PRESETS:
+        if name in entries or name not in PRESETS:
+            continue
+        if e.get("config") != PRESETS[name].config.describe():
+            continue
+        if same or "omitted" in e:
             entries[name] = e
     order = [n for n in PRESETS if n in entries]
     return {**new, "presets": {n: entries[n] for n in order}}

@@ -1,0 +1,433 @@
+"""Lockstep driving: the implementation and the model, one step at a time.
+
+The driver keeps the set of model states consistent with everything observed
+so far (the model is nondeterministic - which buckets a worker picks, which
+queued proposal the broker takes - and some of its variables are ghosts the
+implementation does not expose). After every adapter step it keeps the model
+successors, along the matching action, whose projection equals the new
+observation. No survivor is a divergence: the implementation did something the
+model forbids. Independently, every property is checked on what was observed,
+so a failure names the property ID whenever it can.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from model.actions import (
+    Action,
+    Commit,
+    Crash,
+    Defer,
+    Drop,
+    Duplicate,
+    Failover,
+    HandleReply,
+    Propose,
+    Recover,
+    Release,
+    StartCycle,
+)
+from model.config import Config
+from model.properties import get_property
+from model.protocol import ParSyncModel
+from model.state import Proposal, Reply, State
+
+from .adapter import Adapter, AdapterError
+from .observe import (
+    Msg,
+    Observed,
+    Projection,
+    ShapeError,
+    describe_diff,
+    fmt_msg,
+    parse_observation,
+    project_state,
+    proposal_msg,
+    reply_msg,
+)
+
+STEP_KINDS = (
+    "start_cycle",
+    "schedule",
+    "broker_step",
+    "deliver",
+    "release",
+    "crash",
+    "recover",
+    "drop",
+    "duplicate",
+    "failover",
+)
+
+
+class Step(NamedTuple):
+    """One adapter call, implementation-independent (messages by content, not id)."""
+
+    kind: str
+    arg: Any = None  # worker / need / message content, by kind
+
+    def render(self) -> str:
+        if self.kind in ("deliver", "drop", "duplicate"):
+            return f"{self.kind}({fmt_msg(self.arg)})"
+        if self.arg is None:
+            return f"{self.kind}()"
+        return f"{self.kind}({self.arg})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "arg": self.arg}
+
+    @staticmethod
+    def from_json(d: Any) -> Step:
+        if not isinstance(d, dict) or d.get("kind") not in STEP_KINDS:
+            raise ValueError(f"not a step: {d!r}")
+        arg = d.get("arg")
+        if isinstance(arg, list):
+            arg = _tuplify(arg)
+        return Step(d["kind"], arg)
+
+
+def _tuplify(x: Any) -> Any:
+    return tuple(_tuplify(y) for y in x) if isinstance(x, list) else x
+
+
+def step_of(a: Action) -> Step:
+    """The adapter step that performs model action ``a``."""
+    if isinstance(a, StartCycle):
+        return Step("start_cycle", a.w)
+    if isinstance(a, (Propose, Defer)):
+        return Step("schedule", a.w)
+    if isinstance(a, Commit):
+        return Step("broker_step")
+    if isinstance(a, HandleReply):
+        return Step("deliver", reply_msg(a.r))
+    if isinstance(a, Release):
+        return Step("release", a.n)
+    if isinstance(a, Crash):
+        return Step("crash", a.w)
+    if isinstance(a, Recover):
+        return Step("recover", a.w)
+    if isinstance(a, (Drop, Duplicate)):
+        content = proposal_msg(a.m) if isinstance(a.m, Proposal) else reply_msg(a.m)
+        return Step("drop" if isinstance(a, Drop) else "duplicate", content)
+    assert isinstance(a, Failover)
+    return Step("failover")
+
+
+# --- failures --------------------------------------------------------------------------
+
+
+@dataclass
+class ConformanceFailure(Exception):
+    """The implementation did something the model forbids."""
+
+    headline: str  # "PS-7 PriorityOnConflict violated" or "divergence at step 5"
+    property_ids: list[str]
+    steps: list[Step]
+    details: list[str] = field(default_factory=list)
+    replay_file: str | None = None
+    target: str = "MODULE"
+
+    def __str__(self) -> str:
+        lines = [self.headline, "interleaving:"]
+        for i, s in enumerate(self.steps, 1):
+            lines.append(f"  {i}. {s.render()}")
+        lines += self.details
+        if self.replay_file:
+            lines.append(
+                f"replay: pytest conformance --impl={self.target} --parsync-replay={self.replay_file}"
+            )
+        return "\n".join(lines)
+
+
+# --- the adapter behind a per-step timeout --------------------------------------------
+
+
+class TimedAdapter:
+    """Calls the adapter on a helper thread so a hung step becomes a clear error."""
+
+    def __init__(self, adapter: Adapter, timeout: float) -> None:
+        self.adapter = adapter
+        self.timeout = timeout
+        self._q: queue.Queue[tuple[Callable[[], Any], queue.Queue[Any]] | None] = queue.Queue()
+        self._t = threading.Thread(target=self._loop, name="parsync-adapter-call", daemon=True)
+        self._t.start()
+        self.hung = False
+        self.closed = False
+
+    def _loop(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            fn, out = item
+            try:
+                out.put((True, fn()))
+            except BaseException as e:  # noqa: BLE001 - reported to the caller
+                out.put((False, e))
+
+    def call(self, name: str, *args: Any) -> Any:
+        if self.closed and name != "close":
+            raise AdapterError(f"adapter.{name}() called after close()")
+        if self.hung:
+            raise AdapterError("the adapter is still stuck in an earlier step")
+        fn = getattr(self.adapter, name)
+        out: queue.Queue[Any] = queue.Queue()
+        self._q.put((lambda: fn(*args), out))
+        try:
+            ok, val = out.get(timeout=self.timeout)
+        except queue.Empty:
+            self.hung = True
+            shown = ", ".join(repr(a) for a in args)
+            raise AdapterError(
+                f"adapter.{name}({shown}) did not return within {self.timeout:g}s (per-step timeout)"
+            ) from None
+        if not ok:
+            shown = ", ".join(repr(a) for a in args)
+            raise AdapterError(
+                f"adapter.{name}({shown}) raised {type(val).__name__}: {val}"
+            ) from None
+        return val
+
+    def close(self) -> None:
+        """Close the adapter once; later calls do nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if not self.hung:
+                self.call("close")
+        finally:
+            self._q.put(None)
+
+
+# --- lockstep ---------------------------------------------------------------------------
+
+
+class Lockstep:
+    """Drive one implementation instance alongside the model."""
+
+    def __init__(
+        self,
+        adapter: TimedAdapter,
+        config: Config,
+        *,
+        model: ParSyncModel | None = None,
+    ) -> None:
+        self.ad = adapter
+        self.config = config
+        self.m = model or ParSyncModel(config)
+        self.steps: list[Step] = []
+        self.cands: list[State] = []
+        self.obs: Observed | None = None
+        self.proposals_sent: dict[tuple[int, int, int], int] = {}  # (worker, cycle, need) -> n
+        self.commits: dict[int, int] = {}  # need -> commits observed
+
+    # -- setup ------------------------------------------------------------------
+    def reset(self) -> None:
+        self.ad.call("reset", self.config.to_dict())
+        self.steps = []
+        self.proposals_sent = {}
+        self.commits = {}
+        s0 = self.m.init_state()
+        self.cands = [s0]
+        self.obs = self._observe()
+        if self.obs.projection != project_state(self.m, s0):
+            raise self._fail(
+                "divergence at reset: the initial observation is not the model's Init",
+                [],
+                describe_diff(self.obs.projection, project_state(self.m, s0)),
+            )
+
+    def _observe(self) -> Observed:
+        raw = self.ad.call("observe")
+        try:
+            return parse_observation(self.m, raw)
+        except ShapeError as e:
+            raise AdapterError(str(e)) from None
+
+    # -- what may happen next ------------------------------------------------------
+    def enabled_steps(self) -> list[Step]:
+        """Adapter steps the model allows in every candidate state (deterministic order)."""
+        per: list[set[Step]] = []
+        for s in self.cands:
+            per.append({step_of(a) for a, _ in self.m.successors(s)})
+        common = set.intersection(*per) if per else set()
+        order = {k: i for i, k in enumerate(STEP_KINDS)}
+        return sorted(common, key=lambda st: (order[st.kind], repr(st.arg)))
+
+    # -- one step ---------------------------------------------------------------------
+    def step(self, st: Step) -> None:
+        assert self.obs is not None, "reset() first"
+        before = self.obs
+        self.steps.append(st)
+        if st.kind in ("deliver", "drop", "duplicate"):
+            mid = next((i for i, msg in before.ids.items() if msg == st.arg), None)
+            if mid is None:
+                raise self._fail(
+                    f"divergence at step {len(self.steps)}: the implementation shows no message "
+                    f"{fmt_msg(st.arg)} in flight",
+                    [],
+                )
+            self.ad.call(st.kind, mid)
+        elif st.arg is None:
+            self.ad.call(st.kind)
+        else:
+            self.ad.call(st.kind, st.arg)
+        after = self._observe()
+        self.obs = after
+        bad = self._observed_violations(before.projection, st, after.projection)
+        survivors: list[State] = []
+        seen: set[State] = set()
+        for s in self.cands:
+            for a, t in self.m.successors(s):
+                if step_of(a) == st and t not in seen:
+                    if project_state(self.m, t) == after.projection:
+                        survivors.append(t)
+                        seen.add(t)
+        if bad:
+            names = ", ".join(f"{i} {get_property(i).name}" for i in bad)
+            raise self._fail(
+                f"{names} violated at step {len(self.steps)}",
+                bad,
+                self._closest(after.projection, st),
+            )
+        if not survivors:
+            raise self._fail(
+                f"divergence at step {len(self.steps)}: {st.render()} led to a state the model "
+                "does not allow",
+                [],
+                self._closest(after.projection, st),
+            )
+        self.cands = survivors
+
+    def _closest(self, observed: Projection, st: Step) -> list[str]:
+        allowed = [
+            project_state(self.m, t)
+            for s in self.cands
+            for a, t in self.m.successors(s)
+            if step_of(a) == st
+        ]
+        if not allowed:
+            return ["the model does not allow this step here at all"]
+        best = min(allowed, key=lambda p: len(describe_diff(observed, p)))
+        return ["observed vs the closest state the model allows:"] + [
+            "  " + line for line in describe_diff(observed, best)
+        ]
+
+    def _fail(self, headline: str, ids: list[str], details: Iterable[str] = ()) -> ConformanceFailure:
+        return ConformanceFailure(headline, ids, list(self.steps), list(details))
+
+    # -- properties on what was observed -----------------------------------------------
+    def _observed_violations(self, a: Projection, st: Step, b: Projection) -> list[str]:
+        m = self.m
+        bad: list[str] = []
+        _e, seq, claims, ledger = b.broker
+        if any(sum(m.size[n] for n in claims[k]) > m.cap[k] for k in range(m.B)):
+            bad.append("PS-1")
+        a_seq, a_claims = a.broker[1], a.broker[2]
+        committed = self._committed(a, st, b)
+        if committed is not None:
+            _k, _w, n, epoch, prio, reads = committed
+            if any(a_seq[k] != q for k, q in reads):
+                bad.append("PS-2")
+        for w in b.workers:
+            up, cycle, _mode, fresh_at, _view, _pend, _wait, _retries = w
+            if up and any(cycle - f > m.P - 1 for f in fresh_at):
+                bad.append("PS-3")
+                break
+        if any((k in ledger[n]) != (n in claims[k]) for n in range(m.N) for k in range(m.B)):
+            bad.append("PS-4")
+        for k in range(m.B):
+            d = seq[k] - a_seq[k]
+            if d != (1 if claims[k] != a_claims[k] else 0):
+                bad.append("PS-5")
+                break
+        if st.kind == "schedule":
+            new = [x for x in b.messages if x[0] == "broker" and b.messages.count(x) > a.messages.count(x)]
+            for x in new:
+                key = (x[1], b.workers[x[1]][1], x[2])
+                self.proposals_sent[key] = self.proposals_sent.get(key, 0) + 1
+                if self.proposals_sent[key] > m.R + 1:
+                    bad.append("PS-6")
+        if any(w[7] > m.R for w in b.workers):
+            if "PS-6" not in bad:
+                bad.append("PS-6")
+        if committed is not None:
+            _k, _w, n, epoch, prio, reads = committed
+            mine = {k for k, _ in reads}
+            if any(
+                x[0] == "broker" and x != committed and x[4] > prio and any(k in mine for k, _ in x[5])
+                for x in a.messages
+            ):
+                bad.append("PS-7")
+            self.commits[n] = self.commits.get(n, 0) + 1
+            if self.commits[n] > 1:
+                bad.append("PS-8")
+            if epoch != a.broker[0]:
+                bad.append("PS-9")
+        if any(len(snaps) > 1 for w in b.workers for snaps in w[4]):
+            bad.append("PS-10")
+        return sorted(set(bad), key=lambda i: int(i.split("-")[1]))
+
+    def _committed(self, a: Projection, st: Step, b: Projection) -> Msg | None:
+        """The proposal a broker step committed, read off the two observations."""
+        if st.kind != "broker_step":
+            return None
+        gone = [x for x in a.messages if x[0] == "broker" and a.messages.count(x) > b.messages.count(x)]
+        came = [x for x in b.messages if x[0] == "worker" and b.messages.count(x) > a.messages.count(x)]
+        if len(gone) == 1 and any(r[3] == "committed" and r[1:3] == gone[0][1:3] for r in came):
+            return gone[0]
+        return None
+
+
+def write_replay(path: Path, config: Config, steps: list[Step], headline: str) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "format": "parsync-conformance-replay/1",
+                "failure": headline,
+                "config": config.to_dict(),
+                "steps": [s.to_json() for s in steps],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def read_replay(path: Path) -> tuple[Config, list[Step]]:
+    from model.config import ConfigError, config_from_dict
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"cannot read replay file {path}: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or "config" not in doc or "steps" not in doc:
+        raise ValueError(f"{path}: not a conformance replay file (needs 'config' and 'steps')")
+    try:
+        return config_from_dict(doc["config"]), [Step.from_json(s) for s in doc["steps"]]
+    except (ConfigError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+__all__ = [
+    "Step",
+    "STEP_KINDS",
+    "Lockstep",
+    "TimedAdapter",
+    "ConformanceFailure",
+    "step_of",
+    "write_replay",
+    "read_replay",
+    "Reply",
+]

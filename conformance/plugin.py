@@ -1,0 +1,177 @@
+"""The pytest plugin behind ``pytest conformance --impl=mypkg``.
+
+Registered through the ``pytest11`` entry point, so it is active wherever the
+project is installed; it does nothing unless a conformance option is used or
+a conformance test asks for its fixtures. Heavy imports happen lazily.
+
+Options (all prefixed ``--parsync-``; ``--impl`` is the short alias users ask
+for):
+
+``--impl=MODULE[:FACTORY]``     the implementation under test
+``--parsync-preset=pr|nightly`` how hard to look (default: pr)
+``--parsync-seed=N``            seed for the Hypothesis driver (default: 0)
+``--parsync-replay=FILE``       rerun exactly one saved failing interleaving
+``--parsync-step-timeout=S``    per-step timeout in seconds (default: 10)
+``--parsync-replay-dir=DIR``    where failing interleavings are written
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@dataclass(frozen=True)
+class ConformancePreset:
+    name: str
+    scope: str  # model preset whose Config the implementation is driven with
+    exhaustive_depth: int  # driver-graph depth for the exhaustive walk
+    exhaustive_nodes: int  # cap on driver-graph nodes expanded
+    examples: int  # Hypothesis examples
+    steps: int  # Hypothesis steps per example
+
+
+CONFORMANCE_PRESETS = {
+    "pr": ConformancePreset("pr", "pr", 14, 400, 150, 40),
+    "nightly": ConformancePreset("nightly", "nightly", 24, 5000, 2000, 80),
+}
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
+    return v
+
+
+def _preset(text: str) -> str:
+    if text not in CONFORMANCE_PRESETS:
+        raise argparse.ArgumentTypeError(
+            f"unknown preset {text!r}; choose from {', '.join(CONFORMANCE_PRESETS)}"
+        )
+    return text
+
+
+def _timeout(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such replay file: {text!r}")
+    return text
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("parsync", "parsync-spec conformance")
+    g.addoption(
+        "--impl",
+        "--parsync-impl",
+        dest="parsync_impl",
+        default=None,
+        metavar="MODULE[:FACTORY]",
+        help="scheduler implementation to check (its factory defaults to parsync_adapter)",
+    )
+    g.addoption("--parsync-preset", dest="parsync_preset", default="pr", type=_preset)
+    g.addoption("--parsync-seed", dest="parsync_seed", default=0, type=_seed)
+    g.addoption("--parsync-replay", dest="parsync_replay", default=None, type=_existing_file)
+    g.addoption("--parsync-step-timeout", dest="parsync_step_timeout", default=10.0, type=_timeout)
+    g.addoption("--parsync-replay-dir", dest="parsync_replay_dir", default=".parsync/replays")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    target = config.getoption("parsync_impl")
+    if target:
+        from .adapter import AdapterError, load_adapter
+
+        try:
+            ad = load_adapter(target)
+        except AdapterError as e:
+            raise pytest.UsageError(f"parsync: {e}") from None
+        try:
+            ad.close()
+        except Exception:  # noqa: BLE001 - a bad close shows up again in the tests
+            pass
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    target = config.getoption("parsync_impl")
+    if not target:
+        return []
+    return [
+        f"parsync conformance: impl={target} preset={config.getoption('parsync_preset')} "
+        f"seed={config.getoption('parsync_seed')} "
+        f"step-timeout={config.getoption('parsync_step_timeout'):g}s"
+        + (
+            f" replay={config.getoption('parsync_replay')}"
+            if config.getoption("parsync_replay")
+            else ""
+        )
+    ]
+
+
+class Conformance:
+    """What a conformance test needs: the target, the scope, and fresh lockstep drivers."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.target: str = config.getoption("parsync_impl")
+        self.preset = CONFORMANCE_PRESETS[config.getoption("parsync_preset")]
+        self.seed: int = config.getoption("parsync_seed")
+        self.timeout: float = config.getoption("parsync_step_timeout")
+        self.replay: str | None = config.getoption("parsync_replay")
+        self.replay_dir = Path(config.getoption("parsync_replay_dir"))
+        from model.presets import get_preset
+
+        self.config = get_preset(self.preset.scope).config
+        self._open: list[Any] = []
+
+    def lockstep(self, config: Any = None) -> Any:
+        from .adapter import load_adapter
+        from .driver import Lockstep, TimedAdapter
+
+        ad = TimedAdapter(load_adapter(self.target), self.timeout)
+        self._open.append(ad)
+        return Lockstep(ad, config or self.config)
+
+    def close_all(self) -> None:
+        for ad in self._open:
+            try:
+                ad.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self._open.clear()
+
+    def fail(self, failure: Any, config: Any = None) -> None:
+        """Write the replay file and fail the test with the failure's text, no traceback."""
+        from .driver import write_replay
+
+        self.replay_dir.mkdir(parents=True, exist_ok=True)
+        name = self.target.replace(":", "_").replace(".", "_")
+        path = self.replay_dir / f"{name}-{len(failure.steps)}steps.json"
+        write_replay(path, config or self.config, failure.steps, failure.headline)
+        failure.replay_file = str(path)
+        failure.target = self.target
+        pytest.fail(str(failure), pytrace=False)
+
+
+@pytest.fixture
+def parsync(request: pytest.FixtureRequest) -> Any:
+    """The conformance context; skips the test when no --impl was given."""
+    if not request.config.getoption("parsync_impl"):
+        pytest.skip("no implementation given: pass --impl=MODULE")
+    c = Conformance(request.config)
+    yield c
+    c.close_all()

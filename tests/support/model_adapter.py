@@ -1,0 +1,132 @@
+"""An adapter backed by the model itself: the suite's own self-test fixture.
+
+Not a scheduler: it makes the model's first allowed choice at every step (the
+lowest bucket set, the first unblocked proposal), so a lockstep run against it
+must never diverge. A `variant=` argument makes it a model of a known-bad
+design, which the suite must then reject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from model.actions import Commit, Crash, Defer, Drop, Duplicate, Failover, HandleReply, Propose
+from model.actions import Recover, Release, StartCycle
+from model.config import config_from_dict
+from model.protocol import ParSyncModel
+from model.state import MODES, REPLY_KINDS, Proposal, State
+
+KINDS = ("committed", "conflict", "already-placed", "fenced")
+assert len(KINDS) == len(REPLY_KINDS)
+
+
+class ModelAdapter:
+    def __init__(self, variant: str | None = None) -> None:
+        self.variant = variant
+        self.m: ParSyncModel | None = None
+        self.s: State | None = None
+
+    def reset(self, config: Mapping[str, Any]) -> None:
+        self.m = ParSyncModel(config_from_dict(dict(config)), self.variant)
+        self.s = self.m.init_state()
+
+    def _do(self, pred: Any) -> None:
+        assert self.m is not None and self.s is not None
+        for a, t in self.m.successors(self.s):
+            if pred(a):
+                self.s = t
+                return
+        raise RuntimeError("step not enabled")
+
+    def _msg(self, mid: str) -> Any:
+        assert self.s is not None
+        where, i = mid[0], int(mid[1:])
+        return (self.s.to_broker if where == "b" else self.s.to_workers)[i]
+
+    def start_cycle(self, worker: int) -> None:
+        self._do(lambda a: a == StartCycle(worker))
+
+    def schedule(self, worker: int) -> None:
+        self._do(lambda a: isinstance(a, (Propose, Defer)) and a.w == worker)
+
+    def broker_step(self) -> None:
+        self._do(lambda a: isinstance(a, Commit))
+
+    def deliver(self, message_id: str) -> None:
+        r = self._msg(message_id)
+        self._do(lambda a: a == HandleReply(r))
+
+    def release(self, need: int) -> None:
+        self._do(lambda a: a == Release(need))
+
+    def crash(self, worker: int) -> None:
+        self._do(lambda a: a == Crash(worker))
+
+    def recover(self, worker: int) -> None:
+        self._do(lambda a: a == Recover(worker))
+
+    def drop(self, message_id: str) -> None:
+        m = self._msg(message_id)
+        self._do(lambda a: a == Drop(m))
+
+    def duplicate(self, message_id: str) -> None:
+        m = self._msg(message_id)
+        self._do(lambda a: a == Duplicate(m))
+
+    def failover(self) -> None:
+        self._do(lambda a: a == Failover())
+
+    def observe(self) -> Mapping[str, Any]:
+        assert self.s is not None
+        s = self.s
+        br = s.broker
+        msgs: list[dict[str, Any]] = []
+        for i, p in enumerate(s.to_broker):
+            assert isinstance(p, Proposal)
+            msgs.append(
+                {"id": f"b{i}", "to": "broker", "worker": p.worker, "need": p.need,
+                 "epoch": p.epoch, "priority": p.priority, "reads": [list(r) for r in p.reads]}
+            )
+        for i, r in enumerate(s.to_workers):
+            msgs.append(
+                {"id": f"w{i}", "to": "worker", "worker": r.worker, "need": r.need,
+                 "kind": KINDS[r.kind], "buckets": list(r.buckets)}
+            )
+        return {
+            "broker": {
+                "epoch": br.epoch,
+                "seq": list(br.seq),
+                "claims": [list(c) for c in br.claims],
+                "ledger": [list(x) for x in br.ledger],
+            },
+            "workers": [
+                {
+                    "up": w.up, "cycle": w.cycle, "mode": MODES[w.mode],
+                    "fresh_at": list(w.fresh_at),
+                    "view": [[[list(e) for e in snap.entries] for snap in snaps] for snaps in w.view],
+                    "pending": list(w.pending), "waiting": w.waiting, "retries": w.retries,
+                }
+                for w in s.workers
+            ],
+            "messages": msgs,
+        }
+
+    def close(self) -> None:
+        pass
+
+
+def parsync_adapter() -> ModelAdapter:
+    return ModelAdapter()
+
+
+def __getattr__(name: str) -> Any:
+    """``variant_<name>`` factories: the model of a known-bad design, e.g.
+    ``--impl=tests.support.model_adapter:variant_no_epoch_fencing``."""
+    if name.startswith("variant_"):
+        from model.variants import VARIANT_NAMES
+
+        v = name[len("variant_") :].replace("_", "-")
+        if v in VARIANT_NAMES:
+            return lambda: ModelAdapter(v)
+    raise AttributeError(name)
