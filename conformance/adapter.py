@@ -134,13 +134,9 @@ def load_adapter(target: str) -> Adapter:
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
             raise AdapterError(f"cannot import implementation module {module_name!r}") from None
-        raise AdapterError(
-            f"importing {module_name!r} failed: missing module {e.name!r}"
-        ) from None
+        raise AdapterError(f"importing {module_name!r} failed: missing module {e.name!r}") from None
     except Exception as e:  # the implementation's own import-time error
-        raise AdapterError(
-            f"importing {module_name!r} raised {type(e).__name__}: {e}"
-        ) from None
+        raise AdapterError(f"importing {module_name!r} raised {type(e).__name__}: {e}") from None
     factory = getattr(module, factory_name, None)
     if factory is None:
         raise AdapterError(

@@ -141,7 +141,8 @@ class ConformanceFailure(Exception):
         lines += self.details
         if self.replay_file:
             lines.append(
-                f"replay: pytest conformance --impl={self.target} --parsync-replay={self.replay_file}"
+                f"replay: pytest conformance --impl={self.target} "
+                f"--parsync-replay={self.replay_file}"
             )
         return "\n".join(lines)
 
@@ -186,7 +187,8 @@ class TimedAdapter:
             self.hung = True
             shown = ", ".join(repr(a) for a in args)
             raise AdapterError(
-                f"adapter.{name}({shown}) did not return within {self.timeout:g}s (per-step timeout)"
+                f"adapter.{name}({shown}) did not return within {self.timeout:g}s "
+                "(per-step timeout)"
             ) from None
         if not ok:
             shown = ", ".join(repr(a) for a in args)
@@ -321,7 +323,9 @@ class Lockstep:
             "  " + line for line in describe_diff(observed, best)
         ]
 
-    def _fail(self, headline: str, ids: list[str], details: Iterable[str] = ()) -> ConformanceFailure:
+    def _fail(
+        self, headline: str, ids: list[str], details: Iterable[str] = ()
+    ) -> ConformanceFailure:
         return ConformanceFailure(headline, ids, list(self.steps), list(details))
 
     # -- properties on what was observed -----------------------------------------------
@@ -350,7 +354,11 @@ class Lockstep:
                 bad.append("PS-5")
                 break
         if st.kind == "schedule":
-            new = [x for x in b.messages if x[0] == "broker" and b.messages.count(x) > a.messages.count(x)]
+            new = [
+                x
+                for x in b.messages
+                if x[0] == "broker" and b.messages.count(x) > a.messages.count(x)
+            ]
             for x in new:
                 key = (x[1], b.workers[x[1]][1], x[2])
                 self.proposals_sent[key] = self.proposals_sent.get(key, 0) + 1
@@ -363,7 +371,10 @@ class Lockstep:
             _k, _w, n, epoch, prio, reads = committed
             mine = {k for k, _ in reads}
             if any(
-                x[0] == "broker" and x != committed and x[4] > prio and any(k in mine for k, _ in x[5])
+                x[0] == "broker"
+                and x != committed
+                and x[4] > prio
+                and any(k in mine for k, _ in x[5])
                 for x in a.messages
             ):
                 bad.append("PS-7")
@@ -380,8 +391,12 @@ class Lockstep:
         """The proposal a broker step committed, read off the two observations."""
         if st.kind != "broker_step":
             return None
-        gone = [x for x in a.messages if x[0] == "broker" and a.messages.count(x) > b.messages.count(x)]
-        came = [x for x in b.messages if x[0] == "worker" and b.messages.count(x) > a.messages.count(x)]
+        gone = [
+            x for x in a.messages if x[0] == "broker" and a.messages.count(x) > b.messages.count(x)
+        ]
+        came = [
+            x for x in b.messages if x[0] == "worker" and b.messages.count(x) > a.messages.count(x)
+        ]
         if len(gone) == 1 and any(r[3] == "committed" and r[1:3] == gone[0][1:3] for r in came):
             return gone[0]
         return None

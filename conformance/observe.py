@@ -110,7 +110,9 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
         raise ShapeError(f"observation broker.seq has {len(seq)} entries for {m.B} buckets")
     claims_raw = _list("broker.claims", _field("broker", b, "claims"))
     if len(claims_raw) != m.B:
-        raise ShapeError(f"observation broker.claims has {len(claims_raw)} entries for {m.B} buckets")
+        raise ShapeError(
+            f"observation broker.claims has {len(claims_raw)} entries for {m.B} buckets"
+        )
     claims = tuple(tuple(sorted(_ints(f"broker.claims[{i}]", c))) for i, c in enumerate(claims_raw))
     ledger_raw = _list("broker.ledger", _field("broker", b, "ledger"))
     if len(ledger_raw) != m.N:
@@ -127,13 +129,19 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
             raise ShapeError(f"observation {p}.up must be a bool, got {up!r}")
         mode = _field(p, w, "mode")
         if mode not in MODES:
-            raise ShapeError(f"observation {p}.mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ShapeError(
+                f"observation {p}.mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
         fresh = _ints(f"{p}.fresh_at", _field(p, w, "fresh_at"))
         if len(fresh) != m.P:
-            raise ShapeError(f"observation {p}.fresh_at has {len(fresh)} entries for {m.P} partitions")
+            raise ShapeError(
+                f"observation {p}.fresh_at has {len(fresh)} entries for {m.P} partitions"
+            )
         view_raw = _list(f"{p}.view", _field(p, w, "view"))
         if len(view_raw) != m.P:
-            raise ShapeError(f"observation {p}.view has {len(view_raw)} entries for {m.P} partitions")
+            raise ShapeError(
+                f"observation {p}.view has {len(view_raw)} entries for {m.P} partitions"
+            )
         view = []
         for pi, snaps in enumerate(view_raw):
             out = []
@@ -177,7 +185,8 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
         need = _int(f"{p}.need", _field(p, msg, "need"))
         if to == "broker":
             reads = tuple(
-                tuple(_ints(f"{p}.reads[{k}]", r)) for k, r in enumerate(_list(f"{p}.reads", _field(p, msg, "reads")))
+                tuple(_ints(f"{p}.reads[{k}]", r))
+                for k, r in enumerate(_list(f"{p}.reads", _field(p, msg, "reads")))
             )
             if any(len(r) != 2 for r in reads):
                 raise ShapeError(f"observation {p}.reads must be a list of [bucket, seq] pairs")
@@ -192,8 +201,16 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
         elif to == "worker":
             kind = _field(p, msg, "kind")
             if kind not in KIND_NAMES:
-                raise ShapeError(f"observation {p}.kind must be one of {', '.join(KIND_NAMES)}, got {kind!r}")
-            one = ("worker", worker, need, kind, tuple(sorted(_ints(f"{p}.buckets", _field(p, msg, "buckets")))))
+                raise ShapeError(
+                    f"observation {p}.kind must be one of {', '.join(KIND_NAMES)}, got {kind!r}"
+                )
+            one = (
+                "worker",
+                worker,
+                need,
+                kind,
+                tuple(sorted(_ints(f"{p}.buckets", _field(p, msg, "buckets")))),
+            )
         else:
             raise ShapeError(f"observation {p}.to must be 'broker' or 'worker', got {to!r}")
         ids[mid] = one

@@ -28,16 +28,18 @@ import pytest
 @dataclass(frozen=True)
 class ConformancePreset:
     name: str
-    scope: str  # model preset whose Config the implementation is driven with
-    exhaustive_depth: int  # driver-graph depth for the exhaustive walk
-    exhaustive_nodes: int  # cap on driver-graph nodes expanded
+    scope: str  # model preset whose Config the Hypothesis driver uses
+    exhaustive_faults: bool  # the exhaustive walk's scope keeps the preset's faults
+    exhaustive_steps: int  # step budget of the exhaustive walk
     examples: int  # Hypothesis examples
     steps: int  # Hypothesis steps per example
 
 
 CONFORMANCE_PRESETS = {
-    "pr": ConformancePreset("pr", "pr", 14, 400, 150, 40),
-    "nightly": ConformancePreset("nightly", "nightly", 24, 5000, 2000, 80),
+    # pr: every edge of the fault-free small scope; Hypothesis over the pr scope
+    "pr": ConformancePreset("pr", "pr", False, 50_000, 150, 40),
+    # nightly: every edge of the small scope with its faults; a longer Hypothesis run
+    "nightly": ConformancePreset("nightly", "nightly", True, 2_000_000, 2000, 80),
 }
 
 
@@ -133,9 +135,16 @@ class Conformance:
         self.timeout: float = config.getoption("parsync_step_timeout")
         self.replay: str | None = config.getoption("parsync_replay")
         self.replay_dir = Path(config.getoption("parsync_replay_dir"))
+        from dataclasses import replace
+
+        from model.config import Faults
         from model.presets import get_preset
 
         self.config = get_preset(self.preset.scope).config
+        small = get_preset("small").config
+        self.exhaustive_config = (
+            small if self.preset.exhaustive_faults else replace(small, faults=Faults())
+        )
         self._open: list[Any] = []
 
     def lockstep(self, config: Any = None) -> Any:

@@ -5,17 +5,15 @@ Three drivers choose the interleavings, all through the same lockstep check
 every property must hold on what is observed.
 
 * ``test_initial_state``: reset gives the model's Init.
-* ``test_exhaustive_lockstep``: breadth-first over every sequence of steps the
-  model allows, up to the preset's depth, each node reached by a fresh reset
-  and a replay of its path.
-* ``test_hypothesis_lockstep``: a Hypothesis state machine, one rule per step
-  kind, whose failures shrink to a shortest failing interleaving.
+* ``test_hypothesis_lockstep``: a Hypothesis state machine over the preset's
+  scope (faults included), one rule per step kind, whose failures shrink.
+* ``test_exhaustive_lockstep``: every edge of the model's state graph for a
+  small scope (conformance/walk.py), following the implementation's choices.
 * ``test_replay``: with ``--parsync-replay=FILE``, exactly that interleaving.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import pytest
@@ -57,35 +55,6 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
         ls.step(s)
 
 
-def test_exhaustive_lockstep(parsync: Any) -> None:
-    """Every step sequence the model allows, breadth first, to the preset's depth."""
-    depth_cap = parsync.preset.exhaustive_depth
-    node_cap = parsync.preset.exhaustive_nodes
-    ls = parsync.lockstep()
-
-    def walk() -> None:
-        ls.reset()
-        root = frozenset(ls.cands)
-        seen = {root}
-        frontier: deque[list[Step]] = deque([[]])
-        expanded = 0
-        while frontier and expanded < node_cap:
-            path = frontier.popleft()
-            if len(path) >= depth_cap:
-                continue
-            _replay_path(ls, path)
-            expanded += 1
-            for s in ls.enabled_steps():
-                _replay_path(ls, path)
-                ls.step(s)
-                key = frozenset(ls.cands)
-                if key not in seen:
-                    seen.add(key)
-                    frontier.append([*path, s])
-
-    _run(parsync, walk)
-
-
 def test_hypothesis_lockstep(parsync: Any) -> None:
     """Random interleavings chosen by Hypothesis; failures shrink to a shortest one."""
     holder: dict[str, ConformanceFailure] = {}
@@ -125,7 +94,8 @@ def test_hypothesis_lockstep(parsync: Any) -> None:
     def quiescent(self: Machine) -> None:
         """Nothing is left to do (every cycle run, no message in flight)."""
 
-    Machine.quiescent = precondition(lambda self: not self.ls.enabled_steps())(rule()(quiescent))  # type: ignore[attr-defined]
+    idle = precondition(lambda self: not self.ls.enabled_steps())(rule()(quiescent))
+    Machine.quiescent = idle
 
     s = settings(
         max_examples=parsync.preset.examples,
@@ -142,13 +112,37 @@ def test_hypothesis_lockstep(parsync: Any) -> None:
 
     def run() -> None:
         try:
-            run_state_machine_as_test(hseed(parsync.seed)(Machine), settings=s)  # type: ignore[arg-type]
+            run_state_machine_as_test(  # type: ignore[no-untyped-call]
+                hseed(parsync.seed)(Machine), settings=s
+            )
         except AssertionError:
             if "failure" in holder:  # the shrunk failure, re-run last by Hypothesis
                 raise holder["failure"] from None
             raise
 
     _run(parsync, run)
+
+
+def test_exhaustive_lockstep(parsync: Any) -> None:
+    """Every edge of the model's state graph for the preset's exhaustive scope."""
+    from conformance.walk import ModelGraph, walk_edges
+
+    config = parsync.exhaustive_config
+    graph = ModelGraph(config)
+    ls = parsync.lockstep(config)
+    stats: list[Any] = []
+
+    def walk() -> None:
+        stats.append(walk_edges(ls, graph, parsync.preset.exhaustive_steps))
+
+    _run(parsync, walk, config)
+    st = stats[0]
+    print(
+        f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
+        f"adapter edges taken in {st.steps} steps and {st.resets} resets"
+        + ("" if st.complete else " (step budget reached)")
+    )
+    assert st.taken > 0, "the walk took no edge at all"
 
 
 def test_replay(parsync: Any) -> None:

@@ -273,7 +273,7 @@ class Checker:
                     elapsed = time.perf_counter() - t0
                     if self.progress is not None:
                         self.progress(
-                            Progress(len(states), transitions, depth + 1, len(states) - i, elapsed)
+                            Progress(len(states), transitions, depth, len(states) - i, elapsed)
                         )
                     if self.max_seconds is not None and elapsed > self.max_seconds:
                         stop_reason = f"time budget of {self.max_seconds:g}s reached"

@@ -65,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     c.add_argument("--max-states", type=_positive_int, metavar="N", help="state budget")
     c.add_argument("--max-seconds", type=_positive_float, metavar="S", help="time budget")
+    c.add_argument("--no-symmetry", action="store_true", help="switch symmetry reduction off")
     c.add_argument(
-        "--no-symmetry", action="store_true", help="switch symmetry reduction off"
+        "--trace-out", metavar="FILE", help="write the counterexample (JSON, replayable)"
     )
-    c.add_argument("--trace-out", metavar="FILE", help="write the counterexample (JSON, replayable)")
-    c.add_argument("--itf-out", metavar="FILE", help="write the counterexample as ITF (Apalache/Quint)")
+    c.add_argument(
+        "--itf-out", metavar="FILE", help="write the counterexample as ITF (Apalache/Quint)"
+    )
     prog = c.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None)
     prog.add_argument("--no-progress", dest="progress", action="store_false")
@@ -79,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="re-execute a counterexample file and re-check it")
     r.add_argument("file", metavar="TRACE.json")
     r.add_argument("--json", action="store_true")
+
+    mu = sub.add_parser(
+        "mutants", help="print the --impl names of the reference scheduler's mutants"
+    )
+    mu.add_argument(
+        "--reference", action="store_true", help="print the reference implementation's name"
+    )
+    mu.add_argument("--describe", action="store_true", help="add each mutant's mistake")
 
     b = sub.add_parser("bench", help="benchmark the explicit-state checker (states/s)")
     b.add_argument("--preset", metavar="NAME", default="pr")
@@ -128,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_replay(args)
         if args.command == "bench":
             return _cmd_bench(args)
+        if args.command == "mutants":
+            return _cmd_mutants(args)
         if args.command == "manifest":
             return _cmd_manifest(args)
     except UsageError as e:
@@ -328,7 +340,8 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
     out.print(f"coverage (transitions per action): {cov}")
     if result.unfired:
         out.print(
-            f"[red]vacuous scope: applicable action(s) never fired: {', '.join(result.unfired)}[/red]"
+            "[red]vacuous scope: applicable action(s) never fired: "
+            f"{', '.join(result.unfired)}[/red]"
         )
     if result.missing_witnesses and result.verdict == "vacuous":
         out.print(
@@ -361,7 +374,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{args.file}: not valid JSON: {e}") from None
     if not isinstance(doc, dict) or "config" not in doc or "actions" not in doc:
-        raise UsageError(f"{args.file}: not a parsync counterexample (needs 'config' and 'actions')")
+        raise UsageError(
+            f"{args.file}: not a parsync counterexample (needs 'config' and 'actions')"
+        )
     try:
         cfg = config_from_dict(doc["config"])
         actions = actions_from_json(doc["actions"])
@@ -410,7 +425,9 @@ def _replay_drift(doc: dict[str, Any], tr: Any, found: list[str]) -> list[str]:
     recorded = doc.get("states")
     if isinstance(recorded, list):
         now = [state_to_json(x) for x in (tr.init, *tr.states)]
-        first = next((i for i, (a, b) in enumerate(zip(recorded, now, strict=False)) if a != b), None)
+        first = next(
+            (i for i, (a, b) in enumerate(zip(recorded, now, strict=False)) if a != b), None
+        )
         if first is not None or len(recorded) != len(now):
             at = first if first is not None else min(len(recorded), len(now))
             notes.append(
@@ -421,6 +438,23 @@ def _replay_drift(doc: dict[str, Any], tr: Any, found: list[str]) -> list[str]:
     if isinstance(prop, str) and prop not in found:
         notes.append(f"the recorded violation of {prop} no longer reproduces")
     return notes
+
+
+# --- mutants ------------------------------------------------------------------------
+
+
+def _cmd_mutants(args: argparse.Namespace) -> int:
+    try:
+        from refsched import REFERENCE
+        from refsched.mutants import MUTANTS
+    except ImportError as e:
+        raise UsageError(f"the reference implementation is not installed ({e})") from None
+    if args.reference:
+        print(REFERENCE)
+        return EXIT_OK
+    for module, description, expected in MUTANTS:
+        print(f"{module}\t{expected}\t{description}" if args.describe else module)
+    return EXIT_OK
 
 
 # --- bench -------------------------------------------------------------------------

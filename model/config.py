@@ -176,7 +176,8 @@ def _validate(c: Config) -> None:
         for b in elig:
             if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < len(c.capacities):
                 raise ConfigError(
-                    f"needs[{i}] names unknown bucket {b!r} (buckets are 0..{len(c.capacities) - 1})"
+                    f"needs[{i}] names unknown bucket {b!r} "
+                    f"(buckets are 0..{len(c.capacities) - 1})"
                 )
         if len(set(elig)) != len(elig):
             raise ConfigError(f"needs[{i}].eligible lists a bucket twice: {list(elig)}")

@@ -632,8 +632,10 @@ class ParSyncModel:
         return got
 
     def _handle(self, r: Reply, w: Worker, br: Broker) -> Worker:
-        if not (w.waiting and r.cycle == w.cycle and r.attempt == w.attempts):
-            return w  # stale reply: discarded
+        if not (
+            w.waiting and r.need == w.pending[0] and r.cycle == w.cycle and r.attempt == w.attempts
+        ):
+            return w  # stale reply (another need's, or an earlier attempt's): discarded
         if r.kind in (COMMITTED, ALREADY):
             return self._next_need(w._replace(known=w.known | (1 << r.need)))
         if r.kind == CONFLICT:

@@ -436,11 +436,6 @@ def test_violation_within_the_budget_is_reported() -> None:
     assert r.violation is not None and r.violation.property_id == "PS-9"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checker bug: a search stopped by a violation reports unreached witnesses as "
-    "False (missing) rather than None (unknown), as it does for a budget stop",
-)
 def test_search_stopped_by_a_violation_reports_no_missing_witnesses() -> None:
     r = pr_variant_result("no-epoch-fencing")
     assert r.verdict == VIOLATION

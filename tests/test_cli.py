@@ -537,3 +537,14 @@ def test_replay_notes_a_counterexample_that_drifted(
     assert code == EXIT_OK
     assert "the replayed states differ from the recorded ones from step 4 on" in err
     assert "the recorded violation of PS-9 no longer reproduces" in err
+
+
+def test_mutants_lists_every_impl_target(capsys: pytest.CaptureFixture[str]) -> None:
+    from refsched import REFERENCE
+    from refsched.mutants import MUTANTS
+
+    code, out, _ = run(capsys, "mutants")
+    assert code == EXIT_OK
+    assert out.splitlines() == [m for m, _d, _e in MUTANTS]
+    code, out, _ = run(capsys, "mutants", "--reference")
+    assert (code, out) == (EXIT_OK, f"{REFERENCE}\n")

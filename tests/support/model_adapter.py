@@ -11,8 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from model.actions import Commit, Crash, Defer, Drop, Duplicate, Failover, HandleReply, Propose
-from model.actions import Recover, Release, StartCycle
+from model.actions import (
+    Commit,
+    Crash,
+    Defer,
+    Drop,
+    Duplicate,
+    Failover,
+    HandleReply,
+    Propose,
+    Recover,
+    Release,
+    StartCycle,
+)
 from model.config import config_from_dict
 from model.protocol import ParSyncModel
 from model.state import MODES, REPLY_KINDS, Proposal, State
@@ -85,13 +96,26 @@ class ModelAdapter:
         for i, p in enumerate(s.to_broker):
             assert isinstance(p, Proposal)
             msgs.append(
-                {"id": f"b{i}", "to": "broker", "worker": p.worker, "need": p.need,
-                 "epoch": p.epoch, "priority": p.priority, "reads": [list(r) for r in p.reads]}
+                {
+                    "id": f"b{i}",
+                    "to": "broker",
+                    "worker": p.worker,
+                    "need": p.need,
+                    "epoch": p.epoch,
+                    "priority": p.priority,
+                    "reads": [list(r) for r in p.reads],
+                }
             )
         for i, r in enumerate(s.to_workers):
             msgs.append(
-                {"id": f"w{i}", "to": "worker", "worker": r.worker, "need": r.need,
-                 "kind": KINDS[r.kind], "buckets": list(r.buckets)}
+                {
+                    "id": f"w{i}",
+                    "to": "worker",
+                    "worker": r.worker,
+                    "need": r.need,
+                    "kind": KINDS[r.kind],
+                    "buckets": list(r.buckets),
+                }
             )
         return {
             "broker": {
@@ -102,10 +126,16 @@ class ModelAdapter:
             },
             "workers": [
                 {
-                    "up": w.up, "cycle": w.cycle, "mode": MODES[w.mode],
+                    "up": w.up,
+                    "cycle": w.cycle,
+                    "mode": MODES[w.mode],
                     "fresh_at": list(w.fresh_at),
-                    "view": [[[list(e) for e in snap.entries] for snap in snaps] for snaps in w.view],
-                    "pending": list(w.pending), "waiting": w.waiting, "retries": w.retries,
+                    "view": [
+                        [[list(e) for e in snap.entries] for snap in snaps] for snaps in w.view
+                    ],
+                    "pending": list(w.pending),
+                    "waiting": w.waiting,
+                    "retries": w.retries,
                 }
                 for w in s.workers
             ],

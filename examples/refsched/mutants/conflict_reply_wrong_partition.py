@@ -1,0 +1,17 @@
+"""Mutant: the forced re-read after a Conflict goes to the wrong partition (this cycle's)."""
+
+from __future__ import annotations
+
+from refsched.adapter import RefSchedAdapter
+from refsched.messages import Reply
+from refsched.worker import Worker as RefWorker
+
+
+class Worker(RefWorker):
+    def reread_conflicted(self, r: Reply, msg_id: str) -> None:
+        parts = {self.rotation(self.cycle)}  # BUG: should be the conflicted buckets' partitions
+        self.refresh(parts, "HandleReply", id=msg_id, kind=r.kind, stale=False)
+
+
+def parsync_adapter() -> RefSchedAdapter:
+    return RefSchedAdapter(worker=Worker)

@@ -1,0 +1,15 @@
+"""Mutant: a release removes the claims but leaves the attribution ledger entry behind."""
+
+from __future__ import annotations
+
+from refsched.adapter import RefSchedAdapter
+from refsched.broker import CommitBroker
+
+
+class Broker(CommitBroker):
+    def unattribute(self, need: int) -> None:
+        pass  # BUG: Phase 3 keeps seeing the need on buckets it no longer holds
+
+
+def parsync_adapter() -> RefSchedAdapter:
+    return RefSchedAdapter(broker=Broker)

@@ -1,0 +1,16 @@
+"""Mutant: carry-forward appends every snapshot read instead of replacing the old one."""
+
+from __future__ import annotations
+
+from refsched.adapter import RefSchedAdapter
+from refsched.worker import Snapshot
+from refsched.worker import Worker as RefWorker
+
+
+class Worker(RefWorker):
+    def keep(self, p: int, snap: Snapshot) -> None:
+        self.view[p].append(snap)  # BUG: the old snapshots are never dropped
+
+
+def parsync_adapter() -> RefSchedAdapter:
+    return RefSchedAdapter(worker=Worker)

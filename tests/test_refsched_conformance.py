@@ -1,0 +1,52 @@
+"""The reference scheduler passes the conformance suite; every mutant of it fails.
+
+Run as users run it: ``pytest conformance --impl=TARGET`` in a subprocess
+(pytester). The mutation score must be 100%: each mutant is killed with the
+property its catalogue entry names, or - for mistakes that break no safety
+property by themselves - at the first step where it leaves the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from refsched import REFERENCE
+from refsched.mutants import MUTANTS
+
+pytest_plugins = ["pytester"]
+
+SUITE = str(Path(__file__).resolve().parent.parent / "conformance")
+
+
+def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        SUITE, "-p", "no:cacheprovider", f"--parsync-replay-dir={pytester.path / 'replays'}", *args
+    )
+
+
+def test_the_reference_passes(pytester: pytest.Pytester) -> None:
+    r = run_suite(pytester, f"--impl={REFERENCE}", "-s")
+    r.assert_outcomes(passed=3, skipped=1)
+    assert f"parsync conformance: impl={REFERENCE} preset=pr" in r.stdout.str()
+    assert "exhaustive lockstep: 3053 model states" in r.stdout.str()
+
+
+@pytest.mark.parametrize(("module", "expected"), [(m, e) for m, _d, e in MUTANTS])
+def test_every_mutant_is_killed(pytester: pytest.Pytester, module: str, expected: str) -> None:
+    r = run_suite(pytester, f"--impl={module}", "-x")
+    assert r.ret == 1, r.stdout.str()
+    out = r.stdout.str()
+    headline = next(line for line in out.splitlines() if " at step " in line)
+    if expected == "divergence":
+        assert headline.startswith("divergence at step"), headline
+    else:
+        assert expected in headline.split(" violated")[0], headline
+    assert "interleaving:" in out
+    assert list((pytester.path / "replays").glob("*.json")), "no replay file written"
+
+
+def test_the_catalogue_has_at_least_twelve_mutants() -> None:
+    assert len(MUTANTS) >= 12
+    assert len({m for m, _d, _e in MUTANTS}) == len(MUTANTS)
