@@ -221,6 +221,7 @@ class Lockstep:
         config: Config,
         *,
         model: ParSyncModel | None = None,
+        memo: tuple[dict[State, Any], dict[State, Any]] | None = None,
     ) -> None:
         self.ad = adapter
         self.config = config
@@ -230,6 +231,11 @@ class Lockstep:
         self.obs: Observed | None = None
         self.proposals_sent: dict[tuple[int, int, int], int] = {}  # (worker, cycle, need) -> n
         self.commits: dict[int, int] = {}  # need -> commits observed
+        # model-side memo tables; pass the same ones (with the same model) to
+        # several Lockstep instances to share them across resets and examples
+        self._moves_memo: dict[State, list[tuple[Step, State]]]
+        self._proj_memo: dict[State, Projection]
+        self._moves_memo, self._proj_memo = memo if memo is not None else ({}, {})
 
     # -- setup ------------------------------------------------------------------
     def reset(self) -> None:
@@ -254,12 +260,27 @@ class Lockstep:
         except ShapeError as e:
             raise AdapterError(str(e)) from None
 
+    # -- the model's side, memoised (the same states recur across resets) -----------
+    def _moves(self, s: State) -> list[tuple[Step, State]]:
+        got = self._moves_memo.get(s)
+        if got is None:
+            got = [(step_of(a), t) for a, t in self.m.successors(s)]
+            self._moves_memo[s] = got
+        return got
+
+    def _project(self, s: State) -> Projection:
+        got = self._proj_memo.get(s)
+        if got is None:
+            got = project_state(self.m, s)
+            self._proj_memo[s] = got
+        return got
+
     # -- what may happen next ------------------------------------------------------
     def enabled_steps(self) -> list[Step]:
         """Adapter steps the model allows in every candidate state (deterministic order)."""
         per: list[set[Step]] = []
         for s in self.cands:
-            per.append({step_of(a) for a, _ in self.m.successors(s)})
+            per.append({st for st, _ in self._moves(s)})
         common = set.intersection(*per) if per else set()
         order = {k: i for i, k in enumerate(STEP_KINDS)}
         return sorted(common, key=lambda st: (order[st.kind], repr(st.arg)))
@@ -288,9 +309,9 @@ class Lockstep:
         survivors: list[State] = []
         seen: set[State] = set()
         for s in self.cands:
-            for a, t in self.m.successors(s):
-                if step_of(a) == st and t not in seen:
-                    if project_state(self.m, t) == after.projection:
+            for step, t in self._moves(s):
+                if step == st and t not in seen:
+                    if self._project(t) == after.projection:
                         survivors.append(t)
                         seen.add(t)
         if bad:
@@ -310,12 +331,7 @@ class Lockstep:
         self.cands = survivors
 
     def _closest(self, observed: Projection, st: Step) -> list[str]:
-        allowed = [
-            project_state(self.m, t)
-            for s in self.cands
-            for a, t in self.m.successors(s)
-            if step_of(a) == st
-        ]
+        allowed = [self._project(t) for s in self.cands for step, t in self._moves(s) if step == st]
         if not allowed:
             return ["the model does not allow this step here at all"]
         best = min(allowed, key=lambda p: len(describe_diff(observed, p)))

@@ -146,14 +146,21 @@ class Conformance:
             small if self.preset.exhaustive_faults else replace(small, faults=Faults())
         )
         self._open: list[Any] = []
+        self._shared: dict[Any, Any] = {}  # config -> (model, memo tables), per test
 
     def lockstep(self, config: Any = None) -> Any:
         from .adapter import load_adapter
         from .driver import Lockstep, TimedAdapter
 
+        from model.protocol import ParSyncModel
+
+        cfg = config or self.config
+        shared = self._shared.get(cfg)
+        if shared is None:
+            shared = self._shared[cfg] = (ParSyncModel(cfg), ({}, {}))
         ad = TimedAdapter(load_adapter(self.target), self.timeout)
         self._open.append(ad)
-        return Lockstep(ad, config or self.config)
+        return Lockstep(ad, cfg, model=shared[0], memo=shared[1])
 
     def close_all(self) -> None:
         for ad in self._open:
