@@ -142,7 +142,7 @@ class ConformanceFailure(Exception):
         if self.replay_file:
             lines.append(
                 f"replay: pytest conformance --impl={self.target} "
-                f"--parsync-replay={self.replay_file}"
+                f"--parsync-replay={self.replay_file} -k test_replay"
             )
         return "\n".join(lines)
 
@@ -370,10 +370,12 @@ class Lockstep:
                 bad.append("PS-5")
                 break
         if st.kind == "schedule":
+            # proposals this step sent: each distinct one, once per new copy
             new = [
                 x
-                for x in b.messages
-                if x[0] == "broker" and b.messages.count(x) > a.messages.count(x)
+                for x in sorted(set(b.messages), key=repr)
+                if x[0] == "broker"
+                for _ in range(b.messages.count(x) - a.messages.count(x))
             ]
             for x in new:
                 key = (x[1], b.workers[x[1]][1], x[2])

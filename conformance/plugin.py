@@ -28,7 +28,7 @@ import pytest
 @dataclass(frozen=True)
 class ConformancePreset:
     name: str
-    scope: str  # model preset whose Config the Hypothesis driver uses
+    scope: str  # model preset whose Config (with every fault) the Hypothesis driver uses
     exhaustive_faults: bool  # the exhaustive walk's scope keeps the preset's faults
     exhaustive_steps: int  # step budget of the exhaustive walk
     examples: int  # Hypothesis examples
@@ -87,11 +87,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODULE[:FACTORY]",
         help="scheduler implementation to check (its factory defaults to parsync_adapter)",
     )
-    g.addoption("--parsync-preset", dest="parsync_preset", default="pr", type=_preset)
-    g.addoption("--parsync-seed", dest="parsync_seed", default=0, type=_seed)
-    g.addoption("--parsync-replay", dest="parsync_replay", default=None, type=_existing_file)
-    g.addoption("--parsync-step-timeout", dest="parsync_step_timeout", default=10.0, type=_timeout)
-    g.addoption("--parsync-replay-dir", dest="parsync_replay_dir", default=".parsync/replays")
+    g.addoption(
+        "--parsync-preset",
+        dest="parsync_preset",
+        default="pr",
+        type=_preset,
+        help="how hard to look: pr (default) or nightly",
+    )
+    g.addoption(
+        "--parsync-seed",
+        dest="parsync_seed",
+        default=0,
+        type=_seed,
+        help="seed of the Hypothesis driver (default 0)",
+    )
+    g.addoption(
+        "--parsync-replay",
+        dest="parsync_replay",
+        default=None,
+        type=_existing_file,
+        help="rerun one saved failing interleaving (use with -k test_replay)",
+    )
+    g.addoption(
+        "--parsync-step-timeout",
+        dest="parsync_step_timeout",
+        default=10.0,
+        type=_timeout,
+        help="seconds an adapter call may take (default 10)",
+    )
+    g.addoption(
+        "--parsync-replay-dir",
+        dest="parsync_replay_dir",
+        default=".parsync/replays",
+        help="where failing interleavings are written (default .parsync/replays)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -140,7 +169,12 @@ class Conformance:
         from model.config import Faults
         from model.presets import get_preset
 
-        self.config = get_preset(self.preset.scope).config
+        # the Hypothesis driver enumerates nothing, so its scope can afford every
+        # fault, message duplication included
+        self.config = replace(
+            get_preset(self.preset.scope).config,
+            faults=Faults(crash=1, drop=1, duplicate=1, failover=1),
+        )
         small = get_preset("small").config
         self.exhaustive_config = (
             small if self.preset.exhaustive_faults else replace(small, faults=Faults())
@@ -149,10 +183,10 @@ class Conformance:
         self._shared: dict[Any, Any] = {}  # config -> (model, memo tables), per test
 
     def lockstep(self, config: Any = None) -> Any:
+        from model.protocol import ParSyncModel
+
         from .adapter import load_adapter
         from .driver import Lockstep, TimedAdapter
-
-        from model.protocol import ParSyncModel
 
         cfg = config or self.config
         shared = self._shared.get(cfg)

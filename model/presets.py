@@ -7,7 +7,11 @@ the same buckets, because some design bugs only show with all of those.
 * ``small``: the default; seconds. Network faults and failover, no crashes.
 * ``pr``: the largest scope that fits a pre-merge budget; adds worker crashes,
   so that every known-bad variant is reachable (a test asserts it).
-* ``nightly``: three cycles and every fault, duplication included.
+* ``nightly``: the ``pr`` faults over three cycles (about ten million states).
+  Message duplication multiplies the state space beyond what a night of
+  exhaustive search covers (more than 22M states at depth 23 for two cycles);
+  it is exercised by the Hypothesis engine's wide scope and by the
+  conformance suite instead.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "nightly",
-            "nightly: every fault including duplication, three cycles",
+            "nightly, minutes: the pr faults over three cycles (about 10M states)",
             Config(
                 workers=2,
                 partitions=2,
@@ -75,7 +79,7 @@ PRESETS: dict[str, Preset] = {
                 retry_budget=1,
                 strategy="adaptive",
                 max_cycle=3,
-                faults=Faults(crash=1, drop=1, duplicate=1, failover=1),
+                faults=Faults(crash=1, drop=1, failover=1),
             ),
         ),
     )
