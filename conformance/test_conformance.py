@@ -5,10 +5,11 @@ Three drivers choose the interleavings, all through the same lockstep check
 every property must hold on what is observed.
 
 * ``test_initial_state``: reset gives the model's Init.
-* ``test_hypothesis_lockstep``: a Hypothesis state machine over the preset's
-  scope (faults included), one rule per step kind, whose failures shrink.
 * ``test_exhaustive_lockstep``: every edge of the model's state graph for a
-  small scope (conformance/walk.py), following the implementation's choices.
+  small scope (conformance/walk.py), following the implementation's choices;
+  it runs first, so a mistake it can reach is reported at its shortest.
+* ``test_hypothesis_lockstep``: a Hypothesis state machine over the preset's
+  scope (every fault), one rule per step kind, whose failures shrink.
 * ``test_replay``: with ``--parsync-replay=FILE``, exactly that interleaving.
 """
 
@@ -53,6 +54,28 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
     ls.reset()
     for s in path:
         ls.step(s)
+
+
+def test_exhaustive_lockstep(parsync: Any) -> None:
+    """Every edge of the model's state graph for the preset's exhaustive scope."""
+    from conformance.walk import ModelGraph, walk_edges
+
+    config = parsync.exhaustive_config
+    graph = ModelGraph(config)
+    ls = parsync.lockstep(config)
+    stats: list[Any] = []
+
+    def walk() -> None:
+        stats.append(walk_edges(ls, graph, parsync.preset.exhaustive_steps))
+
+    _run(parsync, walk, config)
+    st = stats[0]
+    print(
+        f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
+        f"adapter edges taken in {st.steps} steps and {st.resets} resets"
+        + ("" if st.complete else " (step budget reached)")
+    )
+    assert st.taken > 0, "the walk took no edge at all"
 
 
 def test_hypothesis_lockstep(parsync: Any) -> None:
@@ -121,28 +144,6 @@ def test_hypothesis_lockstep(parsync: Any) -> None:
             raise
 
     _run(parsync, run)
-
-
-def test_exhaustive_lockstep(parsync: Any) -> None:
-    """Every edge of the model's state graph for the preset's exhaustive scope."""
-    from conformance.walk import ModelGraph, walk_edges
-
-    config = parsync.exhaustive_config
-    graph = ModelGraph(config)
-    ls = parsync.lockstep(config)
-    stats: list[Any] = []
-
-    def walk() -> None:
-        stats.append(walk_edges(ls, graph, parsync.preset.exhaustive_steps))
-
-    _run(parsync, walk, config)
-    st = stats[0]
-    print(
-        f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
-        f"adapter edges taken in {st.steps} steps and {st.resets} resets"
-        + ("" if st.complete else " (step budget reached)")
-    )
-    assert st.taken > 0, "the walk took no edge at all"
 
 
 def test_replay(parsync: Any) -> None:
