@@ -499,7 +499,10 @@ def test_mutant_catalogue() -> None:
     assert len(set(MUTANT_NAMES)) == len(MUTANTS)
     for name, summary, expected in MUTANTS:
         assert name.startswith("refsched.mutants.")
-        assert summary and re.fullmatch(r"(PS-\d+|divergence)(\|(PS-\d+|divergence))*", expected), (name, expected)
+        assert summary and re.fullmatch(r"(PS-\d+|divergence)(\|(PS-\d+|divergence))*", expected), (
+            name,
+            expected,
+        )
 
 
 @pytest.mark.parametrize("name", MUTANT_NAMES)
