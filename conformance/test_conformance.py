@@ -15,6 +15,7 @@ every property must hold on what is observed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,7 +152,7 @@ def test_replay(parsync: Any) -> None:
     if not parsync.replay:
         pytest.skip("no --parsync-replay file given")
     try:
-        config, steps = read_replay(__import__("pathlib").Path(parsync.replay))
+        config, steps = read_replay(Path(parsync.replay))
     except ValueError as e:
         pytest.fail(f"parsync: {e}", pytrace=False)
     ls = parsync.lockstep(config)
