@@ -122,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 600)",
     )
     mf.add_argument("--file", metavar="FILE", help="manifest path (default: spec/manifest.json)")
+
+    pv = sub.add_parser(
+        "prove", help="Z3: prove PS-1..PS-10 for every size (inductive invariants)"
+    )
+    pv.add_argument(
+        "--property",
+        metavar="ID",
+        action="append",
+        help="only this property (repeatable or comma-separated; TypeOK always comes along)",
+    )
+    pv.add_argument("--variant", metavar="NAME", help="prove a known-bad variant (must fail)")
+    pv.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    pv.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="S",
+        help="solver timeout per query; unknown is a failure (default: 30)",
+    )
+    pv.add_argument("--report", metavar="FILE", help="write the proof report (docs/proofs.md)")
+
+    bm = sub.add_parser("bmc", help="Z3: bounded model checking from Init, replayed in the model")
+    bsrc = bm.add_mutually_exclusive_group()
+    bsrc.add_argument("--preset", metavar="NAME", help="named scope (default: small)")
+    bsrc.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
+    bm.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
+    bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
+    bm.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
     return p
 
 
@@ -142,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_mutants(args)
         if args.command == "manifest":
             return _cmd_manifest(args)
+        if args.command == "prove":
+            return _cmd_prove(args)
+        if args.command == "bmc":
+            return _cmd_bmc(args)
     except UsageError as e:
         print(f"parsync: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -561,6 +594,42 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
     if any("omitted" in e for e in entries.values()):
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+# --- prove / bmc (Z3) -----------------------------------------------------------------
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    from .proofs.command import BadUsage, run_prove
+
+    try:
+        return run_prove(
+            args.property,
+            args.variant,
+            as_json=args.json,
+            timeout_s=args.timeout,
+            report=args.report,
+        )
+    except BadUsage as e:
+        raise UsageError(str(e)) from None
+
+
+def _cmd_bmc(args: argparse.Namespace) -> int:
+    from .proofs.command import BadUsage, run_bmc
+
+    scope, cfg = _load_scope(args.preset, args.config)
+    try:
+        return run_bmc(
+            args.preset,
+            cfg,
+            scope,
+            args.variant,
+            depth=args.depth,
+            as_json=args.json,
+            timeout_s=args.timeout,
+        )
+    except BadUsage as e:
+        raise UsageError(str(e)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,220 @@
+"""Z3 proofs (model/proofs): every obligation proved for the design, every
+known-bad variant caught with a decoded counterexample, the encoding tied to
+the Python model by the differential check, and the committed report current.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.checker import Checker
+from model.cli import main
+from model.presets import get_preset
+from model.proofs.differential import DiffStats, check_state, random_walks
+from model.proofs.encoding import Encoding
+from model.proofs.logic import ParamUniverse
+from model.proofs.proofs import (
+    ALL_GOAL_IDS,
+    CTI,
+    GOAL_BY_ID,
+    GOALS,
+    LEMMAS,
+    PROVED,
+    TYPE_OK,
+    USED_TRACKS,
+    PropertyResult,
+    Prover,
+)
+from model.proofs.report import DEFAULT_REPORT, REGENERATE, recorded_hash, source_hash
+from model.proofs.witness import find_witnesses
+from model.properties import SAFETY_IDS
+from model.protocol import ParSyncModel
+from model.variants import VARIANTS
+
+SUB_ACTIONS = [a.name for a in Encoding(ParamUniverse("t")).actions]
+
+
+@pytest.fixture(scope="module")
+def design() -> tuple[list[PropertyResult], PropertyResult]:
+    pr = Prover(None)
+    return [pr.prove(pid) for pid in ALL_GOAL_IDS], pr.nonvacuous()
+
+
+# --- the design: everything proved, nothing vacuous -----------------------------------------
+
+
+def test_every_obligation_of_the_design_is_proved(
+    design: tuple[list[PropertyResult], PropertyResult],
+) -> None:
+    results, _ = design
+    assert [r.pid for r in results] == [TYPE_OK, *SAFETY_IDS]
+    bad = [o.message() for r in results for o in r.failures]
+    assert bad == []
+
+
+def test_obligations_are_one_per_invariant_and_action(
+    design: tuple[list[PropertyResult], PropertyResult],
+) -> None:
+    """Init => C and Inv /\\ A => C' for every conjunct C and every sub-action A."""
+    results, _ = design
+    by = {r.pid: r for r in results}
+    for pid, r in by.items():
+        g = GOAL_BY_ID[pid]
+        conj = ([pid] if g.kind == "state" else []) + list(g.lemmas)
+        got = {(o.invariant, o.action) for o in r.obligations}
+        for c in conj:
+            assert (c, "Init") in got
+            for a in SUB_ACTIONS:
+                assert (c, a) in got, (pid, c, a)
+        if g.kind == "action":
+            acts = (
+                SUB_ACTIONS if g.all_actions else [a for a in SUB_ACTIONS if a.startswith("Commit")]
+            )
+            assert {(pid, a) for a in acts} <= got
+    assert {(USED_TRACKS, a) for a in SUB_ACTIONS} <= {
+        (o.invariant, o.action) for o in by["PS-1"].obligations
+    }
+    assert len(SUB_ACTIONS) == 20
+
+
+def test_no_obligation_is_vacuous(design: tuple[list[PropertyResult], PropertyResult]) -> None:
+    """Each hypothesis (axioms, all invariants, the action) has a reachable witness."""
+    _, nv = design
+    assert [o.action for o in nv.obligations] == ["Init", *SUB_ACTIONS]
+    assert [o.message() for o in nv.failures] == []
+
+
+def test_every_variant_has_a_switch_in_the_encoding() -> None:
+    from model.proofs.encoding import ENCODED_VARIANTS
+
+    assert {v.name for v in VARIANTS} == set(ENCODED_VARIANTS)
+    with pytest.raises(KeyError):
+        Encoding(ParamUniverse("k"), "no-such-variant")
+
+
+def test_every_lemma_is_used_and_explained() -> None:
+    used = {n for g in GOALS for n in g.lemmas}
+    assert used == set(LEMMAS)
+    for lem in LEMMAS.values():
+        assert lem.text and "\n" not in lem.text
+
+
+# --- every known-bad variant fails an obligation of the property it breaks -------------------
+
+
+@pytest.mark.parametrize("v", VARIANTS, ids=lambda v: v.name)
+def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
+    name, pid = v.name, v.breaks  # type: ignore[attr-defined]
+    pr = Prover(name, timeout_s=10, first_attempt_s=1)
+    r = pr.prove(pid)
+    assert not r.proved
+    ctis = [o for o in r.failures if o.outcome == CTI]
+    assert ctis, [o.message() for o in r.failures]
+    for o in ctis:
+        assert o.pid == pid and o.message().startswith(f"{pid}: ")
+        c = o.cti
+        assert c is not None and c.decode_error == "", o.message()
+        assert c.config is not None and c.pre is not None and c.post is not None
+        if o.action != "Init":
+            # the decoded step is a step of the Python model (from an unreachable state)
+            assert c.replay == "agrees", o.message()
+    # where the goal itself is not preserved, the executable predicate agrees
+    for o in ctis:
+        if o.invariant == pid and o.action != "Init":
+            assert o.cti is not None and o.cti.python_post is False, o.message()
+
+
+def test_the_design_passes_where_each_variant_fails() -> None:
+    """The obligations a variant fails are proved for the design (same names)."""
+    pr = Prover(None)
+    for pid in ("PS-9", "PS-10"):
+        assert pr.prove(pid).proved
+
+
+# --- differential: the Z3 relation is the Python model's -------------------------------------
+
+
+def test_differential_on_a_witness_of_every_sub_action() -> None:
+    wit = find_witnesses(SUB_ACTIONS)
+    assert set(wit) == set(SUB_ACTIONS)
+    import random
+
+    stats = DiffStats()
+    rng = random.Random(3)
+    for w in wit.values():
+        check_state(w.model, w.pre, stats, rng, mutations_per_step=None, mutate_only=w.action)
+    assert stats.problems == []
+    assert set(stats.by_action) == set(SUB_ACTIONS)
+    assert stats.mutations > 500
+
+
+@pytest.mark.parametrize(
+    ("preset", "walks", "steps"), [("pr", 2, 16), ("nightly", 1, 16), ("small", 1, 12)]
+)
+def test_differential_random_walks_design(preset: str, walks: int, steps: int) -> None:
+    stats = random_walks(ParSyncModel(get_preset(preset).config), walks=walks, steps=steps, seed=11)
+    assert stats.problems == []
+    assert stats.steps > 20 and stats.mutations > 100
+
+
+@pytest.mark.parametrize("v", VARIANTS, ids=lambda v: v.name)
+def test_differential_along_the_variant_counterexample(v: object) -> None:
+    """Every state of the variant's shortest BFS counterexample (its bug included)."""
+    import random
+
+    model = ParSyncModel(get_preset("pr").config, v.name)  # type: ignore[attr-defined]
+    res = Checker(model).run()
+    assert res.violation is not None
+    tr = res.violation.trace
+    stats = DiffStats()
+    rng = random.Random(5)
+    for s in [tr.init, *tr.states]:
+        check_state(model, s, stats, rng, mutations_per_step=3)
+    assert stats.problems == []
+    assert stats.states == len(tr.actions) + 1
+
+
+# --- report and command ------------------------------------------------------------------------
+
+
+def test_committed_report_is_current() -> None:
+    path = Path(DEFAULT_REPORT)
+    assert path.exists(), f"no proof report; generate it with `{REGENERATE}`"
+    rec = recorded_hash(path)
+    assert rec == source_hash(), (
+        f"{path} was generated from other sources (its hash {rec}, now {source_hash()}); "
+        f"regenerate it with `{REGENERATE}`"
+    )
+    text = path.read_text(encoding="utf-8")
+    assert "Verdict: **proved**" in text
+    for pid in SAFETY_IDS:
+        assert f"## {pid} " in text
+
+
+def test_cli_prove_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--property", "PS-9"]) == 0
+    out = capsys.readouterr().out
+    assert "PS-9" in out and "PROVED" in out
+    assert main(["prove", "--property", "PS-9", "--variant", "no-epoch-fencing"]) == 1
+    out = capsys.readouterr().out
+    assert "PS-9: goal PS-9 is not preserved by Commit[Committed]" in out
+    assert main(["prove", "--property", "PS-99"]) == 2
+    assert "unknown property 'PS-99'" in capsys.readouterr().err
+    assert main(["prove", "--variant", "nope"]) == 2
+    with pytest.raises(SystemExit) as ex:  # argparse rejects the value itself
+        main(["prove", "--timeout", "0"])
+    assert ex.value.code == 2
+    assert main(["prove", "--variant", "no-dedup", "--report", "x.md"]) == 2
+
+
+def test_cli_prove_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--property", "PS-7,PS-2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "proved"
+    assert [p["id"] for p in doc["properties"]] == [TYPE_OK, "PS-2", "PS-7"]
+    ob = doc["properties"][1]["obligations"][0]
+    assert set(ob) >= {"property", "invariant", "action", "outcome", "seconds"}
+    assert all(o["outcome"] == PROVED for p in doc["properties"] for o in p["obligations"])
