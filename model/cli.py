@@ -50,6 +50,15 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _budget(text: str) -> tuple[str, float]:
+    from .gate import parse_budget
+
+    try:
+        return parse_budget(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="parsync",
@@ -151,6 +160,41 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
     bm.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
+
+    g = sub.add_parser(
+        "gate", help="pre-merge safety gate: check, proofs, conformance, traces; one verdict"
+    )
+    g.add_argument(
+        "--preset", default="pr", metavar="NAME", help="profile and scope: pr (default), nightly"
+    )
+    g.add_argument("--impl", metavar="MODULE[:FACTORY]", help="run the conformance suite on it")
+    g.add_argument(
+        "--trace", metavar="GLOB", action="append", default=[], help="validate trace files"
+    )
+    g.add_argument("--variant", metavar="NAME", help="gate a known-bad design variant (must fail)")
+    g.add_argument(
+        "--skip", metavar="STAGE", action="append", default=[], help="leave a stage out"
+    )
+    g.add_argument(
+        "--budget",
+        metavar="STAGE=S",
+        action="append",
+        default=[],
+        type=_budget,
+        help="override a stage's time budget in seconds (repeatable)",
+    )
+    g.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test case per property)")
+    g.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    g.add_argument("--markdown", metavar="FILE", help="write a pull-request comment (Markdown)")
+    g.add_argument(
+        "--replay-dir",
+        default=".parsync/replays",
+        metavar="DIR",
+        help="where conformance failures are saved (default .parsync/replays)",
+    )
+    gprog = g.add_mutually_exclusive_group()
+    gprog.add_argument("--progress", dest="progress", action="store_true", default=None)
+    gprog.add_argument("--no-progress", dest="progress", action="store_false")
     return p
 
 
@@ -175,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_prove(args)
         if args.command == "bmc":
             return _cmd_bmc(args)
+        if args.command == "gate":
+            return _cmd_gate(args)
     except UsageError as e:
         print(f"parsync: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -630,6 +676,42 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
+
+
+# --- gate --------------------------------------------------------------------------
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .gate import (
+        GateOptions,
+        GateUsageError,
+        console_progress,
+        print_summary,
+        run_gate,
+        write_reports,
+    )
+
+    opts = GateOptions(
+        preset=args.preset,
+        impl=args.impl,
+        traces=args.trace,
+        variant=args.variant,
+        skip=tuple(args.skip),
+        budgets=dict(args.budget),
+        replay_dir=args.replay_dir,
+    )
+    reports = [p for p in (args.junit, args.json, args.markdown) if p]
+    show = args.progress if args.progress is not None else Console(stderr=True).is_terminal
+    try:
+        with console_progress(show) as (on_stage, tick):
+            result = run_gate(opts, report_paths=reports, on_stage=on_stage, tick=tick)
+        write_reports(result, args.junit, args.json, args.markdown)
+    except GateUsageError as e:
+        raise UsageError(str(e)) from None
+    print_summary(result)
+    return EXIT_OK if result.ok else EXIT_FAIL
 
 
 if __name__ == "__main__":  # pragma: no cover

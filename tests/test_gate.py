@@ -1,0 +1,227 @@
+"""``parsync gate``: one verdict, three report formats, budgets and set-up errors.
+
+The gate is run as users run it (the ``parsync`` entry point in a subprocess)
+wherever the exit code or the console matters, and in-process where only the
+result is inspected. The full ``pr`` gate with the reference (about a minute
+here) is measured by bench/bench_gate.py; these tests skip the stages that
+other tests already cover at full size and keep the rest real.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from model.gate import (
+    ERROR,
+    FAILED,
+    INCOMPLETE,
+    PASSED,
+    SAFE,
+    UNSAFE,
+    GateOptions,
+    GateResult,
+    GateUsageError,
+    StageResult,
+    junit_xml,
+    markdown,
+    parse_budget,
+    run_gate,
+)
+from model.properties import PROPERTIES
+from refsched import REFERENCE
+
+MUTANT = "refsched.mutants.priority_ignored"
+
+
+def gate(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Path]]:
+    reports = {k: tmp_path / f"gate.{k}" for k in ("xml", "json", "md")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "model.cli",
+        "gate",
+        "--no-progress",
+        f"--junit={reports['xml']}",
+        f"--json={reports['json']}",
+        f"--markdown={reports['md']}",
+        f"--replay-dir={tmp_path / 'replays'}",
+        *args,
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r, reports
+
+
+def junit_cases(path: Path) -> dict[str, dict[str, str | None]]:
+    """{suite/case name: {"failure": message or None, "skipped": ..., "error": ...}}"""
+    out: dict[str, dict[str, str | None]] = {}
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        for tc in suite.iter("testcase"):
+            kinds = {child.tag: child.get("message") for child in tc}
+            out[f"{suite.get('name')}/{tc.get('name')}"] = {
+                k: kinds.get(k) for k in ("failure", "skipped", "error")
+            }
+    return out
+
+
+def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
+    r, rep = gate(tmp_path, "--preset=pr", f"--impl={REFERENCE}", "--skip=check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SAFE to merge" in r.stdout
+    doc = json.loads(rep["json"].read_text())
+    assert doc["verdict"] == SAFE and doc["format"] == "parsync-gate/1"
+    assert [s["stage"] for s in doc["stages"]] == ["prove", "conformance"]
+    assert all(s["verdict"] == PASSED for s in doc["stages"])
+    prove = doc["stages"][0]
+    assert prove["counts"]["obligations"] == prove["counts"]["proved"] > 400
+    cases = junit_cases(rep["xml"])
+    for p in PROPERTIES:  # every property is its own JUnit test case, passed
+        assert cases[f"parsync.prove/{p.id} {p.name}"] == {
+            "failure": None,
+            "skipped": None,
+            "error": None,
+        }
+    assert cases["parsync.conformance/test_exhaustive_lockstep"]["failure"] is None
+    md = rep["md"].read_text()
+    assert "safe to merge" in md and "| prove | ✅ pass |" in md
+    assert "counterexample" not in md
+
+
+def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Path) -> None:
+    r, rep = gate(tmp_path, f"--impl={MUTANT}", "--skip=check", "--skip=prove")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "UNSAFE" in r.stdout and "PS-7 PriorityOnConflict violated at step 5" in r.stdout
+    doc = json.loads(rep["json"].read_text())
+    assert doc["verdict"] == UNSAFE
+    (conf,) = doc["stages"]
+    assert conf["verdict"] == FAILED
+    assert conf["headline"] == "PS-7 PriorityOnConflict violated at step 5"
+    failure = junit_cases(rep["xml"])["parsync.conformance/test_exhaustive_lockstep"]["failure"]
+    assert failure == "PS-7 PriorityOnConflict violated at step 5"
+    md = rep["md"].read_text()
+    assert "unsafe: do not merge" in md
+    assert "5. broker_step()" in md and "--parsync-replay=" in md
+    assert list((tmp_path / "replays").glob("*.json")), "the replay file is kept"
+
+
+def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:
+    r, rep = gate(tmp_path, "--variant=priority-ignored", "--skip=prove")
+    assert r.returncode == 1
+    doc = json.loads(rep["json"].read_text())
+    (check,) = doc["stages"]
+    assert check["verdict"] == FAILED
+    assert check["headline"] == "PS-7 PriorityOnConflict violated after 5 steps (shortest)"
+    assert check["data"]["violation"]["length"] == 5
+    cases = junit_cases(rep["xml"])
+    assert cases["parsync.check/PS-7 PriorityOnConflict"]["failure"] == check["headline"]
+    # the other properties were not decided (the search stopped): skipped, not passed
+    assert cases["parsync.check/PS-1 NoOvercommit"]["skipped"]
+    md = rep["md"].read_text()
+    assert "5. Commit(Proposal(w0 n0 prio=1" in md
+    assert "full initial state is in the JSON report" in md
+    assert len(md.splitlines()) < 80, "short enough for a pull-request comment"
+
+
+def test_a_bad_design_fails_the_proofs(tmp_path: Path) -> None:
+    g = run_gate(GateOptions(variant="priority-ignored", skip=("check", "liveness")))
+    assert g.verdict == UNSAFE
+    (prove,) = g.stages
+    assert prove.verdict == FAILED
+    failed = [c.name for c in prove.cases if c.failure]
+    assert "PS-7 PriorityOnConflict" in failed
+    assert prove.headline.startswith(failed[0])
+
+
+def test_out_of_budget_blocks_a_pr_but_not_a_nightly(tmp_path: Path) -> None:
+    opts = {"skip": ("prove", "liveness"), "budgets": {"check": 0.3}}
+    pr = run_gate(GateOptions(preset="pr", **opts))  # type: ignore[arg-type]
+    (check,) = pr.stages
+    assert check.verdict == INCOMPLETE and 0 < check.counts["states"] < 2_070_097
+    assert pr.verdict == UNSAFE
+    xml = ET.fromstring(junit_xml(pr))
+    assert xml.find(".//error") is not None, "an incomplete pr stage shows as an error"
+    nightly = run_gate(GateOptions(preset="nightly", **opts))  # type: ignore[arg-type]
+    assert nightly.stages[0].verdict == INCOMPLETE and nightly.verdict == SAFE
+    assert "out of budget (reported, not failed): check" in markdown(nightly)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--impl=no_such_module_xyz"], "cannot import implementation module 'no_such_module_xyz'"),
+        (["--trace=does/not/*.jsonl"], "--trace 'does/not/*.jsonl' matches no file"),
+        (["--budget=check=soon"], "expected a number of seconds in 'check=soon'"),
+        (["--budget=lunch=5"], "STAGE one of check, liveness, prove"),
+        (["--skip=lunch"], "--skip 'lunch': unknown stage"),
+        (["--preset=small"], "unknown gate preset 'small'"),
+        (["--variant=no-such-variant"], "no-such-variant"),
+        (["--junit=/no/such/dir/x.xml"], "directory /no/such/dir does not exist"),
+        (
+            ["--skip=check", "--skip=liveness", "--skip=prove"],
+            "every stage is skipped",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "model.cli", "gate", "--no-progress", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("parsync: error:")
+    assert not list(tmp_path.iterdir()), "nothing is written on a usage error"
+
+
+def test_parse_budget() -> None:
+    assert parse_budget("prove=2.5") == ("prove", 2.5)
+    for bad in ("prove", "prove=0", "prove=-1", "=3"):
+        with pytest.raises(ValueError):
+            parse_budget(bad)
+
+
+def _result(*stages: StageResult, incomplete_fails: bool = True) -> GateResult:
+    return GateResult(
+        SAFE,
+        "pr",
+        None,
+        [],
+        None,
+        list(stages),
+        1.0,
+        incomplete_fails,
+        {"spec_hash": "sha256:0123456789abcdef", "z3": "4", "python": "3"},
+    )
+
+
+def test_an_error_stage_is_a_junit_error_and_blocks() -> None:
+    from model.gate import stage_blocks
+
+    s = StageResult("conformance", ERROR, 1.0, {}, "pytest exited 4: bad option")
+    assert stage_blocks(s, incomplete_fails=False)
+    root = ET.fromstring(junit_xml(_result(s)))
+    err = root.find(".//testcase[@name='stage']/error")
+    assert err is not None and err.get("message") == "pytest exited 4: bad option"
+
+
+def test_markdown_truncates_a_long_counterexample() -> None:
+    cex = "\n".join(f"  {i}. Step" for i in range(1, 200))
+    s = StageResult("check", FAILED, 1.0, {"states": 3}, "x", cex, "PS-1 violated")
+    md = markdown(_result(s))
+    assert "(159 more lines in the JSON report)" in md
+    assert len(md.splitlines()) < 70
+
+
+def test_preflight_rejects_before_running_anything() -> None:
+    with pytest.raises(GateUsageError, match="matches no file"):
+        run_gate(GateOptions(traces=["/nonexistent/*.jsonl"]))
