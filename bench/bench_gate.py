@@ -1,0 +1,50 @@
+"""Benchmark: ``parsync gate --preset pr --impl <reference>`` end to end (issue 7: < 5 min).
+
+Runs the gate as a user would (the ``parsync`` entry point, a subprocess), with
+every stage on, and prints the wall time of the whole and of each stage from
+the gate's own JSON report. Usage: ``python bench/bench_gate.py [--preset pr]
+[--impl MODULE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--preset", default="pr")
+    ap.add_argument("--impl", default="refsched")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "gate.json"
+        t0 = time.perf_counter()
+        r = subprocess.run(
+            [
+                sys.executable, "-m", "model.cli", "gate", "--no-progress",
+                f"--preset={args.preset}", f"--impl={args.impl}", f"--json={report}",
+                f"--replay-dir={tmp}/replays",
+            ],
+            capture_output=True, text=True, check=False, cwd=tmp,
+        )  # fmt: skip
+        wall = time.perf_counter() - t0
+        if not report.exists():
+            print(r.stdout + r.stderr, file=sys.stderr)
+            return 2
+        doc = json.loads(report.read_text())
+    print(f"parsync gate --preset {args.preset} --impl {args.impl}: {doc['verdict']} "
+          f"(exit {r.returncode}), wall {wall:.1f}s")  # fmt: skip
+    for s in doc["stages"]:
+        counts = ", ".join(f"{k}={v}" for k, v in s["counts"].items())
+        print(f"  {s['stage']:<12} {s['verdict']:<10} {s['seconds']:7.1f}s  {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

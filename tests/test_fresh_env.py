@@ -1,0 +1,119 @@
+"""The README's set-up commands, run as a new user runs them.
+
+A clean copy of the repository (the files git tracks, as they are in the work
+tree: nothing untracked, no build output, no caches) goes into a temporary
+directory with a new virtual environment, and the README's commands run there
+verbatim, through a shell. The commands are read from the README itself, so
+the test fails when the README drifts from what works.
+
+The environment is really new: no ``--system-site-packages``, so a dependency
+the code imports but ``pyproject.toml`` does not declare fails here. pip
+installs from whatever index this machine's pip is configured with, exactly as
+``.ci/run`` does on CI's clean clone (about 40 s here). The second command
+would run this whole suite again inside the suite; here its install half runs
+verbatim and its test half is a collection run plus the smoke tests.
+
+Skip with ``-m "not fresh_env"`` (for example on a machine without git).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.fresh_env
+
+
+def readme_commands() -> list[str]:
+    """The shell commands of the README's set-up section, in order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", setup, flags=re.S)
+
+
+def clean_copy(dest: Path) -> None:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to know which files are tracked")
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for f in filter(None, files):
+        src = ROOT / f.decode()
+        if src.is_file():  # a tracked file deleted in the work tree is not copied
+            (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / f.decode())
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    base = tmp_path_factory.mktemp("fresh")
+    repo = base / "parsync-spec"
+    repo.mkdir()
+    clean_copy(repo)
+    env_dir = base / "venv"
+    venv.create(env_dir, with_pip=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
+    env.update(
+        PATH=f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}",
+        VIRTUAL_ENV=str(env_dir),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.pop("PYTHONPATH", None)
+    return repo, env
+
+
+def sh(cmd: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd, shell=True, cwd=repo, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_the_readme_has_the_two_setup_commands() -> None:
+    cmds = readme_commands()
+    assert cmds == [
+        "python -m pip install -e . && parsync check",
+        "python -m pip install -e '.[dev]' && python -m pytest",
+    ]
+
+
+def test_first_command_installs_and_checks_the_default_scope(
+    fresh: tuple[Path, dict[str, str]],
+) -> None:
+    repo, env = fresh
+    r = sh(readme_commands()[0], repo, env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert re.search(r"^Successfully installed .*parsync-spec-0", r.stdout, flags=re.M)
+    assert "parsync check small" in r.stdout
+    assert re.search(r"PASS\s+111,204 distinct states", r.stdout), r.stdout[-2000:]
+    # the installed command comes from the fresh environment and the copy, not the checkout
+    where = sh("python -c 'import model, sys; print(model.__file__, sys.prefix)'", repo, env)
+    assert str(repo) in where.stdout and str(env["VIRTUAL_ENV"]) in where.stdout
+
+
+def test_second_command_installs_the_dev_extra_and_collects_the_suite(
+    fresh: tuple[Path, dict[str, str]],
+) -> None:
+    repo, env = fresh
+    install, test = readme_commands()[1].split(" && ")
+    r = sh(install, repo, env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    r = sh(f"{test} --collect-only -q -p no:cacheprovider", repo, env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert re.search(r"^(\d+) tests collected", r.stdout, flags=re.M), r.stdout[-500:]
+    r = sh(f"{test} -q -p no:cacheprovider tests/test_smoke.py", repo, env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert re.search(r"\d+ passed", r.stdout)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v"]))
