@@ -42,6 +42,61 @@ def reply_msg(r: Reply) -> Msg:
     return ("worker", r.worker, r.need, KIND_NAMES[r.kind], tuple(r.buckets))
 
 
+def observation_of(s: State) -> dict[str, Any]:
+    """A model state as an implementation would report it: the documented observation
+    shape of ``conformance/adapter.py`` (message ids ``b<i>`` / ``w<i>`` by position).
+
+    Used where the model itself stands in for an implementation (the model adapter of
+    the suite's own tests, the trace recorder's checks) and where an implementation's
+    observation is compared with the model's directly."""
+    br = s.broker
+    msgs: list[dict[str, Any]] = [
+        {
+            "id": f"b{i}",
+            "to": "broker",
+            "worker": p.worker,
+            "need": p.need,
+            "epoch": p.epoch,
+            "priority": p.priority,
+            "reads": [list(r) for r in p.reads],
+        }
+        for i, p in enumerate(s.to_broker)
+    ]
+    msgs += [
+        {
+            "id": f"w{i}",
+            "to": "worker",
+            "worker": r.worker,
+            "need": r.need,
+            "kind": KIND_NAMES[r.kind],
+            "buckets": list(r.buckets),
+        }
+        for i, r in enumerate(s.to_workers)
+    ]
+    return {
+        "broker": {
+            "epoch": br.epoch,
+            "seq": list(br.seq),
+            "claims": [list(c) for c in br.claims],
+            "ledger": [list(x) for x in br.ledger],
+        },
+        "workers": [
+            {
+                "up": w.up,
+                "cycle": w.cycle,
+                "mode": MODES[w.mode],
+                "fresh_at": list(w.fresh_at),
+                "view": [[[list(e) for e in snap.entries] for snap in snaps] for snaps in w.view],
+                "pending": list(w.pending),
+                "waiting": w.waiting,
+                "retries": w.retries,
+            }
+            for w in s.workers
+        ],
+        "messages": msgs,
+    }
+
+
 def project_state(m: ParSyncModel, s: State) -> Projection:
     br = s.broker
     broker = (br.epoch, br.seq, br.claims, br.ledger)

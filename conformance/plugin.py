@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from model.argtypes import seconds, seed
+
 
 @dataclass(frozen=True)
 class ConformancePreset:
@@ -43,32 +45,12 @@ CONFORMANCE_PRESETS = {
 }
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
-    return v
-
-
 def _preset(text: str) -> str:
     if text not in CONFORMANCE_PRESETS:
         raise argparse.ArgumentTypeError(
             f"unknown preset {text!r}; choose from {', '.join(CONFORMANCE_PRESETS)}"
         )
     return text
-
-
-def _timeout(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return v
 
 
 def _existing_file(text: str) -> str:
@@ -98,7 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--parsync-seed",
         dest="parsync_seed",
         default=0,
-        type=_seed,
+        type=seed,
         help="seed of the Hypothesis driver (default 0)",
     )
     g.addoption(
@@ -112,7 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--parsync-step-timeout",
         dest="parsync_step_timeout",
         default=10.0,
-        type=_timeout,
+        type=seconds,
         help="seconds an adapter call may take (default 10)",
     )
     g.addoption(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import refsched
+from conformance.observe import observation_of
 from model.actions import (
     Action,
     Commit,
@@ -37,7 +38,7 @@ from model.actions import (
 from model.config import Config, Faults, Need
 from model.presets import get_preset
 from model.protocol import ParSyncModel
-from model.state import MODES, REPLY_KINDS, Proposal, Reply, State
+from model.state import REPLY_KINDS, Proposal, Reply, State
 
 _KINDS = {name: k for k, name in enumerate(("committed", "conflict", "already-placed", "fenced"))}
 assert len(_KINDS) == len(REPLY_KINDS)
@@ -61,29 +62,7 @@ def observed_msg(d: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def abstract_state(s: State) -> dict[str, Any]:
-    br = s.broker
-    return {
-        "broker": {
-            "epoch": br.epoch,
-            "seq": list(br.seq),
-            "claims": [list(c) for c in br.claims],
-            "ledger": [list(x) for x in br.ledger],
-        },
-        "workers": [
-            {
-                "up": w.up,
-                "cycle": w.cycle,
-                "mode": MODES[w.mode],
-                "fresh_at": list(w.fresh_at),
-                "view": [[[list(e) for e in sn.entries] for sn in snaps] for snaps in w.view],
-                "pending": list(w.pending),
-                "waiting": w.waiting,
-                "retries": w.retries,
-            }
-            for w in s.workers
-        ],
-        "messages": sorted(abstract_msg(m) for m in (*s.to_broker, *s.to_workers)),
-    }
+    return abstract_obs(observation_of(s))
 
 
 def abstract_obs(obs: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from conformance.observe import observation_of
 from model.actions import (
     Commit,
     Crash,
@@ -26,10 +27,7 @@ from model.actions import (
 )
 from model.config import config_from_dict
 from model.protocol import ParSyncModel
-from model.state import MODES, REPLY_KINDS, Proposal, State
-
-KINDS = ("committed", "conflict", "already-placed", "fenced")
-assert len(KINDS) == len(REPLY_KINDS)
+from model.state import State
 
 
 class ModelAdapter:
@@ -90,57 +88,7 @@ class ModelAdapter:
 
     def observe(self) -> Mapping[str, Any]:
         assert self.s is not None
-        s = self.s
-        br = s.broker
-        msgs: list[dict[str, Any]] = []
-        for i, p in enumerate(s.to_broker):
-            assert isinstance(p, Proposal)
-            msgs.append(
-                {
-                    "id": f"b{i}",
-                    "to": "broker",
-                    "worker": p.worker,
-                    "need": p.need,
-                    "epoch": p.epoch,
-                    "priority": p.priority,
-                    "reads": [list(r) for r in p.reads],
-                }
-            )
-        for i, r in enumerate(s.to_workers):
-            msgs.append(
-                {
-                    "id": f"w{i}",
-                    "to": "worker",
-                    "worker": r.worker,
-                    "need": r.need,
-                    "kind": KINDS[r.kind],
-                    "buckets": list(r.buckets),
-                }
-            )
-        return {
-            "broker": {
-                "epoch": br.epoch,
-                "seq": list(br.seq),
-                "claims": [list(c) for c in br.claims],
-                "ledger": [list(x) for x in br.ledger],
-            },
-            "workers": [
-                {
-                    "up": w.up,
-                    "cycle": w.cycle,
-                    "mode": MODES[w.mode],
-                    "fresh_at": list(w.fresh_at),
-                    "view": [
-                        [[list(e) for e in snap.entries] for snap in snaps] for snaps in w.view
-                    ],
-                    "pending": list(w.pending),
-                    "waiting": w.waiting,
-                    "retries": w.retries,
-                }
-                for w in s.workers
-            ],
-            "messages": msgs,
-        }
+        return observation_of(self.s)
 
     def close(self) -> None:
         pass
