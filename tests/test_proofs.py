@@ -87,6 +87,32 @@ def test_no_obligation_is_vacuous(design: tuple[list[PropertyResult], PropertyRe
     assert [o.message() for o in nv.failures] == []
 
 
+def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lemma false on reachable states would make obligations hold vacuously: caught.
+
+    "No need is ever placed" holds initially and, assumed in the hypothesis of
+    every obligation, contradicts any commit: the obligations of a Commit would
+    be proved for want of a model. The witnesses are reachable, so the check
+    names the lemma and fails.
+    """
+    from model.proofs.proofs import NONVACUOUS, Lemma
+    from model.state import UNPLACED
+
+    name = "UnplacedNeverCommitted"
+    monkeypatch.setitem(
+        LEMMAS,
+        name,
+        Lemma(name, "never placed", lambda e, S: e.all("N", lambda n: S.status(n) == UNPLACED)),
+    )
+    nv = Prover(None).nonvacuous()
+    assert nv.pid == NONVACUOUS and not nv.proved
+    bad = {o.action: o.reason for o in nv.failures}
+    assert "Init" not in bad and "Release" in bad
+    assert all(name in why for why in bad.values())
+
+
 def test_every_variant_has_a_switch_in_the_encoding() -> None:
     from model.proofs.encoding import ENCODED_VARIANTS
 
@@ -149,6 +175,43 @@ def test_differential_on_a_witness_of_every_sub_action() -> None:
     assert stats.problems == []
     assert set(stats.by_action) == set(SUB_ACTIONS)
     assert stats.mutations > 500
+
+
+def test_lemmas_hold_on_reachable_states_in_every_reading() -> None:
+    """TypeOK and every lemma are true on reachable states, in the Int and the bit-vector reading.
+
+    BMC proves and assumes these facts per depth in its bit-vector reading, so
+    the two readings must agree on them; this caught ``mod`` read as SRem (its
+    sign follows the dividend) where RotationCoverage takes ``(cycle - p) mod P``
+    of a negative number: false on the initial state in bit-vectors.
+    """
+    import random
+
+    from model.proofs.bmc import hint_catalogue, width_for
+    from model.proofs.concrete import Scope
+    from model.proofs.differential import _truth
+
+    model = ParSyncModel(get_preset("pr").config)
+    rng = random.Random(7)
+    states = []
+    for _ in range(3):
+        s = model.init_state()
+        for _ in range(14):
+            states.append(s)
+            succ = list(model.successors(s))
+            if not succ:
+                break
+            s = rng.choice(succ)[1]
+    facts = hint_catalogue()
+    for s in states:
+        props, reps = sorted(set(s.to_broker)), sorted(set(s.to_workers))
+        for width in (None, width_for(model, 12)):
+            sc = Scope(model, props, reps, exact=True, bv_width=width)
+            sc.structure()
+            S = sc.enc.state("s")
+            sc.pin_values(S, sc.values(s))
+            false = [n for n, f in facts.items() if not _truth(f(sc.enc, S))]
+            assert false == [], (width, s)
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ abstraction function between Python model states and symbolic values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import z3  # type: ignore[import-untyped]
@@ -377,37 +377,13 @@ class Scope:
         def ev(t: Any) -> Any:
             return model.eval(t, model_completion=True)
 
-        def idx(sort: str, x: Any) -> int:
-            return self.u.index(sort, ev(x))
-
-        name = a.action
-        if name == "StartCycle":
-            return StartCycle(idx("W", params["w"]))
-        if name == "Propose":
-            p = self.read_proposal(model, ev(params["m"]))
-            return Propose(idx("W", params["w"]), tuple(b for b, _ in p.reads))
-        if name == "Defer":
-            return Defer(idx("W", params["w"]))
-        if name == "Commit":
-            return Commit(self.read_proposal(model, ev(params["m"])))
-        if name == "HandleReply":
-            return HandleReply(self.read_reply(model, ev(params["r"])))
-        if name == "Release":
-            return Release(idx("N", params["n"]))
-        if name == "Crash":
-            return Crash(idx("W", params["w"]))
-        if name == "Recover":
-            return Recover(idx("W", params["w"]))
-        if name in ("Drop", "Duplicate"):
-            msg: Proposal | Reply
-            if "m" in params:
-                msg = self.read_proposal(model, ev(params["m"]))
-            else:
-                msg = self.read_reply(model, ev(params["r"]))
-            return Drop(msg) if name == "Drop" else Duplicate(msg)
-        if name == "Failover":
-            return Failover()
-        raise KeyError(name)
+        return action_of(
+            a,
+            params,
+            lambda sort, x: self.u.index(sort, ev(x)),
+            lambda m: self.read_proposal(model, ev(m)),
+            lambda r: self.read_reply(model, ev(r)),
+        )
 
     def concrete_params(self, a: ActionEnc, act: Action, s: State, t: State) -> Params:
         """The encoding's parameters for a concrete action of the Python model."""
@@ -446,6 +422,45 @@ class Scope:
 
 _PAD_P = Proposal(worker=0, need=0, priority=-1, epoch=-1, reads=(), cycle=-1, attempt=-1, fresh=-1)
 _PAD_R = Reply(worker=0, need=0, kind=-1, cycle=-1, attempt=-1, buckets=())
+
+
+def action_of(
+    a: ActionEnc,
+    params: Params,
+    index: Callable[[str, Any], int],
+    proposal: Callable[[Any], Proposal],
+    reply: Callable[[Any], Reply],
+) -> Action:
+    """The model's action for sub-action ``a`` with the solver's ``params``.
+
+    Shared by BMC traces and decoded CTIs, which differ only in how they read a
+    parameter: ``index(sort, x)`` the element index of ``x``, ``proposal(m)`` /
+    ``reply(r)`` the message an element stands for.
+    """
+    name = a.action
+    if name == "StartCycle":
+        return StartCycle(index("W", params["w"]))
+    if name == "Propose":
+        bs = tuple(b for b, _ in proposal(params["m"]).reads)
+        return Propose(index("W", params["w"]), bs)
+    if name == "Defer":
+        return Defer(index("W", params["w"]))
+    if name == "Commit":
+        return Commit(proposal(params["m"]))
+    if name == "HandleReply":
+        return HandleReply(reply(params["r"]))
+    if name == "Release":
+        return Release(index("N", params["n"]))
+    if name == "Crash":
+        return Crash(index("W", params["w"]))
+    if name == "Recover":
+        return Recover(index("W", params["w"]))
+    if name in ("Drop", "Duplicate"):
+        msg: Proposal | Reply = proposal(params["m"]) if "m" in params else reply(params["r"])
+        return Drop(msg) if name == "Drop" else Duplicate(msg)
+    if name == "Failover":
+        return Failover()
+    raise KeyError(name)
 
 
 def as_int(val: Any) -> int:

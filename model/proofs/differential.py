@@ -23,8 +23,6 @@ each check is a simplification to ``True``/``False``.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +35,7 @@ from ..state import State
 from .bmc import width_for
 from .concrete import Scope, Values
 from .encoding import ACTION_PROPS, STATE_PROPS
+from .proofs import frame
 from .witness import sub_action
 
 BV_DEPTH = 12  # the bit width BMC would use for a 12-step unrolling of the scope
@@ -51,16 +50,8 @@ class DiffStats:
     problems: list[str] = field(default_factory=list)
 
 
-@contextmanager
-def _frame(solver: z3.Solver) -> Iterator[z3.Solver]:
-    solver.push()
-    try:
-        yield solver
-    finally:
-        solver.pop()
-
-
 def _truth(f: Any) -> bool:
+    """The value of a ground formula; an undecided one is an error, never a verdict."""
     g = z3.simplify(f)
     if z3.is_true(g):
         return True
@@ -68,7 +59,10 @@ def _truth(f: Any) -> bool:
         return False
     s = z3.Solver()  # not folded to a literal (should not happen): decide it
     s.add(f)
-    return bool(s.check() == z3.sat)
+    r = s.check()
+    if r == z3.unknown:
+        raise RuntimeError(f"the solver cannot decide a ground formula: {s.reason_unknown()}")
+    return bool(r == z3.sat)
 
 
 def _mutants(v: Values, rng: random.Random, k: int | None) -> list[tuple[str, Values]]:
@@ -172,7 +166,7 @@ def check_state(
         sol.add(*cs)
         sol.add(*sc.u.ranges)
         for a, t in succ:
-            with _frame(sol):
+            with frame(sol):
                 sol.add(*sc.pin(X, sc.values(t)))
                 if sol.check() != z3.sat:
                     stats.problems.append(f"{where}: BMC's Next rejects {fmt_action(a)}")

@@ -497,7 +497,12 @@ class Encoding:
         return {p: self.u.fresh(f"{p}_{subs[0].action}_{tag}", srt) for p, srt in seen.items()}
 
     def functional_step(
-        self, S: Sym, T: Sym, sels: dict[str, Any], params: dict[str, Params]
+        self,
+        S: Sym,
+        T: Sym,
+        sels: dict[str, Any],
+        params: dict[str, Params],
+        groups: list[tuple[str, list[ActionEnc]]] | None = None,
     ) -> tuple[list[Any], dict[str, Any]]:
         """Finite universes: Next as one if-then-else chain per variable entry.
 
@@ -506,18 +511,24 @@ class Encoding:
         the member whose guard holds, or its old value. Equivalent to the
         disjunction of :meth:`step` over all sub-actions (same guards, updates and
         frames; the members' guards are exclusive), in a form the solver handles
-        far better for unrolling. Returns the constraints and, per sub-action, the
-        literal "this step is that sub-action".
+        far better for unrolling. ``groups`` (default: all) leaves out groups that
+        can never be enabled in the scope (their sub-actions' literals are False).
+        Returns the constraints and, per sub-action, the literal "this step is that
+        sub-action".
         """
         import itertools
 
         u = self.u
         assert u.finite
-        groups = self.groups()
+        if groups is None:
+            groups = self.groups()
         builds = {a.name: a.build(S, T, params[g]) for g, subs in groups for a in subs}
         cs = [z3.Implies(sels[g], z3.Or(*[builds[a.name][0] for a in subs])) for g, subs in groups]
         cs.append(z3.PbEq([(sels[g], 1) for g, _ in groups], 1))
-        taken = {a.name: z3.And(sels[g], builds[a.name][0]) for g, subs in groups for a in subs}
+        taken = {a.name: z3.BoolVal(False) for a in self.actions}
+        taken.update(
+            {a.name: z3.And(sels[g], builds[a.name][0]) for g, subs in groups for a in subs}
+        )
         for name in self.var_names():
             f = getattr(T, name)
             old = getattr(S, name)

@@ -93,7 +93,7 @@ class Fn:
         i = u.concrete_index(d, a)
         if i is not None:
             return self._select(u, args[1:], (*idx, i))
-        els = u.elems(d)
+        els = u.elems(d)[: u.live.get(d)]
         out = self._select(u, args[1:], (*idx, len(els) - 1))
         for j in range(len(els) - 2, -1, -1):
             out = z3.If(a == els[j], self._select(u, args[1:], (*idx, j)), out)
@@ -235,6 +235,10 @@ class FiniteUniverse(Universe):
         self._sorts: dict[str, z3.SortRef] = {}
         self._elems: dict[str, list[Any]] = {}
         self.ranges: list[Any] = []  # bit-vector mode: domain constraints of element terms
+        # sort -> L: a symbolic element of that sort is known to be one of the
+        # first L elements (set while a BMC step is built, with the matching range
+        # constraint), so a read at it is a chain over those L only
+        self.live: dict[str, int] = {}
         for s in SORTS:
             k = max(1, sizes.get(s, 0))  # an empty sort is not allowed; 1 unused element
             if bv_width is None:
@@ -279,8 +283,10 @@ class FiniteUniverse(Universe):
         return z3.BitVecVal(v, self.bv_width)
 
     def mod(self, a: Any, b: Any) -> Any:
-        # cycles are never negative in a finite (BMC) run, so SRem agrees with mod
-        return a % b if self.bv_width is None else z3.SRem(a, b)
+        # bvsmod takes the sign of the divisor: for the positive P it is the
+        # Euclidean mod of the Int reading (a lemma's ``(cycle - p) mod P`` may
+        # take a negative left side)
+        return a % b  # on bit-vectors z3py's % is bvsmod
 
     def elems(self, name: str) -> list[Any]:
         if name == PART:

@@ -31,17 +31,6 @@ import z3  # type: ignore[import-untyped]
 
 from ..actions import (
     Action,
-    Commit,
-    Crash,
-    Defer,
-    Drop,
-    Duplicate,
-    Failover,
-    HandleReply,
-    Propose,
-    Recover,
-    Release,
-    StartCycle,
     fmt_action,
 )
 from ..config import Config, ConfigError, Faults, Need
@@ -49,7 +38,7 @@ from ..properties import get_property
 from ..protocol import ParSyncModel
 from ..state import PLACED, Broker, Proposal, Reply, Snapshot, State, Worker
 from ..trace import diff
-from .concrete import as_int, values
+from .concrete import action_of, as_int, values
 from .encoding import ActionEnc, Encoding, Params, Sym
 from .logic import ParamUniverse
 
@@ -533,6 +522,22 @@ def frame(solver: z3.Solver) -> Iterator[z3.Solver]:
         solver.pop()
 
 
+def refute(solver: z3.Solver, concl: Any) -> tuple[Any, z3.ModelRef | None, str]:
+    """Ask for a model of the hypotheses (asserted) where ``concl`` fails.
+
+    Returns (result, the model if sat, the solver's reason if unknown); the
+    negated conclusion is retracted afterwards.
+    """
+    with frame(solver):
+        solver.add(z3.Not(concl))
+        r = solver.check()
+        if r == z3.sat:
+            return r, solver.model(), ""
+        if r == z3.unknown:
+            return r, None, solver.reason_unknown() or "unknown"
+        return r, None, ""
+
+
 class Prover:
     """Discharges the obligations of one property for one variant (None = the design).
 
@@ -607,20 +612,25 @@ class Prover:
             concl = dict(self.invariant(g, T, enc))[inv]
         return hyp, concl
 
+    def obligation_table(self, g: Goal) -> list[tuple[str, str]]:
+        """(invariant, action) of every obligation of ``g``, in report order.
+
+        Init for each conjunct of the invariant; then per sub-action: each
+        conjunct, the action property itself (action goals), and for PS-1 the
+        structural UsedTracksClaims behind the ``used`` abstraction.
+        """
+        names = [name for name, _ in self.invariant(g, self.S)]
+        extra = [g.pid] if g.kind == "action" else []
+        if g.pid == "PS-1":
+            extra.append(USED_TRACKS)
+        return [(name, "Init") for name in names] + [
+            (name, a.name) for a in self.actions_for(g) for name in (*names, *extra)
+        ]
+
     def prove(self, pid: str) -> PropertyResult:
         t0 = time.perf_counter()
         g = GOAL_BY_ID[pid]
-        names = [name for name, _ in self.invariant(g, self.S)]
-        obs: list[Obligation] = []
-        for name in names:
-            obs.append(self.obligation(g, name, "Init"))
-        for a in self.actions_for(g):
-            for name in names:
-                obs.append(self.obligation(g, name, a.name))
-            if g.kind == "action":
-                obs.append(self.obligation(g, pid, a.name))
-            if pid == "PS-1":
-                obs.append(self.obligation(g, USED_TRACKS, a.name))
+        obs = [self.obligation(g, inv, action) for inv, action in self.obligation_table(g)]
         return PropertyResult(pid, self.variant, obs, time.perf_counter() - t0)
 
     def obligation(self, g: Goal, inv: str, action: str) -> Obligation:
@@ -631,15 +641,7 @@ class Prover:
         first = min(self.first_attempt_s, self.timeout_s)
         s = self.solver(first)
         s.add(*hyp)
-        param_model = None
-        why = ""
-        with frame(s):
-            s.add(z3.Not(concl))
-            r = s.check()
-            if r == z3.sat:
-                param_model = s.model()
-            elif r == z3.unknown:
-                why = s.reason_unknown() or "unknown"
+        r, param_model, why = refute(s, concl)
         if r == z3.unsat:
             ob.outcome = PROVED
             ob.seconds = time.perf_counter() - t0
@@ -647,13 +649,7 @@ class Prover:
         cti = self.small_cti(g, inv, action)
         if cti is None and r == z3.unknown and self.timeout_s > first:
             s.set("timeout", int(1000 * self.timeout_s))
-            with frame(s):
-                s.add(z3.Not(concl))
-                r = s.check()
-                if r == z3.sat:
-                    param_model = s.model()
-                elif r == z3.unknown:
-                    why = s.reason_unknown() or "unknown"
+            r, param_model, why = refute(s, concl)
         if r == z3.unsat:
             ob.outcome = PROVED
         elif cti is not None:
@@ -720,6 +716,11 @@ class Prover:
                 sol.add(f)
                 if sol.check() != z3.sat:
                     bad.append(n)
+            if not bad:  # each holds on the witness; so must all of them together
+                sol = z3.Solver()
+                sol.add(*(f for _, f in hyp))
+                if sol.check() != z3.sat:
+                    bad.append("their conjunction")
             ob.seconds = time.perf_counter() - t
             if bad:
                 ob.outcome = UNKNOWN
@@ -1018,7 +1019,8 @@ def decode_cti(
         post = state(pr.T, "post-state")
         cti.post = post
         assert p is not None
-        act = _action(d, a, p, Ws, Ns, proposal, reply, Bs)
+        sorts = {"W": Ws, "N": Ns}
+        act = action_of(a, p, lambda sort, x: d.find(sorts[sort], x), proposal, reply)
         cti.action = act
     except ValueError as e:
         cti.decode_error = str(e)
@@ -1056,39 +1058,3 @@ def _same_values(model: ParSyncModel, a: State, b: State) -> str:
     vb = values(model, b, msgs_p, msgs_r)
     bad = sorted(k for k in va if va[k] != vb.get(k))
     return ", ".join(bad)
-
-
-def _action(
-    d: _Dec,
-    a: ActionEnc,
-    p: Params,
-    Ws: list[Any],
-    Ns: list[Any],
-    proposal: Callable[[Any], Proposal],
-    reply: Callable[[Any], Reply],
-    Bs: list[Any],
-) -> Action:
-    name = a.action
-    if name == "StartCycle":
-        return StartCycle(d.find(Ws, p["w"]))
-    if name == "Propose":
-        m = proposal(p["m"])
-        return Propose(d.find(Ws, p["w"]), tuple(b for b, _ in m.reads))
-    if name == "Defer":
-        return Defer(d.find(Ws, p["w"]))
-    if name == "Commit":
-        return Commit(proposal(p["m"]))
-    if name == "HandleReply":
-        return HandleReply(reply(p["r"]))
-    if name == "Release":
-        return Release(d.find(Ns, p["n"]))
-    if name == "Crash":
-        return Crash(d.find(Ws, p["w"]))
-    if name == "Recover":
-        return Recover(d.find(Ws, p["w"]))
-    if name in ("Drop", "Duplicate"):
-        msg: Proposal | Reply = proposal(p["m"]) if "m" in p else reply(p["r"])
-        return Drop(msg) if name == "Drop" else Duplicate(msg)
-    if name == "Failover":
-        return Failover()
-    raise KeyError(name)
