@@ -13,6 +13,7 @@ for):
 ``--parsync-replay=FILE``       rerun exactly one saved failing interleaving
 ``--parsync-step-timeout=S``    per-step timeout in seconds (default: 10)
 ``--parsync-replay-dir=DIR``    where failing interleavings are written
+``--parsync-trace=FILE``        validate an event trace, one test per file (globs allowed)
 """
 
 from __future__ import annotations
@@ -98,6 +99,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="seconds an adapter call may take (default 10)",
     )
     g.addoption(
+        "--parsync-trace",
+        dest="parsync_trace",
+        action="append",
+        default=[],
+        metavar="FILE",
+        # not --trace: pytest owns that name (a flag that starts the debugger)
+        help="validate a JSONL event trace against the model (repeatable; globs allowed)",
+    )
+    g.addoption(
         "--parsync-replay-dir",
         dest="parsync_replay_dir",
         default=".parsync/replays",
@@ -118,6 +128,12 @@ def pytest_configure(config: pytest.Config) -> None:
             ad.close()
         except Exception:  # noqa: BLE001 - a bad close shows up again in the tests
             pass
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without ``--parsync-trace`` the trace test is left out altogether (not even skipped)."""
+    if not config.getoption("parsync_trace"):
+        items[:] = [i for i in items if not i.nodeid.split("::")[0].endswith("test_traces.py")]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -93,6 +93,7 @@ class CommitBroker(Actor):
             return None
         env = self.select(queue)
         self.network.take(env.id)
+        self._queued = [e.id for e in queue if e is not env]  # what the choice was among
         self.decide(env.id, env.proposal)
         return env.id
 
@@ -114,6 +115,9 @@ class CommitBroker(Actor):
                 epoch=self.epoch,
                 result=reply.kind,
                 reply=reply_id,
+                conflicts=list(reply.buckets),
+                queued=getattr(self, "_queued", []),
+                seq=[[b, self.state.seq[b]] for b in m.buckets],  # seqnos after the decision
             )
         self.network.send(reply, reply_id)
 
@@ -165,7 +169,9 @@ class CommitBroker(Actor):
             self.unattribute(need)
             st.status[need] = RELEASED
             self.store.write(st)
-            self.events.emit("Release", need=need, buckets=buckets)
+            self.events.emit(
+                "Release", need=need, buckets=buckets, seq=[[b, st.seq[b]] for b in buckets]
+            )
 
     def unattribute(self, need: int) -> None:
         """Remove the need's entry from the attribution ledger (mirrored to Phase 3)."""

@@ -168,9 +168,11 @@ class Cluster:
             old.step_down()
             epoch, state = self.store.recover()
             new = self._new_broker(epoch, state)
+            # logged before the new broker's thread runs, so none of its decisions
+            # can appear in the event log ahead of the failover that made it
+            self.events.emit("Failover", epoch=epoch)
             new.start()
             self.broker = new
-            self.events.emit("Failover", epoch=epoch)
         if self.mode is Mode.FREE:
             new.post(_nothing)  # look at the queue the old epoch left
 

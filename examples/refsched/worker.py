@@ -115,7 +115,10 @@ class Worker(Actor):
 
         def note(epoch: int, data: PartitionData) -> None:
             if action is not None:
-                self.events.emit(action, worker=self.wid, cycle=self.cycle, read=parts, **fields)
+                entries = [[list(e) for e in data[p]] for p in parts]  # what was read (traces)
+                self.events.emit(
+                    action, worker=self.wid, cycle=self.cycle, read=parts, data=entries, **fields
+                )
 
         self.epoch, data = self._read(parts, note)
         for p in parts:
@@ -231,7 +234,16 @@ class Worker(Actor):
         self._sent_at = time.monotonic()
         msg_id = self.network.allocate_id()
         self.events.emit(
-            "Propose", worker=self.wid, need=need, buckets=list(buckets), id=msg_id, epoch=m.epoch
+            "Propose",
+            worker=self.wid,
+            need=need,
+            buckets=list(buckets),
+            id=msg_id,
+            epoch=m.epoch,
+            reads=[list(r) for r in m.reads],
+            priority=m.priority,
+            cycle=m.cycle,
+            attempt=m.attempt,
         )
         self.network.send(m, msg_id)
 

@@ -1,0 +1,94 @@
+"""TraceModel (model/traces/fastmodel.py) computes what ParSyncModel computes: each replaced
+step is compared with the model's own on reachable states, at scopes with faults, gangs
+and latency-first workers, and a trace validated with it matches one validated step by
+step with ``ParSyncModel.successors``."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from itertools import combinations
+
+import pytest
+from test_trace_validate import SCOPES as VALIDATE_SCOPES
+
+from model.actions import Crash
+from model.protocol import _IS_CRASH, ParSyncModel
+from model.state import State
+from model.traces.fastmodel import TraceModel
+from model.traces.simulate import long_config
+from model.traces.validate import Validator, validation_config
+
+SCOPES = {name: validation_config(cfg) for name, cfg in VALIDATE_SCOPES.items()}
+SCOPES["long"] = validation_config(long_config(needs=60))
+SCOPES["latency"] = replace(SCOPES["long"], strategy="latency-first")
+
+
+def _walk(m: ParSyncModel, seed: object, steps: int) -> list[State]:
+    rng = random.Random(seed)
+    s = m.init_state()
+    out = [s]
+    for _ in range(steps):
+        moves = list(m.successors(s))
+        if not moves:
+            break
+        s = rng.choice(moves)[1]
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_steps_equal_the_models(scope: str) -> None:
+    cfg = SCOPES[scope]
+    base = ParSyncModel(cfg, memo=False)
+    fast = TraceModel(cfg)
+    for s in _walk(base, scope, 400):
+        for wi, w in enumerate(s.workers):
+            assert fast.start_cycle(wi, w, s.broker) == base.start_cycle(wi, w, s.broker)
+            for c in (w.cycle, w.cycle + 3, max(0, w.cycle - 2)):  # cycles out of order too
+                want = base.start_cycle(wi, w._replace(cycle=c), s.broker).pending
+                got = fast.pending_of(wi, c + 1, w.known)
+                assert got == want, (wi, c)
+            assert fast.worker_moves(wi, w, s.broker) == base.worker_moves(wi, w, s.broker)
+            for n in range(base.N):
+                opts = base.choices(w, n)
+                for bs in combinations(range(base.B), base.gang[n]):
+                    assert fast.fits(w, n, bs) == (bs in opts), (wi, n, bs)
+        for r in set(s.to_workers):
+            w = s.workers[r.worker]
+            assert fast.handle(r, w, s.broker) == base.handle(r, w, s.broker)
+        for p in set(s.to_broker):
+            assert fast.commit(s.broker, p) == base.commit(s.broker, p)
+        assert list(fast.successors(s)) == list(base.successors(s))
+
+
+def test_pending_after_a_crash_is_every_arrived_need() -> None:
+    """known = 0 (a crash) takes the one-pass branch; a few unknown needs the bit-peeling one."""
+    cfg = validation_config(long_config(needs=400))
+    base = ParSyncModel(cfg, memo=False)
+    fast = TraceModel(cfg)
+    w = base.init_state().workers[1]
+    for known in (0, (1 << 400) - 1 - (1 << 5) - (1 << 301), (1 << 399) - 1):
+        for c in (150, 3, 220):
+            want = base.start_cycle(
+                1, w._replace(cycle=c - 1, known=known), base.init_state().broker
+            )
+            assert fast.pending_of(1, c, known) == want.pending
+            assert len(want.pending) > 4 or known or c == 3  # both branches are taken
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_validator_crash_path_is_the_models(scope: str) -> None:
+    cfg = SCOPES[scope]
+    base = ParSyncModel(cfg, memo=False)
+    v = Validator(cfg, hidden=[])
+    for s in _walk(base, scope, 300):
+        for wi in range(base.W):
+            want = [t for a, t in base.successors(s) if a == Crash(wi)]
+            ok, why, _ = v._ev_Crash(s, {"type": "Crash", "worker": wi})
+            assert ok == want and bool(why) != bool(want)
+            assert all(
+                f == _IS_CRASH
+                for a, _, _, f in base.worker_moves(wi, s.workers[wi], s.broker)
+                if a == Crash(wi)
+            )

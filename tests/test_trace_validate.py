@@ -1,0 +1,195 @@
+"""The validator: model-made traces validate, hand-corrupted ones are rejected at the
+right line with the right reason and property, and garbage never crashes it."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from dataclasses import replace
+from itertools import combinations
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.actions import Propose
+from model.config import Faults
+from model.presets import get_preset
+from model.protocol import ParSyncModel
+from model.traces import validate_stream
+from model.traces.simulate import long_config, simulate
+from model.traces.validate import VALID, Validator
+
+SCOPES = {
+    name: replace(
+        get_preset(name).config,
+        max_cycle=8,
+        faults=Faults(crash=2, drop=2, duplicate=2, failover=2),
+    )
+    for name in ("small", "pr", "nightly")
+}
+
+
+def _lines(cfg: Any, seed: int, steps: int = 300) -> list[dict[str, Any]]:
+    return list(simulate(cfg, seed=seed, steps=steps, fault_rate=0.15))
+
+
+def _run(lines: list[dict[str, Any]], **kw: Any) -> Any:
+    data = "".join(json.dumps(d) + "\n" for d in lines).encode()
+    return validate_stream(io.BytesIO(data), "t.jsonl", **kw)
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_model_walks_validate(scope: str) -> None:
+    for seed in range(6):
+        r = _run(_lines(SCOPES[scope], seed))
+        assert r.verdict == VALID, r.explanation
+        assert r.hidden_steps == 0 and r.peak_candidates == 1
+
+
+def test_long_scope_validates() -> None:
+    r = _run(list(simulate(long_config(needs=40), seed=2, steps=3000, fault_rate=0.02)))
+    assert r.verdict == VALID and r.events == 3000, r.explanation
+
+
+def test_propose_fast_path_agrees_with_successors() -> None:
+    """Validator._propose_move (the Propose guard for one bucket set) == the model's successors."""
+    for scope, cfg in SCOPES.items():
+        m = ParSyncModel(cfg)
+        v = Validator(cfg)
+        rng = random.Random(scope)
+        s = m.init_state()
+        for _ in range(200):
+            moves = list(m.successors(s))
+            if not moves:
+                break
+            for wi in range(m.W):
+                allowed = {a.buckets for a, _ in moves if isinstance(a, Propose) and a.w == wi}
+                for n in range(m.N):
+                    for bs in combinations(range(m.B), m.gang[n]):
+                        fast = [mv[0] for mv in v._propose_move(s, wi, bs)]
+                        assert bool(fast) == (bs in allowed), (s, wi, bs)
+            s = rng.choice(moves)[1]
+
+
+# --- hand-edited traces ------------------------------------------------------------------------
+
+
+def _find(pred: Any) -> tuple[list[dict[str, Any]], int]:
+    """A model walk (deterministic seed scan) and the index of its first line matching ``pred``."""
+    for seed in range(300):
+        lines = _lines(SCOPES["pr"], seed, 200)
+        for i, d in enumerate(lines):
+            if pred(d, lines, i):
+                return lines, i
+    raise AssertionError("no walk has the line this test edits")
+
+
+def test_commit_with_a_stale_seqno_is_rejected_with_ps2() -> None:
+    lines, i = _find(lambda d, ls, i: d["type"] == "Commit" and d["result"] == "conflict")
+    d = lines[i]
+    d["result"] = "committed"
+    d.pop("conflicts")
+    d["seq"] = [[b, q + 1] for b, q in d["seq"]]
+    r = _run(lines)
+    assert r.verdict == "invalid" and r.line == i + 1
+    assert "the broker's answer is conflict" in r.message
+    assert r.property_ids[0] == "PS-2" and "CommitTimeConsistency" in r.explanation
+
+
+def test_refresh_that_skips_a_partition_is_rejected_with_ps3() -> None:
+    """Every edited refresh is rejected at its line; where the skipped partition's data is
+    then older than P-1 cycles (no re-read since), the report names PS-3 BoundedStaleness."""
+    named = 0
+    for seed in range(40):
+        base = _lines(SCOPES["pr"], seed, 120)
+        for i, d in enumerate(base):
+            if not (d["type"] == "StartCycle" and d["read"]):
+                continue
+            lines = json.loads(json.dumps(base))
+            p = d["read"][0]["partition"]
+            lines[i]["read"] = [{"partition": 1 - p}]  # pr has two partitions: the other one
+            r = _run(lines)
+            assert r.verdict == "invalid" and r.line == i + 1
+            assert f"read partition(s) [{1 - p}], the model reads [{p}]" in r.message
+            named += "PS-3" in r.property_ids
+        if named >= 3:
+            return
+    raise AssertionError("no edited refresh was reported as breaking PS-3")
+
+
+def test_duplicated_placement_is_rejected_with_ps8() -> None:
+    lines, i = _find(lambda d, ls, i: d["type"] == "Commit" and d["result"] == "already-placed")
+    d = lines[i]
+    d["result"] = "committed"
+    d["seq"] = [[b, q + 1] for b, q in d["seq"]]
+    r = _run(lines)
+    assert r.verdict == "invalid" and r.line == i + 1
+    assert "the need is already placed" in r.message
+    assert "PS-8" in r.property_ids
+
+
+def test_commit_line_repeated_is_rejected() -> None:
+    lines, i = _find(lambda d, ls, i: d["type"] == "Commit" and d["result"] == "committed")
+    lines.insert(i + 1, dict(lines[i]))
+    r = _run(lines)
+    assert r.verdict == "invalid" and r.line == i + 2
+    assert "no proposal matching the event is in flight" in r.message
+
+
+def test_hidden_drop_is_searched_when_the_header_allows_it() -> None:
+    lines, i = _find(lambda d, ls, i: d["type"] == "Drop")
+    hidden = [dict(lines[0], hidden=["Drop"]), *lines[1:i], *lines[i + 1 :]]
+    r = _run(hidden)
+    assert r.verdict == VALID, r.explanation
+    assert r.hidden_steps >= 1
+    strict = [dict(lines[0], hidden=[]), *lines[1:i], *lines[i + 1 :]]
+    assert _run(strict).verdict != VALID or _run(strict, max_hidden=0).verdict != VALID
+
+
+# --- garbage never crashes -----------------------------------------------------------------------
+
+_BASE = "".join(json.dumps(d) + "\n" for d in _lines(SCOPES["pr"], 5, 60)).encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.binary(max_size=400))
+def test_garbage_bytes_never_crash(data: bytes) -> None:
+    r = validate_stream(io.BytesIO(data), "g.jsonl")
+    assert r.verdict in ("unreadable", "invalid", "valid")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["del", "dup", "swap", "int", "cut", "junk"]), st.integers(0, 10**6)
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_valid_traces_never_crash(ops: list[tuple[str, int]]) -> None:
+    lines = _BASE.split(b"\n")
+    for op, k in ops:
+        i = k % len(lines)
+        if op == "del":
+            del lines[i]
+        elif op == "dup":
+            lines.insert(i, lines[i])
+        elif op == "swap" and len(lines) > 1:
+            j = (i + 1) % len(lines)
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == "int":
+            lines[i] = lines[i].replace(b"1", str(k % 13 - 3).encode(), 1)
+        elif op == "cut":
+            lines[i] = lines[i][: k % (len(lines[i]) + 1)]
+        else:
+            lines[i] = b'{"type": "Commit", "result": "committed", "id": [], "worker": 1e9}'
+        if not lines:
+            lines = [b""]
+    r = validate_stream(io.BytesIO(b"\n".join(lines)), "m.jsonl")
+    assert r.verdict in ("unreadable", "invalid", "valid")
+    assert r.to_json()["verdict"] == r.verdict and isinstance(r.explanation, str)
