@@ -2,7 +2,9 @@
 
 * spec/properties.json lists exactly the properties of model/properties.py (IDs,
   names, kinds, expectations, predicates) and the variants of model/variants.py
-  that break each; spec/properties.md carries every ID and formula;
+  that break each, plus PS-L1..L3, checked by model/liveness.py and broken by the
+  variants of model/liveness_variants.py; spec/properties.md carries every ID,
+  formula and variant;
 * spec/manifest.json was generated from the current model sources (spec hash),
   and its state counts are reproduced exactly (small here; pr in a slow test).
 """
@@ -19,6 +21,8 @@ from typing import Any
 import pytest
 
 from model import manifest as mf
+from model.liveness import LIVENESS_IDS, LIVENESS_NAMES, check_liveness
+from model.liveness_variants import LIVENESS_VARIANTS
 from model.presets import PRESETS
 from model.properties import PROPERTIES, WITNESSES
 from model.state import Snapshot, State, Worker
@@ -26,7 +30,6 @@ from model.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
-LIVENESS_IDS = ("PS-L1", "PS-L2", "PS-L3")
 # Source documents, when the checkout sits beside them (they are not part of the repo).
 ADR = ROOT.parent / "shared" / "context" / "ADR-0031-parsync.txt"
 DESIGN = ROOT.parent / "shared" / "DESIGN.md"
@@ -62,19 +65,27 @@ def test_catalogue_is_versioned(catalogue: dict[str, Any]) -> None:
 
 
 def test_checked_properties_match_the_model_exactly(catalogue: dict[str, Any]) -> None:
-    checked = [p for p in catalogue["properties"] if p["status"] == "checked"]
+    checked = [
+        p for p in catalogue["properties"] if p["status"] == "checked" and p["kind"] != "liveness"
+    ]
     assert [(p["id"], p["name"], p["kind"], p["expectation"]) for p in checked] == [
         (p.id, p.name, p.kind, p.expectation) for p in PROPERTIES
     ]
 
 
-def test_liveness_properties_are_listed_as_planned(catalogue: dict[str, Any]) -> None:
-    planned = [p for p in catalogue["properties"] if p["status"] != "checked"]
-    assert [p["id"] for p in planned] == list(LIVENESS_IDS)
-    for p in planned:
-        assert p["status"] == "planned"
-        assert p["kind"] == "liveness"
-        assert p["predicate"] is None
+def test_liveness_properties_are_checked_by_the_liveness_engine(
+    catalogue: dict[str, Any],
+) -> None:
+    live = [p for p in catalogue["properties"] if p["kind"] == "liveness"]
+    assert [(p["id"], p["name"]) for p in live] == list(LIVENESS_NAMES.items())
+    assert [p["id"] for p in live] == list(LIVENESS_IDS)
+    for p in live:
+        assert p["status"] == "checked"
+        assert p["predicate"] is None  # no single predicate: fair SCCs of the state graph
+        modname, _, fn = p["checked_by"].rpartition(".")
+        assert getattr(importlib.import_module(modname), fn) is check_liveness
+        assert p["broken_by"], f"{p['id']} has no known-bad variant: it could pass vacuously"
+    assert all(p["status"] == "checked" for p in catalogue["properties"])
 
 
 def test_predicates_name_the_models_functions(catalogue: dict[str, Any]) -> None:
@@ -94,7 +105,10 @@ def test_every_variant_is_listed_as_breaking_its_property(catalogue: dict[str, A
         )
     for p in catalogue["properties"]:
         expected = [v.name for v in VARIANTS if v.breaks == p["id"]]
-        assert p["broken_by"] == expected, f"{p['id']}: broken_by is not derived from VARIANTS"
+        expected += [v.name for v in LIVENESS_VARIANTS if v.breaks == p["id"]]
+        assert p["broken_by"] == expected, (
+            f"{p['id']}: broken_by is not derived from VARIANTS and LIVENESS_VARIANTS"
+        )
     for p in PROPERTIES:
         assert by_id[p.id]["broken_by"], f"{p.id} has no known-bad variant: it could pass vacuously"
 
@@ -172,6 +186,20 @@ def test_prose_lists_every_variant_and_preset(prose: str) -> None:
         assert f"| `{v.name}` | {v.breaks} " in prose, f"known-bad table lacks {v.name}"
     for name in PRESETS:
         assert f"| `{name}` |" in prose, f"Scopes table lacks preset {name}"
+    for lv in LIVENESS_VARIANTS:
+        row = f"| `{lv.name}` | {lv.breaks} {LIVENESS_NAMES[lv.breaks]} | {lv.summary} |"
+        assert row in prose, f"known-bad liveness table lacks {lv.name}"
+
+
+def test_prose_names_each_liveness_propertys_variants(
+    catalogue: dict[str, Any], prose: str
+) -> None:
+    for p in catalogue["properties"]:
+        if p["kind"] == "liveness":
+            section = prose.split(f"## {p['id']} {p['name']}\n", 1)[1].split("\n## ", 1)[0]
+            assert "*Checked by:* `model.liveness.check_liveness`" in section, p["id"]
+            names = ", ".join(f"`{n}`" for n in p["broken_by"])
+            assert f"*Broken by:* {names}." in section, p["id"]
 
 
 # --- manifest.json -------------------------------------------------------------------------

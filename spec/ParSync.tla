@@ -1,0 +1,409 @@
+------------------------------- MODULE ParSync -------------------------------
+(***************************************************************************)
+(* ParSync partitioned synchronisation over Omega-style OCC (ADR-0031).    *)
+(*                                                                         *)
+(* A TLA+ rendering of model/protocol.py, action for action, for readers   *)
+(* and users of TLC. Workers read the broker's per-bucket state, refresh   *)
+(* ONE partition per cycle (rotation: cycle mod P) and carry the others    *)
+(* forward; the commit broker accepts a proposal only if every seqno it    *)
+(* read is still current (CAS), highest priority first on shared buckets. *)
+(* Workers, partitions, buckets and needs are numbered from 0 as in the    *)
+(* Python model. Names (actions, properties) are the model's names;        *)
+(* tests/test_tla.py keeps the two in step. PS-L1..PS-L3 are stated for    *)
+(* the model without the cycle bound: under the bound TLC would report     *)
+(* them violated by stuttering at MaxCycle (see docs/liveness.md).         *)
+(***************************************************************************)
+EXTENDS Naturals, Sequences, FiniteSets, TLC
+
+CONSTANTS
+    W,            \* number of workers
+    P,            \* number of partitions
+    Capacity,     \* [Buckets -> Nat]: capacity of each bucket
+    PartitionOf,  \* [Buckets -> Partitions]: shared by broker and workers
+    Owner,        \* [Needs -> Workers]
+    Priority,     \* [Needs -> Nat]
+    Arrival,      \* [Needs -> Nat]: the first cycle in which the need exists
+    Gang,         \* [Needs -> Nat]: how many distinct buckets it spans
+    Size,         \* [Needs -> Nat]: units on each of its buckets
+    Eligible,     \* [Needs -> SUBSET Buckets]
+    R,            \* retry budget per need and cycle
+    Strategy,     \* "latency-first" | "quality-first" | "adaptive"
+    MaxCycle,     \* state constraint: the cycle bound (safety checking only)
+    MaxCrash, MaxDrop, MaxDup, MaxFailover  \* fault budgets (0 = off)
+
+Workers == 0 .. W - 1
+Partitions == 0 .. P - 1
+Buckets == DOMAIN Capacity
+Needs == DOMAIN Owner
+Members(p) == {b \in Buckets : PartitionOf[b] = p}
+
+LATENCY == 0
+QUALITY == 1
+UNPLACED == 0
+PLACED == 1
+RELEASED == 2
+Kinds == {"Committed", "Conflict", "AlreadyPlaced", "Fenced"}
+InitialMode == IF Strategy = "latency-first" THEN LATENCY ELSE QUALITY
+
+VARIABLES
+    broker,      \* [epoch, seq, claims, ledger, status]: the commit broker
+    workers,     \* [Workers -> worker record]: cycle, mode, view, pending, ...
+    to_broker,   \* proposals in flight: a bag [Proposal -> count]
+    to_workers,  \* replies in flight: a bag [Reply -> count]
+    faults,      \* [crash, drop, dup]: faults used so far
+    placed       \* ghost: per need, how many times it was committed
+
+vars == <<broker, workers, to_broker, to_workers, faults, placed>>
+
+(* A snapshot is the partition as read: the ghost read_at cycle plus        *)
+(* [seq, used] per member bucket. view[p] is a sequence of snapshots.       *)
+Snapshot == [read_at : Int,
+             entries : UNION {[Members(p) -> [seq : Nat, used : Nat]] : p \in Partitions}]
+Proposal == [worker : Workers, need : Needs, priority : Nat, epoch : Nat,
+             reads : SUBSET (Buckets \X Nat), cycle : Nat, attempt : Nat,
+             fresh : Partitions]
+Reply == [worker : Workers, need : Needs, kind : Kinds, cycle : Nat,
+          attempt : Nat, buckets : SUBSET Buckets]
+
+TypeOK ==
+    /\ broker.epoch \in Nat
+    /\ broker.seq \in [Buckets -> Nat]
+    /\ broker.claims \in [Buckets -> SUBSET Needs]
+    /\ broker.ledger \in [Needs -> SUBSET Buckets]
+    /\ broker.status \in [Needs -> {UNPLACED, PLACED, RELEASED}]
+    /\ \A w \in Workers :
+        /\ workers[w].up \in BOOLEAN
+        /\ workers[w].cycle \in Nat
+        /\ workers[w].mode \in {LATENCY, QUALITY}
+        /\ workers[w].epoch \in Nat
+        /\ workers[w].fresh_at \in [Partitions -> Int]
+        /\ workers[w].view \in [Partitions -> Seq(Snapshot)]
+        /\ workers[w].pending \in Seq(Needs)
+        /\ workers[w].waiting \in BOOLEAN
+        /\ workers[w].retries \in Nat
+        /\ workers[w].attempts \in Nat
+        /\ workers[w].known \in SUBSET Needs
+    /\ DOMAIN to_broker \subseteq Proposal
+    /\ DOMAIN to_workers \subseteq Reply
+    /\ faults \in [crash : Nat, drop : Nat, dup : Nat]
+    /\ placed \in [Needs -> Nat]
+
+-----------------------------------------------------------------------------
+(* Helpers *)
+
+SumOf(S, f(_)) ==
+    LET Sum[T \in SUBSET S] ==
+        IF T = {} THEN 0 ELSE LET x == CHOOSE y \in T : TRUE IN f(x) + Sum[T \ {x}]
+    IN Sum[S]
+Used(b) == SumOf(broker.claims[b], LAMBDA n : Size[n])
+Max(S) == CHOOSE x \in S : \A y \in S : y <= x
+Last(s) == s[Len(s)]
+Rotation(c) == c % P
+
+Read(p, at) == [read_at |-> at,
+                entries |-> [b \in Members(p) |-> [seq |-> broker.seq[b], used |-> Used(b)]]]
+
+\* fresh read of the partitions in ps: view, fresh_at and epoch updated
+Refresh(wr, ps) ==
+    [wr EXCEPT !.view = [p \in Partitions |-> IF p \in ps THEN <<Read(p, wr.cycle)>>
+                                                         ELSE wr.view[p]],
+               !.fresh_at = [p \in Partitions |-> IF p \in ps THEN wr.cycle
+                                                             ELSE wr.fresh_at[p]],
+               !.epoch = broker.epoch]
+
+ViewEntry(wr, b) == Last(wr.view[PartitionOf[b]]).entries[b]
+
+\* bucket sets the worker may propose for need n (strategy and view room)
+Choices(wr, n) ==
+    LET allowed == IF wr.mode = LATENCY
+                   THEN {p \in Partitions : wr.fresh_at[p] = Max({wr.fresh_at[q] : q \in Partitions})}
+                   ELSE Partitions
+    IN {bs \in SUBSET Eligible[n] :
+          /\ Cardinality(bs) = Gang[n]
+          /\ \A b \in bs : /\ PartitionOf[b] \in allowed
+                           /\ wr.view[PartitionOf[b]] # <<>>
+                           /\ ViewEntry(wr, b).used + Size[n] <= Capacity[b]}
+
+BagAdd(bag, m) == IF m \in DOMAIN bag THEN [bag EXCEPT ![m] = @ + 1]
+                  ELSE [x \in DOMAIN bag \cup {m} |-> IF x = m THEN 1 ELSE bag[x]]
+BagRemove(bag, m) == IF bag[m] = 1 THEN [x \in DOMAIN bag \ {m} |-> bag[x]]
+                     ELSE [bag EXCEPT ![m] = @ - 1]
+
+NextNeed(wr) == [wr EXCEPT !.pending = Tail(wr.pending), !.waiting = FALSE,
+                           !.retries = 0, !.attempts = 0]
+
+\* the proposal or reply of the worker's outstanding attempt is still in flight
+InFlight(w) ==
+    \/ \E m \in DOMAIN to_broker :
+        m.worker = w /\ m.cycle = workers[w].cycle /\ m.attempt = workers[w].attempts
+    \/ \E r \in DOMAIN to_workers :
+        r.worker = w /\ r.cycle = workers[w].cycle /\ r.attempt = workers[w].attempts
+
+\* a higher-priority proposal in the broker's queue shares a bucket with m
+Blocked(m) == \E o \in DOMAIN to_broker :
+                 /\ o.priority > m.priority
+                 /\ \E x \in o.reads, y \in m.reads : x[1] = y[1]
+
+Buckets_(m) == {x[1] : x \in m.reads}
+MkReply(m, kind, bs) == [worker |-> m.worker, need |-> m.need, kind |-> kind,
+                         cycle |-> m.cycle, attempt |-> m.attempt, buckets |-> bs]
+
+-----------------------------------------------------------------------------
+(* Init: every worker starts with a full bootstrap read at cycle 0. *)
+
+Init ==
+    /\ broker = [epoch |-> 0, seq |-> [b \in Buckets |-> 0],
+                 claims |-> [b \in Buckets |-> {}], ledger |-> [n \in Needs |-> {}],
+                 status |-> [n \in Needs |-> UNPLACED]]
+    /\ workers = [w \in Workers |->
+                    [up |-> TRUE, cycle |-> 0, mode |-> InitialMode, epoch |-> 0,
+                     fresh_at |-> [p \in Partitions |-> 0],
+                     view |-> [p \in Partitions |-> <<Read(p, 0)>>],
+                     pending |-> <<>>, waiting |-> FALSE, retries |-> 0,
+                     attempts |-> 0, known |-> {}]]
+    /\ to_broker = <<>>
+    /\ to_workers = <<>>
+    /\ faults = [crash |-> 0, drop |-> 0, dup |-> 0]
+    /\ placed = [n \in Needs |-> 0]
+
+-----------------------------------------------------------------------------
+(* Actions: guards first, then the new values, then what is unchanged. *)
+
+\* a worker's needs, highest priority first (ties: lowest id)
+SortedNeeds(w) ==
+    LET mine == {n \in Needs : Owner[n] = w}
+        Before(a, b) == Priority[a] > Priority[b] \/ (Priority[a] = Priority[b] /\ a < b)
+        Rank(n) == Cardinality({m \in mine : Before(m, n)})
+    IN [i \in 1 .. Cardinality(mine) |-> CHOOSE n \in mine : Rank(n) = i - 1]
+
+\* cycle += 1; refresh partition (cycle mod P); pending := arrived, not known
+\* placed. A live worker starts a cycle when idle, or when its outstanding
+\* proposal and reply are both lost (timeout); a crashed worker's cycles tick.
+StartCycle(w) ==
+    LET wr == workers[w]
+        c == wr.cycle + 1
+        fresh == Refresh([wr EXCEPT !.cycle = c], {Rotation(c)})
+        ready == SelectSeq(SortedNeeds(w), LAMBDA n : Arrival[n] <= c /\ n \notin wr.known)
+    IN /\ wr.cycle < MaxCycle
+       /\ IF ~wr.up
+          THEN workers' = [workers EXCEPT ![w].cycle = c]
+          ELSE /\ \/ ~wr.waiting /\ wr.pending = <<>>
+                  \/ wr.waiting /\ ~InFlight(w)
+               /\ workers' = [workers EXCEPT ![w] = [fresh EXCEPT !.pending = ready,
+                                  !.waiting = FALSE, !.retries = 0, !.attempts = 0]]
+       /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+
+\* propose the head pending need on buckets the view says have room
+Propose(w, bs) ==
+    LET wr == workers[w]
+        n == Head(wr.pending)
+        m == [worker |-> w, need |-> n, priority |-> Priority[n], epoch |-> wr.epoch,
+              reads |-> {<<b, ViewEntry(wr, b).seq>> : b \in bs}, cycle |-> wr.cycle,
+              attempt |-> wr.attempts + 1, fresh |-> Rotation(wr.cycle)]
+    IN /\ wr.up /\ ~wr.waiting /\ wr.pending # <<>>
+       /\ bs \in Choices(wr, n)
+       /\ workers' = [workers EXCEPT ![w].waiting = TRUE, ![w].attempts = @ + 1]
+       /\ to_broker' = BagAdd(to_broker, m)
+       /\ UNCHANGED <<broker, to_workers, faults, placed>>
+
+\* nothing fits: the head need waits for a later cycle (adaptive: widen)
+Defer(w) ==
+    LET wr == workers[w]
+    IN /\ wr.up /\ ~wr.waiting /\ wr.pending # <<>>
+       /\ Choices(wr, Head(wr.pending)) = {}
+       /\ workers' = [workers EXCEPT ![w] =
+                        [NextNeed(wr) EXCEPT !.mode = IF Strategy = "adaptive" THEN QUALITY
+                                                      ELSE wr.mode]]
+       /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+
+\* fence older epochs; AlreadyPlaced for a placed need; else seqno CAS over
+\* every touched bucket. No capacity re-check: the CAS must be enough.
+Commit(m) ==
+    LET conflicted == {x[1] : x \in {y \in m.reads : broker.seq[y[1]] # y[2]}}
+        reply == IF m.epoch # broker.epoch THEN MkReply(m, "Fenced", {})
+                 ELSE IF broker.status[m.need] # UNPLACED THEN MkReply(m, "AlreadyPlaced", {})
+                 ELSE IF conflicted # {} THEN MkReply(m, "Conflict", conflicted)
+                 ELSE MkReply(m, "Committed", {})
+    IN /\ m \in DOMAIN to_broker
+       /\ ~Blocked(m)
+       /\ to_broker' = BagRemove(to_broker, m)
+       /\ to_workers' = BagAdd(to_workers, reply)
+       /\ IF reply.kind = "Committed"
+          THEN /\ broker' = [broker EXCEPT
+                    !.seq = [b \in Buckets |-> IF b \in Buckets_(m) THEN @[b] + 1 ELSE @[b]],
+                    !.claims = [b \in Buckets |-> IF b \in Buckets_(m) THEN @[b] \cup {m.need}
+                                                  ELSE @[b]],
+                    !.ledger[m.need] = @ \cup Buckets_(m),
+                    !.status[m.need] = PLACED]
+               /\ placed' = [placed EXCEPT ![m.need] = @ + 1]
+          ELSE UNCHANGED <<broker, placed>>
+       /\ UNCHANGED <<workers, faults>>
+
+\* Committed/AlreadyPlaced: next need. Conflict: forced fresh read of the
+\* conflicted partitions, retry (adaptive: narrow). Fenced: full re-read.
+\* Past R: defer. A reply that is not the outstanding attempt's is discarded.
+HandleReply(r) ==
+    LET wr == workers[r.worker]
+        current == wr.waiting /\ wr.pending # <<>> /\ r.need = Head(wr.pending)
+                   /\ r.cycle = wr.cycle /\ r.attempt = wr.attempts
+        reread == IF r.kind = "Conflict"
+                  THEN Refresh(wr, {PartitionOf[b] : b \in r.buckets})
+                  ELSE Refresh(wr, Partitions)
+        narrowed == IF r.kind = "Conflict" /\ Strategy = "adaptive"
+                    THEN [reread EXCEPT !.mode = LATENCY] ELSE reread
+        retried == IF wr.retries + 1 > R THEN NextNeed(narrowed)
+                   ELSE [narrowed EXCEPT !.waiting = FALSE, !.retries = @ + 1]
+        new == IF ~current THEN wr
+               ELSE IF r.kind \in {"Committed", "AlreadyPlaced"}
+                    THEN NextNeed([wr EXCEPT !.known = @ \cup {r.need}])
+               ELSE retried
+    IN /\ r \in DOMAIN to_workers
+       /\ wr.up
+       /\ workers' = [workers EXCEPT ![r.worker] = new]
+       /\ to_workers' = BagRemove(to_workers, r)
+       /\ UNCHANGED <<broker, to_broker, faults, placed>>
+
+\* a placed need completes: claims removed, seqnos rise
+Release(n) ==
+    /\ broker.status[n] = PLACED
+    /\ broker' = [broker EXCEPT
+          !.seq = [b \in Buckets |-> IF b \in broker.ledger[n] THEN @[b] + 1 ELSE @[b]],
+          !.claims = [b \in Buckets |-> @[b] \ {n}],
+          !.ledger[n] = {},
+          !.status[n] = RELEASED]
+    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed>>
+
+\* faults ---------------------------------------------------------------------
+
+Crash(w) ==
+    /\ workers[w].up /\ faults.crash < MaxCrash
+    /\ workers' = [workers EXCEPT ![w] = [@ EXCEPT !.up = FALSE, !.mode = InitialMode,
+                     !.fresh_at = [p \in Partitions |-> -1],
+                     !.view = [p \in Partitions |-> <<>>], !.pending = <<>>,
+                     !.waiting = FALSE, !.retries = 0, !.attempts = 0, !.known = {}]]
+    /\ faults' = [faults EXCEPT !.crash = @ + 1]
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+
+Recover(w) ==
+    /\ ~workers[w].up
+    /\ workers' = [workers EXCEPT ![w] = Refresh([@ EXCEPT !.up = TRUE], Partitions)]
+    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+
+Drop(m) ==
+    /\ faults.drop < MaxDrop
+    /\ \/ m \in DOMAIN to_broker /\ to_broker' = BagRemove(to_broker, m)
+                                 /\ UNCHANGED to_workers
+       \/ m \in DOMAIN to_workers /\ to_workers' = BagRemove(to_workers, m)
+                                  /\ UNCHANGED to_broker
+    /\ faults' = [faults EXCEPT !.drop = @ + 1]
+    /\ UNCHANGED <<broker, workers, placed>>
+
+Duplicate(m) ==
+    /\ faults.dup < MaxDup
+    /\ \/ m \in DOMAIN to_broker /\ to_broker' = BagAdd(to_broker, m)
+                                 /\ UNCHANGED to_workers
+       \/ m \in DOMAIN to_workers /\ to_workers' = BagAdd(to_workers, m)
+                                  /\ UNCHANGED to_broker
+    /\ faults' = [faults EXCEPT !.dup = @ + 1]
+    /\ UNCHANGED <<broker, workers, placed>>
+
+\* a new broker epoch, recovered from the durable state
+Failover ==
+    /\ broker.epoch < MaxFailover
+    /\ broker' = [broker EXCEPT !.epoch = @ + 1]
+    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed>>
+
+-----------------------------------------------------------------------------
+
+Next ==
+    \/ \E w \in Workers : StartCycle(w)
+    \/ \E w \in Workers, bs \in SUBSET Buckets : Propose(w, bs)
+    \/ \E w \in Workers : Defer(w)
+    \/ \E m \in DOMAIN to_broker : Commit(m)
+    \/ \E r \in DOMAIN to_workers : HandleReply(r)
+    \/ \E n \in Needs : Release(n)
+    \/ \E w \in Workers : Crash(w)
+    \/ \E w \in Workers : Recover(w)
+    \/ \E m \in DOMAIN to_broker \cup DOMAIN to_workers : Drop(m)
+    \/ \E m \in DOMAIN to_broker \cup DOMAIN to_workers : Duplicate(m)
+    \/ Failover
+
+\* Weak fairness for the protocol's own steps, per instance; faults
+\* (Crash, Recover, Drop, Duplicate, Failover) are not fair.
+Fairness ==
+    /\ \A w \in Workers : WF_vars(StartCycle(w))
+    /\ \A w \in Workers : WF_vars(Defer(w) \/ \E bs \in SUBSET Buckets : Propose(w, bs))
+    /\ \A m \in Proposal : WF_vars(Commit(m))
+    /\ \A r \in Reply : WF_vars(HandleReply(r))
+    /\ \A n \in Needs : WF_vars(Release(n))
+
+Spec == Init /\ [][Next]_vars /\ Fairness
+
+StateConstraint == \A w \in Workers : workers[w].cycle <= MaxCycle
+
+-----------------------------------------------------------------------------
+(* Properties: IDs and names as in spec/properties.json. *)
+
+\* PS-1
+NoOvercommit == \A b \in Buckets : Used(b) <= Capacity[b]
+
+Places(m) == Commit(m) /\ placed' # placed
+
+\* PS-2
+CommitTimeConsistency ==
+    [][\A m \in DOMAIN to_broker : Places(m) => \A x \in m.reads : broker.seq[x[1]] = x[2]]_vars
+
+\* PS-3
+BoundedStaleness ==
+    \A w \in Workers : workers[w].up =>
+        \A p \in Partitions :
+            /\ workers[w].view[p] # <<>>
+            /\ workers[w].cycle - Last(workers[w].view[p]).read_at <= P - 1
+
+\* PS-4
+AttributionMirror ==
+    \A n \in Needs, b \in Buckets : (b \in broker.ledger[n]) <=> (n \in broker.claims[b])
+
+\* PS-5
+SeqnoMonotonic ==
+    [][\A b \in Buckets :
+         broker'.seq[b] - broker.seq[b] = IF broker'.claims[b] # broker.claims[b] THEN 1 ELSE 0]_vars
+
+\* PS-6
+RetryBudget == \A w \in Workers : workers[w].attempts <= R + 1
+
+\* PS-7
+PriorityOnConflict ==
+    [][\A m \in DOMAIN to_broker : Places(m) =>
+          ~\E o \in DOMAIN to_broker : /\ o.priority > m.priority
+                                      /\ Buckets_(o) \cap Buckets_(m) # {}]_vars
+
+\* PS-8
+AtMostOncePlacement == \A n \in Needs : placed[n] <= 1
+
+\* PS-9
+EpochFencing == [][\A m \in DOMAIN to_broker : Places(m) => m.epoch = broker.epoch]_vars
+
+\* PS-10
+CarryForwardBound == \A w \in Workers, p \in Partitions : Len(workers[w].view[p]) <= 1
+
+Idle(w) == ~workers[w].waiting /\ workers[w].pending = <<>>
+
+\* PS-L1
+PartitionRefresh ==
+    \A w \in Workers, p \in Partitions :
+        []<>(\/ ~workers[w].up
+             \/ (workers[w].view[p] # <<>> /\ Last(workers[w].view[p]).read_at = workers[w].cycle))
+
+\* PS-L2
+CycleTermination ==
+    \A w \in Workers, c \in Nat :
+        (workers[w].up /\ workers[w].cycle = c)
+            ~> (Idle(w) \/ ~workers[w].up \/ workers[w].cycle # c)
+
+\* PS-L3
+AdaptiveStability ==
+    \A w \in Workers : <>[](workers[w].mode = LATENCY) \/ <>[](workers[w].mode = QUALITY)
+
+THEOREM Spec => []TypeOK
+=============================================================================
