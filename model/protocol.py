@@ -349,10 +349,71 @@ class ParSyncModel:
             )
 
     def step(self, s: State, a: Action) -> State | None:
-        """The next state if ``a`` is enabled in ``s``, else None (for replay)."""
-        for b, t in self.successors(s):
-            if b == a:
-                return t
+        """The next state if ``a`` is enabled in ``s``, else None.
+
+        Used by replay, simulation and trace validation, which follow one action at a
+        time: only ``a``'s successor is built, with the same guards and updates as
+        ``successors`` (``tests/test_step.py`` checks the two agree on every
+        transition of the presets and every variant, and that disabled actions give
+        None).
+        """
+        br, workers = s.broker, s.workers
+        if isinstance(a, StartCycle | Propose | Defer | Crash | Recover):
+            wi = a.w
+            if not 0 <= wi < self.W:
+                return None
+            w = workers[wi]
+            for b, nw, msg, flag in self.worker_moves(wi, w, br):
+                if b != a or (flag == _NEEDS_LOST and not self.lost(s, wi, w)):
+                    continue
+                faults = s.faults
+                if flag == _IS_CRASH:
+                    if faults[0] >= self.max_crash:
+                        return None
+                    faults = (faults[0] + 1, faults[1], faults[2])
+                ws = workers[:wi] + (nw,) + workers[wi + 1 :]
+                tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
+                return State(br, ws, tb, s.to_workers, faults, s.placed)
+            return None
+        if isinstance(a, Commit):
+            m = a.m
+            if m not in s.to_broker or (not self.v_priority and self.blocked(s.to_broker, m)):
+                return None
+            nb, reply, committed = self.commit(br, m)
+            placed = s.placed
+            if committed:
+                placed = placed[: m.need] + (placed[m.need] + 1,) + placed[m.need + 1 :]
+            return State(
+                nb,
+                workers,
+                self.bag_remove(s.to_broker, m),
+                self.bag_add(s.to_workers, reply),
+                s.faults,
+                placed,
+            )
+        if isinstance(a, HandleReply):
+            r = a.r
+            if r not in s.to_workers or not workers[r.worker].up:
+                return None
+            nw = self.handle(r, workers[r.worker], br)
+            ws = workers[: r.worker] + (nw,) + workers[r.worker + 1 :]
+            return State(br, ws, s.to_broker, self.bag_remove(s.to_workers, r), s.faults, s.placed)
+        if isinstance(a, Release):
+            if not 0 <= a.n < self.N or br.status[a.n] != PLACED:
+                return None
+            nb = self.release(br, a.n)
+            return State(nb, workers, s.to_broker, s.to_workers, s.faults, s.placed)
+        if isinstance(a, Drop | Duplicate):
+            crashes, drops, dups = s.faults
+            if a.m not in s.to_broker and a.m not in s.to_workers:
+                return None
+            if isinstance(a, Drop):
+                return self._drop(s, a.m) if drops < self.max_drop else None
+            return self._dup(s, a.m) if dups < self.max_dup else None
+        if isinstance(a, Failover):
+            if br.epoch >= self.max_failover:
+                return None
+            return State(self.failover(br), workers, s.to_broker, s.to_workers, s.faults, s.placed)
         return None
 
     def enabled(self, s: State) -> list[Action]:
