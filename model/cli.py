@@ -54,7 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check", help="explore the model exhaustively (BFS) and check PS-1..PS-10")
     src = c.add_mutually_exclusive_group()
-    src.add_argument("--preset", metavar="NAME", help="named scope (default: small)")
+    src.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="named scope (default: small); with --liveness also a liveness scope "
+        "(--liveness --list-presets)",
+    )
     src.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     c.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
     c.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -72,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     prog.add_argument("--no-progress", dest="progress", action="store_false")
     c.add_argument("--list-variants", action="store_true", help="print variant names, one per line")
     c.add_argument("--list-presets", action="store_true", help="print presets with their scopes")
+    c.add_argument(
+        "--liveness",
+        action="store_true",
+        help="check PS-L1..PS-L3 under weak fairness instead (no cycle bound; docs/liveness.md)",
+    )
+    c.add_argument(
+        "--steady",
+        action="store_true",
+        help="with --liveness: released needs arrive again (a workload that never drains)",
+    )
 
     r = sub.add_parser("replay", help="re-execute a counterexample file and re-check it")
     r.add_argument("file", metavar="TRACE.json")
@@ -118,9 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mf.add_argument("--file", metavar="FILE", help="manifest path (default: spec/manifest.json)")
 
-    pv = sub.add_parser(
-        "prove", help="Z3: prove PS-1..PS-10 for every size (inductive invariants)"
-    )
+    pv = sub.add_parser("prove", help="Z3: prove PS-1..PS-10 for every size (inductive invariants)")
     pv.add_argument(
         "--property",
         metavar="ID",
@@ -147,6 +160,64 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
 
+    sm = sub.add_parser(
+        "simulate", help="long random runs at large sizes: ADR-0031's conflict-rate table"
+    )
+    sm.add_argument("--plan", choices=("default", "tiny"), default="default", help="which study")
+    sm.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sm.add_argument(
+        "--max-seconds", type=_positive_float, metavar="S", help="stop cleanly; partial result"
+    )
+    sm.add_argument("--out", default="docs/simulation.md", metavar="FILE", help="Markdown report")
+    sm.add_argument("--plot", metavar="FILE.png", help="plot (default: beside --out)")
+    sm.add_argument("--no-plot", action="store_true", help="table only")
+    sm.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+
+    from .argtypes import seed as _seed
+    from .traces.command import nonneg_int
+
+    tr = sub.add_parser(
+        "trace", help="validate JSONL event traces against the model (docs/traces.md)"
+    )
+    tr.add_argument("files", nargs="*", metavar="FILE", help="trace file(s)")
+    tr.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    tr.add_argument(
+        "--max-hidden",
+        type=nonneg_int,
+        default=4,
+        metavar="N",
+        help="unlogged steps searched before an event (default 4)",
+    )
+    tr.add_argument(
+        "--max-candidates",
+        type=_positive_int,
+        default=10_000,
+        metavar="N",
+        help="consistent model states kept before giving up as undecidable (default 10000)",
+    )
+    tr.add_argument("--max-seconds", type=_positive_float, metavar="S", help="time budget")
+    tr.add_argument("--schema", action="store_true", help="print the trace JSON Schema")
+
+    rc = sub.add_parser(
+        "record", help="record a trace from a free run of the reference scheduler (or a mutant)"
+    )
+    rc.add_argument("--out", required=True, metavar="FILE", help="where to write the trace")
+    rc.add_argument("--impl", metavar="MODULE", help="refsched or one of its mutants")
+    rc.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed (default 0)")
+    rc.add_argument(
+        "--steps", type=_positive_int, default=2000, metavar="N", help="events at most (2000)"
+    )
+    rc.add_argument(
+        "--timeout", type=_positive_float, default=20.0, metavar="S", help="seconds at most (20)"
+    )
+
+    ct = sub.add_parser(
+        "cite", help="docs/adr-citations.md: each ADR-0031 claim, its check and verdict"
+    )
+    ctm = ct.add_mutually_exclusive_group()
+    ctm.add_argument("--write", metavar="FILE", nargs="?", const="docs/adr-citations.md")
+    ctm.add_argument("--check", metavar="FILE", nargs="?", const="docs/adr-citations.md")
+
     g = sub.add_parser(
         "gate", help="pre-merge safety gate: check, proofs, conformance, traces; one verdict"
     )
@@ -158,9 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--trace", metavar="GLOB", action="append", default=[], help="validate trace files"
     )
     g.add_argument("--variant", metavar="NAME", help="gate a known-bad design variant (must fail)")
-    g.add_argument(
-        "--skip", metavar="STAGE", action="append", default=[], help="leave a stage out"
-    )
+    g.add_argument("--skip", metavar="STAGE", action="append", default=[], help="leave a stage out")
     g.add_argument(
         "--budget",
         metavar="STAGE=S",
@@ -207,6 +276,17 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_bmc(args)
         if args.command == "gate":
             return _cmd_gate(args)
+        if args.command == "cite":
+            return _cmd_cite(args)
+        if args.command in ("trace", "record"):
+            return _cmd_traces(args)
+        if args.command == "simulate":
+            from .simulate_study import command as simulate_command
+
+            try:
+                return simulate_command(args)
+            except ValueError as e:  # SimulationError, or an output path it cannot write
+                raise UsageError(str(e)) from None
     except UsageError as e:
         print(f"parsync: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -274,6 +354,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .presets import PRESETS
     from .variants import VARIANTS
 
+    if args.liveness or args.steady:  # its own scopes (--preset NAME) and variants
+        from .liveness import run_command
+
+        return run_command(args, _load_scope, UsageError)
     if args.list_variants:
         for v in VARIANTS:
             print(v.name)
@@ -664,6 +748,38 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+# --- cite --------------------------------------------------------------------------
+
+
+def _cmd_cite(args: argparse.Namespace) -> int:
+    """Print the citations (default), write them, or check the committed file is current."""
+    from .citations import REGENERATE, CitationError, load, render
+
+    try:
+        text = render(load())
+    except CitationError as e:
+        raise UsageError(str(e)) from None
+    if args.write:
+        try:
+            Path(args.write).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
+        print(f"wrote {args.write}")
+        return EXIT_OK
+    if args.check:
+        try:
+            current = Path(args.check).read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot read {args.check}: {e.strerror or e}") from None
+        if current == text:
+            print(f"{args.check} is current")
+            return EXIT_OK
+        print(f"{args.check} is stale against the records; regenerate with `{REGENERATE}`")
+        return EXIT_FAIL
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
 # --- gate --------------------------------------------------------------------------
 
 
@@ -698,6 +814,32 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     print_summary(result)
     return EXIT_OK if result.ok else EXIT_FAIL
+
+
+def _cmd_traces(args: argparse.Namespace) -> int:
+    """``parsync trace`` / ``parsync record``: the bodies live in model/traces/command.py."""
+    from .traces.command import CommandError, run_record, run_trace
+
+    try:
+        if args.command == "trace":
+            return run_trace(
+                args.files,
+                as_json=args.json,
+                max_hidden=args.max_hidden,
+                max_candidates=args.max_candidates,
+                max_seconds=args.max_seconds,
+                show_schema=args.schema,
+            )
+        return run_record(
+            args.out,
+            impl=args.impl,
+            seed=args.seed,
+            steps=args.steps,
+            timeout=args.timeout,
+            quiet=False,
+        )
+    except CommandError as e:
+        raise UsageError(str(e)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

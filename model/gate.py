@@ -491,45 +491,75 @@ def _junit_cases(path: Path) -> list[Case]:
     return cases
 
 
+def _liveness_scope(liveness: Any, preset: str) -> tuple[str, Any]:
+    """The scope liveness runs on for a gate preset: the liveness engine says which
+    (``liveness_scope_for``); older engines: the ``small`` preset, the largest scope
+    whose lifted graph is known to finish (see docs/liveness.md)."""
+    from .presets import get_preset
+
+    pick = getattr(liveness, "liveness_scope_for", None)
+    if pick is not None:
+        name, cfg = pick(preset)
+        return str(name), cfg
+    return "small", get_preset("small").config
+
+
 def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | None:
-    """PS-L1..L3 on the preset's scope; None when the liveness engine is not installed."""
+    """PS-L1..L3 under weak fairness; None when the liveness engine is not installed."""
     import importlib
 
     try:  # the liveness engine is optional to the gate: older checkouts lack it
         liveness: Any = importlib.import_module(".liveness", __package__)
     except ImportError:
         return None
-    from .presets import get_preset
     from .protocol import ParSyncModel
 
-    model = ParSyncModel(get_preset(opts.preset).config, opts.variant)
-    t0 = time.perf_counter()
-    r = liveness.check_liveness(model, max_seconds=budget, progress=lambda *_: tick("liveness"))
-    seconds = time.perf_counter() - t0
+    scope, cfg = _liveness_scope(liveness, opts.preset)
+    model = ParSyncModel(cfg, opts.variant)
+
+    def cb(p: Any) -> None:
+        tick(f"{scope}: {getattr(p, 'states', 0):,} states")
+
+    r = liveness.check_liveness(model, max_seconds=budget, progress=cb)
     d = r.to_json()
+    d["scope"] = scope
     verdict = {"pass": PASSED, "incomplete": INCOMPLETE}.get(r.verdict, FAILED)
     headline = cex = ""
-    broken: dict[str, str] = {}
-    if r.verdict == "violation":
-        headline = f"{r.property} violated: a fair behaviour that never makes progress (lasso)"
-        cex = d.get("rendered") or json.dumps(d.get("lasso"), indent=1)[:4000]
-        broken[r.property or "?"] = headline
-    ids = [p for p in ("PS-L1", "PS-L2", "PS-L3")]
     cases = []
-    for pid in ids:
-        c = Case(pid, seconds)
-        if pid in broken:
-            c.failure, c.detail = broken[pid], cex
+    for pid in liveness.LIVENESS_IDS:
+        c = Case(f"{pid} {liveness.LIVENESS_NAMES.get(pid, '')}".strip())
+        lasso = r.violations.get(pid)
+        if lasso is not None:
+            c.failure = (
+                f"{pid} violated ({lasso.subject}): a fair behaviour that repeats forever "
+                f"after {len(lasso.prefix.actions)} steps, cycle of {len(lasso.cycle.actions)}"
+            )
+            c.detail = lasso.render()
+            if not headline:
+                headline, cex = c.failure, c.detail
         elif verdict == INCOMPLETE:
-            c.skipped = "out of budget"
+            c.skipped = "the search stopped on its budget before deciding this property"
+        elif r.verdict == "vacuous":
+            c.failure = "vacuous: no fair behaviour runs forever in this scope"
         cases.append(c)
-    summary = headline or (
-        f"{r.states:,} states, every liveness property holds"
-        if verdict == PASSED
-        else f"stopped after {r.states:,} states"
-    )
+    if r.verdict == "vacuous":
+        headline = "vacuous: no fair behaviour runs forever in this scope"
+    if verdict == PASSED:
+        summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under weak fairness"
+    elif verdict == INCOMPLETE:
+        summary = f"{scope}: stopped after {r.states:,} states: {r.stop_reason}"
+    else:
+        summary = f"{scope}: {headline}"
     return StageResult(
-        "liveness", verdict, seconds, {"states": r.states}, summary, cex, headline, cases, d
+        "liveness",
+        verdict,
+        r.seconds,
+        {"states": r.states, "transitions": r.transitions},
+        summary,
+        cex,
+        headline,
+        cases,
+        d,
     )
 
 

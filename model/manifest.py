@@ -148,6 +148,11 @@ def build(
         entries[name] = run_preset(name, max_seconds=max_seconds)
         if on_preset is not None:
             on_preset(name, entries[name])
+    liveness = {
+        name: run_liveness(name, max_seconds=max_seconds)
+        for name in presets
+        if _liveness_by_default(name)
+    }
     if spec_hash() != before:
         raise SourcesChanged(
             "the model sources changed while the presets were being checked; run again"
@@ -170,6 +175,34 @@ def build(
         "timing_machine": platform.machine(),
         "symmetry": True,
         "presets": entries,
+        "liveness": liveness,
+    }
+
+
+def _liveness_by_default(name: str) -> bool:
+    from .liveness import LIVENESS_BY_DEFAULT
+
+    return LIVENESS_BY_DEFAULT.get(name, False)
+
+
+def run_liveness(name: str, *, max_seconds: float | None) -> dict[str, Any]:
+    """PS-L1..L3 on one preset's scope (finite workload, weak fairness); its entry."""
+    from .liveness import LIVENESS_IDS, check_liveness
+
+    cfg = get_preset(name).config
+    r = check_liveness(ParSyncModel(cfg), max_seconds=max_seconds)
+    if r.verdict == "incomplete":
+        return omitted_entry(cfg.describe(), r.stop_reason, r.seconds, r.states, 0)
+    return {
+        "config": cfg.describe(),
+        "workload": "finite",
+        "properties": list(LIVENESS_IDS),
+        "verdict": r.verdict,
+        "violated": sorted(r.violations),
+        "states": r.states,
+        "transitions": r.transitions,
+        "fair_components": r.fair_components,
+        "seconds": round(r.seconds, 1),  # information only
     }
 
 
@@ -193,7 +226,15 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
         if same or "omitted" in e:
             entries[name] = e
     order = [n for n in PRESETS if n in entries]
-    return {**new, "presets": {n: entries[n] for n in order}}
+    live = dict(new.get("liveness", {}))
+    for name, e in old.get("liveness", {}).items():
+        if name not in live and name in PRESETS and same:
+            live[name] = e
+    return {
+        **new,
+        "presets": {n: entries[n] for n in order},
+        "liveness": {n: live[n] for n in PRESETS if n in live},
+    }
 
 
 def load(path: Path = DEFAULT_PATH) -> dict[str, Any]:

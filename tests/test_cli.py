@@ -389,7 +389,10 @@ def test_replay_reproduces_the_violation(
     code, out, _ = run(capsys, "replay", str(written[0]), "--json")
     assert code == EXIT_FAIL
     assert json.loads(out) == {
-        "file": str(written[0]), "steps": 4, "violations": ["PS-9"], "notes": []
+        "file": str(written[0]),
+        "steps": 4,
+        "violations": ["PS-9"],
+        "notes": [],
     }
 
 

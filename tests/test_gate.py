@@ -71,7 +71,7 @@ def junit_cases(path: Path) -> dict[str, dict[str, str | None]]:
 
 
 def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
-    r, rep = gate(tmp_path, "--preset=pr", f"--impl={REFERENCE}", "--skip=check")
+    r, rep = gate(tmp_path, "--preset=pr", f"--impl={REFERENCE}", "--skip=check", "--skip=liveness")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SAFE to merge" in r.stdout
     doc = json.loads(rep["json"].read_text())
@@ -94,7 +94,7 @@ def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
 
 
 def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Path) -> None:
-    r, rep = gate(tmp_path, f"--impl={MUTANT}", "--skip=check", "--skip=prove")
+    r, rep = gate(tmp_path, f"--impl={MUTANT}", "--skip=check", "--skip=prove", "--skip=liveness")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "UNSAFE" in r.stdout and "PS-7 PriorityOnConflict violated at step 5" in r.stdout
     doc = json.loads(rep["json"].read_text())
@@ -111,7 +111,7 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
 
 
 def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:
-    r, rep = gate(tmp_path, "--variant=priority-ignored", "--skip=prove")
+    r, rep = gate(tmp_path, "--variant=priority-ignored", "--skip=prove", "--skip=liveness")
     assert r.returncode == 1
     doc = json.loads(rep["json"].read_text())
     (check,) = doc["stages"]
@@ -136,6 +136,38 @@ def test_a_bad_design_fails_the_proofs(tmp_path: Path) -> None:
     failed = [c.name for c in prove.cases if c.failure]
     assert "PS-7 PriorityOnConflict" in failed
     assert prove.headline.startswith(failed[0])
+
+
+@pytest.fixture
+def calm_liveness_scope(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Liveness on the small scope without faults (seconds, not the gate's minute)."""
+    import dataclasses
+
+    import model.gate
+    from model.config import Faults
+    from model.presets import get_preset
+
+    calm = dataclasses.replace(get_preset("small").config, faults=Faults())
+    monkeypatch.setattr(model.gate, "_liveness_scope", lambda _lv, _preset: ("calm", calm))
+
+
+def test_liveness_stage_passes_and_fails_with_a_lasso(calm_liveness_scope: None) -> None:
+    ok = run_gate(GateOptions(skip=("check", "prove")))
+    (live,) = ok.stages
+    assert live.stage == "liveness" and live.verdict == PASSED, live.summary
+    assert live.counts["states"] > 1000
+    assert [c.name for c in live.cases] == [
+        "PS-L1 PartitionRefresh",
+        "PS-L2 CycleTermination",
+        "PS-L3 AdaptiveStability",
+    ]
+    bad = run_gate(GateOptions(variant="rotation-skips-partition", skip=("check", "prove")))
+    (live,) = bad.stages
+    assert bad.verdict == UNSAFE and live.verdict == FAILED
+    assert live.headline.startswith("PS-L1 violated (worker")
+    assert "-- cycle repeats: steps" in live.counterexample
+    failed = [c.name for c in live.cases if c.failure]
+    assert failed and failed[0] == "PS-L1 PartitionRefresh"
 
 
 def test_out_of_budget_blocks_a_pr_but_not_a_nightly(tmp_path: Path) -> None:
