@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from model.traces import format as format_module
 from model.traces import validate_path
 from model.traces.simulate import long_config, simulate, write_file
 
@@ -86,6 +87,7 @@ def measure(path: str) -> dict[str, Any]:
         "rss_start_kb": rss0,
         "rss_kb": samples,
         "hwm_kb": _status_kb("VmHWM"),
+        "parser": format_module.JSON_PARSER,
     }
 
 
@@ -97,7 +99,8 @@ def _report(a: argparse.Namespace, gen: dict[str, Any], m: dict[str, Any]) -> st
     lines = [
         f"command: python bench/bench_trace.py {' '.join(a.argv)}".rstrip(),
         f"machine: {platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, load average {load} (after the run)",
+        f"{os.cpu_count()} CPUs, load average {load} (after the run); lines parsed with "
+        f"{m['parser']}",
         f"trace: {gen['events']:,} events, {gen['mb']:.1f} MB, {gen['needs']:,} needs in the "
         f"Config, {gen['source']}",
         f"verdict: {m['verdict']} ({m['message'] or 'all events explained'}); hidden steps "
@@ -135,10 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", help="write the generated trace here (default: a temporary file)")
     ap.add_argument("--trace", help="validate this trace instead of generating one")
     ap.add_argument("--doc", type=Path, help="write the figures into this Markdown file")
+    ap.add_argument(
+        "--stdlib-json",
+        action="store_true",
+        help="parse lines with the json module, as an installation without orjson does",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process
     a = ap.parse_args(argv)
     a.argv = sys.argv[1:] if argv is None else argv
     if a.child:
+        if a.stdlib_json:
+            format_module._loads = json.loads
+            format_module.JSON_PARSER = "json"
         print(json.dumps(measure(a.child)))
         return 0
 
@@ -164,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     gen["mb"] = path.stat().st_size / 1e6
     print(f"trace ready: {gen['events']:,} events ({gen['source']}); validating ...", flush=True)
     child = subprocess.run(
-        [sys.executable, __file__, "--child", str(path)],
+        [sys.executable, __file__, "--child", str(path)]
+        + (["--stdlib-json"] if a.stdlib_json else []),
         capture_output=True,
         text=True,
         check=False,

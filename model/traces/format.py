@@ -439,10 +439,13 @@ class Line(NamedTuple):
     type: str
 
 
-try:  # optional extra "fast": about four times quicker per line than the json module
+try:  # a dependency: about four times quicker per line than the json module
     from orjson import loads as _loads
+
+    JSON_PARSER = "orjson"
 except ImportError:  # pragma: no cover - depends on the installation
     _loads = json.loads  # type: ignore[assignment]
+    JSON_PARSER = "json"
 
 
 def _decode(path: str, number: int, raw: bytes, last: bool) -> Any:
