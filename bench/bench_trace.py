@@ -87,7 +87,7 @@ def measure(path: str) -> dict[str, Any]:
         "rss_start_kb": rss0,
         "rss_kb": samples,
         "hwm_kb": _status_kb("VmHWM"),
-        "parser": format_module.JSON_PARSER,
+        "parser": format_module.json_parser(),
     }
 
 
@@ -147,9 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     a.argv = sys.argv[1:] if argv is None else argv
     if a.child:
-        if a.stdlib_json:
+        if a.stdlib_json:  # the fallback of an installation without orjson
             format_module._loads = json.loads
-            format_module.JSON_PARSER = "json"
         print(json.dumps(measure(a.child)))
         return 0
 

@@ -441,11 +441,13 @@ class Line(NamedTuple):
 
 try:  # a dependency: about four times quicker per line than the json module
     from orjson import loads as _loads
-
-    JSON_PARSER = "orjson"
 except ImportError:  # pragma: no cover - depends on the installation
     _loads = json.loads  # type: ignore[assignment]
-    JSON_PARSER = "json"
+
+
+def json_parser() -> str:
+    """The module that parses trace lines: ``orjson``, or ``json`` where it is missing."""
+    return str(_loads.__module__)
 
 
 def _decode(path: str, number: int, raw: bytes, last: bool) -> Any:
