@@ -10,12 +10,14 @@ from dataclasses import replace
 from itertools import combinations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_trace_validate import SCOPES as VALIDATE_SCOPES
 
 from model.actions import Crash
 from model.protocol import _IS_CRASH, ParSyncModel
-from model.state import State
-from model.traces.fastmodel import TraceModel
+from model.state import PLACED, State
+from model.traces.fastmodel import PVec, TraceModel, pset
 from model.traces.simulate import long_config
 from model.traces.validate import Validator, validation_config
 
@@ -57,8 +59,17 @@ def test_steps_equal_the_models(scope: str) -> None:
         for r in set(s.to_workers):
             w = s.workers[r.worker]
             assert fast.handle(r, w, s.broker) == base.handle(r, w, s.broker)
+        # the broker as the validator holds it: per-need sequences as PVecs
+        pbr = s.broker._replace(ledger=PVec(s.broker.ledger), status=PVec(s.broker.status))
         for p in set(s.to_broker):
-            assert fast.commit(s.broker, p) == base.commit(s.broker, p)
+            want = base.commit(s.broker, p)
+            assert fast.commit(s.broker, p) == want
+            got = fast.commit(pbr, p)
+            assert got == want and type(got[0].status) is PVec
+        for n in range(base.N):
+            if s.broker.status[n] == PLACED:
+                want_br = base.release(s.broker, n)
+                assert fast.release(s.broker, n) == want_br == fast.release(pbr, n)
         assert list(fast.successors(s)) == list(base.successors(s))
 
 
@@ -92,3 +103,40 @@ def test_validator_crash_path_is_the_models(scope: str) -> None:
                 for a, _, _, f in base.worker_moves(wi, s.workers[wi], s.broker)
                 if a == Crash(wi)
             )
+
+
+def test_the_initial_state_holds_pvecs_equal_to_the_models() -> None:
+    cfg = validation_config(long_config(needs=600))
+    got, want = TraceModel(cfg).init_state(), ParSyncModel(cfg, memo=False).init_state()
+    assert got == want and hash(got) == hash(want)
+    assert type(got.placed) is PVec and type(got.broker.status) is PVec
+
+
+@given(
+    st.lists(st.integers(0, 9), min_size=0, max_size=700),
+    st.lists(st.tuples(st.integers(0, 699), st.integers(0, 9)), max_size=20),
+)
+def test_pvec_is_the_tuple_it_stands_for(items: list[int], edits: list[tuple[int, int]]) -> None:
+    """Equality, hash, indexing, slicing, iteration, order and set() agree with a tuple."""
+    t = tuple(items)
+    v = PVec(items)
+    for i, x in edits:
+        if i < len(t):
+            t = t[:i] + (x,) + t[i + 1 :]
+            before = v
+            v = pset(v, i, x)
+            assert before != v or before[i] == x  # persistent: the old one is unchanged
+        else:
+            with pytest.raises(IndexError):
+                v.set(i, x)
+    assert v == t and t == v and not (v != t) and hash(v) == hash(t)
+    assert len(v) == len(t) and tuple(v) == t and list(v) == list(t)
+    assert all(v[i] == t[i] for i in range(len(t)))
+    assert v[-1:] == t[-1:] and v[3:300:7] == t[3:300:7]
+    assert {v, t} == {t} and repr(v) == repr(t)
+    assert v == PVec(t) and hash(v) == hash(PVec(t))
+    if t:
+        bumped = pset(v, 0, t[0] + 1)
+        assert bumped != v and bumped != t and not (bumped == t)
+        assert (v < bumped) == (t < tuple(bumped))
+        assert pset(t, 0, 5) == (5, *t[1:])  # a plain tuple: the slice copy

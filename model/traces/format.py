@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from ..actions import ACTION_NAMES
 
@@ -431,14 +431,6 @@ SCHEMA_FILE = Path(__file__).with_name("trace.schema.json")
 # --- reading, line by line --------------------------------------------------------------------
 
 
-class Line(NamedTuple):
-    """One event line (a NamedTuple: built once per event, it is cheaper than a dataclass)."""
-
-    number: int
-    event: dict[str, Any]
-    type: str
-
-
 try:  # a dependency: about four times quicker per line than the json module
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - depends on the installation
@@ -450,13 +442,15 @@ def json_parser() -> str:
     return str(_loads.__module__)
 
 
-def _decode(path: str, number: int, raw: bytes, last: bool) -> Any:
+def _decode(path: str, number: int, raw: bytes) -> Any:
+    """Parse one line; every failure is a TraceFormatError naming the line."""
     try:
         return _loads(raw)
     except UnicodeDecodeError as e:
         raise TraceFormatError(path, number, f"not UTF-8 text ({e.reason})") from None
     except json.JSONDecodeError as e:
-        if last and not raw.endswith(b"\n"):
+        # a line read from a file ends with a newline unless it is the last one
+        if not raw.endswith(b"\n"):
             raise TraceFormatError(
                 path, number, f"truncated last line (no newline, not complete JSON: {e.msg})"
             ) from None
@@ -468,14 +462,16 @@ def _decode(path: str, number: int, raw: bytes, last: bool) -> Any:
 
 
 def read_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed JSON) for every non-blank line; one line in memory at a time."""
+    """(line number, parsed JSON) for every non-blank line; one line in memory at a time.
+
+    It reads no further than the line it yields, so a caller may stop after the
+    header and go on with :func:`event_lines` on the same stream.
+    """
     number = 0
-    nxt = stream.readline()
-    while nxt:
-        raw, nxt = nxt, stream.readline()
+    for raw in stream:
         number += 1
         if raw.strip():
-            yield number, _decode(path, number, raw, not nxt)
+            yield number, _decode(path, number, raw)
 
 
 def read_header(path: str, lines: Iterator[tuple[int, Any]]) -> tuple[int, dict[str, Any]]:
@@ -490,14 +486,39 @@ def read_header(path: str, lines: Iterator[tuple[int, Any]]) -> tuple[int, dict[
     return number, h
 
 
-def events(path: str, lines: Iterator[tuple[int, Any]]) -> Iterator[Line]:
-    """The event lines after the header, shape-checked."""
-    for number, ev in lines:
+def event_lines(
+    stream: IO[bytes], path: str, after: int = 0
+) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(line number, event, its type) for each event line, parsed and shape-checked.
+
+    ``after`` is the number of lines already read (the header's line number).
+    This is the validator's inner loop, so it is one generator, not a chain:
+    a line is parsed, and given the fast shape test, in place; blank lines and
+    every error take the slower, wording paths (:func:`_decode`,
+    :func:`check_event_slow`).
+    """
+    number = after
+    loads = _loads
+    fast = _FAST
+    well_formed = _well_formed
+    for raw in stream:
+        number += 1
         try:
-            t = check_event(ev)
+            ev = loads(raw)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError too
+            if not raw.strip():
+                continue
+            ev = _decode(path, number, raw)  # raises the worded error
+        if type(ev) is dict:
+            t = ev.get("type")
+            if type(t) is str and t in fast and well_formed(ev, t):
+                yield number, ev, t
+                continue
+        try:
+            t = check_event_slow(ev)
         except _Bad as e:
             raise TraceFormatError(path, number, str(e)) from None
-        yield Line(number, ev, t)
+        yield number, ev, t
 
 
 __all__ = [
@@ -505,13 +526,12 @@ __all__ = [
     "EVENTS",
     "FORMAT",
     "KIND_NAMES",
-    "Line",
     "SCHEMA_FILE",
     "TraceFormatError",
     "VERSION",
     "check_event",
     "check_header",
-    "events",
+    "event_lines",
     "read_header",
     "read_lines",
     "schema",

@@ -73,14 +73,13 @@ from ..state import (
     distinct,
 )
 from ..trace import variables
-from .fastmodel import TraceModel
+from .fastmodel import TraceModel, pset
 from .format import (
     DEFAULT_HIDDEN,
     EVENTS,
     KIND_NAMES,
-    Line,
     TraceFormatError,
-    events,
+    event_lines,
     read_header,
     read_lines,
 )
@@ -558,9 +557,8 @@ class Validator:
                 why.append(f"Commit({_brief(p)}): {bad}")
                 continue
             placed = s.placed
-            if committed:  # the ghost count; one slice copy (it is N long)
-                n = p.need
-                placed = placed[:n] + (placed[n] + 1,) + placed[n + 1 :]
+            if committed:  # the ghost count (a PVec: one chunk copied)
+                placed = pset(placed, p.need, placed[p.need] + 1)
             made.append(reply)
             ok.append(
                 State(
@@ -819,36 +817,40 @@ def validate_stream(
     t0 = time.perf_counter()
     res = TraceResult(path, VALID, 0)
     v: Validator | None = None
-    line: Line | None = None
+    number = 0  # the line being validated, and its event
+    ev: dict[str, Any] = {}
+    etype = ""
     # Model states are acyclic tuples freed by reference counting; the cyclic
     # collector only rescans them (it halved the throughput), so it is paused.
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        lines = read_lines(stream, path)
-        number, header = read_header(path, lines)
+        first, header = read_header(path, read_lines(stream, path))
+        number = first
         try:
             config = config_from_dict(header["config"])
         except (ConfigError, TypeError, ValueError) as e:
-            raise TraceFormatError(path, number, f"the header's config is not valid: {e}") from None
+            raise TraceFormatError(path, first, f"the header's config is not valid: {e}") from None
         v = Validator(
             config,
             hidden=header.get("hidden", DEFAULT_HIDDEN),
             max_hidden=max_hidden,
             max_candidates=max_candidates,
         )
-        for line in events(path, lines):
+        check_ranges = v.check_ranges
+        feed = v.feed
+        for number, ev, etype in event_lines(stream, path, first):
             try:
-                v.check_ranges(line.event, line.type)
+                check_ranges(ev, etype)
             except ValueError as e:
-                raise TraceFormatError(path, line.number, str(e)) from None
-            v.feed(line.event, line.type)
-            if progress is not None and v.count % PROGRESS_EVERY == 0:
-                progress(v.count, stream.tell(), total_bytes)
-            if max_seconds is not None and v.count % 1000 == 0:
-                if time.perf_counter() - t0 > max_seconds:
+                raise TraceFormatError(path, number, str(e)) from None
+            feed(ev, etype)
+            if v.count % 1000 == 0:
+                if progress is not None and v.count % PROGRESS_EVERY == 0:
+                    progress(v.count, stream.tell(), total_bytes)
+                if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
                     res.verdict = INCOMPLETE
-                    res.line = line.number
+                    res.line = number
                     res.message = (
                         f"stopped on the {max_seconds:g} s budget after {v.count:,} events "
                         "(all valid so far)"
@@ -860,18 +862,18 @@ def validate_stream(
         res.message = e.reason
     except TraceUndecided as e:
         res.verdict = UNREADABLE
-        res.line = line.number if line else None
+        res.line = number or None
         res.message = f"cannot decide: {e}"
     except TraceInvalid as e:
-        assert v is not None and line is not None
+        assert v is not None
         res.verdict = INVALID
-        res.line = line.number
-        res.event = line.event
+        res.line = number
+        res.event = ev
         res.property_ids = e.property_ids
         res.reasons = e.reasons
         res.candidates = [v.render_state(s) for s in e.candidates[:2]]
         names = ", ".join(f"{p} {get_property(p).name}" for p in e.property_ids)
-        res.message = f"{line.type} is not explained by the model: {e.reason}" + (
+        res.message = f"{etype} is not explained by the model: {e.reason}" + (
             f" (would break {names})" if names else ""
         )
         v.count -= 1
