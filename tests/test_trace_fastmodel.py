@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from test_trace_validate import SCOPES as VALIDATE_SCOPES
 
 from model.actions import Crash
+from model.config import Faults
 from model.protocol import _IS_CRASH, ParSyncModel
 from model.state import PLACED, State
 from model.traces.fastmodel import PVec, TraceModel, pset
@@ -73,19 +74,31 @@ def test_steps_equal_the_models(scope: str) -> None:
         assert list(fast.successors(s)) == list(base.successors(s))
 
 
-def test_pending_after_a_crash_is_every_arrived_need() -> None:
-    """known = 0 (a crash) takes the one-pass branch; a few unknown needs the bit-peeling one."""
+def test_pending_of_takes_each_branch_and_equals_the_models() -> None:
+    """pending_of's three cases - a few to do (peel and sort), none known (every arrived
+    need, after a crash), some known (arrived in model order less the known) - and the
+    rebuild when a cycle earlier than the last one is asked, all equal the model's scan."""
     cfg = validation_config(long_config(needs=400))
     base = ParSyncModel(cfg, memo=False)
     fast = TraceModel(cfg)
     w = base.init_state().workers[1]
-    for known in (0, (1 << 400) - 1 - (1 << 5) - (1 << 301), (1 << 399) - 1):
-        for c in (150, 3, 220):
+    rng = random.Random(5)
+    knowns = {
+        "few to do": (1 << 400) - 1 - (1 << 5) - (1 << 301),
+        "one to do": (1 << 399) - 1,
+        "none known": 0,
+        "every third known": sum(1 << n for n in range(0, 400, 3)),
+        "random": rng.getrandbits(400),
+        "many bits known": sum(1 << n for n in rng.sample(range(400), 40)),
+    }
+    for name, known in knowns.items():
+        for c in (150, 3, 220, 219, 400):
             want = base.start_cycle(
                 1, w._replace(cycle=c - 1, known=known), base.init_state().broker
             )
-            assert fast.pending_of(1, c, known) == want.pending
-            assert len(want.pending) > 4 or known or c == 3  # both branches are taken
+            assert fast.pending_of(1, c, known) == want.pending, (name, c)
+            if c == 220 and name != "one to do":
+                assert len(want.pending) > 4 or name == "few to do"  # the branch is taken
 
 
 @pytest.mark.parametrize("scope", sorted(SCOPES))
@@ -140,3 +153,12 @@ def test_pvec_is_the_tuple_it_stands_for(items: list[int], edits: list[tuple[int
         assert bumped != v and bumped != t and not (bumped == t)
         assert (v < bumped) == (t < tuple(bumped))
         assert pset(t, 0, 5) == (5, *t[1:])  # a plain tuple: the slice copy
+
+
+def test_validation_config_lifts_the_bounds_and_leaves_the_config_alone() -> None:
+    cfg = long_config(needs=30)
+    lifted = validation_config(cfg)
+    big = 1 << 62
+    assert lifted == replace(cfg, max_cycle=big, faults=Faults(big, big, big, big))
+    assert hash(lifted) == hash(replace(cfg, max_cycle=big, faults=Faults(big, big, big, big)))
+    assert cfg.max_cycle != big and cfg.faults.crash != big  # the original is untouched

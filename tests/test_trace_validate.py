@@ -55,7 +55,8 @@ def test_long_scope_validates() -> None:
 
 
 def test_propose_fast_path_agrees_with_successors() -> None:
-    """Validator._propose_move (the Propose guard for one bucket set) == the model's successors."""
+    """Validator._ev_Propose (the Propose guard for one bucket set, then the step) gives
+    exactly the state ``successors`` gives for that Propose, and none where it has none."""
     for scope, cfg in SCOPES.items():
         m = ParSyncModel(cfg)
         v = Validator(cfg)
@@ -66,11 +67,16 @@ def test_propose_fast_path_agrees_with_successors() -> None:
             if not moves:
                 break
             for wi in range(m.W):
-                allowed = {a.buckets for a, _ in moves if isinstance(a, Propose) and a.w == wi}
+                w = s.workers[wi]
+                want = {a.buckets: t for a, t in moves if isinstance(a, Propose) and a.w == wi}
                 for n in range(m.N):
                     for bs in combinations(range(m.B), m.gang[n]):
-                        fast = [mv[0] for mv in v._propose_move(s, wi, bs)]
-                        assert bool(fast) == (bs in allowed), (s, wi, bs)
+                        reads = [[b, (m.view_entry(w, b) or (0, 0))[0]] for b in bs]
+                        need = w.pending[0] if w.pending else n
+                        ev = {"type": "Propose", "worker": wi, "need": need, "buckets": reads}
+                        ok, why, _ = v._ev_Propose(s, ev)
+                        assert ok == ([want[bs]] if bs in want else []), (s, wi, bs)
+                        assert bool(why) != bool(ok)
             s = rng.choice(moves)[1]
 
 

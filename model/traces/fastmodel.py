@@ -32,7 +32,7 @@ The hashed model files are untouched.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from typing import Any, TypeVar, overload
@@ -56,6 +56,24 @@ from ..state import (
     bag_add,
     bag_remove,
 )
+
+
+def _bits(x: int) -> list[int]:
+    """The positions of the set bits of ``x`` >= 0, lowest first."""
+    found = []
+    if x.bit_count() <= 8:  # peel the lowest set bit off
+        while x:
+            low = x & -x
+            found.append(low.bit_length() - 1)
+            x ^= low
+    else:  # one pass over the binary digits
+        digits = bin(x)[:1:-1]  # least significant first
+        i = digits.find("1")
+        while i >= 0:
+            found.append(i)
+            i = digits.find("1", i + 1)
+    return found
+
 
 _SHIFT = 8
 _CHUNK = 1 << _SHIFT
@@ -150,13 +168,13 @@ class TraceModel(ParSyncModel):
     def __init__(self, config: Config) -> None:
         super().__init__(config, memo=False)
         assert self.variant is None, "a TraceModel is the model itself, without variants"
-        # per worker: its needs in arrival order, their arrival cycles, and the
-        # bit mask of the first k of them for the last k asked (cycles only grow)
+        # per worker: its needs in arrival order and their arrival cycles
         self._by_arrival = tuple(
             sorted(ns, key=lambda n: (self.arrival[n], n)) for ns in self.needs_of
         )
         self._arrivals = tuple(tuple(self.arrival[n] for n in ns) for ns in self._by_arrival)
-        self._arrived: list[tuple[int, int]] = [(0, 0)] * self.W  # (k, mask of first k)
+        # per worker, for the last k asked: (k, mask of the first k, them in model order)
+        self._arrived: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
         self._combos = tuple(frozenset(c) for c in self.combos)
         rank = [0] * self.N  # position in the model's need order (_need_key)
         for i, n in enumerate(sorted(range(self.N), key=self._need_key)):
@@ -207,36 +225,45 @@ class TraceModel(ParSyncModel):
         return br._replace(seq=tuple(seq), claims=tuple(claims), ledger=ledger, status=status)
 
     # -- StartCycle -------------------------------------------------------------------------
-    def arrived_mask(self, wi: int, cycle: int) -> int:
-        """Bit n set for each need n of worker ``wi`` that has arrived by ``cycle``."""
+    def _arrived_by(self, wi: int, cycle: int) -> tuple[int, tuple[int, ...]]:
+        """Worker ``wi``'s needs arrived by ``cycle``: (bit mask, the needs in model order)."""
         k = bisect_right(self._arrivals[wi], cycle)
-        have, mask = self._arrived[wi]
+        have, mask, ranked = self._arrived[wi]
         if k != have:
             order = self._by_arrival[wi]
             if k < have:  # an earlier cycle (another candidate state): rebuild
-                have, mask = 0, 0
+                have, mask, ranked = 0, 0, ()
+            got = list(ranked)
+            rank = self._rank.__getitem__
             for n in order[have:k]:
                 mask |= 1 << n
-            self._arrived[wi] = (k, mask)
-        return mask
+                insort(got, n, key=rank)
+            ranked = tuple(got)
+            self._arrived[wi] = (k, mask, ranked)
+        return mask, ranked
+
+    def arrived_mask(self, wi: int, cycle: int) -> int:
+        """Bit n set for each need n of worker ``wi`` that has arrived by ``cycle``."""
+        return self._arrived_by(wi, cycle)[0]
 
     def pending_of(self, wi: int, cycle: int, known: int) -> tuple[int, ...]:
         """The model's pending list: own needs arrived by ``cycle``, not known placed,
-        highest priority first (ties: lowest id), from the set bits of one mask."""
-        todo = self.arrived_mask(wi, cycle) & ~known
-        found = []
-        if todo.bit_count() <= 4:  # the usual case: peel the lowest set bit off
-            while todo:
-                low = todo & -todo
-                found.append(low.bit_length() - 1)
-                todo ^= low
-        else:  # after a crash (known = 0): one pass over the binary digits
-            digits = bin(todo)[:1:-1]  # least significant first
-            i = digits.find("1")
-            while i >= 0:
-                found.append(i)
-                i = digits.find("1", i + 1)
-        return tuple(sorted(found, key=self._rank.__getitem__))
+        highest priority first (ties: lowest id).
+
+        Three cases, by which set is small: a few needs to do (peel their bits
+        off and sort them), none known (every arrived need, kept in model order
+        as they arrive: after a crash, the common case), or else the arrived
+        needs in model order less the known ones.
+        """
+        mask, ranked = self._arrived_by(wi, cycle)
+        todo = mask & ~known
+        if todo.bit_count() <= 4:
+            return tuple(sorted(_bits(todo), key=self._rank.__getitem__))
+        hit = mask & known
+        if not hit:
+            return ranked
+        drop = set(_bits(hit))
+        return tuple([n for n in ranked if n not in drop])
 
     def start_cycle(self, wi: int, w: Worker, br: Broker) -> Worker:
         # ParSyncModel.start_cycle, with the pending scan replaced by pending_of
@@ -261,6 +288,45 @@ class TraceModel(ParSyncModel):
             if e is None or e[1] + sz > self.cap[b]:
                 return False
         return True
+
+    # -- the worker's hot steps, built positionally ------------------------------------------
+    # NamedTuple._replace costs about 2 microseconds (a map over every field by
+    # name); Propose and a Committed / AlreadyPlaced reply are most of a trace's
+    # events, so these three build the same Worker and Proposal in one call.
+    def propose(self, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> tuple[Worker, Proposal]:
+        reads = []
+        for b in bs:
+            e = self.view_entry(w, b)
+            assert e is not None
+            reads.append((b, e[0]))
+        att = w.attempts + 1
+        c = w.cycle
+        m = Proposal(wi, n, self.prio[n], w.epoch, tuple(reads), c, att, self.rotation(c))
+        nw = Worker(
+            w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending, True, w.retries, att,
+            w.known,
+        )  # fmt: skip
+        return nw, m
+
+    def _next_need(self, w: Worker) -> Worker:
+        return Worker(
+            w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
+            w.known,
+        )  # fmt: skip
+
+    def _handle(self, r: Reply, w: Worker, br: Broker) -> Worker:
+        if (
+            r.kind in (COMMITTED, ALREADY)
+            and w.waiting
+            and r.need == w.pending[0]
+            and r.cycle == w.cycle
+            and r.attempt == w.attempts
+        ):  # the model's known |= need, then _next_need, in one construction
+            return Worker(
+                w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
+                w.known | (1 << r.need),
+            )  # fmt: skip
+        return super()._handle(r, w, br)
 
     # -- memo off, without the table look-ups ------------------------------------------------
     def intern(self, x: _T) -> _T:
