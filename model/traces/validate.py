@@ -28,8 +28,9 @@ action from the model's component steps (``start_cycle``/``_worker_moves``,
 ``_drop``/``_dup``), never by enumerating every successor; Propose asks only
 whether its own bucket set is allowed (``TraceModel.fits``) and Crash builds
 no other move. The model is :class:`~model.traces.fastmodel.TraceModel`: no
-memo tables, and no step whose cost grows with the number of needs beyond the
-copy of the broker's per-need tuples on a commit or release.
+memo tables, per-need sequences as persistent vectors (a commit or release
+copies a chunk, not N entries), and no step whose cost grows with the number
+of needs beyond a worker's own pending list.
 ``tests/test_trace_validate.py`` and ``tests/test_trace_fastmodel.py`` check
 these paths against ``ParSyncModel``. Memory is constant: one line is read at
 a time, the message-id table keeps only messages still in flight (compacted
