@@ -1,4 +1,4 @@
-"""Benchmark bounded model checking (model/proofs/bmc.py) on a preset.
+"""Benchmark bounded model checking (parsync/proofs/bmc.py) on a preset.
 
     python bench/bench_bmc.py [--preset pr] [--depth 12] [--no-hints] [--variants] [--json]
 
@@ -21,11 +21,11 @@ from typing import Any
 
 import z3  # type: ignore[import-untyped]
 
-from model.checker import Checker
-from model.presets import PRESETS, get_preset
-from model.proofs.bmc import Bmc
-from model.protocol import ParSyncModel
-from model.variants import VARIANTS
+from parsync.engines.checker import Checker
+from parsync.model.presets import PRESETS, get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.model.variants import VARIANTS
+from parsync.proofs.bmc import Bmc
 
 
 def timed_bmc(

@@ -7,7 +7,7 @@ Prints distinct states/s and states explored; same as `parsync bench`.
 
 import sys
 
-from model.cli import main
+from parsync.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

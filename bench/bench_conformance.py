@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from refsched import REFERENCE
-from refsched.mutants import MUTANTS
+from parsync.refsched import REFERENCE
+from parsync.refsched.mutants import MUTANTS
 
 SUITE = Path(__file__).resolve().parent.parent / "conformance"
 

@@ -20,14 +20,14 @@ from pathlib import Path
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--preset", default="pr")
-    ap.add_argument("--impl", default="refsched")
+    ap.add_argument("--impl", default="parsync.refsched")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "gate.json"
         t0 = time.perf_counter()
         r = subprocess.run(
             [
-                sys.executable, "-m", "model.cli", "gate", "--no-progress",
+                sys.executable, "-m", "parsync.cli", "gate", "--no-progress",
                 f"--preset={args.preset}", f"--impl={args.impl}", f"--json={report}",
                 f"--replay-dir={tmp}/replays",
             ],

@@ -23,8 +23,8 @@ import subprocess
 import sys
 import time
 
-from model.liveness import Abstraction, check_liveness, get_liveness_scope
-from model.liveness_variants import LivenessModel
+from parsync.engines.liveness import Abstraction, check_liveness, get_liveness_scope
+from parsync.engines.liveness_variants import LivenessModel
 
 
 class Tags(Abstraction):

@@ -15,9 +15,9 @@ import argparse
 import time
 from dataclasses import replace
 
-from model.protocol import ParSyncModel
-from model.simulate import Workload, generate, run
-from model.simulate_study import BASE
+from parsync.engines.simulate import Workload, generate, run
+from parsync.engines.simulate_study import BASE
+from parsync.model.protocol import ParSyncModel
 
 
 def main() -> None:

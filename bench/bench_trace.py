@@ -9,7 +9,7 @@ and a 1,000,000-event trace validated in constant memory.
 What it measures, honestly:
 
 * the trace is a seeded random walk of the model itself
-  (``model/traces/simulate.py``) over ``long_config`` (4 workers, 4
+  (``parsync/traces/simulate.py``) over ``long_config`` (4 workers, 4
   partitions, 8 buckets, one need per 25 events arriving two per cycle, 1%
   faults: crashes, drops, duplicates, failovers). Every field is filled in, so
   there are no hidden steps and one candidate state throughout. The walk is
@@ -41,9 +41,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from model.traces import format as format_module
-from model.traces import validate_path
-from model.traces.simulate import long_config, simulate, write_file
+from parsync.traces import format as format_module
+from parsync.traces import validate_path
+from parsync.traces.simulate import long_config, simulate, write_file
 
 BEGIN, END = "<!-- bench_trace:begin -->", "<!-- bench_trace:end -->"
 TARGET_RATE = 50_000

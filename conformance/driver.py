@@ -20,7 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from model.actions import (
+from parsync.conformance.adapter import Adapter, AdapterError
+from parsync.conformance.observe import (
+    Msg,
+    Observed,
+    Projection,
+    ShapeError,
+    describe_diff,
+    fmt_msg,
+    parse_observation,
+    project_state,
+    proposal_msg,
+    reply_msg,
+)
+from parsync.model.actions import (
     Action,
     Commit,
     Crash,
@@ -34,24 +47,10 @@ from model.actions import (
     Release,
     StartCycle,
 )
-from model.config import Config
-from model.properties import get_property
-from model.protocol import ParSyncModel
-from model.state import Proposal, Reply, State
-
-from .adapter import Adapter, AdapterError
-from .observe import (
-    Msg,
-    Observed,
-    Projection,
-    ShapeError,
-    describe_diff,
-    fmt_msg,
-    parse_observation,
-    project_state,
-    proposal_msg,
-    reply_msg,
-)
+from parsync.model.config import Config
+from parsync.model.properties import get_property
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import Proposal, Reply, State
 
 STEP_KINDS = (
     "start_cycle",
@@ -437,7 +436,7 @@ def write_replay(path: Path, config: Config, steps: list[Step], headline: str) -
 
 
 def read_replay(path: Path) -> tuple[Config, list[Step]]:
-    from model.config import ConfigError, config_from_dict
+    from parsync.model.config import ConfigError, config_from_dict
 
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from model.protocol import ParSyncModel
-from model.state import MODES, REPLY_KINDS, Proposal, Reply, State
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import MODES, REPLY_KINDS, Proposal, Reply, State
 
 KIND_NAMES = ("committed", "conflict", "already-placed", "fenced")
 assert len(KIND_NAMES) == len(REPLY_KINDS)

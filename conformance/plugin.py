@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from model.argtypes import seconds, seed
+from parsync.argtypes import seconds, seed
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("parsync_impl")
     if target:
-        from .adapter import AdapterError, load_adapter
+        from parsync.conformance.adapter import AdapterError, load_adapter
 
         try:
             ad = load_adapter(target)
@@ -164,8 +164,8 @@ class Conformance:
         self.replay_dir = Path(config.getoption("parsync_replay_dir"))
         from dataclasses import replace
 
-        from model.config import Faults
-        from model.presets import get_preset
+        from parsync.model.config import Faults
+        from parsync.model.presets import get_preset
 
         # the Hypothesis driver enumerates nothing, so its scope can afford every
         # fault, message duplication included
@@ -181,10 +181,9 @@ class Conformance:
         self._shared: dict[Any, Any] = {}  # config -> (model, memo tables), per test
 
     def lockstep(self, config: Any = None) -> Any:
-        from model.protocol import ParSyncModel
-
-        from .adapter import load_adapter
-        from .driver import Lockstep, TimedAdapter
+        from parsync.conformance.adapter import load_adapter
+        from parsync.conformance.driver import Lockstep, TimedAdapter
+        from parsync.model.protocol import ParSyncModel
 
         cfg = config or self.config
         shared = self._shared.get(cfg)
@@ -204,7 +203,7 @@ class Conformance:
 
     def fail(self, failure: Any, config: Any = None) -> None:
         """Write the replay file and fail the test with the failure's text, no traceback."""
-        from .driver import write_replay
+        from parsync.conformance.driver import write_replay
 
         self.replay_dir.mkdir(parents=True, exist_ok=True)
         name = self.target.replace(":", "_").replace(".", "_")

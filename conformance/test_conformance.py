@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from conformance.adapter import AdapterError
-from conformance.driver import STEP_KINDS, ConformanceFailure, Lockstep, Step, read_replay
+from parsync.conformance.adapter import AdapterError
+from parsync.conformance.driver import STEP_KINDS, ConformanceFailure, Lockstep, Step, read_replay
 
 
 def _adapter_failure(e: AdapterError) -> None:
@@ -59,7 +59,7 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
 
 def test_exhaustive_lockstep(parsync: Any) -> None:
     """Every edge of the model's state graph for the preset's exhaustive scope."""
-    from conformance.walk import ModelGraph, walk_edges
+    from parsync.conformance.walk import ModelGraph, walk_edges
 
     config = parsync.exhaustive_config
     graph = ModelGraph(config)

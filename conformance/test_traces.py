@@ -34,7 +34,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def test_trace(trace_file: str | None) -> None:
     if trace_file is None:
         pytest.skip("no trace given: pass --parsync-trace=FILE")
-    from model.traces import validate_path
+    from parsync.traces import validate_path
 
     r = validate_path(trace_file)
     if r.verdict != "valid":

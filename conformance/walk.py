@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from model.config import Config
-from model.protocol import ParSyncModel
-from model.state import State
-
-from .driver import Lockstep, Step, step_of
+from parsync.conformance.driver import Lockstep, Step, step_of
+from parsync.model.config import Config
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import State
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Union
 
-from .state import REPLY_KINDS, Proposal, Reply
+from parsync.model.state import REPLY_KINDS, Proposal, Reply
 
 
 class StartCycle(NamedTuple):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config, Faults, Need
+from parsync.model.config import Config, Faults, Need
 
 # n0: worker 0, low priority, arrives in cycle 1
 # n1: worker 1, high priority, arrives in cycle 1 (competes with n0)

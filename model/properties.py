@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .actions import Action, Commit, HandleReply
-from .protocol import ParSyncModel
-from .state import ALREADY, CONFLICT, FENCED, Proposal, State
+from parsync.model.actions import Action, Commit, HandleReply
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import ALREADY, CONFLICT, FENCED, Proposal, State
 
 StatePred = Callable[[ParSyncModel, State], bool]
 ActionPred = Callable[[ParSyncModel, State, Action, State], bool]

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import TypeVar
 
-from .actions import (
+from parsync.model.actions import (
     Action,
     Commit,
     Crash,
@@ -50,8 +50,8 @@ from .actions import (
     Release,
     StartCycle,
 )
-from .config import Config
-from .state import (
+from parsync.model.config import Config
+from parsync.model.state import (
     ALREADY,
     COMMITTED,
     CONFLICT,
@@ -71,7 +71,7 @@ from .state import (
     bag_remove,
     distinct,
 )
-from .variants import get_variant
+from parsync.model.variants import get_variant
 
 
 class ParSyncModel:

@@ -8,6 +8,6 @@ loading ``pr`` here only sets the default.
 
 from hypothesis import settings
 
-from model.hypothesis_profiles import PR_PROFILE
+from parsync.engines.hypothesis_profiles import PR_PROFILE
 
 settings.load_profile(PR_PROFILE)

@@ -1,4 +1,4 @@
-"""Bounded model checking (model/proofs/bmc.py) agrees with the BFS checker.
+"""Bounded model checking (parsync/proofs/bmc.py) agrees with the BFS checker.
 
 For every known-bad variant on the ``pr`` scope, BMC's first violation is at
 the depth of the BFS's shortest counterexample, the property the BFS reports
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import pytest
 
-from model.checker import Checker
-from model.cli import main
-from model.presets import get_preset
-from model.proofs.bmc import BOUNDS, IDLE_START, Bmc, independence, never_enabled
-from model.proofs.witness import witness_config
-from model.protocol import ParSyncModel
-from model.variants import VARIANTS, Variant
+from parsync.cli import main
+from parsync.engines.checker import Checker
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.model.variants import VARIANTS, Variant
+from parsync.proofs.bmc import BOUNDS, IDLE_START, Bmc, independence, never_enabled
+from parsync.proofs.witness import witness_config
 
 PR = get_preset("pr").config
 SLOW: set[str] = set()
@@ -59,7 +59,7 @@ def test_bmc_finds_nothing_on_the_design() -> None:
 
 def test_hints_are_proved_before_they_are_assumed() -> None:
     """A false hint ("no need is ever placed") is refuted and dropped, never assumed."""
-    from model.state import UNPLACED
+    from parsync.model.state import UNPLACED
 
     def never_placed(e: object, S: object) -> object:
         return e.all("N", lambda n: S.status(n) == UNPLACED)  # type: ignore[attr-defined]

@@ -24,7 +24,19 @@ from typing import Any
 
 import pytest
 
-from model.actions import (
+from parsync.counterexample import ReplayError, Trace, actions_from_json, replay, state_to_json
+from parsync.engines.checker import (
+    INCOMPLETE,
+    PASS,
+    VACUOUS,
+    VIOLATION,
+    Checker,
+    CheckResult,
+    Progress,
+    applicable_actions,
+)
+from parsync.engines.symmetry import Symmetry
+from parsync.model.actions import (
     ACTION_NAMES,
     Action,
     Commit,
@@ -41,30 +53,18 @@ from model.actions import (
     action_from_json,
     action_to_json,
 )
-from model.checker import (
-    INCOMPLETE,
-    PASS,
-    VACUOUS,
-    VIOLATION,
-    Checker,
-    CheckResult,
-    Progress,
-    applicable_actions,
-)
-from model.config import Config, Faults, Need
-from model.presets import get_preset
-from model.properties import (
+from parsync.model.config import Config, Faults, Need
+from parsync.model.presets import get_preset
+from parsync.model.properties import (
     WITNESSES,
     action_violations,
     get_property,
     state_violations,
     witness_applicable,
 )
-from model.protocol import ParSyncModel
-from model.state import CONFLICT, Proposal, Reply, State
-from model.symmetry import Symmetry
-from model.trace import ReplayError, Trace, actions_from_json, replay, state_to_json
-from model.variants import VARIANT_NAMES, VARIANTS, get_variant
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import CONFLICT, Proposal, Reply, State
+from parsync.model.variants import VARIANT_NAMES, VARIANTS, get_variant
 
 PR = get_preset("pr").config
 SMALL = get_preset("small").config
@@ -204,7 +204,7 @@ def test_variant_is_caught_on_pr(name: str) -> None:
 
 
 def test_every_safety_property_is_broken_by_some_variant() -> None:
-    from model.properties import SAFETY_IDS
+    from parsync.model.properties import SAFETY_IDS
 
     assert {v.breaks for v in VARIANTS} == set(SAFETY_IDS)
 

@@ -2,7 +2,7 @@
 
 Every ``parsync gate`` command line in ``examples/ci/``, ``.pre-commit-hooks.yaml``
 and the guide is parsed with the real argument parser, so an option renamed in
-``model/cli.py`` cannot leave a broken example behind.
+``parsync/cli.py`` cannot leave a broken example behind.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import build_parser
-from model.gate import STAGES
+from parsync.cli import build_parser
+from parsync.gate import STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [

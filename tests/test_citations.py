@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from model.citations import DEFAULT_OUT, REGENERATE, evidence, load, render
+from parsync.citations import DEFAULT_OUT, REGENERATE, evidence, load, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,14 +73,14 @@ def test_cite_check_fails_on_a_stale_copy(tmp_path: Path) -> None:
     shutil.copy(DEFAULT_OUT, stale)
     stale.write_text(stale.read_text(encoding="utf-8").replace("holds", "held", 1))
     r = subprocess.run(
-        [sys.executable, "-m", "model.cli", "cite", "--check", str(stale)],
+        [sys.executable, "-m", "parsync.cli", "cite", "--check", str(stale)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert r.returncode == 1 and "stale" in r.stdout
     r = subprocess.run(
-        [sys.executable, "-m", "model.cli", "cite", "--check", str(tmp_path / "none.md")],
+        [sys.executable, "-m", "parsync.cli", "cite", "--check", str(tmp_path / "none.md")],
         capture_output=True,
         text=True,
         check=False,

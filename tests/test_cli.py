@@ -3,8 +3,8 @@
 Exit codes: 0 pass; 1 violation or vacuous scope; 2 bad usage or bad input (one
 line on stderr, never a traceback); 3 incomplete (budget reached).
 
-Most tests run the command in-process through ``model.cli.main``; a few run it
-as a real subprocess (``python -m model.cli`` and the ``parsync`` script).
+Most tests run the command in-process through ``parsync.cli.main``; a few run it
+as a real subprocess (``python -m parsync.cli`` and the ``parsync`` script).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from model.cli import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, main
-from model.config import config_from_dict
-from model.presets import PRESETS, get_preset
-from model.properties import PROPERTIES, WITNESSES
-from model.state import State
-from model.variants import VARIANT_NAMES, get_variant
+from parsync.cli import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, main
+from parsync.model.config import config_from_dict
+from parsync.model.presets import PRESETS, get_preset
+from parsync.model.properties import PROPERTIES, WITNESSES
+from parsync.model.state import State
+from parsync.model.variants import VARIANT_NAMES, get_variant
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDE = {"COLUMNS": "200"}  # rich wraps at the terminal width; keep lines whole
@@ -64,9 +64,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def run_proc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m model.cli ARGS`` as a real process."""
+    """``python -m parsync.cli ARGS`` as a real process."""
     return subprocess.run(
-        [sys.executable, "-m", "model.cli", *args],
+        [sys.executable, "-m", "parsync.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -543,8 +543,8 @@ def test_replay_notes_a_counterexample_that_drifted(
 
 
 def test_mutants_lists_every_impl_target(capsys: pytest.CaptureFixture[str]) -> None:
-    from refsched import REFERENCE
-    from refsched.mutants import MUTANTS
+    from parsync.refsched import REFERENCE
+    from parsync.refsched.mutants import MUTANTS
 
     code, out, _ = run(capsys, "mutants")
     assert code == EXIT_OK

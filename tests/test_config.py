@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from model.config import (
+from parsync.model.config import (
     STRATEGIES,
     Config,
     ConfigError,
@@ -22,7 +22,7 @@ from model.config import (
     config_from_dict,
     load_config,
 )
-from model.presets import PRESETS
+from parsync.model.presets import PRESETS
 
 
 def make(**kw: Any) -> Config:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from model.variants import VARIANTS
+from parsync.model.variants import VARIANTS
 
 pytest_plugins = ["pytester"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from model.gate import (
+from parsync.gate import (
     ERROR,
     FAILED,
     INCOMPLETE,
@@ -33,10 +33,10 @@ from model.gate import (
     parse_budget,
     run_gate,
 )
-from model.properties import PROPERTIES
-from refsched import REFERENCE
+from parsync.model.properties import PROPERTIES
+from parsync.refsched import REFERENCE
 
-MUTANT = "refsched.mutants.priority_ignored"
+MUTANT = "parsync.refsched.mutants.priority_ignored"
 
 
 def gate(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Path]]:
@@ -44,7 +44,7 @@ def gate(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     cmd = [
         sys.executable,
         "-m",
-        "model.cli",
+        "parsync.cli",
         "gate",
         "--no-progress",
         f"--junit={reports['xml']}",
@@ -143,12 +143,12 @@ def calm_liveness_scope(monkeypatch: pytest.MonkeyPatch) -> None:
     """Liveness on the small scope without faults (seconds, not the gate's minute)."""
     import dataclasses
 
-    import model.gate
-    from model.config import Faults
-    from model.presets import get_preset
+    import parsync.gate
+    from parsync.model.config import Faults
+    from parsync.model.presets import get_preset
 
     calm = dataclasses.replace(get_preset("small").config, faults=Faults())
-    monkeypatch.setattr(model.gate, "_liveness_scope", lambda _lv, _preset: ("calm", calm))
+    monkeypatch.setattr(parsync.gate, "_liveness_scope", lambda _lv, _preset: ("calm", calm))
 
 
 def test_liveness_stage_passes_and_fails_with_a_lasso(calm_liveness_scope: None) -> None:
@@ -202,7 +202,7 @@ def test_out_of_budget_blocks_a_pr_but_not_a_nightly(tmp_path: Path) -> None:
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "model.cli", "gate", "--no-progress", *args],
+        [sys.executable, "-m", "parsync.cli", "gate", "--no-progress", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -237,7 +237,7 @@ def _result(*stages: StageResult, incomplete_fails: bool = True) -> GateResult:
 
 
 def test_an_error_stage_is_a_junit_error_and_blocks() -> None:
-    from model.gate import stage_blocks
+    from parsync.gate import stage_blocks
 
     s = StageResult("conformance", ERROR, 1.0, {}, "pytest exited 4: bad option")
     assert stage_blocks(s, incomplete_fails=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = ["model", "conformance", "examples", "tests", "bench"]
+CODE = ["parsync", "model", "conformance", "examples", "tests", "bench"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

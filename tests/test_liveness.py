@@ -27,11 +27,10 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from model.actions import Action, HandleReply, Propose, StartCycle
-from model.checker import INCOMPLETE, PASS, VIOLATION
-from model.cli import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, main
-from model.config import Config, Faults, Need
-from model.liveness import (
+from parsync.cli import EXIT_FAIL, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, main
+from parsync.counterexample import replay
+from parsync.engines.checker import INCOMPLETE, PASS, VIOLATION
+from parsync.engines.liveness import (
     LIVENESS_IDS,
     Abstraction,
     Graph,
@@ -45,7 +44,7 @@ from model.liveness import (
     liveness_scope_for,
     strongly_connected,
 )
-from model.liveness_variants import (
+from parsync.engines.liveness_variants import (
     LIVENESS_SCOPE_TABLE,
     LIVENESS_SCOPES,
     LIVENESS_VARIANT_NAMES,
@@ -53,9 +52,10 @@ from model.liveness_variants import (
     LivenessModel,
     get_liveness_variant,
 )
-from model.presets import PRESETS
-from model.state import CONFLICT, LATENCY, QUALITY, Proposal, Reply, Snapshot, State
-from model.trace import replay
+from parsync.model.actions import Action, HandleReply, Propose, StartCycle
+from parsync.model.config import Config, Faults, Need
+from parsync.model.presets import PRESETS
+from parsync.model.state import CONFLICT, LATENCY, QUALITY, Proposal, Reply, Snapshot, State
 
 # (states, transitions, fair components) of the correct model, measured once.
 PINNED_PASS = {
@@ -548,7 +548,7 @@ def test_named_scopes_on_the_command_line(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_shipped_toml_is_the_named_scope() -> None:
-    from model.config import load_config
+    from parsync.model.config import load_config
 
     path = Path(__file__).resolve().parent.parent / "docs" / "steady-contention.toml"
     assert load_config(path) == LIVENESS_SCOPES["steady-contention"]
@@ -583,7 +583,7 @@ def test_cli_liveness_errors(
 
 def test_steady_preserves_the_finite_model() -> None:
     """Without steady workload or a liveness variant, LivenessModel is ParSyncModel."""
-    from model.protocol import ParSyncModel
+    from parsync.model.protocol import ParSyncModel
 
     cfg = replace(LIVENESS_SCOPES["calm"], max_cycle=2)
     a, b = ParSyncModel(cfg), LivenessModel(cfg)

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from model.checker import Checker
-from model.cli import main
-from model.presets import get_preset
-from model.proofs.differential import DiffStats, check_state, random_walks
-from model.proofs.encoding import Encoding
-from model.proofs.logic import ParamUniverse
-from model.proofs.proofs import (
+from parsync.cli import main
+from parsync.engines.checker import Checker
+from parsync.model.presets import get_preset
+from parsync.model.properties import SAFETY_IDS
+from parsync.model.protocol import ParSyncModel
+from parsync.model.variants import VARIANTS
+from parsync.proofs.differential import DiffStats, check_state, random_walks
+from parsync.proofs.encoding import Encoding
+from parsync.proofs.logic import ParamUniverse
+from parsync.proofs.proofs import (
     ALL_GOAL_IDS,
     CTI,
     GOAL_BY_ID,
@@ -28,11 +31,8 @@ from model.proofs.proofs import (
     PropertyResult,
     Prover,
 )
-from model.proofs.report import DEFAULT_REPORT, REGENERATE, recorded_hash, source_hash
-from model.proofs.witness import find_witnesses
-from model.properties import SAFETY_IDS
-from model.protocol import ParSyncModel
-from model.variants import VARIANTS
+from parsync.proofs.report import DEFAULT_REPORT, REGENERATE, recorded_hash, source_hash
+from parsync.proofs.witness import find_witnesses
 
 SUB_ACTIONS = [a.name for a in Encoding(ParamUniverse("t")).actions]
 
@@ -97,8 +97,8 @@ def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
     be proved for want of a model. The witnesses are reachable, so the check
     names the lemma and fails.
     """
-    from model.proofs.proofs import NONVACUOUS, Lemma
-    from model.state import UNPLACED
+    from parsync.model.state import UNPLACED
+    from parsync.proofs.proofs import NONVACUOUS, Lemma
 
     name = "UnplacedNeverCommitted"
     monkeypatch.setitem(
@@ -114,7 +114,7 @@ def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
 
 
 def test_every_variant_has_a_switch_in_the_encoding() -> None:
-    from model.proofs.encoding import ENCODED_VARIANTS
+    from parsync.proofs.encoding import ENCODED_VARIANTS
 
     assert {v.name for v in VARIANTS} == set(ENCODED_VARIANTS)
     with pytest.raises(KeyError):
@@ -187,9 +187,9 @@ def test_lemmas_hold_on_reachable_states_in_every_reading() -> None:
     """
     import random
 
-    from model.proofs.bmc import hint_catalogue, width_for
-    from model.proofs.concrete import Scope
-    from model.proofs.differential import _truth
+    from parsync.proofs.bmc import hint_catalogue, width_for
+    from parsync.proofs.concrete import Scope
+    from parsync.proofs.differential import _truth
 
     model = ParSyncModel(get_preset("pr").config)
     rng = random.Random(7)

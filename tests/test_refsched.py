@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-import refsched
-from conformance.adapter import STEP_METHODS
-from refsched import Cluster, FreeRun, Mode, NetworkFaults, RefSchedAdapter, Settings
-from refsched.actor import THREAD_PREFIX, StepTimeout
-from refsched.adapter import AdapterStepError
-from refsched.mutants import MUTANT_NAMES, MUTANTS
-from refsched.network import UnknownMessage
-from refsched.worker import NothingToSchedule, Worker, WorkerDown
+from parsync import refsched
+from parsync.conformance.adapter import STEP_METHODS
+from parsync.refsched import Cluster, FreeRun, Mode, NetworkFaults, RefSchedAdapter, Settings
+from parsync.refsched.actor import THREAD_PREFIX, StepTimeout
+from parsync.refsched.adapter import AdapterStepError
+from parsync.refsched.mutants import MUTANT_NAMES, MUTANTS
+from parsync.refsched.network import UnknownMessage
+from parsync.refsched.worker import NothingToSchedule, Worker, WorkerDown
 
 
 def _threads() -> list[str]:
@@ -85,7 +85,7 @@ def w(obs: Mapping[str, Any], i: int) -> dict[str, Any]:
 
 
 def test_factory_and_observation_shape(ad: RefSchedAdapter) -> None:
-    assert refsched.REFERENCE == "refsched"
+    assert refsched.REFERENCE == "parsync.refsched"
     assert all(callable(getattr(ad, name)) for name in STEP_METHODS)
     ad.reset(config(partition_map=[1, 0]))
     obs = ad.observe()
@@ -498,7 +498,7 @@ def test_mutant_catalogue() -> None:
     assert len(MUTANTS) >= 12
     assert len(set(MUTANT_NAMES)) == len(MUTANTS)
     for name, summary, expected in MUTANTS:
-        assert name.startswith("refsched.mutants.")
+        assert name.startswith("parsync.refsched.mutants.")
         assert summary and re.fullmatch(r"(PS-\d+|divergence)(\|(PS-\d+|divergence))*", expected), (
             name,
             expected,

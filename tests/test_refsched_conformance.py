@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from refsched import REFERENCE
-from refsched.mutants import MUTANTS
+from parsync.refsched import REFERENCE
+from parsync.refsched.mutants import MUTANTS
 
 pytest_plugins = ["pytester"]
 

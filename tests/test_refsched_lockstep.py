@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-import refsched
-from conformance.observe import observation_of
-from model.actions import (
+from parsync import refsched
+from parsync.conformance.observe import observation_of
+from parsync.model.actions import (
     Action,
     Commit,
     Crash,
@@ -35,10 +35,10 @@ from model.actions import (
     StartCycle,
     fmt_action,
 )
-from model.config import Config, Faults, Need
-from model.presets import get_preset
-from model.protocol import ParSyncModel
-from model.state import REPLY_KINDS, Proposal, Reply, State
+from parsync.model.config import Config, Faults, Need
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import REPLY_KINDS, Proposal, Reply, State
 
 _KINDS = {name: k for k, name in enumerate(("committed", "conflict", "already-placed", "fenced"))}
 assert len(_KINDS) == len(REPLY_KINDS)
@@ -243,7 +243,7 @@ MUTANT_VARIANTS = {
 
 @pytest.mark.parametrize("mutant", sorted(MUTANT_VARIANTS))
 def test_mutant_follows_its_model_variant(mutant: str) -> None:
-    adapter = importlib.import_module(f"refsched.mutants.{mutant}").parsync_adapter()
+    adapter = importlib.import_module(f"parsync.refsched.mutants.{mutant}").parsync_adapter()
     try:
         for scope in ("pr", "gangs"):
             for seed in range(15):

@@ -1,4 +1,5 @@
-"""The simulation engine (model/simulate.py) and the study (model/simulate_study.py).
+"""The simulation engine (parsync/engines/simulate.py) and the study
+(parsync/engines/simulate_study.py).
 
 Tiny sizes only (seconds): the default study that writes docs/simulation.md is
 run by `parsync simulate`, never here. What is asserted: the transition used by
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
-from model.simulate import SimulationError, Workload, generate, run
-from model.simulate_study import PLANS, render_markdown, simulate
+from parsync.cli import main
+from parsync.engines.simulate import SimulationError, Workload, generate, run
+from parsync.engines.simulate_study import PLANS, render_markdown, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Workload(

@@ -1,6 +1,6 @@
-from model.checker import PASS, Checker
-from model.presets import get_preset
-from model.protocol import ParSyncModel
+from parsync.engines.checker import PASS, Checker
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
 
 
 def test_small_preset_passes() -> None:

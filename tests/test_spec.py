@@ -2,8 +2,8 @@
 
 * spec/properties.json lists exactly the properties of model/properties.py (IDs,
   names, kinds, expectations, predicates) and the variants of model/variants.py
-  that break each, plus PS-L1..L3, checked by model/liveness.py and broken by the
-  variants of model/liveness_variants.py; spec/properties.md carries every ID,
+  that break each, plus PS-L1..L3, checked by parsync/engines/liveness.py and broken by the
+  variants of parsync/engines/liveness_variants.py; spec/properties.md carries every ID,
   formula and variant;
 * spec/manifest.json was generated from the current model sources (spec hash),
   and its state counts are reproduced exactly (small here; pr in a slow test).
@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from model import manifest as mf
-from model.liveness import LIVENESS_IDS, LIVENESS_NAMES, check_liveness
-from model.liveness_variants import LIVENESS_VARIANTS
-from model.presets import PRESETS
-from model.properties import PROPERTIES, WITNESSES
-from model.state import Snapshot, State, Worker
-from model.variants import VARIANTS
+from parsync import manifest as mf
+from parsync.engines.liveness import LIVENESS_IDS, LIVENESS_NAMES, check_liveness
+from parsync.engines.liveness_variants import LIVENESS_VARIANTS
+from parsync.model.presets import PRESETS
+from parsync.model.properties import PROPERTIES, WITNESSES
+from parsync.model.state import Snapshot, State, Worker
+from parsync.model.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
@@ -206,7 +206,7 @@ def test_prose_names_each_liveness_propertys_variants(
 
 
 def test_manifest_spec_hash_is_current(manifest: dict[str, Any]) -> None:
-    assert manifest["spec_sources"] == [f"model/{n}" for n in mf.SPEC_SOURCES]
+    assert manifest["spec_sources"] == list(mf.SPEC_SOURCES)
     assert not mf.compare_hash(manifest), (
         "spec/manifest.json is stale: it was generated from other model sources "
         f"({manifest['spec_hash']}, now {mf.spec_hash()}). Regenerate it with "

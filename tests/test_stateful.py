@@ -1,4 +1,4 @@
-"""The Hypothesis engine (model/stateful.py): two independent engines, one verdict.
+"""The Hypothesis engine (parsync/engines/stateful.py): two independent engines, one verdict.
 
 * The correct model passes the machine on the ``small`` and ``pr`` presets and on
   ``WIDE_CONFIG``, a scope BFS cannot exhaust. These use the active Hypothesis
@@ -25,21 +25,21 @@ from functools import cache
 import pytest
 from hypothesis import Phase, settings
 
-from model.actions import ACTION_NAMES, Action, Failover, StartCycle, fmt_action
-from model.checker import INCOMPLETE, VIOLATION, Checker, CheckResult
-from model.config import Config
-from model.hypothesis_profiles import PHASES, SUPPRESSED
-from model.presets import get_preset
-from model.properties import action_violations, state_violations
-from model.protocol import ParSyncModel
-from model.stateful import (
+from parsync.engines.checker import INCOMPLETE, VIOLATION, Checker, CheckResult
+from parsync.engines.hypothesis_profiles import PHASES, SUPPRESSED
+from parsync.engines.stateful import (
     WIDE_CONFIG,
     PropertyViolation,
     failure_message,
     find_violation,
     make_machine,
 )
-from model.variants import VARIANT_NAMES, get_variant
+from parsync.model.actions import ACTION_NAMES, Action, Failover, StartCycle, fmt_action
+from parsync.model.config import Config
+from parsync.model.presets import get_preset
+from parsync.model.properties import action_violations, state_violations
+from parsync.model.protocol import ParSyncModel
+from parsync.model.variants import VARIANT_NAMES, get_variant
 
 PR = get_preset("pr").config
 

@@ -14,11 +14,11 @@ from collections import deque
 
 import pytest
 
-from model.actions import Action, Drop, Duplicate, Failover, Release
-from model.presets import get_preset
-from model.protocol import ParSyncModel
-from model.state import State
-from model.variants import VARIANT_NAMES
+from parsync.model.actions import Action, Drop, Duplicate, Failover, Release
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import State
+from parsync.model.variants import VARIANT_NAMES
 
 
 def reachable(m: ParSyncModel, limit: int) -> list[State]:
@@ -92,7 +92,7 @@ def walks(m: ParSyncModel, n: int, length: int, seed: int) -> list[State]:
 
 
 def test_step_agrees_deep_in_the_wide_scope_with_every_fault() -> None:
-    from model.stateful import WIDE_CONFIG
+    from parsync.engines.stateful import WIDE_CONFIG
 
     m = ParSyncModel(WIDE_CONFIG)
     states = walks(m, 40, 80, seed=7)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from model.actions import ACTION_NAMES
-from model.presets import get_preset
-from model.properties import PROPERTIES
+from parsync.model.actions import ACTION_NAMES
+from parsync.model.presets import get_preset
+from parsync.model.properties import PROPERTIES
 
 SPEC = Path(__file__).resolve().parent.parent / "spec"
 TLA = (SPEC / "ParSync.tla").read_text(encoding="utf-8")

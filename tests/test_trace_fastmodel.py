@@ -1,4 +1,4 @@
-"""TraceModel (model/traces/fastmodel.py) computes what ParSyncModel computes: each replaced
+"""TraceModel (parsync/traces/fastmodel.py) computes what ParSyncModel computes: each replaced
 step is compared with the model's own on reachable states, at scopes with faults, gangs
 and latency-first workers, and a trace validated with it matches one validated step by
 step with ``ParSyncModel.successors``."""
@@ -14,13 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_trace_validate import SCOPES as VALIDATE_SCOPES
 
-from model.actions import Crash
-from model.config import Faults
-from model.protocol import _IS_CRASH, ParSyncModel
-from model.state import PLACED, State
-from model.traces.fastmodel import PVec, TraceModel, pset
-from model.traces.simulate import long_config
-from model.traces.validate import Validator, validation_config
+from parsync.model.actions import Crash
+from parsync.model.config import Faults
+from parsync.model.protocol import _IS_CRASH, ParSyncModel
+from parsync.model.state import PLACED, State
+from parsync.traces.fastmodel import PVec, TraceModel, pset
+from parsync.traces.simulate import long_config
+from parsync.traces.validate import Validator, validation_config
 
 SCOPES = {name: validation_config(cfg) for name, cfg in VALIDATE_SCOPES.items()}
 SCOPES["long"] = validation_config(long_config(needs=60))

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.observe import KIND_NAMES as OBSERVED_KINDS
-from model.cli import main
-from model.presets import get_preset
-from model.traces.format import (
+from parsync.cli import main
+from parsync.conformance.observe import KIND_NAMES as OBSERVED_KINDS
+from parsync.model.presets import get_preset
+from parsync.traces.format import (
     _COMPILED,
     EVENTS,
     KIND_NAMES,
@@ -28,7 +28,7 @@ from model.traces.format import (
     schema,
     schema_text,
 )
-from model.traces.simulate import simulate
+from parsync.traces.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 jsonschema = pytest.importorskip("jsonschema")

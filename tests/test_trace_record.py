@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
-from model.traces import validate_path
-from refsched.mutants import MUTANT_NAMES
-from refsched.recorder import record
+from parsync.cli import main
+from parsync.refsched.mutants import MUTANT_NAMES
+from parsync.refsched.recorder import record
+from parsync.traces import validate_path
 
 ROOT = Path(__file__).resolve().parents[1]
-P = "refsched.mutants."
+P = "parsync.refsched.mutants."
 
 # mutant -> how a free-run trace shows it ("" = it cannot: see docs/traces.md)
 REACH: dict[str, str] = {

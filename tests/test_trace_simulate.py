@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from test_trace_validate import SCOPES as VALIDATE_SCOPES
 
-from model.actions import Crash, Drop, Duplicate, Failover, Release
-from model.config import Config
-from model.protocol import ParSyncModel
-from model.state import PLACED
-from model.traces.simulate import _Ids, enabled, event_of, header, long_config, simulate
+from parsync.model.actions import Crash, Drop, Duplicate, Failover, Release
+from parsync.model.config import Config
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import PLACED
+from parsync.traces.simulate import _Ids, enabled, event_of, header, long_config, simulate
 
 _FAULTS = (Crash, Drop, Duplicate, Failover)
 SCOPES = dict(VALIDATE_SCOPES)

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.actions import Propose
-from model.config import Faults
-from model.presets import get_preset
-from model.protocol import ParSyncModel
-from model.traces import validate_stream
-from model.traces.simulate import long_config, simulate
-from model.traces.validate import VALID, Validator
+from parsync.model.actions import Propose
+from parsync.model.config import Faults
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.traces import validate_stream
+from parsync.traces.simulate import long_config, simulate
+from parsync.traces.validate import VALID, Validator
 
 SCOPES = {
     name: replace(

@@ -21,13 +21,13 @@ Nothing here imports the spec project's ``model``.
 
 from __future__ import annotations
 
-from .adapter import RefSchedAdapter, parsync_adapter
-from .cluster import Cluster, Components, FreeRun
-from .network import Mode, NetworkFaults
-from .settings import Settings
-from .worker import Pacing
+from parsync.refsched.adapter import RefSchedAdapter, parsync_adapter
+from parsync.refsched.cluster import Cluster, Components, FreeRun
+from parsync.refsched.network import Mode, NetworkFaults
+from parsync.refsched.settings import Settings
+from parsync.refsched.worker import Pacing
 
-REFERENCE = "refsched"  # the --impl target of the reference implementation
+REFERENCE = "parsync.refsched"  # the --parsync-impl target of the reference implementation
 
 __all__ = [
     "REFERENCE",

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .broker import CommitBroker
-from .cluster import Cluster, Components
-from .network import Mode
-from .settings import Settings
-from .store import DurableStore
-from .worker import Worker
+from parsync.refsched.broker import CommitBroker
+from parsync.refsched.cluster import Cluster, Components
+from parsync.refsched.network import Mode
+from parsync.refsched.settings import Settings
+from parsync.refsched.store import DurableStore
+from parsync.refsched.worker import Worker
 
 
 class AdapterStepError(RuntimeError):
@@ -101,5 +101,5 @@ class RefSchedAdapter:
 
 
 def parsync_adapter() -> RefSchedAdapter:
-    """The factory the conformance suite calls (``--impl=refsched``)."""
+    """The factory the conformance suite calls (``--impl=parsync.refsched``)."""
     return RefSchedAdapter()

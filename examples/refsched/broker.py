@@ -21,12 +21,12 @@ from bisect import insort
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .actor import Actor
-from .events import EventLog
-from .messages import ALREADY_PLACED, COMMITTED, CONFLICT, FENCED, Proposal, Reply
-from .network import Envelope, Network
-from .settings import Settings
-from .store import PLACED, RELEASED, UNPLACED, BrokerState, DurableStore
+from parsync.refsched.actor import Actor
+from parsync.refsched.events import EventLog
+from parsync.refsched.messages import ALREADY_PLACED, COMMITTED, CONFLICT, FENCED, Proposal, Reply
+from parsync.refsched.network import Envelope, Network
+from parsync.refsched.settings import Settings
+from parsync.refsched.store import PLACED, RELEASED, UNPLACED, BrokerState, DurableStore
 
 PartitionData = dict[int, tuple[tuple[int, int], ...]]  # partition -> (seq, used) per bucket
 ReadNote = Callable[[int, PartitionData], None]

@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .actor import Actor, ActorStopped, StepTimeout
-from .broker import CommitBroker, PartitionData, ReadNote
-from .events import Event, EventLog
-from .messages import COMMITTED
-from .network import Mode, Network, NetworkFaults
-from .settings import Settings
-from .store import PLACED, UNPLACED, BrokerState, DurableStore
-from .worker import Pacing, Worker
+from parsync.refsched.actor import Actor, ActorStopped, StepTimeout
+from parsync.refsched.broker import CommitBroker, PartitionData, ReadNote
+from parsync.refsched.events import Event, EventLog
+from parsync.refsched.messages import COMMITTED
+from parsync.refsched.network import Mode, Network, NetworkFaults
+from parsync.refsched.settings import Settings
+from parsync.refsched.store import PLACED, UNPLACED, BrokerState, DurableStore
+from parsync.refsched.worker import Pacing, Worker
 
 
 @dataclass(frozen=True)

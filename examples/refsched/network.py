@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from .actor import Actor
-from .events import EventLog
-from .messages import Message, Proposal, Reply
+from parsync.refsched.actor import Actor
+from parsync.refsched.events import EventLog
+from parsync.refsched.messages import Message, Proposal, Reply
 
 
 class Mode(Enum):

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-from .actor import ActorStopped, StepTimeout
-from .cluster import Cluster, Components, FreeRun
-from .events import Event
-from .network import Mode, NetworkFaults
-from .settings import Settings
-from .worker import Pacing
+from parsync.refsched.actor import ActorStopped, StepTimeout
+from parsync.refsched.cluster import Cluster, Components, FreeRun
+from parsync.refsched.events import Event
+from parsync.refsched.network import Mode, NetworkFaults
+from parsync.refsched.settings import Settings
+from parsync.refsched.worker import Pacing
 
 FORMAT = "parsync-trace"
 VERSION = 1

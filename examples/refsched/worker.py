@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .actor import Actor
-from .broker import PartitionData, ReadNote
-from .events import EventLog
-from .messages import ALREADY_PLACED, COMMITTED, CONFLICT, Proposal, Reply
-from .network import Network
-from .settings import ADAPTIVE, LATENCY_FIRST, QUALITY_FIRST, Settings
+from parsync.refsched.actor import Actor
+from parsync.refsched.broker import PartitionData, ReadNote
+from parsync.refsched.events import EventLog
+from parsync.refsched.messages import ALREADY_PLACED, COMMITTED, CONFLICT, Proposal, Reply
+from parsync.refsched.network import Network
+from parsync.refsched.settings import ADAPTIVE, LATENCY_FIRST, QUALITY_FIRST, Settings
 
 Reader = Callable[[Iterable[int], "ReadNote | None"], tuple[int, PartitionData]]
 

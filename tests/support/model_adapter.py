@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conformance.observe import observation_of
-from model.actions import (
+from parsync.conformance.observe import observation_of
+from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
@@ -25,9 +25,9 @@ from model.actions import (
     Release,
     StartCycle,
 )
-from model.config import config_from_dict
-from model.protocol import ParSyncModel
-from model.state import State
+from parsync.model.config import config_from_dict
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import State
 
 
 class ModelAdapter:
@@ -102,7 +102,7 @@ def __getattr__(name: str) -> Any:
     """``variant_<name>`` factories: the model of a known-bad design, e.g.
     ``--impl=tests.support.model_adapter:variant_no_epoch_fencing``."""
     if name.startswith("variant_"):
-        from model.variants import VARIANT_NAMES
+        from parsync.model.variants import VARIANT_NAMES
 
         v = name[len("variant_") :].replace("_", "-")
         if v in VARIANT_NAMES:

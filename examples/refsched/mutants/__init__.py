@@ -1,6 +1,6 @@
 """Mutants of the reference scheduler: one small, plausible mistake each.
 
-Each module ``refsched.mutants.<name>`` subclasses one component of the
+Each module ``parsync.refsched.mutants.<name>`` subclasses one component of the
 reference (broker, worker or durable store), overrides a single method with the
 mistake (marked ``BUG``), and exposes ``parsync_adapter()``, so it is an
 ``--impl`` target of its own. ``MUTANTS`` lists them with the detection the

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from bisect import insort
 
-from refsched.adapter import RefSchedAdapter
-from refsched.broker import CommitBroker
-from refsched.messages import Proposal
-from refsched.store import PLACED
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.broker import CommitBroker
+from parsync.refsched.messages import Proposal
+from parsync.refsched.store import PLACED
 
 
 class Broker(CommitBroker):

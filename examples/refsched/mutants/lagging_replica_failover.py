@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.store import BrokerState, DurableStore
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.store import BrokerState, DurableStore
 
 
 class LaggingStore(DurableStore):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.broker import CommitBroker
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.broker import CommitBroker
 
 
 class Broker(CommitBroker):

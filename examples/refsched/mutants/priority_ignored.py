@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.broker import CommitBroker
-from refsched.network import Envelope
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.broker import CommitBroker
+from parsync.refsched.network import Envelope
 
 
 class Broker(CommitBroker):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.messages import Reply
-from refsched.worker import Worker as RefWorker
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.messages import Reply
+from parsync.refsched.worker import Worker as RefWorker
 
 
 class Worker(RefWorker):

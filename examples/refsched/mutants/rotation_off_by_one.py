@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.worker import Worker as RefWorker
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.worker import Worker as RefWorker
 
 
 class Worker(RefWorker):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.worker import Snapshot
-from refsched.worker import Worker as RefWorker
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.worker import Snapshot
+from parsync.refsched.worker import Worker as RefWorker
 
 
 class Worker(RefWorker):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from refsched.adapter import RefSchedAdapter
-from refsched.broker import CommitBroker
-from refsched.messages import Proposal
+from parsync.refsched.adapter import RefSchedAdapter
+from parsync.refsched.broker import CommitBroker
+from parsync.refsched.messages import Proposal
 
 
 class Broker(CommitBroker):

@@ -1,0 +1,734 @@
+"""``parsync simulate``: the study that puts ADR-0031's numbers to the test.
+
+A *study* is a fixed list of simulated runs (:mod:`model.simulate`), grouped in
+sections, each answering one claim:
+
+* ``grid``: the uniform workload, every strategy at every P, under both time
+  models (conflict rate, retries, staleness, latency, quality per cell);
+* ``calibration``: the hot-cold workload at P = 1 (plain OCC: every strategy is
+  the same when every partition is fresh) over a range of demand skew, to find
+  the loads at which OCC alone shows the ADR's "before" conflict rates;
+* ``adr``: at each calibrated load, P = 8 for every strategy and time model,
+  beside the ADR's "after" column;
+* ``schedulers``: a fixed total load spread over more and more workers;
+* ``shapes``: uniform, hot-cold and deploy-burst workloads at P = 1 and P = 8.
+
+:func:`simulate` runs a plan and returns a :class:`SimulationResult`
+(``to_json``, ``rows``, ``adr_rows``, ``findings``), which other documents can
+quote; :func:`write_markdown` renders it as ``docs/simulation.md`` with every
+figure taken from the result, and :func:`write_plot` draws the plot when the
+optional ``plot`` extra (matplotlib) is installed. Runs of one comparison share
+a seed, so they see the same random draws wherever their workloads coincide.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from parsync.engines.simulate import TIME_MODELS, RunResult, Workload, plain, run
+from parsync.manifest import spec_hash, tool_versions
+from parsync.model.config import STRATEGIES
+
+FORMAT = "parsync-simulation/1"
+
+#: ADR-0031's table: conflict rate before (OCC alone) -> about this after P = 8.
+ADR_TABLE: tuple[tuple[float, float], ...] = (
+    (0.15, 0.05),
+    (0.30, 0.10),
+    (0.50, 0.15),
+    (0.80, 0.30),
+)
+#: |measured - ADR| within this counts as agreeing (the ADR's figures are "~").
+TOLERANCE = 0.05
+
+BASE = Workload(
+    workload="uniform",
+    workers=16,
+    buckets=2048,
+    capacity=2,
+    units=30,
+    warmup=10,
+    rate=8.0,
+    hold=16.0,
+    eligible=16,
+    hot_fraction=0.05,
+)
+TINY = replace(
+    BASE, workers=4, buckets=64, units=8, warmup=2, rate=2.0, hold=4.0, eligible=6, hot_fraction=0.1
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a study runs; ``default`` writes the docs, ``tiny`` is for tests."""
+
+    name: str
+    base: Workload
+    partitions: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    hot_shares: tuple[float, ...] = (0.0, 0.6, 0.8, 0.9, 0.95)
+    worker_counts: tuple[int, ...] = (4, 8, 16, 32)
+    after_p: int = 8
+
+    def cells(self, section: str) -> list[tuple[dict[str, Any], Workload]]:
+        """The (key, workload) of every run of a section that needs no other result."""
+        b = self.base
+        out: list[tuple[dict[str, Any], Workload]] = []
+        if section == "grid":
+            for tm in TIME_MODELS:
+                for st in STRATEGIES:
+                    for p in self.partitions:
+                        key = {"time_model": tm, "strategy": st, "P": p}
+                        out.append((key, replace(b, time_model=tm, strategy=st, partitions=p)))
+        elif section == "calibration":
+            for hs in self.hot_shares:
+                wl = replace(b, workload="hot-cold", hot_share=hs, partitions=1)
+                out.append(({"hot_share": hs}, wl))
+        elif section == "schedulers":
+            total = b.rate * b.workers
+            for st in ("latency-first", "quality-first"):
+                for w in self.worker_counts:
+                    wl = replace(b, workers=w, rate=total / w, strategy=st, partitions=self.after_p)
+                    out.append(({"strategy": st, "W": w}, wl))
+        elif section == "shapes":
+            for shape in ("uniform", "hot-cold", "burst"):
+                shaped = replace(b, workload=shape, time_model="equal-bandwidth")
+                out.append(
+                    (
+                        {"workload": shape, "strategy": "(any)", "P": 1},
+                        replace(shaped, partitions=1),
+                    )
+                )
+                for st in STRATEGIES:
+                    wl = replace(shaped, strategy=st, partitions=self.after_p)
+                    out.append(({"workload": shape, "strategy": st, "P": self.after_p}, wl))
+        return out
+
+    def adr_cells(self, levels: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Workload]]:
+        """P = ``after_p`` at each calibrated load, every strategy and time model."""
+        out: list[tuple[dict[str, Any], Workload]] = []
+        for lv in levels:
+            hs = lv["hot_share"]
+            for tm in TIME_MODELS:
+                for st in STRATEGIES:
+                    wl = replace(
+                        self.base,
+                        workload="hot-cold",
+                        hot_share=hs,
+                        partitions=self.after_p,
+                        strategy=st,
+                        time_model=tm,
+                    )
+                    key = {
+                        "before": lv["before"],
+                        "hot_share": hs,
+                        "time_model": tm,
+                        "strategy": st,
+                    }
+                    out.append((key, wl))
+        return out
+
+
+PLANS = {
+    "default": Plan("default", BASE),
+    "tiny": Plan(
+        "tiny", TINY, partitions=(1, 2, 4), hot_shares=(0.0, 0.8), worker_counts=(2, 4), after_p=2
+    ),
+}
+SECTIONS = ("grid", "calibration", "adr", "schedulers", "shapes")
+
+
+@dataclass
+class SimulationResult:
+    """Every run of a study, by section, with its provenance."""
+
+    plan: Plan
+    seed: int
+    runs: dict[str, list[tuple[dict[str, Any], RunResult]]] = field(default_factory=dict)
+    skipped: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    spec_hash: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    command: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return (
+            not self.skipped
+            and not self.interrupted
+            and all(r.complete for rs in self.runs.values() for _, r in rs)
+        )
+
+    @property
+    def steps(self) -> int:
+        return sum(r.steps for rs in self.runs.values() for _, r in rs)
+
+    @property
+    def run_count(self) -> int:
+        return sum(len(rs) for rs in self.runs.values())
+
+    def rows(self, section: str) -> list[dict[str, Any]]:
+        """One flat dict per run of ``section``: its key, then its metrics."""
+        return [
+            {**key, **r.metrics, "complete": r.complete} for key, r in self.runs.get(section, [])
+        ]
+
+    def metric(self, section: str, name: str, **key: Any) -> float:
+        """The metric ``name`` of the run of ``section`` whose key has these values."""
+        for k, r in self.runs.get(section, []):
+            if all(k.get(f) == v for f, v in key.items()):
+                return r.metrics[name]
+        return math.nan
+
+    def levels(self) -> list[dict[str, Any]]:
+        """Per ADR row, the calibration load whose P = 1 conflict rate is closest."""
+        cal = self.runs.get("calibration", [])
+        out = []
+        for before, after in ADR_TABLE:
+            best = min(
+                (c for c in cal if not math.isnan(c[1].metrics["conflict_rate"])),
+                key=lambda c: abs(c[1].metrics["conflict_rate"] - before),
+                default=None,
+            )
+            if best is None:
+                continue
+            measured = best[1].metrics["conflict_rate"]
+            out.append(
+                {
+                    "before": before,
+                    "adr_after": after,
+                    "hot_share": best[0]["hot_share"],
+                    "model_before": measured,
+                    "reached": abs(measured - before) <= TOLERANCE,
+                }
+            )
+        return out
+
+    def adr_rows(self) -> list[dict[str, Any]]:
+        """ADR table beside the model: per ADR row and time model, P = 8 per strategy."""
+        rows = []
+        for lv in self.levels():
+            for tm in TIME_MODELS:
+                row = {**lv, "time_model": tm}
+                for st in STRATEGIES:
+                    row[st] = self.metric(
+                        "adr", "conflict_rate", before=lv["before"], time_model=tm, strategy=st
+                    )
+                rows.append(row)
+        return rows
+
+    def findings(self) -> list[dict[str, Any]]:
+        """Each claim checked against the runs: the claim, the verdict, the evidence."""
+        return _findings(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "plan": self.plan.name,
+            "seed": self.seed,
+            "base": self.plan.base.to_dict(),
+            "complete": self.complete,
+            "skipped_runs": self.skipped,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 2),
+            "steps": self.steps,
+            "spec_hash": self.spec_hash,
+            "versions": self.versions,
+            "sections": {
+                s: [{"key": k, **r.to_json()} for k, r in rs] for s, rs in self.runs.items()
+            },
+            "adr_rows": plain(self.adr_rows()),
+            "findings": self.findings(),
+        }
+
+
+def simulate(
+    plan: Plan | str = "default",
+    seed: int = 1,
+    *,
+    max_seconds: float | None = None,
+    on_run: Callable[[str, int, int, str], None] | None = None,
+    command: str = "",
+) -> SimulationResult:
+    """Run every section of ``plan``; stop cleanly at ``max_seconds`` or Ctrl-C.
+
+    A run cut by the budget is kept (marked incomplete); the runs not started
+    are counted in ``skipped``. ``on_run(section, done, total, label)`` reports
+    progress before each run.
+    """
+    pl = PLANS[plan] if isinstance(plan, str) else plan
+    started = time.monotonic()
+    deadline = None if max_seconds is None else started + max_seconds
+    res = SimulationResult(
+        pl, seed, spec_hash=spec_hash(), versions=tool_versions(), command=command
+    )
+    total = sum(len(pl.cells(s)) for s in SECTIONS if s != "adr") + len(ADR_TABLE) * len(
+        TIME_MODELS
+    ) * len(STRATEGIES)
+    done = 0
+    try:
+        for section in SECTIONS:
+            cells = pl.adr_cells(res.levels()) if section == "adr" else pl.cells(section)
+            got = res.runs.setdefault(section, [])
+            for key, wl in cells:
+                if deadline is not None and time.monotonic() >= deadline:
+                    res.skipped = total - done
+                    return res
+                if on_run is not None:
+                    on_run(section, done, total, wl.describe())
+                got.append((key, run(wl, seed, deadline=deadline)))
+                done += 1
+    except KeyboardInterrupt:
+        res.interrupted = True
+        res.skipped = total - done
+    finally:
+        res.seconds = time.monotonic() - started
+    return res
+
+
+# --- findings: each claim against the runs ---------------------------------------------------
+
+
+def _fmt(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x:.3f}"
+
+
+def _findings(res: SimulationResult) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    pl = res.plan
+    after = pl.after_p
+    for lv_row in res.adr_rows():
+        lower = [st for st in STRATEGIES if lv_row[st] < lv_row["model_before"]]
+        near = [st for st in STRATEGIES if abs(lv_row[st] - lv_row["adr_after"]) <= TOLERANCE]
+        if not lv_row["reached"]:
+            verdict = "not reached"
+        elif near:
+            verdict = "agrees"
+        elif len(lower) == len(STRATEGIES):
+            verdict = "direction only"
+        elif lower:
+            verdict = "partly"  # some strategies lower the rate, others raise it
+        else:
+            verdict = "disagrees"
+        out.append(
+            {
+                "claim": f"ADR row {lv_row['before']:.2f} -> ~{lv_row['adr_after']:.2f} "
+                f"at P={after} ({lv_row['time_model']})",
+                "verdict": verdict,
+                "evidence": f"model P=1 {_fmt(lv_row['model_before'])} (hot_share "
+                f"{lv_row['hot_share']:g}); P={after}: "
+                + ", ".join(f"{st} {_fmt(lv_row[st])}" for st in STRATEGIES),
+            }
+        )
+    for tm in TIME_MODELS:
+        base = res.metric("grid", "conflict_rate", time_model=tm, strategy="quality-first", P=1)
+        vals = {
+            st: res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=after)
+            for st in STRATEGIES
+        }
+        lower = [st for st, v in vals.items() if v < base]
+        out.append(
+            {
+                "claim": f"P={after} lowers the conflict rate of OCC alone (uniform, {tm})",
+                "verdict": "agrees"
+                if len(lower) == len(STRATEGIES)
+                else ("partly" if lower else "disagrees"),
+                "evidence": f"P=1 {_fmt(base)}; P={after}: "
+                + ", ".join(f"{st} {_fmt(v)}" for st, v in vals.items()),
+            }
+        )
+    for st in ("latency-first", "quality-first"):
+        pts = [
+            (k["W"], r.metrics["conflict_rate"])
+            for k, r in res.runs.get("schedulers", [])
+            if k["strategy"] == st
+        ]
+        if len(pts) >= 2:
+            first, last = pts[0][1], pts[-1][1]
+            out.append(
+                {
+                    "claim": "more schedulers at fixed total load lower conflicts "
+                    f"({st}, P={after})",
+                    "verdict": "agrees" if last < first else "disagrees",
+                    "evidence": ", ".join(f"W={w}: {_fmt(v)}" for w, v in pts),
+                }
+            )
+    for metric, best_st, claim, pick in (
+        ("conflict_rate", "latency-first", "latency-first has the lowest conflict rate", min),
+        ("quality", "quality-first", "quality-first has the best placement quality", max),
+    ):
+        held, cases = 0, []
+        for tm in TIME_MODELS:
+            for p in pl.partitions:
+                if p == 1:
+                    continue
+                vals = {
+                    st: res.metric("grid", metric, time_model=tm, strategy=st, P=p)
+                    for st in STRATEGIES
+                }
+                if any(math.isnan(v) for v in vals.values()):
+                    continue
+                cases.append((tm, p))
+                if vals[best_st] == pick(vals.values()):
+                    held += 1
+        out.append(
+            {
+                "claim": f"{claim} (uniform, P>1, both time models)",
+                "verdict": "agrees"
+                if cases and held == len(cases)
+                else ("partly" if held else "disagrees"),
+                "evidence": f"holds in {held} of {len(cases)} (time model, P) cells",
+            }
+        )
+    return out
+
+
+# --- the document ----------------------------------------------------------------------------
+
+_METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("conflict_rate", "conflict rate"),
+    ("self_conflict_share", "self share"),
+    ("retries_per_placement", "retries/placement"),
+    ("staleness_mean", "staleness mean"),
+    ("staleness_max", "staleness max"),
+    ("latency_units", "latency (units)"),
+    ("latency_p95", "latency p95 (cycles)"),
+    ("quality", "quality"),
+    ("placements", "placements"),
+)
+
+_HOW = """\
+Every run executes the model itself (`model/protocol.py`, `ParSyncModel`): each
+next state is `ParSyncModel.step`, which builds only the chosen action's successor
+(`tests/test_step.py` shows it equal to the model's `successors` on every
+transition of the presets and variants; enumerating `successors` on every step
+would be far too slow at these sizes).
+A run advances in ticks: every worker starts a cycle (one partition read fresh,
+rotation staggered across workers as in ParSync), then an event loop picks at
+random among the enabled proposals, commits, replies and due releases until
+every worker is idle. Needs arrive as a Poisson stream per worker and are held
+for an exponential time before their `Release`. Each need ranks its eligible
+buckets; the policy proposes its best-ranked option that the strategy and the
+worker's view allow (latency-first: freshest partition only; quality-first:
+any; adaptive: the model's mode switch), else `Defer`.
+
+Two time models, because the protocol says what a cycle does but not how long
+it takes: **equal-cycle** (a cycle lasts the same at every P, so partitioning
+only makes the view older) and **equal-bandwidth** (ParSync's premise: reading
+1/P of the state takes 1/P of the time, so cycles are P times shorter and
+arrivals and holds are scaled per cycle). Latency is reported in time units
+(one cycle at P = 1) so the two compare.
+"""
+
+_METRICS = """\
+- **conflict rate**: Conflict replies / proposals the broker decided (Committed
+  + Conflict), over the measured window (after the warm-up).
+- **self share**: the share of Conflicts in which every seqno bump since the
+  proposer's read came from the proposer's own earlier commits (the model's
+  worker does not apply its own commit to its view, so its next proposal on the
+  same bucket in the same cycle is stale).
+- **retries/placement**: proposals re-sent after a Conflict (same need, same
+  cycle) / placements.
+- **staleness**: for every bucket of every proposal, the proposer's cycle minus
+  the ghost `read_at` of the snapshot its seqno came from (0 = read this
+  cycle); mean and maximum, in cycles.
+- **latency**: cycles from a need's arrival to the proposer's cycle when it
+  commits; shown in time units (cycles / cycles per unit) and as a p95 in cycles.
+- **quality**: placement quality, 1 - rank / (eligible - 1) of the chosen
+  bucket in the need's preference order (1 = its first choice), mean over
+  placements.
+- **placements**: needs committed in the measured window.
+"""
+
+_LIMITS = """\
+This is a protocol model, not a performance model. It has no decision time, no
+network latency, no cost for a read and no clock: a "tick" is a round in which
+every worker starts one cycle, and concurrency is the random interleaving of
+the workers' steps. Two of its rules bound the conflict rate of plain OCC
+(P = 1): a worker has one proposal in flight at a time, and a Conflict forces a
+fresh read of the conflicted partition, which at P = 1 is the whole state.
+Conflicts therefore only come from commits and releases that land between a
+worker's read and its commit. The ADR's and ParSync's figures also fold in
+decision time and synchronisation cost, which the model does not have; where
+the model disagrees with them, the table says so rather than tuning the
+workload until it agrees.
+"""
+
+
+def _key(v: object) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out.extend("| " + " | ".join(r) + " |" for r in rows)
+    return out
+
+
+def render_markdown(res: SimulationResult, plot_note: str) -> str:
+    """The whole of ``docs/simulation.md``; every figure comes from ``res``."""
+    pl, b = res.plan, res.plan.base
+    status = (
+        "complete"
+        if res.complete
+        else (
+            f"PARTIAL: {res.skipped} run(s) not started"
+            + (", interrupted" if res.interrupted else "")
+            + (
+                ""
+                if all(r.complete for rs in res.runs.values() for _, r in rs)
+                else ", some runs cut by the budget"
+            )
+        )
+    )
+    L: list[str] = [
+        "# Simulation: ADR-0031's numbers against the model",
+        "",
+        f"Generated by `{res.command or 'parsync simulate'}`; do not edit by hand.",
+        "",
+        f"- status: {status}",
+        f"- plan: `{pl.name}`, seed {res.seed}, {res.run_count} runs, {res.steps:,} model steps, "
+        f"{res.seconds:.0f} s",
+        f"- base scope: W={b.workers} workers, B={b.buckets} buckets x {b.capacity} slots, "
+        f"P in {list(pl.partitions)}, {b.units} time units ({b.warmup} warm-up), "
+        f"{b.rate:g} needs/worker/unit, hold {b.hold:g} units, {b.eligible} eligible buckets/need, "
+        f"retry budget R={b.retry_budget}",
+        f"- spec hash: `{res.spec_hash}`",
+        "- tools: " + ", ".join(f"{k} {v}" for k, v in sorted(res.versions.items())),
+        "",
+        "## How the runs are made",
+        "",
+        _HOW,
+        "## Metrics",
+        "",
+        _METRICS,
+        "## ADR-0031's table beside the model",
+        "",
+        "The ADR's rows are conflict rates of OCC alone at increasing load. Load here is "
+        "demand skew on the hot-cold workload (share of preferences that fall on the "
+        f"{b.hot_fraction:.0%} hot buckets); for each row, the calibration run whose P = 1 "
+        f"conflict rate is closest stands in for it (reached: within {TOLERANCE}).",
+        "",
+    ]
+    L += _table(
+        [
+            "ADR before",
+            f"ADR after (P={pl.after_p})",
+            "hot share",
+            "model P=1",
+            "reached",
+            "time model",
+            *STRATEGIES,
+        ],
+        [
+            [
+                f"{r['before']:.2f}",
+                f"~{r['adr_after']:.2f}",
+                f"{r['hot_share']:g}",
+                _fmt(r["model_before"]),
+                "yes" if r["reached"] else "no",
+                r["time_model"],
+                *(_fmt(r[st]) for st in STRATEGIES),
+            ]
+            for r in res.adr_rows()
+        ],
+    )
+    L += ["", "## Findings", "", "Each claim, the verdict the runs give, and the evidence.", ""]
+    L += _table(
+        ["claim", "verdict", "evidence"],
+        [[f["claim"], f["verdict"], f["evidence"]] for f in res.findings()],
+    )
+    for tm in TIME_MODELS:
+        L += ["", f"## Conflict rate by strategy and P ({tm}, uniform)", ""]
+        L += _table(
+            ["strategy", *(f"P={p}" for p in pl.partitions)],
+            [
+                [
+                    st,
+                    *(
+                        _fmt(res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=p))
+                        for p in pl.partitions
+                    ),
+                ]
+                for st in STRATEGIES
+            ],
+        )
+    sections = (
+        ("## Every metric of the grid", "grid", ("time_model", "strategy", "P")),
+        (
+            f"## More schedulers at fixed total load (P={pl.after_p}, equal-cycle)",
+            "schedulers",
+            ("strategy", "W"),
+        ),
+        ("## Workload shapes (equal-bandwidth)", "shapes", ("workload", "strategy", "P")),
+        ("## Calibration (hot-cold, P=1)", "calibration", ("hot_share",)),
+    )
+    for heading, section, keys in sections:
+        L += ["", heading, ""]
+        L += _table(
+            [*(k.replace("_", " ") for k in keys), *(h for _, h in _METRIC_COLUMNS)],
+            [
+                [*(_key(k[f]) for f in keys), *(_fmt(r.metrics[m]) for m, _ in _METRIC_COLUMNS)]
+                for k, r in res.runs.get(section, [])
+            ],
+        )
+    L += ["", "## Plot", "", plot_note, "", "## Reading: where the model agrees and where not", ""]
+    L += _reading(res)
+    L += ["", "## Limits of this model", "", _LIMITS]
+    return "\n".join(L).rstrip() + "\n"
+
+
+def _reading(res: SimulationResult) -> list[str]:
+    """Plain sentences derived from the findings (no figure is typed here)."""
+    out = []
+    fs = res.findings()
+    by = {
+        v: [f for f in fs if f["verdict"] == v]
+        for v in ("agrees", "direction only", "partly", "disagrees", "not reached")
+    }
+    for verdict, lead in (
+        ("agrees", "The model agrees with"),
+        ("direction only", "The model agrees in direction but not in size with"),
+        ("partly", "The model agrees only in part with"),
+        ("disagrees", "The model disagrees with"),
+        ("not reached", "The model does not reach the load of"),
+    ):
+        for f in by[verdict]:
+            out.append(f"- {lead}: {f['claim']} ({f['evidence']}).")
+    cal = [r.metrics["conflict_rate"] for _, r in res.runs.get("calibration", [])]
+    if cal:
+        top = max((c for c in cal if not math.isnan(c)), default=math.nan)
+        out.append(
+            "- The highest conflict rate plain OCC (P = 1) reaches in the calibration is "
+            f"{_fmt(top)}; ADR rows above it have no load in this model that produces "
+            "them (see Limits)."
+        )
+    return out
+
+
+def write_plot(res: SimulationResult, path: Path) -> str | None:
+    """Draw conflict rate against P per strategy and time model; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    pl = res.plan
+    fig, axes = plt.subplots(1, len(TIME_MODELS) + 1, figsize=(15, 4.2))
+    for ax, tm in zip(axes, TIME_MODELS, strict=False):
+        for st in STRATEGIES:
+            ys = [
+                res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=p)
+                for p in pl.partitions
+            ]
+            ax.plot(pl.partitions, ys, marker="o", label=st)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("partitions P")
+        ax.set_ylabel("conflict rate")
+        ax.set_title(f"uniform workload, {tm}")
+        ax.legend()
+    ax = axes[-1]
+    rows = [r for r in res.adr_rows() if r["time_model"] == "equal-bandwidth"]
+    xs = [r["before"] for r in rows]
+    ax.plot(
+        xs,
+        [r["adr_after"] for r in rows],
+        "k--",
+        marker="s",
+        label=f"ADR-0031 after (P={pl.after_p})",
+    )
+    ax.plot(xs, [r["model_before"] for r in rows], "k:", marker="x", label="model P=1 (calibrated)")
+    for st in STRATEGIES:
+        ax.plot(xs, [r[st] for r in rows], marker="o", label=f"model P={pl.after_p} {st}")
+    ax.set_xlabel("ADR 'before' conflict rate (row)")
+    ax.set_ylabel("conflict rate")
+    ax.set_title("ADR table vs model (equal-bandwidth)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
+
+
+def write_outputs(res: SimulationResult, out: Path, plot: Path | None) -> tuple[str, str | None]:
+    """Write the Markdown (and the plot); returns (markdown, plot path or None)."""
+    drawn = write_plot(res, plot) if plot is not None else None
+    if drawn is not None and plot is not None:
+        rel = Path(plot).name if Path(plot).parent == Path(out).parent else str(plot)
+        note = f"![conflict rate against P, and the ADR table beside the model]({rel})"
+    elif plot is None:
+        note = "No plot was requested (`--no-plot`)."
+    else:
+        note = "No plot: matplotlib is not installed (`pip install -e '.[plot]'`)."
+    text = render_markdown(res, note)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return text, drawn
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def command(args: Any) -> int:
+    """``parsync simulate``: run the plan with a progress bar; exit 0, or 3 when partial.
+
+    Bad paths raise :class:`ValueError` with one line (the CLI prints it, exit 2).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    out = Path(args.out)
+    plot = None if args.no_plot else Path(args.plot or out.with_suffix(".png"))
+    for p in (out, plot):
+        if p is not None and p.exists() and p.is_dir():
+            raise ValueError(f"cannot write {p}: it is a directory")
+    cmd = f"parsync simulate --plan {args.plan} --seed {args.seed}"
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]{task.fields[section]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None, section="simulate")
+
+        def on_run(section: str, done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, section=section, description=label)
+
+        res = simulate(
+            args.plan, args.seed, max_seconds=args.max_seconds, on_run=on_run, command=cmd
+        )
+    try:
+        _, drawn = write_outputs(res, out, plot)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res.to_json(), indent=2) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"cannot write {e.filename}: {e.strerror or e}") from None
+    err.print(
+        f"{res.run_count} runs, {res.steps:,} model steps in {res.seconds:.1f}s -> {out}"
+        + (
+            f", {drawn}"
+            if drawn
+            else " (no plot: " + ("--no-plot)" if plot is None else "matplotlib is not installed)")
+        )
+    )
+    for f in res.findings():
+        err.print(f"  {f['verdict']:>14}: {f['claim']}")
+    if not res.complete:
+        err.print(
+            f"stopped early: {res.skipped} run(s) not started; the document is marked PARTIAL"
+        )
+        return 3
+    return 0

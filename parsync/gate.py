@@ -1,0 +1,851 @@
+"""``parsync gate``: one pre-merge verdict from every engine, with reports for CI.
+
+The gate runs, in order, the stages a change must pass before it merges:
+
+========== =================================================================
+stage      what it runs
+========== =================================================================
+check      exhaustive BFS of the preset's scope: PS-1..PS-10, coverage, witnesses
+liveness   PS-L1..PS-L3 under weak fairness on the same scope (when available)
+prove      the Z3 inductive proofs of PS-1..PS-10 for every size, non-vacuity
+conformance ``pytest conformance --impl=MODULE`` in a subprocess (``--impl`` only)
+traces     each trace file validated against the model (``--trace GLOB`` only)
+========== =================================================================
+
+Each stage has a time budget from the gate profile of the preset (overridable
+with ``--budget STAGE=SECONDS``). A stage that runs out of budget is
+*incomplete*; the ``pr`` profile treats that as a failure (a merge must not go
+in on a search that did not finish), the ``nightly`` profile reports it and
+lets the other stages decide.
+
+The verdict is *safe* (exit 0) only when every stage that ran passed;
+*unsafe* (exit 1) otherwise. Usage and set-up errors (an unknown preset, an
+implementation that does not load, a glob that matches no trace, a report path
+that cannot be written) exit 2 before any stage runs.
+
+Reports: a rich console table (progress on stderr while it runs), JUnit XML
+(one test case per property per stage, so CI systems show each property), JSON
+for machines, and a short Markdown summary for a pull-request comment that
+includes the first counterexample when there is one.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parsync.model.properties import PROPERTIES
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+# stage verdicts
+PASSED = "pass"
+FAILED = "fail"
+INCOMPLETE = "incomplete"
+ERROR = "error"
+
+STAGES = ("check", "liveness", "prove", "conformance", "traces")
+
+
+class GateUsageError(Exception):
+    """Bad usage or set-up: the CLI prints it as one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class GateProfile:
+    """How hard the gate looks for one preset, and how it treats a budget overrun."""
+
+    preset: str
+    budgets: dict[str, float]  # seconds per stage
+    incomplete_fails: bool
+    summary: str
+
+
+PROFILES: dict[str, GateProfile] = {
+    "pr": GateProfile(
+        "pr",
+        {"check": 600, "liveness": 300, "prove": 300, "conformance": 900, "traces": 600},
+        incomplete_fails=True,
+        summary="pre-merge: every stage must finish within its budget",
+    ),
+    "nightly": GateProfile(
+        "nightly",
+        {"check": 3600, "liveness": 1800, "prove": 900, "conformance": 3600, "traces": 3600},
+        incomplete_fails=False,
+        summary="nightly: a stage out of budget is reported, not failed",
+    ),
+}
+
+
+# --- results -----------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    """One JUnit test case: a property (or a test, or a trace file) within a stage."""
+
+    name: str
+    seconds: float = 0.0
+    failure: str | None = None  # the message when the case failed
+    detail: str = ""  # the body of the failure (a counterexample, say)
+    skipped: str | None = None  # why the case was not decided
+
+
+@dataclass
+class StageResult:
+    stage: str
+    verdict: str  # pass | fail | incomplete | error
+    seconds: float
+    counts: dict[str, Any]
+    summary: str  # one line
+    counterexample: str = ""  # the first counterexample, rendered (empty when none)
+    headline: str = ""  # what the counterexample shows, one line
+    cases: list[Case] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "verdict": self.verdict,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts,
+            "summary": self.summary,
+            "headline": self.headline or None,
+            "counterexample": self.counterexample or None,
+            "cases": [
+                {
+                    "name": c.name,
+                    "seconds": round(c.seconds, 3),
+                    "result": "fail" if c.failure else ("skipped" if c.skipped else "pass"),
+                    "message": c.failure or c.skipped,
+                }
+                for c in self.cases
+            ],
+            "data": self.data,
+        }
+
+
+@dataclass
+class GateResult:
+    verdict: str  # safe | unsafe
+    preset: str
+    impl: str | None
+    traces: list[str]
+    variant: str | None
+    stages: list[StageResult]
+    seconds: float
+    incomplete_fails: bool
+    versions: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == SAFE
+
+    def first_failure(self) -> StageResult | None:
+        for s in self.stages:
+            if s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and self.incomplete_fails):
+                return s
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "parsync-gate/1",
+            "verdict": self.verdict,
+            "preset": self.preset,
+            "impl": self.impl,
+            "traces": self.traces,
+            "variant": self.variant,
+            "incomplete_fails": self.incomplete_fails,
+            "seconds": round(self.seconds, 3),
+            "versions": self.versions,
+            "stages": [s.to_json() for s in self.stages],
+        }
+
+
+def stage_blocks(s: StageResult, incomplete_fails: bool) -> bool:
+    """Whether a stage's verdict makes the gate unsafe."""
+    return s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and incomplete_fails)
+
+
+# --- options -----------------------------------------------------------------------
+
+
+@dataclass
+class GateOptions:
+    preset: str = "pr"
+    impl: str | None = None
+    traces: list[str] = field(default_factory=list)  # globs, as given
+    variant: str | None = None
+    skip: tuple[str, ...] = ()
+    budgets: dict[str, float] = field(default_factory=dict)  # overrides
+    replay_dir: str = ".parsync/replays"
+    seed: int = 0
+
+
+def parse_budget(text: str) -> tuple[str, float]:
+    """``STAGE=SECONDS`` -> (stage, seconds); ValueError with a one-line reason."""
+    stage, sep, value = text.partition("=")
+    if not sep or stage not in STAGES:
+        raise ValueError(
+            f"expected STAGE=SECONDS with STAGE one of {', '.join(STAGES)}, got {text!r}"
+        )
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds in {text!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"a budget must be positive, got {text!r}")
+    return stage, seconds
+
+
+def expand_traces(globs: list[str]) -> list[str]:
+    """Every file the globs match, sorted, without duplicates; a glob that matches nothing
+    is a usage error (a CI typo must not turn into a silently skipped stage)."""
+    files: list[str] = []
+    for g in globs:
+        hits = sorted(p for p in glob.glob(g, recursive=True) if os.path.isfile(p))
+        if not hits:
+            raise GateUsageError(f"--trace {g!r} matches no file")
+        files.extend(h for h in hits if h not in files)
+    return files
+
+
+def preflight(opts: GateOptions, report_paths: list[str]) -> tuple[GateProfile, list[str]]:
+    """Every check that can fail before a stage runs (exit 2, nothing half-done)."""
+    try:
+        profile = PROFILES[opts.preset]
+    except KeyError:
+        raise GateUsageError(
+            f"unknown gate preset {opts.preset!r}; known: {', '.join(PROFILES)}"
+        ) from None
+    for s in opts.skip:
+        if s not in STAGES:
+            raise GateUsageError(f"--skip {s!r}: unknown stage; stages: {', '.join(STAGES)}")
+    if opts.variant is not None:
+        from parsync.model.variants import get_variant
+
+        try:
+            get_variant(opts.variant)
+        except KeyError as e:
+            raise GateUsageError(e.args[0]) from None
+    for p in report_paths:
+        parent = Path(p).parent
+        if not parent.is_dir():
+            raise GateUsageError(f"cannot write report {p}: directory {parent} does not exist")
+        if Path(p).is_dir():
+            raise GateUsageError(f"cannot write report {p}: it is a directory")
+    if opts.impl is not None and "conformance" not in opts.skip:
+        from parsync.conformance.adapter import AdapterError, load_adapter
+
+        try:
+            ad = load_adapter(opts.impl)
+        except AdapterError as e:
+            raise GateUsageError(str(e)) from None
+        try:
+            ad.close()
+        except Exception:  # noqa: BLE001 - a bad close shows up again in the stage
+            pass
+    traces = expand_traces(opts.traces) if "traces" not in opts.skip else []
+    return profile, traces
+
+
+# --- stages ------------------------------------------------------------------------
+
+Tick = Callable[[str], None]
+
+
+def _property_cases(broken: dict[str, str], verdict: str, detail: str) -> list[Case]:
+    """One case per safety property: failed when broken, skipped when not decided."""
+    cases = []
+    for p in PROPERTIES:
+        c = Case(f"{p.id} {p.name}")  # decided together: the time is the stage's
+        if p.id in broken:
+            c.failure = broken[p.id]
+            c.detail = detail
+        elif verdict == INCOMPLETE:
+            c.skipped = "the search stopped on its budget before deciding this property"
+        elif verdict in (FAILED, ERROR):
+            c.skipped = "not decided: the search stopped at the first counterexample"
+        cases.append(c)
+    return cases
+
+
+def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    from parsync.engines.checker import INCOMPLETE as C_INCOMPLETE
+    from parsync.engines.checker import PASS, VACUOUS, Checker, Progress
+    from parsync.model.presets import get_preset
+    from parsync.model.properties import get_property
+    from parsync.model.protocol import ParSyncModel
+
+    model = ParSyncModel(get_preset(opts.preset).config, opts.variant)
+
+    def cb(p: Progress) -> None:
+        tick(f"{p.states:,} states, depth {p.depth}")
+
+    r = Checker(model, symmetry=True, max_seconds=budget, progress=cb).run()
+    counts = {"states": r.states, "transitions": r.transitions, "depth": r.depth}
+    verdict = {PASS: PASSED, C_INCOMPLETE: INCOMPLETE}.get(r.verdict, FAILED)
+    broken: dict[str, str] = {}
+    cex = headline = ""
+    if r.violation is not None:
+        v = r.violation
+        names = ", ".join(f"{i} {get_property(i).name}" for i in v.property_ids)
+        headline = f"{names} violated after {len(v.trace.actions)} steps (shortest)"
+        cex = v.trace.render()
+        for i in v.property_ids:
+            broken[i] = headline
+    cases = _property_cases(broken, verdict, cex)
+    cov = Case("coverage and witnesses", 0.0)
+    if r.verdict == VACUOUS:
+        what = r.unfired + r.missing_witnesses
+        cov.failure = f"vacuous scope: never fired or reached: {', '.join(what)}"
+        headline = headline or cov.failure
+    elif r.verdict != PASS:
+        cov.skipped = "decided only on a complete search"
+    cases.append(cov)
+    if r.verdict == PASS:
+        summary = f"{r.states:,} states, {r.transitions:,} transitions, every property holds"
+    elif r.verdict == C_INCOMPLETE:
+        summary = f"stopped after {r.states:,} states: {r.stop_reason}"
+    else:
+        summary = headline
+    return StageResult(
+        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json()
+    )
+
+
+def _goal_name(pid: str) -> str:
+    """``PS-1 NoOvercommit``; proof-only goals (TypeOK) keep their own name."""
+    from parsync.model.properties import get_property
+
+    try:
+        return f"{pid} {get_property(pid).name}"
+    except KeyError:
+        return pid
+
+
+def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    from parsync.proofs.proofs import ALL_GOAL_IDS, PROVED, PropertyResult, Prover
+
+    t0 = time.perf_counter()
+    pr = Prover(opts.variant)
+    results: list[PropertyResult] = []
+    cases: list[Case] = []
+    stopped = False
+    for pid in ALL_GOAL_IDS:
+        if time.perf_counter() - t0 > budget:
+            stopped = True
+            cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
+            continue
+        tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
+        r = pr.prove(pid)
+        results.append(r)
+        c = Case(_goal_name(pid), r.seconds)
+        if not r.proved:
+            first = r.failures[0]
+            c.failure = f"{len(r.failures)} obligation(s) not proved; first: {first.message()}"
+            if first.cti is not None and first.cti.pre is not None:
+                c.detail = first.cti.render()
+        cases.append(c)
+    nonvac = None
+    if opts.variant is None and not stopped:
+        tick("non-vacuity")
+        nonvac = pr.nonvacuous()
+        c = Case("NonVacuous", nonvac.seconds)
+        if not nonvac.proved:
+            c.failure = "; ".join(f"{o.action}: {o.reason}" for o in nonvac.failures)
+        cases.append(c)
+    allr = results + ([nonvac] if nonvac is not None else [])
+    n = sum(len(r.obligations) for r in allr)
+    ok = sum(1 for r in allr for o in r.obligations if o.outcome == PROVED)
+    failed = [c for c in cases if c.failure]
+    seconds = time.perf_counter() - t0
+    counts = {"obligations": n, "proved": ok, "properties": len(results)}
+    headline = cex = ""
+    if failed:
+        verdict = FAILED
+        headline = f"{failed[0].name}: {failed[0].failure}"
+        cex = failed[0].detail
+        summary = f"{ok}/{n} obligations proved; {len(failed)} propert(y/ies) not proved"
+    elif stopped:
+        verdict = INCOMPLETE
+        summary = f"stopped on its budget after {len(results)} of {len(ALL_GOAL_IDS)} properties"
+    else:
+        verdict = PASSED
+        summary = f"{ok}/{n} obligations proved for every size"
+    from parsync.proofs.report import to_json
+
+    return StageResult(
+        "prove", verdict, seconds, counts, summary, cex, headline, cases, to_json(results, nonvac)
+    )
+
+
+def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    """``pytest conformance --impl=...`` in a subprocess: the implementation under test
+    runs its own threads and may hang or crash; the gate must survive both."""
+    from parsync import conformance
+
+    assert opts.impl is not None
+    suite = str(Path(conformance.__file__).resolve().parent)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="parsync-gate-") as tmp:
+        junit = Path(tmp) / "conformance.xml"
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            suite,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-x",
+            f"--impl={opts.impl}",
+            f"--parsync-preset={opts.preset}",
+            f"--parsync-seed={opts.seed}",
+            f"--parsync-replay-dir={opts.replay_dir}",
+            f"--junitxml={junit}",
+        ]
+        tick(f"pytest conformance --impl={opts.impl}")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget, check=False)
+        except subprocess.TimeoutExpired:
+            seconds = time.perf_counter() - t0
+            return StageResult(
+                "conformance",
+                INCOMPLETE,
+                seconds,
+                {"tests": 0},
+                f"the suite did not finish within its budget ({budget:g}s)",
+                cases=[Case("conformance suite", seconds, skipped="out of budget")],
+                data={"command": cmd},
+            )
+        seconds = time.perf_counter() - t0
+        cases = _junit_cases(junit) if junit.exists() else []
+    counts = {
+        "tests": len(cases),
+        "passed": sum(1 for c in cases if not c.failure and not c.skipped),
+        "failed": sum(1 for c in cases if c.failure),
+        "skipped": sum(1 for c in cases if c.skipped),
+    }
+    data = {"command": cmd, "exit": proc.returncode}
+    failed = [c for c in cases if c.failure]
+    if proc.returncode == 0 and not failed:
+        return StageResult(
+            "conformance",
+            PASSED,
+            seconds,
+            counts,
+            f"{counts['passed']} conformance tests passed ({counts['skipped']} skipped)",
+            cases=cases,
+            data=data,
+        )
+    if failed:
+        headline = failed[0].failure or ""
+        return StageResult(
+            "conformance",
+            FAILED,
+            seconds,
+            counts,
+            f"{failed[0].name}: {headline}",
+            failed[0].detail,
+            headline,
+            cases,
+            data,
+        )
+    # pytest itself failed (exit 2-5) without a failing test: show why, in one line
+    tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+    reason = tail[-1] if tail else f"pytest exited {proc.returncode}"
+    data["output"] = (proc.stdout + proc.stderr)[-4000:]
+    return StageResult(
+        "conformance", ERROR, seconds, counts, reason, headline=reason, cases=cases, data=data
+    )
+
+
+def _junit_cases(path: Path) -> list[Case]:
+    """Test cases of a pytest JUnit file; the failure headline is the message's first line."""
+    cases = []
+    for tc in ET.parse(path).iter("testcase"):
+        c = Case(tc.get("name", "?"), float(tc.get("time", "0") or 0))
+        for child in tc:
+            if child.tag in ("failure", "error"):
+                text = (child.text or child.get("message") or "").strip()
+                lines = text.splitlines()
+                head = lines[0] if lines else child.tag
+                c.failure = head.removeprefix("Failed: ")
+                c.detail = "\n".join(lines[1:]).strip()
+            elif child.tag == "skipped":
+                c.skipped = child.get("message", "skipped")
+        cases.append(c)
+    return cases
+
+
+def _liveness_scope(liveness: Any, preset: str) -> tuple[str, Any]:
+    """The scope liveness runs on for a gate preset: the liveness engine says which
+    (``liveness_scope_for``); older engines: the ``small`` preset, the largest scope
+    whose lifted graph is known to finish (see docs/liveness.md)."""
+    from parsync.model.presets import get_preset
+
+    pick = getattr(liveness, "liveness_scope_for", None)
+    if pick is not None:
+        name, cfg = pick(preset)
+        return str(name), cfg
+    return "small", get_preset("small").config
+
+
+def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | None:
+    """PS-L1..L3 under weak fairness; None when the liveness engine is not installed."""
+    import importlib
+
+    try:  # the liveness engine is optional to the gate: older checkouts lack it
+        liveness: Any = importlib.import_module("parsync.engines.liveness")
+    except ImportError:
+        return None
+    from parsync.model.protocol import ParSyncModel
+
+    scope, cfg = _liveness_scope(liveness, opts.preset)
+    model = ParSyncModel(cfg, opts.variant)
+
+    def cb(p: Any) -> None:
+        tick(f"{scope}: {getattr(p, 'states', 0):,} states")
+
+    r = liveness.check_liveness(model, max_seconds=budget, progress=cb)
+    d = r.to_json()
+    d["scope"] = scope
+    verdict = {"pass": PASSED, "incomplete": INCOMPLETE}.get(r.verdict, FAILED)
+    headline = cex = ""
+    cases = []
+    for pid in liveness.LIVENESS_IDS:
+        c = Case(f"{pid} {liveness.LIVENESS_NAMES.get(pid, '')}".strip())
+        lasso = r.violations.get(pid)
+        if lasso is not None:
+            c.failure = (
+                f"{pid} violated ({lasso.subject}): a fair behaviour that repeats forever "
+                f"after {len(lasso.prefix.actions)} steps, cycle of {len(lasso.cycle.actions)}"
+            )
+            c.detail = lasso.render()
+            if not headline:
+                headline, cex = c.failure, c.detail
+        elif verdict == INCOMPLETE:
+            c.skipped = "the search stopped on its budget before deciding this property"
+        elif r.verdict == "vacuous":
+            c.failure = "vacuous: no fair behaviour runs forever in this scope"
+        cases.append(c)
+    if r.verdict == "vacuous":
+        headline = "vacuous: no fair behaviour runs forever in this scope"
+    if verdict == PASSED:
+        summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under weak fairness"
+    elif verdict == INCOMPLETE:
+        summary = f"{scope}: stopped after {r.states:,} states: {r.stop_reason}"
+    else:
+        summary = f"{scope}: {headline}"
+    return StageResult(
+        "liveness",
+        verdict,
+        r.seconds,
+        {"states": r.states, "transitions": r.transitions},
+        summary,
+        cex,
+        headline,
+        cases,
+        d,
+    )
+
+
+def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    from parsync.traces import validate_path  # type: ignore[import-not-found,unused-ignore]
+
+    t0 = time.perf_counter()
+    cases: list[Case] = []
+    events = 0
+    stopped = False
+    results = []
+    for f in files:
+        if time.perf_counter() - t0 > budget:
+            stopped = True
+            cases.append(Case(f, skipped="the stage ran out of budget before this trace"))
+            continue
+        tick(f"validating {f}")
+        t1 = time.perf_counter()
+        r = validate_path(f)
+        results.append(r.to_json())
+        events += r.events
+        c = Case(f, time.perf_counter() - t1)
+        if r.verdict != "valid":
+            where = f"{f}:{r.line}" if r.line else f
+            c.failure = f"{r.verdict}: {where}: {r.message}"
+            c.detail = getattr(r, "explanation", "") or ""
+        cases.append(c)
+    seconds = time.perf_counter() - t0
+    failed = [c for c in cases if c.failure]
+    counts = {"files": len(files), "events": events, "failed": len(failed)}
+    if failed:
+        return StageResult(
+            "traces",
+            FAILED,
+            seconds,
+            counts,
+            failed[0].failure or "",
+            failed[0].detail,
+            failed[0].failure or "",
+            cases,
+            {"results": results},
+        )
+    verdict = INCOMPLETE if stopped else PASSED
+    summary = (
+        f"stopped on its budget after {len(results)} of {len(files)} traces"
+        if stopped
+        else f"{len(files)} trace(s), {events:,} events, all allowed by the model"
+    )
+    return StageResult(
+        "traces", verdict, seconds, counts, summary, cases=cases, data={"results": results}
+    )
+
+
+# --- the gate ----------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    from parsync.manifest import spec_hash
+    from parsync.proofs.report import versions as tool_versions
+
+    return {**tool_versions(), "spec_hash": spec_hash()}
+
+
+def run_gate(
+    opts: GateOptions,
+    *,
+    report_paths: list[str] = (),  # type: ignore[assignment]
+    on_stage: Callable[[str], Any] | None = None,
+    tick: Tick | None = None,
+) -> GateResult:
+    """Run every applicable stage; ``on_stage(name)`` is called as each starts."""
+    profile, files = preflight(opts, list(report_paths))
+    budgets = {**profile.budgets, **opts.budgets}
+    t0 = time.perf_counter()
+    stages: list[StageResult] = []
+    tk: Tick = tick or (lambda _msg: None)
+
+    def want(s: str) -> bool:
+        return s not in opts.skip
+
+    plan: list[tuple[str, Callable[[], StageResult | None]]] = []
+    if want("check"):
+        plan.append(("check", lambda: run_check(opts, budgets["check"], tk)))
+    if want("liveness"):
+        plan.append(("liveness", lambda: run_liveness(opts, budgets["liveness"], tk)))
+    if want("prove"):
+        plan.append(("prove", lambda: run_prove(opts, budgets["prove"], tk)))
+    if opts.impl is not None and want("conformance"):
+        plan.append(("conformance", lambda: run_conformance(opts, budgets["conformance"], tk)))
+    if files and want("traces"):
+        plan.append(("traces", lambda: run_traces(files, opts, budgets["traces"], tk)))
+    if not plan:
+        raise GateUsageError("every stage is skipped: nothing to decide")
+    for name, fn in plan:
+        if on_stage is not None:
+            on_stage(name)
+        r = fn()
+        if r is not None:
+            stages.append(r)
+    blocked = any(stage_blocks(s, profile.incomplete_fails) for s in stages)
+    return GateResult(
+        UNSAFE if blocked else SAFE,
+        opts.preset,
+        opts.impl,
+        files,
+        opts.variant,
+        stages,
+        time.perf_counter() - t0,
+        profile.incomplete_fails,
+        versions(),
+    )
+
+
+# --- reports -----------------------------------------------------------------------
+
+
+def junit_xml(g: GateResult) -> str:
+    """JUnit XML: one <testsuite> per stage, one <testcase> per property / test / trace."""
+    root = ET.Element(
+        "testsuites",
+        name="parsync gate",
+        tests=str(sum(len(s.cases) for s in g.stages)),
+        failures=str(sum(1 for s in g.stages for c in s.cases if c.failure)),
+        time=f"{g.seconds:.3f}",
+    )
+    for s in g.stages:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"parsync.{s.stage}",
+            tests=str(len(s.cases)),
+            failures=str(sum(1 for c in s.cases if c.failure)),
+            skipped=str(sum(1 for c in s.cases if c.skipped)),
+            errors="1" if s.verdict == ERROR else "0",
+            time=f"{s.seconds:.3f}",
+        )
+        props = ET.SubElement(suite, "properties")
+        for k, v in [("verdict", s.verdict), ("preset", g.preset), *s.counts.items()]:
+            ET.SubElement(props, "property", name=str(k), value=str(v))
+        for c in s.cases:
+            tc = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"parsync.{s.stage}",
+                name=c.name,
+                time=f"{c.seconds:.3f}",
+            )
+            if c.failure:
+                f = ET.SubElement(tc, "failure", message=c.failure)
+                f.text = c.detail or c.failure
+            elif c.skipped:
+                sk = ET.SubElement(tc, "skipped", message=c.skipped)
+                if s.verdict == INCOMPLETE and g.incomplete_fails:
+                    # an out-of-budget search blocks the merge: show it as an error, not a skip
+                    tc.remove(sk)
+                    ET.SubElement(tc, "error", message=f"incomplete: {c.skipped}")
+        if s.verdict == ERROR:
+            tc = ET.SubElement(suite, "testcase", classname=f"parsync.{s.stage}", name="stage")
+            ET.SubElement(tc, "error", message=s.summary)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+_ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️"}
+MARKDOWN_MAX_LINES = 40
+
+
+def _counts_text(s: StageResult) -> str:
+    return ", ".join(
+        f"{v:,} {k}" if isinstance(v, int) else f"{v} {k}" for k, v in s.counts.items()
+    )
+
+
+def _without_init(lines: list[str]) -> list[str]:
+    """A trace without its full initial state (every variable), which says little in a
+    pull-request comment; the steps after it show what changed."""
+    if not lines or not lines[0].strip().startswith("0. Init"):
+        return lines
+    rest = next((i for i, ln in enumerate(lines) if ln.strip().startswith("1. ")), len(lines))
+    return [lines[0] + " (the full initial state is in the JSON report)", *lines[rest:]]
+
+
+def markdown(g: GateResult) -> str:
+    """A pull-request comment: verdict, one row per stage, the first counterexample."""
+    head = "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**"
+    target = f" · impl `{g.impl}`" if g.impl else ""
+    variant = f" · variant `{g.variant}`" if g.variant else ""
+    short_hash = g.versions["spec_hash"].removeprefix("sha256:")[:12]
+    lines = [
+        f"### parsync gate: {head}",
+        "",
+        f"preset `{g.preset}`{target}{variant} · spec `{short_hash}` · "
+        f"z3 {g.versions['z3']} · {g.seconds:.0f}s",
+        "",
+        "| stage | verdict | time | counts |",
+        "|---|---|---|---|",
+    ]
+    for s in g.stages:
+        lines.append(
+            f"| {s.stage} | {_ICON.get(s.verdict, '')} {s.verdict} | {s.seconds:.1f}s | "
+            f"{_counts_text(s)} |"
+        )
+    bad = g.first_failure()
+    if bad is not None:
+        lines += ["", f"**{bad.stage}**: {bad.headline or bad.summary}"]
+        if bad.counterexample:
+            body = _without_init(bad.counterexample.splitlines())
+            if len(body) > MARKDOWN_MAX_LINES:
+                more = len(body) - MARKDOWN_MAX_LINES
+                body = body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+            lines += [
+                "",
+                "<details><summary>first counterexample</summary>",
+                "",
+                "```text",
+                *body,
+                "```",
+                "",
+                "</details>",
+            ]
+    incomplete = [s.stage for s in g.stages if s.verdict == INCOMPLETE]
+    if incomplete and not g.incomplete_fails:
+        lines += ["", f"note: out of budget (reported, not failed): {', '.join(incomplete)}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(g: GateResult, junit: str | None, js: str | None, md: str | None) -> None:
+    for path, text in (
+        (junit, junit_xml(g) if junit else ""),
+        (js, json.dumps(g.to_json(), indent=2) + "\n" if js else ""),
+        (md, markdown(g) if md else ""),
+    ):
+        if path:
+            try:
+                Path(path).write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise GateUsageError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+@contextmanager
+def console_progress(enabled: bool) -> Iterator[tuple[Callable[[str], None], Tick]]:
+    """(on_stage, tick) callbacks driving a transient rich progress line on stderr."""
+    if not enabled:
+        yield (lambda _s: None), (lambda _m: None)
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]parsync gate[/bold] {task.fields[stage]}: {task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("starting", stage="")
+    with bar:
+        yield (
+            (lambda s: bar.update(task, stage=s, description="starting")),
+            (lambda m: bar.update(task, description=m)),
+        )
+
+
+def print_summary(g: GateResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    if not out.is_terminal:  # a CI log: room for the summaries, no wrapping at 80 columns
+        out = Console(highlight=False, width=140)
+    colour = {PASSED: "green", FAILED: "red", INCOMPLETE: "yellow", ERROR: "red"}
+    t = Table(title=f"parsync gate --preset {g.preset}", show_edge=False)
+    for col in ("stage", "verdict", "time", "summary"):
+        t.add_column(col)
+    for s in g.stages:
+        c = colour.get(s.verdict, "white")
+        t.add_row(
+            s.stage, f"[{c}]{s.verdict}[/{c}]", f"{s.seconds:.1f}s", _counts_text(s), s.summary
+        )
+    out.print(t)
+    bad = g.first_failure()
+    if bad is not None:
+        out.print(f"\n[bold red]{bad.stage}[/bold red]: {bad.headline or bad.summary}")
+        if bad.counterexample:
+            out.print(bad.counterexample, markup=False, soft_wrap=True)
+    if g.ok:
+        out.print(f"[bold green]SAFE[/bold green] to merge ({g.seconds:.1f}s)")
+    else:
+        out.print(f"[bold red]UNSAFE[/bold red]: do not merge ({g.seconds:.1f}s)")

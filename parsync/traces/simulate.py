@@ -1,0 +1,351 @@
+"""Traces recorded from the model itself: a seeded random walk written as trace events.
+
+What it is for: a source of traces that are valid by construction, of any
+length and without threads, for the benchmark (``bench/bench_trace.py``) and
+for tests that edit a known-good trace (a stale seqno, a skipped partition, a
+duplicated placement) or mutate it at random. Every event carries every field
+the format has, so "no hidden steps" holds.
+
+The walk draws among the enabled actions of the Config's own scope (those of
+``ParSyncModel.successors``, listed without building every next state: see
+:func:`enabled`), choosing a fault (crash, drop, duplicate, failover) with
+probability ``fault_rate`` when one is enabled, so long runs keep making
+progress instead of spending the fault budget at once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from parsync.model.actions import (
+    Action,
+    Commit,
+    Crash,
+    Defer,
+    Drop,
+    Duplicate,
+    Failover,
+    HandleReply,
+    Propose,
+    Recover,
+    Release,
+    StartCycle,
+)
+from parsync.model.config import Config
+from parsync.model.protocol import _IS_CRASH, _NEEDS_LOST, _PLAIN, ParSyncModel
+from parsync.model.state import COMMITTED, Proposal, Reply, State, Worker, distinct
+from parsync.traces.format import FORMAT, KIND_NAMES, VERSION
+from parsync.traces.validate import _reread
+
+
+def header(config: Config, *, source: str, hidden: list[str] | None = None) -> dict[str, Any]:
+    """The first line of a trace for ``config``."""
+    h: dict[str, Any] = {
+        "type": "header",
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.to_dict(),
+        "source": source,
+    }
+    if hidden is not None:
+        h["hidden"] = hidden
+    return h
+
+
+_WA = Callable[[ParSyncModel, int, Worker], tuple[tuple[Action, int], ...]]
+
+
+def cache_last_worker(fn: _WA) -> _WA:
+    """Remember ``fn``'s answer for the last worker value seen per (model, worker index).
+
+    Between two steps of a walk most workers are unchanged (the same object), so
+    their actions are looked up, not recomputed; the table holds one entry per
+    worker, so memory stays constant.
+    """
+    last: dict[tuple[int, int], tuple[ParSyncModel, Worker, tuple[tuple[Action, int], ...]]] = {}
+
+    def wrapper(m: ParSyncModel, wi: int, w: Worker) -> tuple[tuple[Action, int], ...]:
+        e = last.get((id(m), wi))
+        if e is not None and e[0] is m and e[1] is w:
+            return e[2]
+        got = fn(m, wi, w)
+        last[(id(m), wi)] = (m, w, got)
+        return got
+
+    return wrapper
+
+
+def _added(before: tuple[Any, ...], after: tuple[Any, ...]) -> Any:
+    rest = list(before)
+    for x in after:
+        if x in rest:
+            rest.remove(x)
+        else:
+            return x
+    raise AssertionError("no message was added")
+
+
+class _Ids:
+    """Message ids of the walk: content -> ids of the copies in flight."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.flight: dict[Proposal | Reply, list[str]] = {}
+
+    def new(self, m: Proposal | Reply) -> str:
+        self.n += 1
+        mid = f"m{self.n}"
+        self.flight.setdefault(m, []).append(mid)
+        return mid
+
+    def take(self, m: Proposal | Reply) -> str:
+        ids = self.flight[m]
+        mid = ids.pop(0)
+        if not ids:
+            del self.flight[m]
+        return mid
+
+
+def _reads(m: ParSyncModel, w: Any, parts: tuple[int, ...]) -> list[dict[str, Any]]:
+    return [{"partition": p, "entries": [list(e) for e in w.view[p][-1].entries]} for p in parts]
+
+
+def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[str, Any]:
+    """The trace event recording step ``s --a--> t`` with every field filled in."""
+    if isinstance(a, StartCycle):
+        w, nw = s.workers[a.w], t.workers[a.w]
+        parts = (m.rotation(nw.cycle),) if w.up else ()
+        return {
+            "type": "StartCycle",
+            "worker": a.w,
+            "cycle": nw.cycle,
+            "read": _reads(m, nw, parts),
+        }
+    if isinstance(a, Propose):
+        p = _added(s.to_broker, t.to_broker)
+        return {
+            "type": "Propose",
+            "worker": a.w,
+            "need": p.need,
+            "buckets": [list(r) for r in p.reads],
+            "epoch": p.epoch,
+            "priority": p.priority,
+            "cycle": p.cycle,
+            "attempt": p.attempt,
+            "id": ids.new(p),
+        }
+    if isinstance(a, Defer):
+        return {"type": "Defer", "worker": a.w, "need": s.workers[a.w].pending[0]}
+    if isinstance(a, Commit):
+        r = _added(s.to_workers, t.to_workers)
+        ev = {
+            "type": "Commit",
+            "id": ids.take(a.m),
+            "worker": a.m.worker,
+            "need": a.m.need,
+            "result": KIND_NAMES[r.kind],
+            "epoch": s.broker.epoch,
+            "seq": [[b, t.broker.seq[b]] for b, _ in a.m.reads],
+            "reply": ids.new(r),
+        }
+        if r.buckets:
+            ev["conflicts"] = list(r.buckets)
+        return ev
+    if isinstance(a, HandleReply):
+        r = a.r
+        w, nw = s.workers[r.worker], t.workers[r.worker]
+        stale = nw == w
+        return {
+            "type": "HandleReply",
+            "worker": r.worker,
+            "id": ids.take(r),
+            "need": r.need,
+            "kind": KIND_NAMES[r.kind],
+            "stale": stale,
+            "read": _reads(m, nw, _reread(m, r, stale)),
+        }
+    if isinstance(a, Release):
+        buckets = list(s.broker.ledger[a.n])
+        return {
+            "type": "Release",
+            "need": a.n,
+            "buckets": buckets,
+            "seq": [[b, t.broker.seq[b]] for b in buckets],
+        }
+    if isinstance(a, Crash):
+        return {"type": "Crash", "worker": a.w}
+    if isinstance(a, Recover):
+        return {
+            "type": "Recover",
+            "worker": a.w,
+            "read": _reads(m, t.workers[a.w], tuple(range(m.P))),
+        }
+    if isinstance(a, Drop):
+        return {"type": "Drop", "id": ids.take(a.m)}
+    if isinstance(a, Duplicate):
+        src = ids.flight[a.m][0]
+        return {"type": "Duplicate", "id": src, "copy": ids.new(a.m)}
+    assert isinstance(a, Failover)
+    return {"type": "Failover", "epoch": t.broker.epoch}
+
+
+@cache_last_worker
+def worker_actions(m: ParSyncModel, wi: int, w: Worker) -> tuple[tuple[Action, int], ...]:
+    """The worker's own actions with their guard flags: ``worker_moves`` without next states.
+
+    ``ParSyncModel.worker_moves`` builds every move's next worker, including a
+    StartCycle's pending list (a scan of the worker's needs: thousands on a long
+    trace) on every step the broker changes. A walk needs the actions only, and
+    they depend on the worker alone, so they are computed once per worker value.
+    The guards are ``_worker_moves``' (a test checks the lists are the same).
+    """
+    if not w.up:
+        start = ((StartCycle(wi), _PLAIN),) if w.cycle < m.max_cycle else ()
+        return (*start, (Recover(wi), _PLAIN))
+    out: list[tuple[Action, int]] = []
+    if w.cycle < m.max_cycle:
+        if not w.waiting and not w.pending:
+            out.append((StartCycle(wi), _PLAIN))
+        elif w.waiting:
+            out.append((StartCycle(wi), _NEEDS_LOST))
+    if not w.waiting and w.pending:
+        opts = m.choices(w, w.pending[0])
+        out += [(Propose(wi, bs), _PLAIN) for bs in opts] if opts else [(Defer(wi), _PLAIN)]
+    if m.max_crash > 0:
+        out.append((Crash(wi), _IS_CRASH))
+    return tuple(out)
+
+
+def enabled(m: ParSyncModel, s: State, placed: set[int]) -> tuple[list[Action], ...]:
+    """(faults, releases, the rest): the actions enabled in ``s``, in ``successors`` order.
+
+    The walk needs the enabled actions but only one next state. ``successors``
+    builds every next state and finds the releasable needs by scanning all N
+    needs, which made a million-event walk take half an hour; here the worker
+    moves come from the model's (memoised) ``worker_moves`` with the guards
+    ``successors`` applies, and the releasable needs are ``placed``, the set of
+    needs whose status is PLACED that the walk keeps up to date. A test checks
+    the lists equal ``successors``' actions along walks with every fault.
+    """
+    br = s.broker
+    crashes, drops, dups = s.faults
+    faults: list[Action] = []
+    rest: list[Action] = []
+    for wi in range(m.W):
+        w = s.workers[wi]
+        for a, flag in worker_actions(m, wi, w):
+            if flag == _NEEDS_LOST and not m.lost(s, wi, w):
+                continue
+            if flag == _IS_CRASH:
+                if crashes < m.max_crash:
+                    faults.append(a)
+                continue
+            rest.append(a)
+    rest += [Commit(p) for p in m.deliverable(s.to_broker)]
+    rest += [HandleReply(r) for r in distinct(s.to_workers) if s.workers[r.worker].up]
+    if drops < m.max_drop or dups < m.max_dup:
+        for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+            if drops < m.max_drop:
+                faults.append(Drop(x))
+            if dups < m.max_dup:
+                faults.append(Duplicate(x))
+    if br.epoch < m.max_failover:
+        faults.append(Failover())
+    return faults, [Release(n) for n in sorted(placed)], rest
+
+
+def simulate(
+    config: Config,
+    *,
+    seed: int = 0,
+    steps: int = 1000,
+    fault_rate: float = 0.05,
+    release_rate: float = 0.3,
+) -> Iterator[dict[str, Any]]:
+    """The header, then up to ``steps`` events of a random walk (ends if nothing is enabled).
+
+    Each step draws from :func:`enabled` and builds only the chosen action's
+    next state (``ParSyncModel.step``), so a step costs what one action costs;
+    the draws are those of a walk over ``successors`` (same lists, same order,
+    same random numbers), so a seed gives the same trace as it always did.
+    """
+    rng = random.Random(seed)
+    # memo off: interning hashes the broker's N-long tuples on every commit, and a
+    # walk rarely meets a component twice
+    m = ParSyncModel(config, memo=False)
+    s = m.init_state()
+    ids = _Ids()
+    placed: set[int] = set()  # needs whose status is PLACED: what Release may take
+    yield header(config, source=f"model random walk (seed {seed})", hidden=[])
+    for _ in range(steps):
+        faults, releases, rest = enabled(m, s, placed)
+        if not (faults or releases or rest):
+            return
+        r = rng.random()
+        if faults and (r < fault_rate or not (rest or releases)):
+            a = rng.choice(faults)
+        elif releases and (r < fault_rate + release_rate or not rest):
+            a = rng.choice(releases)
+        else:
+            a = rng.choice(rest)
+        t = m.step(s, a)
+        assert t is not None, f"{a} was listed as enabled"
+        ev = event_of(m, s, a, t, ids)
+        if isinstance(a, Release):
+            placed.discard(a.n)
+        elif isinstance(a, Commit) and ev["result"] == KIND_NAMES[COMMITTED]:
+            placed.add(a.m.need)
+        yield ev
+        s = t
+
+
+def write_trace(out: IO[str], lines: Iterator[dict[str, Any]]) -> int:
+    """Write JSONL; the number of event lines written (the header excluded)."""
+    n = -1
+    for d in lines:
+        out.write(json.dumps(d, separators=(",", ":")) + "\n")
+        n += 1
+    return max(n, 0)
+
+
+def write_file(path: str | Path, lines: Iterator[dict[str, Any]]) -> int:
+    with open(path, "w", encoding="utf-8") as f:
+        return write_trace(f, lines)
+
+
+__all__ = ["enabled", "event_of", "header", "simulate", "write_file", "write_trace"]
+
+
+def long_config(*, needs: int, workers: int = 4, partitions: int = 4, buckets: int = 8) -> Config:
+    """A scope for long traces: needs arrive a few per cycle over many cycles.
+
+    Arrivals are spread so each worker has a short pending list at any time,
+    and bucket capacities leave room for releases to matter; the cycle bound
+    and fault budgets are large (the validator lifts them anyway).
+    """
+    from parsync.model.config import Faults, Need
+
+    per_cycle = max(1, workers // 2)
+    ns = tuple(
+        Need(
+            owner=i % workers,
+            priority=1 + i % 3,
+            arrival=1 + i // per_cycle,
+            gang=2 if i % 7 == 0 else 1,
+        )
+        for i in range(needs)
+    )
+    return Config(
+        workers=workers,
+        partitions=partitions,
+        capacities=tuple(2 + b % 2 for b in range(buckets)),
+        needs=ns,
+        retry_budget=1,
+        strategy="adaptive",
+        max_cycle=1 << 30,
+        faults=Faults(crash=1 << 30, drop=1 << 30, duplicate=1 << 30, failover=1 << 30),
+    )
