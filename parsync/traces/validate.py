@@ -406,33 +406,42 @@ class Validator:
     def _earlier_hidden(
         self, explain: Callable[..., Any], ev: dict[str, Any]
     ) -> tuple[list[State], list[Msg]] | None:
-        """One hidden step earlier than this event (latest first, up to the window's
-        length back), then the events since, replayed, and this one: the candidates
-        after it, or None. A Duplicate of a message that an event consumed since is the
-        usual case. The id table is put back as it was at each replayed event."""
+        """One hidden step earlier than this event, before any of the last events in the
+        window, then the events since, replayed, and this one: the candidates after it
+        (the union over every placement that explains them all), or None. A Duplicate of
+        a message that an event consumed since is the usual case. The id table is put
+        back as it was at each replayed event, and the window keeps the replayed
+        candidates, so a later event can place another hidden step among them."""
         if not self.window:
             return None
         ids_now = self.ids
         past = list(self.window)
+        after: dict[State, None] = {}
+        made: list[Msg] = []
+        befores: list[dict[State, None]] = [dict.fromkeys(c) for _e, _t, c, _i in past]
         try:
             for j in range(len(past) - 1, -1, -1):
-                _ev_j, _etype_j, cands_j, _ids_j = past[j]
-                for s in cands_j:
+                for s in past[j][2]:
                     for a, t in self.m.successors(s):
                         if action_name(a) not in self.hidden:
                             continue
                         got = self._replay_from([t], past[j:], explain, ev, ids_now)
-                        if got is not None:
-                            self.hidden_steps += 1
-                            # the window now holds the candidates with the step taken, so
-                            # a later event can place another hidden step among them
-                            for k, before in enumerate(got[2]):
-                                e_k, t_k, _c, i_k = self.window[j + k]
-                                self.window[j + k] = (e_k, t_k, before, i_k)
-                            return got[0], got[1]
+                        if got is None:
+                            continue
+                        after.update(dict.fromkeys(got[0]))
+                        made += got[1]
+                        for k, before in enumerate(got[2]):
+                            befores[j + k].update(dict.fromkeys(before))
+                if len(after) > self.max_candidates:
+                    raise TraceUndecided(self._too_many(len(after)))
         finally:
             self.ids = ids_now
-        return None
+        if not after:
+            return None
+        self.hidden_steps += 1
+        for k, (e_k, t_k, _c, i_k) in enumerate(past):
+            self.window[k] = (e_k, t_k, list(befores[k]), i_k)
+        return list(after), made
 
     def _replay_from(
         self,
