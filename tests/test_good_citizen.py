@@ -327,8 +327,10 @@ def test_ini_settings_and_the_command_line_overriding_them(pytester: pytest.Pyte
     r = pytester.runpytest_subprocess(*args)
     assert r.ret == 0, r.stderr.str()
     assert "parsync conformance: impl=parsync.refsched preset=nightly seed=7" in r.stdout.str()
-    r = pytester.runpytest_subprocess(*args, "--parsync-preset=pr", "--parsync-seed=3")
-    assert "parsync conformance: impl=parsync.refsched preset=pr seed=3" in r.stdout.str()
+    r = pytester.runpytest_subprocess(
+        *args, "--parsync-preset=pr", "--parsync-seed=3", f"--parsync-impl={BAD}"
+    )
+    assert f"parsync conformance: impl={BAD} preset=pr seed=3" in r.stdout.str()
 
 
 @pytest.mark.parametrize(
