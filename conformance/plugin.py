@@ -176,11 +176,13 @@ def _claimed(parser: pytest.Parser, name: str) -> bool:
     """Whether an option string is taken. Asked before adding: a failed ``addoption``
     would already have mapped the name to our destination (pytest records it first),
     so the project's ``config.getoption("--impl")`` would read ours."""
+    # pytest's own record of every option added (pytest 8 builds argparse's parser late)
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    if any(name in opt.names() for g in groups if g is not None for opt in g.options):
+        return True
+    # argparse's table (pytest 9 adds each option to it at once)
     actions = getattr(getattr(parser, "optparser", None), "_option_string_actions", None)
-    if isinstance(actions, dict):  # argparse's table of every option string
-        return name in actions
-    groups = getattr(parser, "_groups", [])  # older pytest: its own record
-    return any(name in opt.names() for g in groups for opt in g.options)
+    return isinstance(actions, dict) and name in actions
 
 
 IMPL_ALIAS = pytest.StashKey[bool]()

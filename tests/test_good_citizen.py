@@ -483,6 +483,29 @@ def test_an_installed_copy_is_a_good_citizen(
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert re.search(r"1 passed, 1 skipped, 3 deselected", r.stdout), r.stdout[-500:]
+    # bare `pytest` (no current directory on sys.path): the suite's files come in as
+    # parsync.conformance.*, and neither the checkout's root (editable: the checkout
+    # form, from the copy) nor anything else is put on sys.path (regular: from a directory
+    # without a conftest.py, which pytest itself would put on sys.path)
+    probes, elsewhere = tmp_path / "probes", tmp_path / "elsewhere"
+    probes.mkdir()
+    elsewhere.mkdir()
+    (probes / "parsync_probe.py").write_text(PROBE, encoding="utf-8")
+    cwd, where = (
+        (repo, "conformance") if mode == "editable" else (elsewhere, "--pyargs parsync.conformance")
+    )
+    r = _sh(
+        f"PYTHONPATH={shlex.quote(str(probes))} pytest {where} -p parsync_probe "
+        "-p no:cacheprovider --parsync-impl=parsync.refsched --parsync-trace=none.jsonl "
+        "-k test_replay",
+        cwd,
+        env,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (cwd / "probe.txt").read_text() == (
+        "PROBE added=[] conformance=False "
+        "names=['parsync.conformance.test_conformance', 'parsync.conformance.test_traces']"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
