@@ -362,7 +362,7 @@ def _rerun(command: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[
     )
 
 
-@pytest.mark.parametrize("form", ["checkout", "pyargs"])
+@pytest.mark.parametrize("form", ["checkout", "pyargs", "bare pytest"])
 def test_the_printed_replay_command_reruns_the_failure(
     pytester: pytest.Pytester, form: str, tmp_path: Path
 ) -> None:
@@ -372,9 +372,14 @@ def test_the_printed_replay_command_reruns_the_failure(
         if form == "checkout"
         else ["--pyargs", "parsync.conformance"]
     )
-    r = pytester.runpytest_subprocess(
-        *where, f"--parsync-impl={BAD}", "-x", "-o", f"cache_dir={cache}"
-    )
+    args = (*where, f"--parsync-impl={BAD}", "-x", "-o", f"cache_dir={cache}")
+    if form == "bare pytest":  # started as the `pytest` script, not `python -m pytest`
+        pytest_script = Path(sys.executable).parent / "pytest"
+        if not pytest_script.is_file():
+            pytest.skip(f"no pytest script beside {sys.executable}")
+        r = pytester.run(pytest_script, *args)
+    else:
+        r = pytester.runpytest_subprocess(*args)
     assert r.ret == 1, r.stdout.str()
     out = r.stdout.str()
     headline = next(ln for ln in out.splitlines() if " at step " in ln).strip()
@@ -382,8 +387,9 @@ def test_the_printed_replay_command_reruns_the_failure(
         "replay: "
     )
     words = shlex.split(command)
-    assert words[:3] == ["python", "-m", "pytest"]
-    assert words[3 : 3 + len(where)] == where  # the form the user ran
+    start = ["pytest"] if form == "bare pytest" else ["python", "-m", "pytest"]
+    assert words[: len(start)] == start
+    assert words[len(start) : len(start) + len(where)] == where  # the form the user ran
     assert words[-2:] == ["-k", "test_replay"] and f"--parsync-impl={BAD}" in words
     replay = Path(next(w for w in words if w.startswith("--parsync-replay=")).split("=", 1)[1])
     replay = replay if replay.is_absolute() else pytester.path / replay
