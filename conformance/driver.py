@@ -132,15 +132,18 @@ class ConformanceFailure(Exception):
     details: list[str] = field(default_factory=list)
     replay_file: str | None = None
     target: str = "MODULE"
+    replay_command: str | None = None  # the command that reruns it, as the user ran the suite
 
     def __str__(self) -> str:
         lines = [self.headline, "interleaving:"]
         for i, s in enumerate(self.steps, 1):
             lines.append(f"  {i}. {s.render()}")
         lines += self.details
-        if self.replay_file:
+        if self.replay_command:
+            lines.append(f"replay: {self.replay_command}")
+        elif self.replay_file:
             lines.append(
-                f"replay: pytest conformance --impl={self.target} "
+                f"replay: pytest --pyargs parsync.conformance --parsync-impl={self.target} "
                 f"--parsync-replay={self.replay_file} -k test_replay"
             )
         return "\n".join(lines)

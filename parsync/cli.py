@@ -807,6 +807,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from parsync.gate import (
+        SETUP_ERROR,
         GateOptions,
         GateUsageError,
         console_progress,
@@ -833,6 +834,8 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     except GateUsageError as e:
         raise UsageError(str(e)) from None
     print_summary(result)
+    if result.verdict == SETUP_ERROR:  # the gate could not decide: not "unsafe"
+        return EXIT_USAGE
     return EXIT_OK if result.ok else EXIT_FAIL
 
 

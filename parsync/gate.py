@@ -8,7 +8,8 @@ stage      what it runs
 check      exhaustive BFS of the preset's scope: PS-1..PS-10, coverage, witnesses
 liveness   PS-L1..PS-L3 under weak fairness on the same scope (when available)
 prove      the Z3 inductive proofs of PS-1..PS-10 for every size, non-vacuity
-conformance ``pytest conformance --impl=MODULE`` in a subprocess (``--impl`` only)
+conformance ``pytest --pyargs parsync.conformance --parsync-impl=MODULE`` in a subprocess
+           (``--impl`` only)
 traces     each trace file validated against the model (``--trace GLOB`` only)
 ========== =================================================================
 
@@ -19,9 +20,14 @@ in on a search that did not finish), the ``nightly`` profile reports it and
 lets the other stages decide.
 
 The verdict is *safe* (exit 0) only when every stage that ran passed;
-*unsafe* (exit 1) otherwise. Usage and set-up errors (an unknown preset, an
-implementation that does not load, a glob that matches no trace, a report path
-that cannot be written) exit 2 before any stage runs.
+*unsafe* (exit 1) when a stage failed (a counterexample, a failing conformance
+test, an out-of-budget search the profile does not accept). Usage and set-up
+errors (an unknown preset, an implementation that does not load, a glob that
+matches no trace, a report path that cannot be written) exit 2 before any stage
+runs; a set-up error found while a stage runs (the conformance suite's pytest
+ending in a usage, internal or collection error, or collecting nothing, without
+a failing test) is the verdict *error*, also exit 2: the gate could not decide,
+which is not the same as a change found unsafe.
 
 Reports: a rich console table (progress on stderr while it runs), JUnit XML
 (one test case per property per stage, so CI systems show each property), JSON
@@ -49,6 +55,7 @@ from parsync.model.properties import PROPERTIES
 
 SAFE = "safe"
 UNSAFE = "unsafe"
+SETUP_ERROR = "error"  # the gate could not decide (exit 2): a set-up error in a stage
 
 # stage verdicts
 PASSED = "pass"
@@ -101,6 +108,7 @@ class Case:
     failure: str | None = None  # the message when the case failed
     detail: str = ""  # the body of the failure (a counterexample, say)
     skipped: str | None = None  # why the case was not decided
+    error: str | None = None  # a set-up error (collection, fixture), not a failure
 
 
 @dataclass
@@ -128,8 +136,10 @@ class StageResult:
                 {
                     "name": c.name,
                     "seconds": round(c.seconds, 3),
-                    "result": "fail" if c.failure else ("skipped" if c.skipped else "pass"),
-                    "message": c.failure or c.skipped,
+                    "result": "fail"
+                    if c.failure
+                    else ("error" if c.error else ("skipped" if c.skipped else "pass")),
+                    "message": c.failure or c.error or c.skipped,
                 }
                 for c in self.cases
             ],
@@ -139,7 +149,7 @@ class StageResult:
 
 @dataclass
 class GateResult:
-    verdict: str  # safe | unsafe
+    verdict: str  # safe | unsafe | error
     preset: str
     impl: str | None
     traces: list[str]
@@ -175,8 +185,17 @@ class GateResult:
 
 
 def stage_blocks(s: StageResult, incomplete_fails: bool) -> bool:
-    """Whether a stage's verdict makes the gate unsafe."""
+    """Whether a stage's verdict keeps the change from merging (unsafe or undecided)."""
     return s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and incomplete_fails)
+
+
+def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
+    """unsafe when a stage failed; else error when a stage could not be set up; else safe."""
+    if any(s.verdict != ERROR and stage_blocks(s, incomplete_fails) for s in stages):
+        return UNSAFE
+    if any(s.verdict == ERROR for s in stages):
+        return SETUP_ERROR
+    return SAFE
 
 
 # --- options -----------------------------------------------------------------------
@@ -392,32 +411,47 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     )
 
 
-def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
-    """``pytest conformance --impl=...`` in a subprocess: the implementation under test
-    runs its own threads and may hang or crash; the gate must survive both."""
-    import parsync.conformance as conformance
+#: pytest's exit codes that mean the suite could not run as asked (never a failing test)
+PYTEST_SETUP_EXITS = {
+    2: "interrupted or collection error",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
 
+
+def conformance_command(opts: GateOptions, junit: Path) -> list[str]:
+    """The suite as an installed user runs it (``--pyargs``), so the replay command it
+    prints on a failure - shown in the reports - is one the user can copy."""
     assert opts.impl is not None
-    suite = str(Path(conformance.__file__).resolve().parent)
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "parsync.conformance",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-x",
+        f"--parsync-impl={opts.impl}",
+        f"--parsync-preset={opts.preset}",
+        f"--parsync-seed={opts.seed}",
+        f"--parsync-replay-dir={opts.replay_dir}",
+        f"--junitxml={junit}",
+    ]
+
+
+def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    """``pytest --pyargs parsync.conformance --parsync-impl=...`` in a subprocess: the
+    implementation under test runs its own threads and may hang or crash; the gate must
+    survive both."""
+    assert opts.impl is not None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="parsync-gate-") as tmp:
         junit = Path(tmp) / "conformance.xml"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            suite,
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-x",
-            f"--impl={opts.impl}",
-            f"--parsync-preset={opts.preset}",
-            f"--parsync-seed={opts.seed}",
-            f"--parsync-replay-dir={opts.replay_dir}",
-            f"--junitxml={junit}",
-        ]
-        tick(f"pytest conformance --impl={opts.impl}")
+        cmd = conformance_command(opts, junit)
+        tick(f"pytest --pyargs parsync.conformance --parsync-impl={opts.impl}")
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget, check=False)
         except subprocess.TimeoutExpired:
@@ -433,24 +467,26 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
             )
         seconds = time.perf_counter() - t0
         cases = _junit_cases(junit) if junit.exists() else []
+    return conformance_result(cmd, proc.returncode, proc.stdout, proc.stderr, cases, seconds)
+
+
+def conformance_result(
+    cmd: list[str], code: int, stdout: str, stderr: str, cases: list[Case], seconds: float
+) -> StageResult:
+    """The stage's verdict from pytest's exit code and JUnit cases: a failing test is
+    *fail*; pytest ending any other way than 0 without one (a usage, internal or
+    collection error, an import error, an error in a fixture, nothing collected) is a
+    set-up *error*, which makes the gate's verdict *error* (exit 2), never *unsafe*."""
     counts = {
         "tests": len(cases),
-        "passed": sum(1 for c in cases if not c.failure and not c.skipped),
+        "passed": sum(1 for c in cases if not c.failure and not c.error and not c.skipped),
         "failed": sum(1 for c in cases if c.failure),
         "skipped": sum(1 for c in cases if c.skipped),
     }
-    data = {"command": cmd, "exit": proc.returncode}
+    if any(c.error for c in cases):  # only then: the usual counts stay as they were
+        counts["errors"] = sum(1 for c in cases if c.error)
+    data: dict[str, Any] = {"command": cmd, "exit": code}
     failed = [c for c in cases if c.failure]
-    if proc.returncode == 0 and not failed:
-        return StageResult(
-            "conformance",
-            PASSED,
-            seconds,
-            counts,
-            f"{counts['passed']} conformance tests passed ({counts['skipped']} skipped)",
-            cases=cases,
-            data=data,
-        )
     if failed:
         headline = failed[0].failure or ""
         return StageResult(
@@ -464,12 +500,34 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
             cases,
             data,
         )
-    # pytest itself failed (exit 2-5) without a failing test: show why, in one line
-    tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-    reason = tail[-1] if tail else f"pytest exited {proc.returncode}"
-    data["output"] = (proc.stdout + proc.stderr)[-4000:]
+    errored = [c for c in cases if c.error]
+    if code == 0 and not errored and counts["passed"]:
+        return StageResult(
+            "conformance",
+            PASSED,
+            seconds,
+            counts,
+            f"{counts['passed']} conformance tests passed ({counts['skipped']} skipped)",
+            cases=cases,
+            data=data,
+        )
+    # set-up error: show why, in one line
+    if errored:
+        reason = f"{errored[0].name}: {errored[0].error}"
+    else:
+        tail = [ln for ln in (stderr + stdout).splitlines() if ln.strip()]
+        what = PYTEST_SETUP_EXITS.get(code, "no conformance test ran")
+        reason = f"pytest exited {code} ({what})" + (f": {tail[-1].strip()}" if tail else "")
+    data["output"] = (stdout + stderr)[-4000:]
     return StageResult(
-        "conformance", ERROR, seconds, counts, reason, headline=reason, cases=cases, data=data
+        "conformance",
+        ERROR,
+        seconds,
+        counts,
+        f"set-up error: {reason}",
+        headline=f"set-up error: {reason}",
+        cases=cases,
+        data=data,
     )
 
 
@@ -479,12 +537,17 @@ def _junit_cases(path: Path) -> list[Case]:
     for tc in ET.parse(path).iter("testcase"):
         c = Case(tc.get("name", "?"), float(tc.get("time", "0") or 0))
         for child in tc:
-            if child.tag in ("failure", "error"):
+            if child.tag == "failure":
                 text = (child.text or child.get("message") or "").strip()
                 lines = text.splitlines()
                 head = lines[0] if lines else child.tag
                 c.failure = head.removeprefix("Failed: ")
                 c.detail = "\n".join(lines[1:]).strip()
+            elif child.tag == "error":  # collection or fixture error: not a test failure
+                message = child.get("message") or "error"
+                body = [ln for ln in (child.text or "").splitlines() if ln.strip()]
+                # a collection error's message is only "collection failure": say which
+                c.error = body[0].strip() if message == "collection failure" and body else message
             elif child.tag == "skipped":
                 c.skipped = child.get("message", "skipped")
         cases.append(c)
@@ -659,9 +722,8 @@ def run_gate(
         r = fn()
         if r is not None:
             stages.append(r)
-    blocked = any(stage_blocks(s, profile.incomplete_fails) for s in stages)
     return GateResult(
-        UNSAFE if blocked else SAFE,
+        gate_verdict(stages, profile.incomplete_fails),
         opts.preset,
         opts.impl,
         files,
@@ -710,6 +772,8 @@ def junit_xml(g: GateResult) -> str:
             if c.failure:
                 f = ET.SubElement(tc, "failure", message=c.failure)
                 f.text = c.detail or c.failure
+            elif c.error:
+                ET.SubElement(tc, "error", message=c.error)
             elif c.skipped:
                 sk = ET.SubElement(tc, "skipped", message=c.skipped)
                 if s.verdict == INCOMPLETE and g.incomplete_fails:
@@ -744,7 +808,15 @@ def _without_init(lines: list[str]) -> list[str]:
 
 def markdown(g: GateResult) -> str:
     """A pull-request comment: verdict, one row per stage, the first counterexample."""
-    head = "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**"
+    head = (
+        "✅ **safe to merge**"
+        if g.ok
+        else (
+            "⚠️ **set-up error: the gate could not decide**"
+            if g.verdict == SETUP_ERROR
+            else "❌ **unsafe: do not merge**"
+        )
+    )
     target = f" · impl `{g.impl}`" if g.impl else ""
     variant = f" · variant `{g.variant}`" if g.variant else ""
     short_hash = g.versions["spec_hash"].removeprefix("sha256:")[:12]
@@ -847,5 +919,10 @@ def print_summary(g: GateResult) -> None:
             out.print(bad.counterexample, markup=False, soft_wrap=True)
     if g.ok:
         out.print(f"[bold green]SAFE[/bold green] to merge ({g.seconds:.1f}s)")
+    elif g.verdict == SETUP_ERROR:
+        out.print(
+            f"[bold yellow]SET-UP ERROR[/bold yellow]: the gate could not decide; "
+            f"fix the set-up and run it again ({g.seconds:.1f}s)"
+        )
     else:
         out.print(f"[bold red]UNSAFE[/bold red]: do not merge ({g.seconds:.1f}s)")
