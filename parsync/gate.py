@@ -114,6 +114,9 @@ class StageResult:
     headline: str = ""  # what the counterexample shows, one line
     cases: list[Case] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    # the counterexample as parsync.render's parts, for Markdown: (initial state lines,
+    # step lines, reasons, Mermaid sequence diagram); empty when there is none
+    rendered: tuple[list[str], list[str], list[str], str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -299,11 +302,18 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     verdict = {PASS: PASSED, C_INCOMPLETE: INCOMPLETE}.get(r.verdict, FAILED)
     broken: dict[str, str] = {}
     cex = headline = ""
+    rendered = None
     if r.violation is not None:
+        from parsync.diagram import events, mermaid
+
         v = r.violation
         names = ", ".join(f"{i} {get_property(i).name}" for i in v.property_ids)
         headline = f"{names} violated after {len(v.trace.actions)} steps (shortest)"
-        cex = v.trace.render()
+        parts = v.trace.rendered(model=model, property_ids=v.property_ids)
+        cex = parts.text()
+        diagram = mermaid(model.W, events(v.trace.steps(), parts.reasons))
+        steps = [x for st in parts.steps for x in st]
+        rendered = (parts.init, steps, parts.reasons, diagram)
         for i in v.property_ids:
             broken[i] = headline
     cases = _property_cases(broken, verdict, cex)
@@ -322,7 +332,7 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     else:
         summary = headline
     return StageResult(
-        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json()
+        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json(), rendered
     )
 
 
@@ -742,6 +752,41 @@ def _without_init(lines: list[str]) -> list[str]:
     return [lines[0] + " (the full initial state is in the JSON report)", *lines[rest:]]
 
 
+def _capped(body: list[str]) -> list[str]:
+    if len(body) <= MARKDOWN_MAX_LINES:
+        return body
+    more = len(body) - MARKDOWN_MAX_LINES
+    return body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+
+
+def _markdown_counterexample(
+    init: list[str], steps: list[str], reasons: list[str], diagram: str
+) -> list[str]:
+    """The sequence diagram (GitHub renders ```mermaid), why it fails, then the steps
+    with the initial state collapsed."""
+    out = ["", "```mermaid", *diagram.rstrip("\n").splitlines(), "```", ""]
+    out += [f"**{r}**" for r in reasons]
+    out += [
+        "",
+        "<details><summary>first counterexample</summary>",
+        "",
+        "<details><summary>initial state (every variable)</summary>",
+        "",
+        "```text",
+        *init,
+        "```",
+        "",
+        "</details>",
+        "",
+        "```text",
+        *_capped(steps),
+        "```",
+        "",
+        "</details>",
+    ]
+    return out
+
+
 def markdown(g: GateResult) -> str:
     """A pull-request comment: verdict, one row per stage, the first counterexample."""
     head = "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**"
@@ -765,7 +810,9 @@ def markdown(g: GateResult) -> str:
     bad = g.first_failure()
     if bad is not None:
         lines += ["", f"**{bad.stage}**: {bad.headline or bad.summary}"]
-        if bad.counterexample:
+        if bad.rendered is not None:
+            lines += _markdown_counterexample(*bad.rendered)
+        elif bad.counterexample:
             body = _without_init(bad.counterexample.splitlines())
             if len(body) > MARKDOWN_MAX_LINES:
                 more = len(body) - MARKDOWN_MAX_LINES
