@@ -134,10 +134,15 @@ class ConformanceFailure(Exception):
     target: str = "MODULE"
 
     def __str__(self) -> str:
+        """Headline, the numbered interleaving and the diff, wrapped like every counterexample
+        (parsync.render: one width for check, replay and the suite)."""
+        from parsync.render import output_width, wrap
+
         lines = [self.headline, "interleaving:"]
         for i, s in enumerate(self.steps, 1):
             lines.append(f"  {i}. {s.render()}")
         lines += self.details
+        lines = [w for ln in lines for w in wrap(ln, output_width())]
         if self.replay_file:
             lines.append(
                 f"replay: pytest conformance --impl={self.target} "

@@ -118,7 +118,7 @@ def state_values(s: State) -> dict[str, Value]:
 # --- showing values -------------------------------------------------------------------
 
 
-def _capped(items: Sequence[str], cap: int = CAP) -> list[str]:
+def capped(items: Sequence[str], cap: int = CAP) -> list[str]:
     if len(items) <= cap:
         return list(items)
     return [*items[:cap], f"... (+{len(items) - cap} more)"]
@@ -151,15 +151,15 @@ def show(v: Value) -> str:
     if isinstance(v, Scalar):
         return v.text
     if isinstance(v, SetV):
-        return "{" + ", ".join(_capped(v.items)) + "}"
+        return "{" + ", ".join(capped(v.items)) + "}"
     if isinstance(v, Bag):
         total = sum(n for _, n in v.items)
-        body = ", ".join(_capped([_count(m, n) for m, n in v.items]))
+        body = ", ".join(capped([_count(m, n) for m, n in v.items]))
         return "{" + body + "}" + (f" ({total} in flight)" if total > 1 else "")
     runs = _runs(v.items)
     if len(v.items) <= CAP and all(isinstance(x, Scalar) for _, x in v.items):
         runs = [f"{k}: {show(x)}" for k, x in v.items]
-    return "{" + ", ".join(_capped(runs)) + "}"
+    return "{" + ", ".join(capped(runs)) + "}"
 
 
 def changes(name: str, a: Value | None, b: Value) -> list[str]:
@@ -171,7 +171,7 @@ def changes(name: str, a: Value | None, b: Value) -> list[str]:
     if isinstance(a, SetV) and isinstance(b, SetV):
         added = [f"+{x}" for x in b.items if x not in a.items]
         removed = [f"-{x}" for x in a.items if x not in b.items]
-        return [f"{name}: " + " ".join(_capped(added + removed))]
+        return [f"{name}: " + " ".join(capped(added + removed))]
     if isinstance(a, Bag) and isinstance(b, Bag):
         ca, cb = dict(a.items), dict(b.items)
         out = []
@@ -185,7 +185,7 @@ def changes(name: str, a: Value | None, b: Value) -> list[str]:
                 out.append("-" + _count(m, na))
             else:
                 out.append(f"{m} x {na} -> {nb}")
-        return [f"{name}: " + ", ".join(_capped(out))]
+        return [f"{name}: " + ", ".join(capped(out))]
     if isinstance(a, MapV) and isinstance(b, MapV):
         da, db = dict(a.items), dict(b.items)
         lines: list[str] = []
@@ -317,7 +317,7 @@ def explain(pid: str, m: Any, s: State, a: Action | None = None, t: State | None
     why = _reasons(pid, m, s, a, t)
     if not why:
         return f"{pid} {name}: violated (no witness found in this state)"
-    shown = _capped(why, 3)
+    shown = capped(why, 3)
     return f"{pid} {name}: " + "; ".join(shown)
 
 

@@ -351,3 +351,42 @@ def test_itf_is_typed_as_the_spec(name: str) -> None:
 
 def test_variants_are_all_covered() -> None:
     assert len(VARIANTS) == len(REASONS)
+
+
+# --- conformance: the diff uses the renderer's set changes -----------------------------------
+
+
+def test_conformance_diff_shows_set_changes_per_key() -> None:
+    from parsync.conformance.observe import Projection, describe_diff
+
+    observed = Projection((0, (1, 0), ((0, 1), ()), ((0,), (0,))), (), ())
+    allowed = Projection((0, (1, 0), ((0,), ()), ((0,), ())), (), ())
+    assert describe_diff(observed, allowed) == [
+        "broker.claims[b0]: observed [0, 1], model allows [0] (observed +n1)",
+        "broker.ledger[n1]: observed [0], model allows [] (observed +b0)",
+    ]
+    many = Projection(
+        (0, (), (), ()), (), tuple(("worker", 0, n, "Committed", ()) for n in range(50))
+    )
+    none = Projection((0, (), (), ()), (), ())
+    (line,) = describe_diff(many, none)
+    assert line.startswith("messages only observed: Committed(w0 n0)") and "(+42 more)" in line
+
+
+def test_the_guides_counterexample_is_what_check_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/guide.md section 4: every shown line of the trace is printed, in order."""
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    head = "PS-9 EpochFencing violated after 4 steps (a shortest counterexample):\n"
+    block = guide[guide.index(head) + len(head) :].split("```", 1)[0]
+    shown = [x for x in block.splitlines() if x.strip() not in ("", "...")]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["check", "--variant", "no-epoch-fencing"]) == 1
+    out = capsys.readouterr().out
+    lines = out[out.index(head) + len(head) :].splitlines()
+    at = 0
+    for x in shown:
+        assert x in lines[at:], x
+        at = lines.index(x, at) + 1
+    assert len(shown) > 30
