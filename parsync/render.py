@@ -375,9 +375,9 @@ class Rendered(NamedTuple):
         def style(ln: str) -> str:
             if ln.startswith("  => "):
                 return f"[bold red]{escape(ln)}[/bold red]"
-            head = ln.lstrip()
-            if ln.startswith("  ") and head[:1].isdigit() and ". " in head[:6]:
-                return f"[bold]{escape(ln)}[/bold]"
+            num, sep, rest = ln.partition(". ")
+            if sep and num.startswith("  ") and num.strip().isdigit():  # "  3. " stays plain
+                return f"{num}. [bold]{escape(rest)}[/bold]"
             return escape(ln)
 
         return "\n".join(style(ln) for ln in out)

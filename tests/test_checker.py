@@ -626,6 +626,6 @@ def test_trace_render_numbers_steps_and_shows_changes() -> None:
     assert "  3. Failover()" in text
     assert "broker.epoch: 0 -> 1" in text
     assert "[" in text and "[bold" not in text  # plain text, no markup
-    assert "[bold]  3. Failover()[/bold]" in r.violation.trace.render(markup=True)
+    assert "\n  3. [bold]Failover()[/bold]\n" in r.violation.trace.render(markup=True)
     assert isinstance(r.violation.trace, Trace)
     assert get_property("PS-9").name == "EpochFencing"
