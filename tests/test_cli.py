@@ -509,6 +509,14 @@ def test_replay_accepts_itf(
     doc["states"][2]["faults"]["crash"] = {"#bigint": "1"}  # a state no step reaches
     bad = write(tmp_path, "bad.itf.json", json.dumps(doc))
     assert_usage_error(*run(capsys, "replay", str(bad)), "state 2: no model step leads to it")
+    with_actions = json.loads(itf.read_text(encoding="utf-8"))
+    with_actions["states"][2]["faults"]["crash"] = {"#bigint": "1"}
+    drift = write(tmp_path, "drift.itf.json", json.dumps(with_actions))
+    code, out, err = run(capsys, "replay", str(drift), "--json")
+    assert code == EXIT_FAIL and json.loads(out)["notes"] == [
+        "the replayed states differ from the recorded ones from step 2 on "
+        "(the model, config or variant changed since it was recorded)"
+    ]
     del doc["#meta"]["config"]
     nocfg = write(tmp_path, "nocfg.itf.json", json.dumps(doc))
     assert_usage_error(*run(capsys, "replay", str(nocfg)), "needs its scope")
