@@ -358,7 +358,7 @@ def wrap(line: str, width: int | None) -> list[str]:
 
 
 class Rendered(NamedTuple):
-    """A rendered counterexample, in parts, for text or Markdown."""
+    """A rendered counterexample, in parts (the gate lays them out as Markdown)."""
 
     init: list[str]  # "0. Init" heading and every variable
     steps: list[list[str]]  # per step: heading and changes
@@ -381,26 +381,6 @@ class Rendered(NamedTuple):
             return escape(ln)
 
         return "\n".join(style(ln) for ln in out)
-
-    def markdown(self, mermaid: str = "") -> list[str]:
-        """Markdown lines: the initial state collapsed, the steps, the reason, the diagram."""
-        out = [
-            "<details><summary>initial state (every variable)</summary>",
-            "",
-            "```text",
-            *self.init,
-            "```",
-            "",
-            "</details>",
-            "",
-            "```text",
-            *(x for st in self.steps for x in st),
-            "```",
-        ]
-        out += [f"**{r}**" for r in self.reasons]
-        if mermaid:
-            out += ["", "```mermaid", *mermaid.rstrip("\n").splitlines(), "```"]
-        return out
 
 
 def render_steps(
