@@ -113,12 +113,14 @@ def _print_result(r: PropertyResult) -> None:
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")
     )
-    for o in r.failures:
-        print(f"  {o.message()}")
-        if o.cti is not None and o.cti.pre is not None:
-            from parsync.render import output_width
+    from parsync.render import output_width, wrap
 
-            for line in o.cti.render(width=output_width() - 4).splitlines()[1:]:
+    width = output_width()
+    for o in r.failures:
+        for line in wrap(f"  {o.message()}", width):
+            print(line)
+        if o.cti is not None and o.cti.pre is not None:
+            for line in o.cti.render(width=width - 4, with_summary=False).splitlines():
                 print(f"    {line}")
 
 

@@ -416,7 +416,7 @@ class Cti:
         parts += self.notes
         return "; ".join(parts)
 
-    def render(self, width: int | None = None) -> str:
+    def render(self, width: int | None = None, *, with_summary: bool = True) -> str:
         """The summary, then the pre-state, the action and what changed (parsync.render):
         the same renderer as a trace, with the property's reason on the last line."""
         if self.decode_error or self.pre is None or self.post is None:
@@ -439,7 +439,7 @@ class Cti:
             from parsync.render import explain
 
             r.reasons.insert(0, explain(self.pid, model, self.pre, self.action, self.post))
-        summary = wrap(self.summary(), width)
+        summary = wrap(self.summary(), width) if with_summary else []
         return "\n".join([*summary, r.text(width)])
 
     def to_json(self) -> dict[str, Any]:
