@@ -274,3 +274,45 @@ def write_files(
                     f.write(make())
             except OSError as e:
                 raise OSError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _content(m: Any) -> tuple[str, str, str]:
+    """(sender, receiver, text) of a conformance message, by content (driver.Step args)."""
+    if m[0] == "broker":
+        _to, w, n, epoch, prio, reads = m
+        rd = ",".join(f"b{b}@{q}" for b, q in reads)
+        return f"W{w}", "B", f"proposal n{n} prio {prio} reads {rd} epoch {epoch}"
+    _to, w, n, kind, buckets = m
+    extra = " on " + ",".join(f"b{b}" for b in buckets) if buckets else ""
+    return "B", f"W{w}", f"{kind} n{n}{extra}"
+
+
+def step_events(steps: Sequence[Any], headline: str = "") -> list[Event]:
+    """The events of a conformance interleaving (adapter steps: ``kind``, ``arg``).
+
+    The adapter steps carry what was delivered, dropped or duplicated, not what a
+    ``schedule`` sent, so sends show as notes and deliveries as arrows."""
+    out: list[Event] = []
+    for i, st in enumerate(steps, 1):
+        kind, arg = st.kind, st.arg
+        tag = f"{i}. {kind}"
+        if kind in ("deliver", "drop", "duplicate"):
+            src, dst, text = _content(arg)
+            if kind == "deliver":
+                out.append(Event(i, "arrow", src, dst, f"{tag} {text}"))
+            else:
+                style = "-x" if kind == "drop" else "-)"
+                out.append(Event(i, "arrow", src, dst, f"FAULT {tag} {text}", True, style))
+        elif kind in ("start_cycle", "schedule", "recover"):
+            out.append(Event(i, "note", f"W{arg}", f"W{arg}", tag))
+        elif kind == "crash":
+            out.append(Event(i, "note", f"W{arg}", f"W{arg}", f"FAULT {tag}", True))
+        elif kind == "failover":
+            out.append(Event(i, "note", "B", "B", f"FAULT {tag}", True))
+        elif kind == "release":
+            out.append(Event(i, "note", "B", "B", f"{tag} n{arg}"))
+        else:
+            out.append(Event(i, "note", "B", "B", tag))
+    if headline:
+        out.append(Event(0, "note", "B", "B", f"FAILED {headline}", True))
+    return out

@@ -117,6 +117,7 @@ class StageResult:
     # the counterexample as parsync.render's parts, for Markdown: (initial state lines,
     # step lines, reasons, Mermaid sequence diagram); empty when there is none
     rendered: tuple[list[str], list[str], list[str], str] | None = None
+    diagram: str = ""  # a Mermaid sequence diagram of another stage's counterexample
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -473,6 +474,7 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
             headline,
             cases,
             data,
+            diagram=_conformance_diagram(failed[0].detail, headline),
         )
     # pytest itself failed (exit 2-5) without a failing test: show why, in one line
     tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
@@ -481,6 +483,23 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
     return StageResult(
         "conformance", ERROR, seconds, counts, reason, headline=reason, cases=cases, data=data
     )
+
+
+def _conformance_diagram(detail: str, headline: str) -> str:
+    """The failing interleaving as a Mermaid sequence diagram, from its replay file."""
+    import re
+
+    from parsync.conformance.driver import read_replay
+    from parsync.diagram import mermaid, step_events
+
+    m = re.search(r"--parsync-replay=(\S+)", detail)
+    if m is None:
+        return ""
+    try:
+        config, steps = read_replay(Path(m.group(1)))
+    except ValueError:
+        return ""
+    return mermaid(config.workers, step_events(steps, headline))
 
 
 def _junit_cases(path: Path) -> list[Case]:
@@ -817,6 +836,8 @@ def markdown(g: GateResult) -> str:
             if len(body) > MARKDOWN_MAX_LINES:
                 more = len(body) - MARKDOWN_MAX_LINES
                 body = body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+            if bad.diagram:
+                lines += ["", "```mermaid", *bad.diagram.rstrip("\n").splitlines(), "```"]
             lines += [
                 "",
                 "<details><summary>first counterexample</summary>",

@@ -108,6 +108,9 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
     assert "unsafe: do not merge" in md
     assert "5. broker_step()" in md and "--parsync-replay=" in md
     assert list((tmp_path / "replays").glob("*.json")), "the replay file is kept"
+    # the interleaving as a sequence diagram, from the replay file
+    assert "```mermaid\nsequenceDiagram\n" in md and "    Note over B: 5. broker_step\n" in md
+    assert "Note over B: FAILED PS-7 PriorityOnConflict violated at step 5" in md
 
 
 def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:

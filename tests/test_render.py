@@ -390,3 +390,31 @@ def test_the_guides_counterexample_is_what_check_prints(
         assert x in lines[at:], x
         at = lines.index(x, at) + 1
     assert len(shown) > 30
+
+
+def test_a_conformance_interleaving_as_a_diagram() -> None:
+    from parsync.conformance.driver import Step
+    from parsync.diagram import step_events
+
+    prop = ("broker", 1, 0, 0, 2, ((0, 3),))
+    reply = ("worker", 0, 1, "Conflict", (0,))
+    steps = [
+        Step("start_cycle", 0),
+        Step("schedule", 1),
+        Step("duplicate", prop),
+        Step("broker_step"),
+        Step("deliver", reply),
+        Step("drop", reply),
+        Step("crash", 1),
+        Step("failover"),
+        Step("release", 2),
+    ]
+    text = mermaid(2, step_events(steps, "divergence at step 9"))
+    parts, texts = parse_mermaid(text)
+    assert parts == ["W0", "W1", "B"]
+    assert [t.split(" ")[0] for t in texts[:2]] == ["1.", "2."]
+    for i, st in enumerate(steps, 1):
+        assert re.match(rf"(FAULT )?{i}\. {st.kind}\b", texts[i - 1]), texts[i - 1]
+    assert "W1-)B: FAULT 3. duplicate proposal n0 prio 2 reads b0@3 epoch 0" in text
+    assert "B->>W0: 5. deliver Conflict n1 on b0" in text and "B-xW0: FAULT 6. drop" in text
+    assert texts[-1] == "FAILED divergence at step 9"
