@@ -134,15 +134,16 @@ class ConformanceFailure(Exception):
     target: str = "MODULE"
 
     def __str__(self) -> str:
-        """Headline, the numbered interleaving and the diff, wrapped like every counterexample
-        (parsync.render: one width for check, replay and the suite)."""
+        """Headline, then the numbered interleaving and the diff wrapped like every
+        counterexample (parsync.render: one width for check, replay and the suite)."""
         from parsync.render import output_width, wrap
 
-        lines = [self.headline, "interleaving:"]
+        body = ["interleaving:"]
         for i, s in enumerate(self.steps, 1):
-            lines.append(f"  {i}. {s.render()}")
-        lines += self.details
-        lines = [w for ln in lines for w in wrap(ln, output_width())]
+            body.append(f"  {i}. {s.render()}")
+        body += self.details
+        # the headline stays one line: reports (JUnit, the gate) take it as the message
+        lines = [self.headline, *(w for ln in body for w in wrap(ln, output_width()))]
         if self.replay_file:
             lines.append(
                 f"replay: pytest conformance --impl={self.target} "

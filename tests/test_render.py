@@ -418,3 +418,14 @@ def test_a_conformance_interleaving_as_a_diagram() -> None:
     assert "W1-)B: FAULT 3. duplicate proposal n0 prio 2 reads b0@3 epoch 0" in text
     assert "B->>W0: 5. deliver Conflict n1 on b0" in text and "B-xW0: FAULT 6. drop" in text
     assert texts[-1] == "FAILED divergence at step 9"
+
+
+def test_bmc_prints_its_counterexample_with_the_same_renderer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["bmc", "--variant", "priority-ignored", "--depth", "5"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATION of PS-7 at depth 5" in out
+    assert "  0. Init\n" in out and "  5. Commit(Proposal(" in out
+    assert "       broker.claims[b0]: +n0\n" in out
+    assert "  => PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1" in out
