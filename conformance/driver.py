@@ -135,10 +135,16 @@ class ConformanceFailure(Exception):
     replay_command: str | None = None  # the command that reruns it, as the user ran the suite
 
     def __str__(self) -> str:
-        lines = [self.headline, "interleaving:"]
+        """Headline, then the numbered interleaving and the diff wrapped like every
+        counterexample (parsync.render: one width for check, replay and the suite)."""
+        from parsync.render import output_width, wrap
+
+        body = ["interleaving:"]
         for i, s in enumerate(self.steps, 1):
-            lines.append(f"  {i}. {s.render()}")
-        lines += self.details
+            body.append(f"  {i}. {s.render()}")
+        body += self.details
+        # the headline stays one line: reports (JUnit, the gate) take it as the message
+        lines = [self.headline, *(w for ln in body for w in wrap(ln, output_width()))]
         if self.replay_command:
             lines.append(f"replay: {self.replay_command}")
         elif self.replay_file:

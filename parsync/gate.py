@@ -122,6 +122,10 @@ class StageResult:
     headline: str = ""  # what the counterexample shows, one line
     cases: list[Case] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    # the counterexample as parsync.render's parts, for Markdown: (initial state lines,
+    # step lines, reasons, Mermaid sequence diagram); empty when there is none
+    rendered: tuple[list[str], list[str], list[str], str] | None = None
+    diagram: str = ""  # a Mermaid sequence diagram of another stage's counterexample
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -318,11 +322,18 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     verdict = {PASS: PASSED, C_INCOMPLETE: INCOMPLETE}.get(r.verdict, FAILED)
     broken: dict[str, str] = {}
     cex = headline = ""
+    rendered = None
     if r.violation is not None:
+        from parsync.diagram import events, mermaid
+
         v = r.violation
         names = ", ".join(f"{i} {get_property(i).name}" for i in v.property_ids)
         headline = f"{names} violated after {len(v.trace.actions)} steps (shortest)"
-        cex = v.trace.render()
+        parts = v.trace.rendered(model=model, property_ids=v.property_ids)
+        cex = parts.text()
+        diagram = mermaid(model.W, events(v.trace.steps(), parts.reasons))
+        steps = [x for st in parts.steps for x in st]
+        rendered = (parts.init, steps, parts.reasons, diagram)
         for i in v.property_ids:
             broken[i] = headline
     cases = _property_cases(broken, verdict, cex)
@@ -341,7 +352,7 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     else:
         summary = headline
     return StageResult(
-        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json()
+        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json(), rendered
     )
 
 
@@ -499,6 +510,7 @@ def conformance_result(
             headline,
             cases,
             data,
+            diagram=_conformance_diagram(failed[0].detail, headline),
         )
     errored = [c for c in cases if c.error]
     if code == 0 and not errored and counts["passed"]:
@@ -529,6 +541,23 @@ def conformance_result(
         cases=cases,
         data=data,
     )
+
+
+def _conformance_diagram(detail: str, headline: str) -> str:
+    """The failing interleaving as a Mermaid sequence diagram, from its replay file."""
+    import re
+
+    from parsync.conformance.driver import read_replay
+    from parsync.diagram import mermaid, step_events
+
+    m = re.search(r"--parsync-replay=(\S+)", detail)
+    if m is None:
+        return ""
+    try:
+        config, steps = read_replay(Path(m.group(1)))
+    except ValueError:
+        return ""
+    return mermaid(config.workers, step_events(steps, headline))
 
 
 def _junit_cases(path: Path) -> list[Case]:
@@ -806,6 +835,41 @@ def _without_init(lines: list[str]) -> list[str]:
     return [lines[0] + " (the full initial state is in the JSON report)", *lines[rest:]]
 
 
+def _capped(body: list[str]) -> list[str]:
+    if len(body) <= MARKDOWN_MAX_LINES:
+        return body
+    more = len(body) - MARKDOWN_MAX_LINES
+    return body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+
+
+def _markdown_counterexample(
+    init: list[str], steps: list[str], reasons: list[str], diagram: str
+) -> list[str]:
+    """The sequence diagram (GitHub renders ```mermaid), why it fails, then the steps
+    with the initial state collapsed."""
+    out = ["", "```mermaid", *diagram.rstrip("\n").splitlines(), "```", ""]
+    out += [f"**{r}**" for r in reasons]
+    out += [
+        "",
+        "<details><summary>first counterexample</summary>",
+        "",
+        "<details><summary>initial state (every variable)</summary>",
+        "",
+        "```text",
+        *init,
+        "```",
+        "",
+        "</details>",
+        "",
+        "```text",
+        *_capped(steps),
+        "```",
+        "",
+        "</details>",
+    ]
+    return out
+
+
 def markdown(g: GateResult) -> str:
     """A pull-request comment: verdict, one row per stage, the first counterexample."""
     head = (
@@ -837,11 +901,15 @@ def markdown(g: GateResult) -> str:
     bad = g.first_failure()
     if bad is not None:
         lines += ["", f"**{bad.stage}**: {bad.headline or bad.summary}"]
-        if bad.counterexample:
+        if bad.rendered is not None:
+            lines += _markdown_counterexample(*bad.rendered)
+        elif bad.counterexample:
             body = _without_init(bad.counterexample.splitlines())
             if len(body) > MARKDOWN_MAX_LINES:
                 more = len(body) - MARKDOWN_MAX_LINES
                 body = body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+            if bad.diagram:
+                lines += ["", "```mermaid", *bad.diagram.rstrip("\n").splitlines(), "```"]
             lines += [
                 "",
                 "<details><summary>first counterexample</summary>",

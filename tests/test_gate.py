@@ -128,6 +128,9 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
     )
     assert again.returncode == 1, again.stdout + again.stderr
     assert "PS-7 PriorityOnConflict violated at step 5" in again.stdout
+    # the interleaving as a sequence diagram, from the replay file
+    assert "```mermaid\nsequenceDiagram\n" in md and "    Note over B: 5. broker_step\n" in md
+    assert "Note over B: FAILED PS-7 PriorityOnConflict violated at step 5" in md
 
 
 def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:
@@ -144,8 +147,18 @@ def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path:
     assert cases["parsync.check/PS-1 NoOvercommit"]["skipped"]
     md = rep["md"].read_text()
     assert "5. Commit(Proposal(w0 n0 prio=1" in md
-    assert "full initial state is in the JSON report" in md
-    assert len(md.splitlines()) < 80, "short enough for a pull-request comment"
+    # the initial state in full once, collapsed; the sequence diagram; why it fails
+    assert "<details><summary>initial state (every variable)</summary>" in md
+    assert "       workers[1].known = {}" in md
+    assert "```mermaid\nsequenceDiagram\n" in md and "W0->>B: 2. Propose n0" in md
+    assert "**PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1" in md
+    visible, depth = [], 0
+    for line in md.splitlines():
+        depth += line.count("<details>") - line.count("</details>")
+        if depth == 0:
+            visible.append(line)
+    assert len(visible) < 60, "short enough for a pull-request comment (the rest collapsed)"
+    assert len(md) < 8000
 
 
 def test_a_bad_design_fails_the_proofs(tmp_path: Path) -> None:

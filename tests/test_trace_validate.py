@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 from dataclasses import replace
 from itertools import combinations
 from typing import Any
@@ -103,6 +104,26 @@ def test_commit_with_a_stale_seqno_is_rejected_with_ps2() -> None:
     assert r.verdict == "invalid" and r.line == i + 1
     assert "the broker's answer is conflict" in r.message
     assert r.property_ids[0] == "PS-2" and "CommitTimeConsistency" in r.explanation
+
+
+def test_a_rejected_line_shows_the_forced_step_like_a_counterexample() -> None:
+    """The report renders the step taken anyway with the counterexample renderer: only
+    what changes (sets as +added), and why the property fails in the state's terms."""
+    lines, i = _find(lambda d, ls, i: d["type"] == "Commit" and d["result"] == "conflict")
+    d = lines[i]
+    d["result"] = "committed"
+    d.pop("conflicts")
+    d["seq"] = [[b, q + 1] for b, q in d["seq"]]
+    r = _run(lines)
+    assert r.forced[0].startswith("Commit(Proposal(")
+    assert any(re.match(r"  broker\.claims\[b\d\]: \+n\d", x) for x in r.forced), r.forced
+    assert any(
+        re.match(r"=> PS-2 CommitTimeConsistency: committed n\d \(w\d\) read b\d@\d+ but", x)
+        for x in r.forced
+    ), r.forced
+    assert "    => PS-2 CommitTimeConsistency" in r.explanation
+    assert r.to_json()["forced"] == r.forced
+    assert "workers[0].known = {" in r.candidates[0]  # a set, in full, in the candidate
 
 
 def test_refresh_that_skips_a_partition_is_rejected_with_ps3() -> None:

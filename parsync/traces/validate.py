@@ -50,7 +50,6 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from parsync.counterexample import variables
 from parsync.model.actions import (
     Action,
     Commit,
@@ -77,6 +76,7 @@ from parsync.model.state import (
     Worker,
     distinct,
 )
+from parsync.render import diff_lines, state_lines, violations_of
 from parsync.traces.fastmodel import TraceModel, pset
 from parsync.traces.format import (
     DEFAULT_HIDDEN,
@@ -154,6 +154,7 @@ class TraceResult:
     property_ids: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per candidate state, why not
     candidates: list[str] = field(default_factory=list)  # rendered candidate states
+    forced: list[str] = field(default_factory=list)  # the step taken anyway: changes, reasons
     hidden_steps: int = 0  # events that needed unlogged steps before them
     peak_candidates: int = 1
     seconds: float = 0.0
@@ -186,6 +187,11 @@ class TraceResult:
         for i, text in enumerate(self.candidates, 1):
             lines.append(f"  candidate model state {i} (before the event):")
             lines += ["    " + x for x in text.splitlines()]
+        if self.forced:
+            lines.append(
+                "  the step taken anyway in candidate 1, what it changes and why it fails:"
+            )
+            lines += ["    " + x for x in self.forced]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -199,6 +205,7 @@ class TraceResult:
             "property_ids": self.property_ids,
             "reasons": self.reasons,
             "candidates": self.candidates,
+            "forced": self.forced,
             "hidden_steps": self.hidden_steps,
             "peak_candidates": self.peak_candidates,
             "seconds": round(self.seconds, 3),
@@ -856,9 +863,17 @@ class Validator:
             tuple(placed),
         )
 
-    # -- rendering ----------------------------------------------------------------------------
+    # -- rendering (parsync.render: the counterexample renderer) ------------------------------
     def render_state(self, s: State) -> str:
-        return "\n".join(f"{k} = {v}" for k, v in variables(s).items())
+        return "\n".join(state_lines(s))
+
+    def render_forced(self, s: State, ev: dict[str, Any]) -> list[str]:
+        """The first step the event claims, taken anyway from ``s``: the action, what it
+        changes and, for each property it breaks, why (empty when none can be forced)."""
+        for before, a, t in self._forced(s, ev):
+            lines = [fmt_action(a), *("  " + x for x in diff_lines(s, t))]
+            return lines + [f"=> {r}" for _, r in violations_of(self.m, before, a, t)]
+        return []
 
 
 def _once(msgs: list[Msg]) -> tuple[Msg, ...]:
@@ -1020,6 +1035,7 @@ def validate_stream(
         res.property_ids = e.property_ids
         res.reasons = e.reasons
         res.candidates = [v.render_state(s) for s in e.candidates[:2]]
+        res.forced = v.render_forced(e.candidates[0], ev) if e.property_ids else []
         names = ", ".join(f"{p} {get_property(p).name}" for p in e.property_ids)
         res.message = f"{etype} is not explained by the model: {e.reason}" + (
             f" (would break {names})" if names else ""
