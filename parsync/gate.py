@@ -21,7 +21,12 @@ lets the other stages decide.
 The verdict is *safe* (exit 0) only when every stage that ran passed;
 *unsafe* (exit 1) otherwise. Usage and set-up errors (an unknown preset, an
 implementation that does not load, a glob that matches no trace, a report path
-that cannot be written) exit 2 before any stage runs.
+that cannot be written) exit 2 before any stage runs; a stage that cannot run
+(it raises something other than a property failure) is an *error* stage, and
+the gate's verdict is *error* (exit 2) unless another stage found a violation.
+Ctrl-C stops the stage that is running, the remaining stages do not start, and
+the verdict is *interrupted* (exit 3), never *unsafe* or *safe*; the reports
+are still written, with what finished.
 
 Reports: a rich console table (progress on stderr while it runs), JUnit XML
 (one test case per property per stage, so CI systems show each property), JSON
@@ -45,10 +50,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parsync.errors import EXIT_FAIL, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, UsageError
 from parsync.model.properties import PROPERTIES
 
 SAFE = "safe"
 UNSAFE = "unsafe"
+# SAFE / UNSAFE, or one of these two: a stage could not run; Ctrl-C stopped the gate
+GATE_ERROR = "error"
+INTERRUPTED = "interrupted"  # also a stage verdict: the stage Ctrl-C stopped
 
 # stage verdicts
 PASSED = "pass"
@@ -59,7 +68,7 @@ ERROR = "error"
 STAGES = ("check", "liveness", "prove", "conformance", "traces")
 
 
-class GateUsageError(Exception):
+class GateUsageError(UsageError):
     """Bad usage or set-up: the CLI prints it as one line and exits 2."""
 
 
@@ -153,6 +162,13 @@ class GateResult:
     def ok(self) -> bool:
         return self.verdict == SAFE
 
+    @property
+    def exit_code(self) -> int:
+        """0 safe, 1 unsafe, 2 a stage could not run (error), 3 interrupted."""
+        return {SAFE: EXIT_OK, GATE_ERROR: EXIT_USAGE, INTERRUPTED: EXIT_STOPPED}.get(
+            self.verdict, EXIT_FAIL
+        )
+
     def first_failure(self) -> StageResult | None:
         for s in self.stages:
             if s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and self.incomplete_fails):
@@ -240,12 +256,13 @@ def preflight(opts: GateOptions, report_paths: list[str]) -> tuple[GateProfile, 
             get_variant(opts.variant)
         except KeyError as e:
             raise GateUsageError(e.args[0]) from None
+    from parsync.outputs import check_output_path
+
     for p in report_paths:
-        parent = Path(p).parent
-        if not parent.is_dir():
-            raise GateUsageError(f"cannot write report {p}: directory {parent} does not exist")
-        if Path(p).is_dir():
-            raise GateUsageError(f"cannot write report {p}: it is a directory")
+        try:
+            check_output_path(p, "report")
+        except UsageError as e:
+            raise GateUsageError(str(e)) from None
     if opts.impl is not None and "conformance" not in opts.skip:
         from parsync.conformance.adapter import AdapterError, load_adapter
 
@@ -276,6 +293,8 @@ def _property_cases(broken: dict[str, str], verdict: str, detail: str) -> list[C
             c.detail = detail
         elif verdict == INCOMPLETE:
             c.skipped = "the search stopped on its budget before deciding this property"
+        elif verdict == INTERRUPTED:
+            c.skipped = "interrupted (Ctrl-C) before deciding this property"
         elif verdict in (FAILED, ERROR):
             c.skipped = "not decided: the search stopped at the first counterexample"
         cases.append(c)
@@ -291,12 +310,18 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
 
     model = ParSyncModel(get_preset(opts.preset).config, opts.variant)
 
-    def cb(p: Progress) -> None:
-        tick(f"{p.states:,} states, depth {p.depth}")
+    from parsync.progress import known_states, search_text
 
-    r = Checker(model, symmetry=True, max_seconds=budget, progress=cb).run()
+    total = known_states(model.config.describe()) if opts.variant is None else None
+
+    def cb(p: Progress) -> None:
+        tick(search_text(p.states, p.transitions, p.depth, p.queue, p.seconds, total))
+
+    r = Checker(model, symmetry=True, max_seconds=budget, progress=cb, progress_every=2_000).run()
     counts = {"states": r.states, "transitions": r.transitions, "depth": r.depth}
     verdict = {PASS: PASSED, C_INCOMPLETE: INCOMPLETE}.get(r.verdict, FAILED)
+    if r.stop_reason == "interrupted":
+        verdict = INTERRUPTED
     broken: dict[str, str] = {}
     cex = headline = ""
     if r.violation is not None:
@@ -319,6 +344,8 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
         summary = f"{r.states:,} states, {r.transitions:,} transitions, every property holds"
     elif r.verdict == C_INCOMPLETE:
         summary = f"stopped after {r.states:,} states: {r.stop_reason}"
+        if verdict == INTERRUPTED:
+            summary = f"interrupted after {r.states:,} states, depth {r.depth}; no violation so far"
     else:
         summary = headline
     return StageResult(
@@ -517,13 +544,17 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
     scope, cfg = _liveness_scope(liveness, opts.preset)
     model = ParSyncModel(cfg, opts.variant)
 
+    from parsync.progress import search_text
+
     def cb(p: Any) -> None:
-        tick(f"{scope}: {getattr(p, 'states', 0):,} states")
+        tick(f"{scope}: " + search_text(p.states, p.transitions, None, p.queue, p.seconds))
 
     r = liveness.check_liveness(model, max_seconds=budget, progress=cb)
     d = r.to_json()
     d["scope"] = scope
     verdict = {"pass": PASSED, "incomplete": INCOMPLETE}.get(r.verdict, FAILED)
+    if r.stop_reason.startswith("interrupted"):
+        verdict = INTERRUPTED
     headline = cex = ""
     cases = []
     for pid in liveness.LIVENESS_IDS:
@@ -537,8 +568,8 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
             c.detail = lasso.render()
             if not headline:
                 headline, cex = c.failure, c.detail
-        elif verdict == INCOMPLETE:
-            c.skipped = "the search stopped on its budget before deciding this property"
+        elif verdict in (INCOMPLETE, INTERRUPTED):
+            c.skipped = f"the search stopped ({r.stop_reason}) before deciding this property"
         elif r.verdict == "vacuous":
             c.failure = "vacuous: no fair behaviour runs forever in this scope"
         cases.append(c)
@@ -546,7 +577,7 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
         headline = "vacuous: no fair behaviour runs forever in this scope"
     if verdict == PASSED:
         summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under weak fairness"
-    elif verdict == INCOMPLETE:
+    elif verdict in (INCOMPLETE, INTERRUPTED):
         summary = f"{scope}: stopped after {r.states:,} states: {r.stop_reason}"
     else:
         summary = f"{scope}: {headline}"
@@ -582,6 +613,18 @@ def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -
         results.append(r.to_json())
         events += r.events
         c = Case(f, time.perf_counter() - t1)
+        if getattr(r, "interrupted", False):
+            c.skipped = r.message
+            cases.append(c)
+            return StageResult(
+                "traces",
+                INTERRUPTED,
+                time.perf_counter() - t0,
+                {"files": len(files), "events": events, "failed": 0},
+                f"interrupted in {f} after {r.events:,} events (all valid so far)",
+                cases=cases,
+                data={"results": results},
+            )
         if r.verdict != "valid":
             where = f"{f}:{r.line}" if r.line else f
             c.failure = f"{r.verdict}: {where}: {r.message}"
@@ -614,6 +657,49 @@ def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -
 
 
 # --- the gate ----------------------------------------------------------------------
+
+
+def run_stage(name: str, fn: Callable[[], StageResult | None]) -> StageResult | None:
+    """One stage, with its two ways of not finishing made results: Ctrl-C is an
+    *interrupted* stage, an exception (not a property failure: the stage could not
+    run) an *error* stage with the exception in one line."""
+    t0 = time.perf_counter()
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        return StageResult(
+            name,
+            INTERRUPTED,
+            time.perf_counter() - t0,
+            {},
+            "interrupted (Ctrl-C) before the stage finished; nothing decided",
+            cases=[Case(name, time.perf_counter() - t0, skipped="interrupted (Ctrl-C)")],
+        )
+    except Exception as e:  # noqa: BLE001 - a stage that cannot run is a set-up error
+        why = f"{type(e).__name__}: {e}".splitlines()[0]
+        return StageResult(
+            name,
+            ERROR,
+            time.perf_counter() - t0,
+            {},
+            f"the stage could not run: {why}",
+            headline=f"the stage could not run: {why}",
+            data={"exception": f"{type(e).__name__}: {e}"},
+        )
+
+
+def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
+    """interrupted (Ctrl-C) > unsafe (a stage failed, or blocked on its budget) > error
+    (a stage could not run, nothing failed) > safe."""
+    if any(s.verdict == INTERRUPTED for s in stages):
+        return INTERRUPTED
+    if any(s.verdict == FAILED for s in stages):
+        return UNSAFE
+    if any(s.verdict == ERROR for s in stages):
+        return GATE_ERROR
+    if any(stage_blocks(s, incomplete_fails) for s in stages):
+        return UNSAFE
+    return SAFE
 
 
 def versions() -> dict[str, str]:
@@ -656,12 +742,13 @@ def run_gate(
     for name, fn in plan:
         if on_stage is not None:
             on_stage(name)
-        r = fn()
+        r = run_stage(name, fn)
         if r is not None:
             stages.append(r)
-    blocked = any(stage_blocks(s, profile.incomplete_fails) for s in stages)
+            if r.verdict == INTERRUPTED:  # Ctrl-C: the remaining stages do not start
+                break
     return GateResult(
-        UNSAFE if blocked else SAFE,
+        gate_verdict(stages, profile.incomplete_fails),
         opts.preset,
         opts.impl,
         files,
@@ -723,7 +810,11 @@ def junit_xml(g: GateResult) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-_ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️"}
+_ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️", INTERRUPTED: "⏹️"}
+_HEADS = {
+    INTERRUPTED: "⏹️ **interrupted: no verdict** (Ctrl-C; the stages below finished or stopped)",
+    GATE_ERROR: "⚠️ **error: a stage could not run; no verdict**",
+}
 MARKDOWN_MAX_LINES = 40
 
 
@@ -744,7 +835,7 @@ def _without_init(lines: list[str]) -> list[str]:
 
 def markdown(g: GateResult) -> str:
     """A pull-request comment: verdict, one row per stage, the first counterexample."""
-    head = "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**"
+    head = _HEADS.get(g.verdict, "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**")
     target = f" · impl `{g.impl}`" if g.impl else ""
     variant = f" · variant `{g.variant}`" if g.variant else ""
     short_hash = g.versions["spec_hash"].removeprefix("sha256:")[:12]
@@ -801,36 +892,31 @@ def write_reports(g: GateResult, junit: str | None, js: str | None, md: str | No
 
 @contextmanager
 def console_progress(enabled: bool) -> Iterator[tuple[Callable[[str], None], Tick]]:
-    """(on_stage, tick) callbacks driving a transient rich progress line on stderr."""
-    if not enabled:
-        yield (lambda _s: None), (lambda _m: None)
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """(on_stage, tick) callbacks driving the shared progress display on stderr
+    (:class:`parsync.progress.Display`: a bar on a terminal, else periodic lines)."""
+    from parsync.progress import Display
 
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]parsync gate[/bold] {task.fields[stage]}: {task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("starting", stage="")
-    with bar:
+    with Display("parsync gate", enabled=enabled) as bar:
         yield (
-            (lambda s: bar.update(task, stage=s, description="starting")),
-            (lambda m: bar.update(task, description=m)),
+            (lambda s: bar.relabel(f"parsync gate {s}")),
+            (lambda m: bar.update(m)),
         )
 
 
-def print_summary(g: GateResult) -> None:
+def print_summary(g: GateResult, *, stderr: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, stderr=stderr)
     if not out.is_terminal:  # a CI log: room for the summaries, no wrapping at 80 columns
-        out = Console(highlight=False, width=140)
-    colour = {PASSED: "green", FAILED: "red", INCOMPLETE: "yellow", ERROR: "red"}
+        out = Console(highlight=False, width=140, stderr=stderr)
+    colour = {
+        PASSED: "green",
+        FAILED: "red",
+        INCOMPLETE: "yellow",
+        ERROR: "red",
+        INTERRUPTED: "yellow",
+    }
     t = Table(title=f"parsync gate --preset {g.preset}", show_edge=False)
     for col in ("stage", "verdict", "time", "summary"):
         t.add_column(col)
@@ -845,7 +931,13 @@ def print_summary(g: GateResult) -> None:
         out.print(f"\n[bold red]{bad.stage}[/bold red]: {bad.headline or bad.summary}")
         if bad.counterexample:
             out.print(bad.counterexample, markup=False, soft_wrap=True)
-    if g.ok:
+    if g.verdict == INTERRUPTED:
+        out.print(f"[bold yellow]INTERRUPTED[/bold yellow]: no verdict ({g.seconds:.1f}s)")
+    elif g.verdict == GATE_ERROR:
+        out.print(
+            f"[bold red]ERROR[/bold red]: a stage could not run; no verdict ({g.seconds:.1f}s)"
+        )
+    elif g.ok:
         out.print(f"[bold green]SAFE[/bold green] to merge ({g.seconds:.1f}s)")
     else:
         out.print(f"[bold red]UNSAFE[/bold red]: do not merge ({g.seconds:.1f}s)")
