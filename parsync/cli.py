@@ -916,6 +916,8 @@ def _manifest_interrupted(
             for line in mf.compare_entry(n, committed.get("presets", {}).get(n), e)
         ]
         state = f"{len(diffs)} difference(s) in those" if diffs else "those match"
+        if not done:
+            state = "nothing compared"
         for line in diffs:
             print(f"  {line}")
         raise Interrupted(f"{head}; {state}; the rest is not compared")

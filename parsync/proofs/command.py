@@ -89,6 +89,7 @@ def run_prove(
         print(f"{title}: Z3 {v['z3']}, Python {v['python']}, sources {source_hash()}", file=out)
     total = sum(pr.count(pid) for pid in ids)
     done_before = 0
+    discharged = [0]  # obligations decided so far, the current property's included
     current = ids[0]
     nonvac = None
     with Display("parsync prove", enabled=progress) as bar:
@@ -98,6 +99,7 @@ def run_prove(
                     current = pid
 
                     def tick(done: int, _n: int, base: int = done_before, pid: str = pid) -> None:
+                        discharged[0] = base + done
                         bar.count(base + done, total, "obligations", pid)
 
                     r = pr.prove(pid, progress=tick)
@@ -109,7 +111,8 @@ def run_prove(
                 bar.count(done_before, total, "obligations", "non-vacuity witnesses")
                 nonvac = pr.nonvacuous() if variant is None else None
         except _Stopped:
-            _prove_interrupted(results, current, ids, as_json, json_out, report)
+            where = (current, discharged[0], total)
+            _prove_interrupted(results, where, ids, as_json, json_out, report)
     if nonvac is not None and not as_json:
         ok = sum(1 for o in nonvac.obligations if o.outcome == PROVED)
         print(
@@ -145,7 +148,7 @@ def run_prove(
 
 def _prove_interrupted(
     results: list[PropertyResult],
-    current: str,
+    where: tuple[str, int, int],
     ids: tuple[str, ...],
     as_json: bool,
     json_out: str | None,
@@ -154,17 +157,23 @@ def _prove_interrupted(
     """Ctrl-C during ``parsync prove``: what was decided, never "proved" (exit 3)."""
     from parsync.proofs.report import to_json
 
+    current, done, total = where
     ok = sum(1 for r in results if r.proved)
-    n = sum(len(r.obligations) for r in results)
     if as_json or json_out:
         doc = to_json(results, None)
         doc["verdict"] = "interrupted"
-        doc["interrupted"] = {"during": current, "not_run": list(ids[len(results) :])}
+        doc["interrupted"] = {
+            "during": current,
+            "obligations_decided": done,
+            "obligations_total": total,
+            "not_run": list(ids[len(results) :]),
+        }
         emit_json(doc, stdout=as_json, path=json_out)
     unwritten = f"; {report} not written" if report else ""
     raise Interrupted(
-        f"prove: {len(results)} of {len(ids)} properties decided ({ok} proved, "
-        f"{n} obligations) before {current}; the proof is incomplete, not proved{unwritten}"
+        f"prove: {done} of {total} obligations decided, {len(results)} of {len(ids)} "
+        f"properties complete ({ok} proved), stopped during {current}; the proof is "
+        f"incomplete, not proved{unwritten}"
     )
 
 

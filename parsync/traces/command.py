@@ -140,6 +140,12 @@ def run_record(
         f = open(out, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as e:
         raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
+    seen = [0]
+
+    def tick(n: int) -> None:
+        seen[0] = n
+        bar.count(n, steps, "events")
+
     with f, Display(f"parsync record {out}", enabled=progress) as bar:
         try:
             rec = record(
@@ -149,13 +155,13 @@ def run_record(
                 steps=steps,
                 timeout=timeout,
                 source=target,
-                progress=lambda n: bar.count(n, steps, "events"),
+                progress=tick,
             )
         except KeyboardInterrupt:
             f.flush()
             raise Interrupted(
-                f"record: {out} holds the events recorded before the interrupt "
-                "(the scheduler was stopped; validate it with parsync trace)"
+                f"record: {out} holds the header and about {seen[0]:,} events recorded "
+                f"before the interrupt (the scheduler was stopped; check it: parsync trace {out})"
             ) from None
     if rec.errors:
         print(f"parsync: the scheduler's threads failed: {rec.errors[0]}", file=sys.stderr)
