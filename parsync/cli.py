@@ -340,7 +340,8 @@ SIMULATE_DEFAULT_OUT = "parsync-simulation/simulation.md"
 def output_paths(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     """Every file this invocation may write, with the option that names it: checked
     (:func:`parsync.outputs.check_output_path`) before any work starts."""
-    out: list[tuple[str | None, str]] = [(getattr(args, "json_out", None), "--json-out")]
+    json_flag = getattr(args, "json_out_flag", "--json-out")  # as typed: --json FILE too
+    out: list[tuple[str | None, str]] = [(getattr(args, "json_out", None), json_flag)]
     cmd = args.command
     if cmd == "check":
         out += [(args.trace_out, "--trace-out"), (args.itf_out, "--itf-out")]
@@ -370,7 +371,7 @@ def _normalise(args: argparse.Namespace) -> None:
     if js is not None and js != STDOUT:
         if args.json_out is not None:
             raise UsageError("give the JSON file once: --json-out FILE (or the old --json FILE)")
-        args.json_out, args.json = js, None
+        args.json_out, args.json, args.json_out_flag = js, None, "--json"
     if args.command == "simulate" and args.out is None:
         args.out = SIMULATE_DEFAULT_OUT
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -135,7 +136,10 @@ class Display:
     ``label`` starts every line (``parsync check pr``). ``update(text, done,
     total)`` hands over the latest figures; off a terminal a line is printed
     when ``interval()`` seconds have passed since the last one (so a fast run
-    prints nothing). ``enabled=False`` makes every call a no-op.
+    prints nothing), and a heartbeat thread repeats the latest figures (with the
+    time elapsed) when one step of the work - a long simulation run, a hard Z3
+    query, a blocked read - goes a whole interval without an update.
+    ``enabled=False`` makes every call a no-op.
     """
 
     def __init__(
@@ -146,6 +150,7 @@ class Display:
         stream: IO[str] | None = None,
         tty: bool | None = None,
         every: float | None = None,
+        heartbeat: bool = True,
     ) -> None:
         self.label = label
         self.enabled = enabled
@@ -156,6 +161,11 @@ class Display:
         self._last = self.t0
         self._bar: Any = None
         self._task: Any = None
+        self._text = "started"
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+        self._heartbeat_on = heartbeat
 
     # --- context --------------------------------------------------------------------
     def __enter__(self) -> Display:
@@ -181,6 +191,9 @@ class Display:
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("starting", total=None, label=self.label)
+        elif self.enabled and self._heartbeat_on:
+            self._beat = threading.Thread(target=self._heartbeat, name="progress", daemon=True)
+            self._beat.start()
         return self
 
     def __exit__(
@@ -189,9 +202,26 @@ class Display:
         e: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(1.0)
+            self._beat = None
         if self._bar is not None:
             self._bar.__exit__(tp, e, tb)
             self._bar = None
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                if time.monotonic() - self._last >= self.every:
+                    self._emit(f"{self._text} (still running, {_clock(self.seconds)} elapsed)")
+
+    def _emit(self, text: str) -> None:
+        self._last = time.monotonic()
+        try:
+            print(f"{self.label}: {text}", file=self.stream, flush=True)
+        except (OSError, ValueError):  # pragma: no cover - stderr closed under us
+            pass
 
     # --- updates --------------------------------------------------------------------
     @property
@@ -200,8 +230,10 @@ class Display:
 
     def relabel(self, label: str) -> None:
         """A new stage of the same run (the gate's stages): new label, clock restarted."""
-        self.label = label
-        self.t0 = self._last = time.monotonic()
+        with self._lock:
+            self.label = label
+            self.t0 = self._last = time.monotonic()
+            self._text = "started"
         if self._bar is not None:
             self._bar.reset(self._task, total=None, description="starting", label=label)
 
@@ -211,10 +243,10 @@ class Display:
         if self._bar is not None:
             self._bar.update(self._task, description=text, completed=done or 0, total=total)
             return
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
-            print(f"{self.label}: {text}", file=self.stream, flush=True)
+        with self._lock:
+            self._text = text
+            if time.monotonic() - self._last >= self.every:
+                self._emit(text)
 
     def search(
         self,

@@ -725,7 +725,7 @@ def command(args: Any) -> int:
         err.print(f"  {f['verdict']:>14}: {f['claim']}")
     if res.interrupted:
         raise Interrupted(
-            f"simulate: {res.run_count} run(s) finished, {res.skipped} not started; "
+            f"simulate: {res.run_count} run(s) finished, {res.skipped} not finished; "
             f"{out} is written from them and marked PARTIAL"
         )
     if not res.complete:
