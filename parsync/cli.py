@@ -809,7 +809,10 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         names = [n for n in PRESETS if "omitted" not in old.get(n, {})]
         for n in PRESETS:
             if n not in names:
-                print(f"{n}: omitted in the manifest, not re-run (name it with --preset to retry)")
+                print(
+                    f"{n}: omitted in the manifest, not re-run (name it with --preset to retry)",
+                    file=sys.stderr if args.json else sys.stdout,
+                )
 
     from parsync.outputs import emit_json
     from parsync.progress import Display
@@ -998,8 +1001,7 @@ def _cmd_cite(args: argparse.Namespace) -> int:
             return EXIT_OK
         print(f"{args.check} is stale against the records; regenerate with `{REGENERATE}`")
         return EXIT_FAIL
-    if not args.json_out:
-        sys.stdout.write(text)
+    sys.stdout.write(text)
     return EXIT_OK
 
 

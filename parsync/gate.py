@@ -377,7 +377,11 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
             cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
             continue
         tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
-        r = pr.prove(pid)
+
+        def ob_tick(done: int, n: int, pid: str = pid, k: int = len(results)) -> None:
+            tick(f"{pid}: {done}/{n} obligations ({k}/{len(ALL_GOAL_IDS)} properties done)")
+
+        r = pr.prove(pid, progress=ob_tick)
         results.append(r)
         c = Case(_goal_name(pid), r.seconds)
         if not r.proved:
