@@ -82,6 +82,23 @@ PRESETS: dict[str, Preset] = {
                 faults=Faults(crash=1, drop=1, failover=1),
             ),
         ),
+        Preset(
+            "twins",
+            "symmetry: two interchangeable workers, two interchangeable buckets per partition",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(1, 1, 1, 1),
+                needs=(
+                    Need(owner=0, priority=1, arrival=1, gang=2),
+                    Need(owner=1, priority=1, arrival=1, gang=2),
+                ),
+                retry_budget=1,
+                strategy="adaptive",
+                max_cycle=2,
+                faults=Faults(failover=1),
+            ),
+        ),
     )
 }
 

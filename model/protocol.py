@@ -145,9 +145,11 @@ class ParSyncModel:
             tuple(sorted((n for n in range(self.N) if self.owner[n] == w), key=self._need_key))
             for w in range(self.W)
         )
-        self.combos = tuple(
-            tuple(combinations(sorted(c.eligible(n)), self.gang[n])) for n in range(self.N)
-        )
+        # each need's eligible buckets, ascending: a proposal's bucket set is a
+        # ``gang``-subset of them; the sets are never enumerated up front (a gang of 8
+        # over 1,024 buckets has ~10^19), only those the worker's view lets fit
+        self.eligible = tuple(tuple(sorted(c.eligible(n))) for n in range(self.N))
+        self.eligible_sets = tuple(frozenset(e) for e in self.eligible)
         self.initial_mode = LATENCY if c.strategy == "latency-first" else QUALITY
         self.adaptive = c.strategy == "adaptive"
         f = c.faults
@@ -193,35 +195,79 @@ class ParSyncModel:
             return cycle % (self.P - 1)
         return cycle % self.P
 
-    def choices(self, w: Worker, n: int) -> list[tuple[int, ...]]:
-        """Bucket sets the worker may propose for need ``n`` (strategy + view room)."""
+    def _allowed(self, w: Worker) -> set[int] | None:
+        """Partitions the worker's strategy lets it propose on (None: any)."""
         if w.mode == LATENCY:
             top = max(w.fresh_at)
-            allowed = {p for p in range(self.P) if w.fresh_at[p] == top}
-        else:
-            allowed = None
+            return {p for p in range(self.P) if w.fresh_at[p] == top}
+        return None
+
+    def _candidates(self, w: Worker, n: int) -> tuple[list[int], list[int]]:
+        """Need ``n``'s eligible buckets the worker may use, ascending: (those with room
+        in its view, those it may name at all: allowed partition, read)."""
+        allowed = self._allowed(w)
         sz = self.size[n]
         cap = self.cap
         part = self.part
-        out = []
-        for combo in self.combos[n]:
-            ok = True
-            for k, b in enumerate(combo):
-                if allowed is not None and part[b] not in allowed:
-                    ok = False
-                    break
-                e = self.view_entry(w, b)
-                if e is None:
-                    ok = False
-                    break
-                if self.v_gang_fit and k > 0:
-                    continue
-                if e[1] + sz > cap[b]:
-                    ok = False
-                    break
-            if ok:
-                out.append(combo)
-        return out
+        room: list[int] = []
+        named: list[int] = []
+        for b in self.eligible[n]:
+            if allowed is not None and part[b] not in allowed:
+                continue
+            e = self.view_entry(w, b)
+            if e is None:
+                continue
+            named.append(b)
+            if e[1] + sz <= cap[b]:
+                room.append(b)
+        return room, named
+
+    def iter_choices(self, w: Worker, n: int) -> Iterator[tuple[int, ...]]:
+        """Bucket sets the worker may propose for need ``n`` (strategy + view room), in
+        ascending lexicographic order, generated from the buckets that pass the checks
+        (never from every subset of the eligible ones)."""
+        room, named = self._candidates(w, n)
+        g = self.gang[n]
+        if not self.v_gang_fit:
+            yield from combinations(room, g)
+            return
+        # the variant checks room on the first (lowest) bucket of the set only
+        for first in room:
+            later = [b for b in named if b > first]
+            yield from ((first, *rest) for rest in combinations(later, g - 1))
+
+    def choices(self, w: Worker, n: int) -> list[tuple[int, ...]]:
+        """Every bucket set of :meth:`iter_choices` (exhaustive engines need them all)."""
+        return list(self.iter_choices(w, n))
+
+    def has_choice(self, w: Worker, n: int) -> bool:
+        """Some bucket set fits (the negation is Defer's guard); no enumeration."""
+        room, named = self._candidates(w, n)
+        g = self.gang[n]
+        if not self.v_gang_fit:
+            return len(room) >= g
+        return any(sum(1 for b in named if b > first) >= g - 1 for first in room)
+
+    def fits(self, w: Worker, n: int, bs: tuple[int, ...]) -> bool:
+        """``bs in self.choices(w, n)``, testing ``bs`` alone against the rules: a
+        strictly ascending ``gang``-subset of the eligible buckets, on partitions the
+        strategy allows, each read, each with room (the variant: the first only)."""
+        if len(bs) != self.gang[n] or any(a >= b for a, b in zip(bs, bs[1:], strict=False)):
+            return False
+        elig = self.eligible_sets[n]
+        allowed = self._allowed(w)
+        sz = self.size[n]
+        for k, b in enumerate(bs):
+            if b not in elig or (allowed is not None and self.part[b] not in allowed):
+                return False
+            e = self.view_entry(w, b)
+            if e is None:
+                return False
+            if self.v_gang_fit and k > 0:
+                continue
+            if e[1] + sz > self.cap[b]:
+                return False
+        return True
 
     def lost(self, s: State, wi: int, w: Worker) -> bool:
         """The worker's outstanding proposal and its reply are both gone (timeout)."""
@@ -358,7 +404,27 @@ class ParSyncModel:
         None).
         """
         br, workers = s.broker, s.workers
-        if isinstance(a, StartCycle | Propose | Defer | Crash | Recover):
+        if isinstance(a, Propose | Defer):
+            # tested against the rules directly: a large gang's bucket sets are never
+            # enumerated (the same guards as _worker_moves)
+            wi = a.w
+            if not 0 <= wi < self.W:
+                return None
+            w = workers[wi]
+            if not w.up or w.waiting or not w.pending:
+                return None
+            n = w.pending[0]
+            if isinstance(a, Defer):
+                if self.has_choice(w, n):
+                    return None
+                nw = self.intern(self.defer(w))
+                return State(br, workers[:wi] + (nw,) + workers[wi + 1 :], *s[2:])
+            if not self.fits(w, n, a.buckets):
+                return None
+            nw, sent = self.propose(wi, w, n, a.buckets)
+            ws = workers[:wi] + (self.intern(nw),) + workers[wi + 1 :]
+            return State(br, ws, self.bag_add(s.to_broker, sent), s.to_workers, s.faults, s.placed)
+        if isinstance(a, StartCycle | Crash | Recover):
             wi = a.w
             if not 0 <= wi < self.W:
                 return None

@@ -784,6 +784,25 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # --- manifest ----------------------------------------------------------------------
 
 
+def _record_tlc(doc: dict[str, Any]) -> None:
+    """TLC's counts on MCParSync into the manifest (``tlc``), when the TLA+ tools are
+    found; otherwise the recorded entry stays while the TLA+ sources are unchanged."""
+    from parsync import tlc
+
+    try:
+        jar = tlc.find_tla2tools()
+    except tlc.TlaToolsMissing as e:
+        kept = doc.get("tlc", {}).get("tla_hash") == tlc.tla_hash()
+        if not kept:
+            doc.pop("tlc", None)
+        print(f"tlc: not run ({e}); {'kept the recorded entry' if kept else 'no entry'}")
+        return
+    print("parsync manifest: TLC on spec/MCParSync.tla ...", file=sys.stderr, flush=True)
+    doc["tlc"] = tlc.manifest_entry(jar)
+    got = doc["tlc"][tlc.MC_PRESET]
+    print(f"tlc {tlc.MC_PRESET}: {got['verdict']}, {got['distinct']:,} distinct states")
+
+
 def _cmd_manifest(args: argparse.Namespace) -> int:
     from parsync import manifest as mf
     from parsync.model.presets import PRESETS
@@ -883,6 +902,7 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
 
     if args.write:
         doc = mf.merge(committed, fresh)
+        _record_tlc(doc)
         before = set(committed.get("presets", {})) if committed else set()
         dropped = sorted(before - set(doc["presets"]))
         try:

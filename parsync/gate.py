@@ -426,7 +426,7 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
 def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     """``pytest conformance --impl=...`` in a subprocess: the implementation under test
     runs its own threads and may hang or crash; the gate must survive both."""
-    from parsync import conformance
+    import parsync.conformance as conformance
 
     assert opts.impl is not None
     suite = str(Path(conformance.__file__).resolve().parent)

@@ -260,8 +260,10 @@ def merge(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     for name, e in old.get("liveness", {}).items():
         if name not in live and name in PRESETS and same:
             live[name] = e
+    kept = {"tlc": old["tlc"]} if "tlc" in old and "tlc" not in new else {}
     return {
         **new,
+        **kept,
         "presets": {n: entries[n] for n in order},
         "liveness": {n: live[n] for n in PRESETS if n in live},
     }

@@ -13,7 +13,7 @@
 (* the model without the cycle bound: under the bound TLC would report     *)
 (* them violated by stuttering at MaxCycle (see docs/liveness.md).         *)
 (***************************************************************************)
-EXTENDS Naturals, Sequences, FiniteSets, TLC
+EXTENDS Integers, Sequences, FiniteSets, TLC
 
 CONSTANTS
     W,            \* number of workers
@@ -57,8 +57,11 @@ vars == <<broker, workers, to_broker, to_workers, faults, placed>>
 
 (* A snapshot is the partition as read: the ghost read_at cycle plus        *)
 (* [seq, used] per member bucket. view[p] is a sequence of snapshots.       *)
-Snapshot == [read_at : Int,
-             entries : UNION {[Members(p) -> [seq : Nat, used : Nat]] : p \in Partitions}]
+\* (a predicate, not a set: TLC checks membership field by field and never has
+\* to enumerate the snapshots of every partition)
+IsSnapshot(s) ==
+    /\ s \in [read_at : Int, entries : [DOMAIN s.entries -> [seq : Nat, used : Nat]]]
+    /\ \E p \in Partitions : DOMAIN s.entries = Members(p)
 Proposal == [worker : Workers, need : Needs, priority : Nat, epoch : Nat,
              reads : SUBSET (Buckets \X Nat), cycle : Nat, attempt : Nat,
              fresh : Partitions]
@@ -77,7 +80,10 @@ TypeOK ==
         /\ workers[w].mode \in {LATENCY, QUALITY}
         /\ workers[w].epoch \in Nat
         /\ workers[w].fresh_at \in [Partitions -> Int]
-        /\ workers[w].view \in [Partitions -> Seq(Snapshot)]
+        /\ DOMAIN workers[w].view = Partitions
+        /\ \A p \in Partitions :
+              /\ DOMAIN workers[w].view[p] = 1 .. Len(workers[w].view[p])
+              /\ \A i \in 1 .. Len(workers[w].view[p]) : IsSnapshot(workers[w].view[p][i])
         /\ workers[w].pending \in Seq(Needs)
         /\ workers[w].waiting \in BOOLEAN
         /\ workers[w].retries \in Nat

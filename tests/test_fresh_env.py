@@ -48,7 +48,10 @@ def clean_copy(dest: Path) -> None:
     ).stdout.split(b"\0")
     for f in filter(None, files):
         src = ROOT / f.decode()
-        if src.is_file():  # a tracked file deleted in the work tree is not copied
+        if src.is_symlink():  # parsync/model -> ../model etc.: a link, as git checks it out
+            (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
+            (dest / f.decode()).symlink_to(src.readlink())
+        elif src.is_file():  # a tracked file deleted in the work tree is not copied
             (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / f.decode())
 

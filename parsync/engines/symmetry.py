@@ -10,24 +10,45 @@ Bucket symmetry is switched off for variants whose behaviour depends on the
 order of a gang's buckets (``gang-*``): there, "the first bucket" is not
 preserved by a renaming and the reduction would be unsound.
 
-The canonical representative of a state is the least renaming over the whole
-group (workers x buckets); the group is small at checkable scopes.
+The canonical representative of a state is the least renaming over the group
+(workers x buckets), found without enumerating the group:
+
+1. every worker and bucket gets a *signature*: what the state says about it with
+   the names of other workers, needs and buckets left out (a need stands for its
+   profile; a worker's view of a partition is the sorted list of its entries; the
+   messages touching a bucket are a sorted list of their contents). A renaming
+   moves an element's signature with it, so signatures are invariant;
+2. within each class, elements are sorted by signature (``base``); the renamings
+   that sort the state this way are ``base`` followed by any permutation within a
+   group of tied signatures, and the least of their images is the orbit's least
+   member among sorted states: a canonical form;
+3. a tie group whose every permutation leaves the sorted state unchanged (its
+   transposition and its full cycle, which generate them all, both do) adds
+   nothing and is skipped; the others are enumerated, and they are small in
+   practice (elements that differ usually differ in their signature). Past
+   ``MAX_TIE_PERMUTATIONS`` candidates the sorted state itself is taken: still a
+   member of the orbit, so the search stays sound, but two members of one orbit
+   may then be kept apart (counted in ``inexact``; never seen on the presets).
+
+The group's size is computed (a product of factorials), never listed: a class
+of 24 interchangeable buckets starts in microseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from itertools import permutations, product
-from typing import TypeVar
+from math import factorial, prod
 
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import Broker, Proposal, Replica, Reply, Snapshot, State, Worker
 
 Perm = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]  # workers, needs, buckets
 
-_X = TypeVar("_X")
-
 ORDER_DEPENDENT_VARIANTS = ("gang-second-bucket-no-bump", "gang-fit-first-bucket-only")
+
+#: Candidate renamings enumerated per state at most (see the module docstring, 3.)
+MAX_TIE_PERMUTATIONS = 5040
 
 
 def _classes(keys: list[object]) -> list[list[int]]:
@@ -37,17 +58,37 @@ def _classes(keys: list[object]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def _group_perms(n: int, classes: list[list[int]]) -> list[tuple[int, ...]]:
-    """All permutations of range(n) that permute within each class."""
-    per_class = [list(permutations(c)) for c in classes]
-    out = []
-    for choice in product(*per_class):
-        p = list(range(n))
-        for cls, img in zip(classes, choice, strict=True):
-            for a, b in zip(cls, img, strict=True):
-                p[a] = b
-        out.append(tuple(p))
-    return out
+def _sorted_perm(
+    n: int, classes: list[list[int]], sig: list[object]
+) -> tuple[list[int], list[list[int]]]:
+    """(old index -> new index sorting each class by signature, the tie groups as
+    lists of new indices)."""
+    perm = list(range(n))
+    ties: list[list[int]] = []
+    for cls in classes:
+        order = sorted(cls, key=lambda i: (sig[i], i))
+        for slot, i in zip(cls, order, strict=True):
+            perm[i] = slot
+        k = 0
+        while k < len(order):
+            j = k + 1
+            while j < len(order) and sig[order[j]] == sig[order[k]]:
+                j += 1
+            if j - k > 1:
+                ties.append(cls[k:j])
+            k = j
+    return perm, ties
+
+
+def _swap(n: int, group: list[int], cycle: bool) -> tuple[int, ...]:
+    """The transposition of a group's first two elements, or its full cycle."""
+    p = list(range(n))
+    if cycle:
+        for a, b in zip(group, group[1:] + group[:1], strict=True):
+            p[a] = b
+    else:
+        p[group[0]], p[group[1]] = group[1], group[0]
+    return tuple(p)
 
 
 class Symmetry:
@@ -62,41 +103,191 @@ class Symmetry:
             nd = c.needs[n]
             return (nd.priority, nd.arrival, nd.gang, nd.size, tuple(sorted(c.eligible(n))))
 
-        wperms: list[tuple[int, ...]] = [tuple(range(W))]
+        self.profile = tuple(need_profile(n) for n in range(N))
+        self.wclasses: list[list[int]] = []
         if workers:
-            wkeys: list[object] = [tuple(need_profile(n) for n in m.needs_of[w]) for w in range(W)]
-            wperms = _group_perms(W, _classes(wkeys))
-        bperms: list[tuple[int, ...]] = [tuple(range(B))]
+            wkeys: list[object] = [tuple(self.profile[n] for n in m.needs_of[w]) for w in range(W)]
+            self.wclasses = _classes(wkeys)
+        self.bclasses: list[list[int]] = []
         if buckets and (m.variant not in ORDER_DEPENDENT_VARIANTS):
             bkeys: list[object] = [
                 (m.part[b], m.cap[b], tuple(b in c.eligible(n) for n in range(N))) for b in range(B)
             ]
-            bperms = _group_perms(B, _classes(bkeys))
-        self.perms: list[Perm] = []
-        for wp in wperms:
-            sigma = list(range(N))
-            for w in range(W):
-                for a, b in zip(m.needs_of[w], m.needs_of[wp[w]], strict=True):
-                    sigma[a] = b
-            for bp in bperms:
-                if wp == tuple(range(W)) and bp == tuple(range(B)):
-                    continue
-                self.perms.append((wp, tuple(sigma), bp))
-        self.size = len(self.perms) + 1
-        self._memo: dict[tuple[int, int, int], tuple[object, object]] = {}
+            self.bclasses = _classes(bkeys)
+        self.size = prod(factorial(len(k)) for k in (*self.wclasses, *self.bclasses))
+        self.inexact = 0  # states whose tie groups were too large to enumerate
         self._canon: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     @property
     def trivial(self) -> bool:
-        return not self.perms
+        return self.size == 1
 
+    def perm_of(self, wp: tuple[int, ...], bp: tuple[int, ...]) -> Perm:
+        """The renaming that sends worker w to wp[w] (and its needs to theirs, in order)
+        and bucket b to bp[b]."""
+        m = self.m
+        sigma = list(range(m.N))
+        for w in range(m.W):
+            for a, b in zip(m.needs_of[w], m.needs_of[wp[w]], strict=True):
+                sigma[a] = b
+        return (wp, tuple(sigma), bp)
+
+    def iter_perms(self) -> Iterator[Perm]:
+        """Every non-identity element of the group, lazily (tests and tiny groups only:
+        the reduction itself never lists the group)."""
+        m = self.m
+
+        def within(n: int, classes: list[list[int]]) -> Iterator[tuple[int, ...]]:
+            for choice in product(*(permutations(k) for k in classes)):
+                p = list(range(n))
+                for cls, img in zip(classes, choice, strict=True):
+                    for a, b in zip(cls, img, strict=True):
+                        p[a] = b
+                yield tuple(p)
+
+        ident = (tuple(range(m.W)), tuple(range(m.B)))
+        for wp in within(m.W, self.wclasses):
+            for bp in within(m.B, self.bclasses):
+                if (wp, bp) != ident:
+                    yield self.perm_of(wp, bp)
+
+    # --- signatures ------------------------------------------------------------
+    def worker_signatures(self, s: State) -> list[object]:
+        m, prof = self.m, self.profile
+        br = s.broker
+        out: list[object] = []
+        sent: list[list[object]] = [[] for _ in range(m.W)]
+        for p in s.to_broker:
+            sent[p.worker].append(
+                (
+                    0,
+                    prof[p.need],
+                    p.priority,
+                    p.epoch,
+                    sorted(q for _, q in p.reads),
+                    p.cycle,
+                    p.attempt,
+                    p.fresh,
+                )
+            )
+        for r in s.to_workers:
+            sent[r.worker].append((1, prof[r.need], r.kind, r.cycle, r.attempt, len(r.buckets)))
+        for w, wk in enumerate(s.workers):
+            view = tuple(
+                (tuple((sn.read_at, sorted(sn.entries)) for sn in snaps)) for snaps in wk.view
+            )
+            mine = tuple(
+                (br.status[n], s.placed[n], len(br.ledger[n]), (wk.known >> n) & 1)
+                for n in m.needs_of[w]
+            )
+            out.append(
+                (
+                    wk.up,
+                    wk.cycle,
+                    wk.mode,
+                    wk.epoch,
+                    wk.fresh_at,
+                    view,
+                    tuple(prof[n] for n in wk.pending),
+                    wk.waiting,
+                    wk.retries,
+                    wk.attempts,
+                    mine,
+                    sorted(sent[w]),
+                )
+            )
+        return out
+
+    def bucket_signatures(self, s: State) -> list[object]:
+        m, prof = self.m, self.profile
+        br = s.broker
+        touched: list[list[object]] = [[] for _ in range(m.B)]
+        for p in s.to_broker:
+            for b, q in p.reads:
+                touched[b].append(
+                    (
+                        0,
+                        prof[p.need],
+                        p.priority,
+                        p.epoch,
+                        q,
+                        p.cycle,
+                        p.attempt,
+                        p.fresh,
+                        len(p.reads),
+                    )
+                )
+        for r in s.to_workers:
+            for b in r.buckets:
+                touched[b].append((1, prof[r.need], r.kind, r.cycle, r.attempt, len(r.buckets)))
+        held: list[list[object]] = [[] for _ in range(m.B)]
+        for n in range(m.N):
+            for b in br.ledger[n]:
+                held[b].append((prof[n], br.status[n]))
+        out: list[object] = []
+        for b in range(m.B):
+            p, i = m.part[b], m.idx[b]
+            views = sorted(
+                tuple((sn.read_at, sn.entries[i]) for sn in wk.view[p]) for wk in s.workers
+            )
+            replica = None if br.replica is None else (br.replica[0][b], len(br.replica[1][b]))
+            out.append(
+                (
+                    br.seq[b],
+                    sorted(prof[n] for n in br.claims[b]),
+                    sorted(held[b]),
+                    views,
+                    sorted(touched[b]),
+                    replica,
+                )
+            )
+        return out
+
+    # --- canonical form ----------------------------------------------------------
     def canonical(self, s: State) -> State:
-        """The least renaming of ``s`` over the group (the orbit's representative)."""
-        best = s
-        for i in range(len(self.perms)):
-            r = self.rename_interned(s, i)
-            if r < best:
-                best = r
+        """The least renaming of ``s`` among those that sort it by signature."""
+        if self.trivial:
+            return s
+        m = self.m
+        wp, wties = _sorted_perm(m.W, self.wclasses, self.worker_signatures(s))
+        bp, bties = _sorted_perm(m.B, self.bclasses, self.bucket_signatures(s))
+        base = self.rename(s, self.perm_of(tuple(wp), tuple(bp)))
+        ident_w, ident_b = tuple(range(m.W)), tuple(range(m.B))
+        open_w: list[list[int]] = []
+        open_b: list[list[int]] = []
+        for groups, opened, is_w in ((wties, open_w, True), (bties, open_b, False)):
+            n = m.W if is_w else m.B
+            for g in groups:
+                fixed = True
+                for cyc in (False, True):
+                    sp = _swap(n, g, cyc)
+                    perm = self.perm_of(sp, ident_b) if is_w else self.perm_of(ident_w, sp)
+                    if self.rename(base, perm) != base:
+                        fixed = False
+                        break
+                if not fixed:
+                    opened.append(g)
+        if not open_w and not open_b:
+            return base
+        count = prod(factorial(len(g)) for g in (*open_w, *open_b))
+        if count > MAX_TIE_PERMUTATIONS:
+            self.inexact += 1
+            return base
+
+        def within(n: int, groups: list[list[int]]) -> Iterator[tuple[int, ...]]:
+            for choice in product(*(permutations(g) for g in groups)):
+                p = list(range(n))
+                for g, img in zip(groups, choice, strict=True):
+                    for a, b in zip(g, img, strict=True):
+                        p[a] = b
+                yield tuple(p)
+
+        best = base
+        for swp in within(m.W, open_w):
+            for sbp in within(m.B, open_b):
+                r = self.rename(base, self.perm_of(swp, sbp))
+                if r < best:
+                    best = r
         return best
 
     def canonical_key(self, s: State) -> tuple[object, ...]:
@@ -108,9 +299,21 @@ class Symmetry:
         k = self.m.state_key(s)
         c = self._canon.get(k)
         if c is None:
-            c = self.m.state_key(self.canonical(s))
+            c = self.m.state_key(self._interned(self.canonical(s)))
             self._canon[k] = c
         return c
+
+    def _interned(self, s: State) -> State:
+        """``s`` with interned components, so ``model.state_key`` can key it by identity."""
+        i = self.m.intern
+        return State(
+            i(s.broker),
+            tuple(i(w) for w in s.workers),
+            i(s.to_broker),
+            i(s.to_workers),
+            s.faults,
+            s.placed,
+        )
 
     # --- renaming ------------------------------------------------------------
     def rename(self, s: State, perm: Perm) -> State:
@@ -123,40 +326,6 @@ class Symmetry:
             tuple(workers),
             self._rename_proposals(s.to_broker, perm),
             self._rename_replies(s.to_workers, perm),
-            s.faults,
-            self._rename_placed(s.placed, sg),
-        )
-
-    def rename_interned(self, s: State, i: int) -> State:
-        """``rename(s, perms[i])`` with memoised, interned components.
-
-        Components are renamed one at a time through identity-keyed memo tables
-        (the key objects are kept in the entry, as in protocol.py), and the
-        results are interned, so the renamed state can be keyed by
-        ``model.state_key``.
-        """
-        perm = self.perms[i]
-        wp, sg, bp = perm
-        memo = self._memo
-        intern = self.m.intern
-
-        def one(kind: int, x: _X, f: Callable[[_X], _X]) -> _X:
-            key = (kind, i, id(x))
-            e = memo.get(key)
-            if e is not None and e[0] is x:
-                return e[1]  # type: ignore[return-value]
-            y = intern(f(x))
-            memo[key] = (x, y)
-            return y
-
-        workers: list[Worker] = list(s.workers)
-        for w in range(self.m.W):
-            workers[wp[w]] = one(0, s.workers[w], lambda x: self._rename_worker(x, sg, bp))
-        return State(
-            one(1, s.broker, lambda x: self._rename_broker(x, sg, bp)),
-            tuple(workers),
-            one(2, s.to_broker, lambda x: self._rename_proposals(x, perm)),
-            one(3, s.to_workers, lambda x: self._rename_replies(x, perm)),
             s.faults,
             self._rename_placed(s.placed, sg),
         )

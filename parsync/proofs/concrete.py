@@ -197,7 +197,7 @@ class Scope:
             bv_width=bv_width,
         )
         self.enc = Encoding(self.u, model.variant, exact=exact)
-        self.enc.combos = [[tuple(c) for c in model.combos[n]] for n in range(model.N)]
+        self.enc.scope_needs = [(model.eligible[n], model.gang[n]) for n in range(model.N)]
         self.exact = exact
 
     # --- elements ------------------------------------------------------------------

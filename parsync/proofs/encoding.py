@@ -41,8 +41,10 @@ Abstractions, each stated where it is used and in the proof report:
   non-empty set of eligible buckets that pass the worker's checks; the gang's
   cardinality is not first-order), and ``Defer`` is allowed whenever a head
   need exists. This only adds behaviours, so the safety proofs stay sound; the
-  finite reading (``exact=True``) enumerates the combinations exactly like the
-  Python model, and the differential test checks both readings.
+  finite reading (``exact=True``) states the gang rule exactly like the Python
+  model (``ParSyncModel.fits``: exactly ``gang`` eligible buckets, as cardinality
+  constraints; the bucket sets are never enumerated), and the differential test
+  checks both readings.
 """
 
 from __future__ import annotations
@@ -302,8 +304,9 @@ class Encoding:
         self.K = Consts(u)
         if not u.finite:
             u.P = self.K.P()
-        # exact gang combinations: need index -> list of bucket-index tuples
-        self.combos: list[list[tuple[int, ...]]] | None = None
+        # the exact gang rule's scope: per need index, (eligible bucket indices
+        # ascending, gang size)
+        self.scope_needs: list[tuple[tuple[int, ...], int]] | None = None
         self.actions: tuple[ActionEnc, ...] = self._actions()
 
     # --- helpers ---------------------------------------------------------------------
@@ -653,43 +656,58 @@ class Encoding:
             cs.append(self._exact_combo(n, m))
         return z3.And(*cs)
 
-    def _combos(self) -> list[list[tuple[int, ...]]]:
-        if self.combos is None:
-            raise ValueError("exact encoding needs the scope's combinations (set_scope)")
-        return self.combos
+    def _needs(self) -> list[tuple[tuple[int, ...], int]]:
+        if self.scope_needs is None:
+            raise ValueError("exact encoding needs the scope's needs (set_scope)")
+        return self.scope_needs
 
     def _exact_combo(self, n: Any, m: Any) -> Any:
+        """The proposal touches exactly ``gang`` buckets, all eligible (the gang rule)."""
         u = self.u
         K = self.K
         Ns = u.elems("N")  # type: ignore[attr-defined]
         Bs = u.elems("B")  # type: ignore[attr-defined]
-        combos = self._combos()
         alts = []
-        for i, ne in enumerate(Ns[: len(combos)]):
-            sets = [
-                z3.And(*[K.p_tch(m, Bs[j]) == (j in c) for j in range(len(Bs))]) for c in combos[i]
-            ]
-            alts.append(z3.And(n == ne, z3.Or(*sets, z3.BoolVal(False))))
+        for i, ne in enumerate(Ns[: len(self._needs())]):
+            elig, gang = self._needs()[i]
+            outside = [z3.Not(K.p_tch(m, Bs[j])) for j in range(len(Bs)) if j not in elig]
+            count = (
+                z3.PbEq([(K.p_tch(m, Bs[j]), 1) for j in elig], gang)
+                if elig
+                else (z3.BoolVal(gang == 0))
+            )
+            alts.append(z3.And(n == ne, count, *outside))
         return z3.Or(*alts, z3.BoolVal(False))
 
     def _no_choice_exact(self, S: Sym, w: Any, n: Any) -> Any:
-        """No combination of n passes the worker's checks (exact Defer guard)."""
+        """No ``gang``-set of n's eligible buckets passes the worker's checks (exact Defer
+        guard), counted rather than enumerated: fewer than ``gang`` eligible buckets pass
+        (the gang-fit variant: no passing first bucket with ``gang - 1`` read ones after
+        it)."""
         u = self.u
         Ns = u.elems("N")  # type: ignore[attr-defined]
         Bs = u.elems("B")  # type: ignore[attr-defined]
-        combos = self._combos()
+
+        def at_least(conds: list[Any], k: int) -> Any:
+            if k <= 0:
+                return z3.BoolVal(True)
+            if len(conds) < k:
+                return z3.BoolVal(False)
+            return z3.PbGe([(c, 1) for c in conds], k)
+
         alts = []
-        for i, ne in enumerate(Ns[: len(combos)]):
-            fits_any = []
-            for c in combos[i]:
-                conds = []
-                for k, j in enumerate(c):
-                    b = Bs[j]
-                    conds.append(self.view_ok(S, w, b))
-                    if not (self.v_gang_fit and k > 0):
-                        conds.append(self.fits(S, w, n, b))
-                fits_any.append(z3.And(*conds))
-            alts.append(z3.And(n == ne, z3.Not(z3.Or(*fits_any, z3.BoolVal(False)))))
+        for i, ne in enumerate(Ns[: len(self._needs())]):
+            elig, gang = self._needs()[i]
+            read = [self.view_ok(S, w, Bs[j]) for j in elig]
+            ok = [z3.And(r, self.fits(S, w, n, Bs[j])) for r, j in zip(read, elig, strict=True)]
+            if self.v_gang_fit:
+                some = z3.Or(
+                    *[z3.And(ok[k], at_least(read[k + 1 :], gang - 1)) for k in range(len(elig))],
+                    z3.BoolVal(False),
+                )
+            else:
+                some = at_least(ok, gang)
+            alts.append(z3.And(n == ne, z3.Not(some)))
         return z3.Or(*alts, z3.BoolVal(False))
 
     def _propose(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:

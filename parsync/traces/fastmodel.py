@@ -20,8 +20,7 @@ replaced by equal, cheaper computations (memo off; the pending list from a
 bit mask of the needs that have arrived; the per-need sequences held as a
 :class:`PVec`, a two-level persistent vector that equals, hashes and indexes
 like the tuple it stands for and changes one entry by copying about 2 sqrt(N)
-slots), and :meth:`TraceModel.fits`, the Propose guard for one bucket set
-(``choices`` builds every set). ``_decide`` and ``release`` are the model's,
+slots). ``_decide`` and ``release`` are the model's,
 line for line, with each per-need copy written as :func:`pset` (they assume
 no design variant: a TraceModel never has one). Nothing else is overridden.
 ``tests/test_trace_fastmodel.py`` checks each replacement against the model's
@@ -44,7 +43,6 @@ from parsync.model.state import (
     COMMITTED,
     CONFLICT,
     FENCED,
-    LATENCY,
     PLACED,
     RELEASED,
     UNPLACED,
@@ -175,7 +173,6 @@ class TraceModel(ParSyncModel):
         self._arrivals = tuple(tuple(self.arrival[n] for n in ns) for ns in self._by_arrival)
         # per worker, for the last k asked: (k, mask of the first k, them in model order)
         self._arrived: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
-        self._combos = tuple(frozenset(c) for c in self.combos)
         rank = [0] * self.N  # position in the model's need order (_need_key)
         for i, n in enumerate(sorted(range(self.N), key=self._need_key)):
             rank[n] = i
@@ -271,23 +268,6 @@ class TraceModel(ParSyncModel):
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
         pending = self.pending_of(wi, c, w.known)
         return w._replace(pending=pending, waiting=False, retries=0, attempts=0)
-
-    # -- Propose ---------------------------------------------------------------------------
-    def fits(self, w: Worker, n: int, bs: tuple[int, ...]) -> bool:
-        """``bs in self.choices(w, n)``, testing ``bs`` alone (the model's guards per set)."""
-        if bs not in self._combos[n]:
-            return False
-        if w.mode == LATENCY:
-            top = max(w.fresh_at)
-            fresh = w.fresh_at
-            if any(fresh[self.part[b]] != top for b in bs):
-                return False
-        sz = self.size[n]
-        for b in bs:
-            e = self.view_entry(w, b)
-            if e is None or e[1] + sz > self.cap[b]:
-                return False
-        return True
 
     # -- the worker's hot steps, built positionally ------------------------------------------
     # NamedTuple._replace costs about 2 microseconds (a map over every field by

@@ -26,7 +26,7 @@ Speed: each event is explained by building only the successor along its own
 action from the model's component steps (``start_cycle``/``_worker_moves``,
 ``propose``, ``commit``, ``handle``, ``release``, ``failover``,
 ``_drop``/``_dup``), never by enumerating every successor; Propose asks only
-whether its own bucket set is allowed (``TraceModel.fits``) and Crash builds
+whether its own bucket set is allowed (``ParSyncModel.fits``) and Crash builds
 no other move. The model is :class:`~model.traces.fastmodel.TraceModel`: no
 memo tables, per-need sequences as persistent vectors (a commit or release
 copies a chunk, not N entries), and no step whose cost grows with the number
@@ -45,6 +45,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -100,6 +101,9 @@ EXIT_CODES = {VALID: 0, INVALID: 1, UNREADABLE: 2, INCOMPLETE: 3}
 
 Progress = Callable[[int, int, int | None], None]  # (events, bytes read, total bytes)
 Msg = Proposal | Reply
+
+#: bucket sets shown when a Propose is rejected (the rest are elided)
+_SHOWN_CHOICES = 8
 
 
 def validation_config(config: Config) -> Config:
@@ -474,7 +478,10 @@ class Validator:
             why = f"{fmt_action(Propose(wi, buckets))}: {bad}"
         else:
             why = f"worker {wi} cannot take a Propose step here ({_worker_brief(w)})"
-        opts = [list(o) for o in m.choices(w, n)] or "nothing (it must defer)"
+        # a few of the sets it may propose, never all of them (a large gang has ~10^19)
+        first = [list(o) for o in islice(m.iter_choices(w, n), _SHOWN_CHOICES + 1)]
+        more = ", ..." if len(first) > _SHOWN_CHOICES else ""
+        opts = f"{first[:_SHOWN_CHOICES]}{more}" if first else "nothing (it must defer)"
         return [], [f"worker {wi} may propose n{n} only on {opts}; {why}"], []
 
     def _ev_Defer(self, s: State, ev: dict[str, Any]) -> Any:

@@ -1,0 +1,178 @@
+"""SANY and TLC on ``spec/ParSync.tla``: the TLA+ rendering is checked by the TLA+ tools.
+
+``tla2tools.jar`` (SANY, TLC) is not a dependency of the package: it is found through
+the ``PARSYNC_TLA2TOOLS`` environment variable, or at ``../shared/tools/tla2tools.jar``
+beside the checkout (where this project's development machines and CI keep it).
+Java must be on ``PATH``. Both tools run in a temporary directory holding a copy of
+the modules, so TLC's ``states/`` folder and its trace files never land in the
+user's tree.
+
+``run_tlc`` parses TLC's closing lines into a :class:`TlcResult`; ``parsync manifest
+--write`` records it (``tlc`` in ``spec/manifest.json``) beside the Python checker's
+count, and ``tests/test_tla.py`` checks the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "spec"
+ENV = "PARSYNC_TLA2TOOLS"
+#: The modules and the TLC configuration, hashed for the record (paths from the root).
+TLA_SOURCES: tuple[str, ...] = ("spec/ParSync.tla", "spec/MCParSync.tla", "spec/MCParSync.cfg")
+#: The preset MCParSync.cfg renders (tests/test_tla.py checks the constants).
+MC_PRESET = "small"
+
+
+class TlaToolsMissing(RuntimeError):
+    """Neither PARSYNC_TLA2TOOLS nor the shared tools path gives a tla2tools.jar, or no java."""
+
+
+@dataclass(frozen=True)
+class SanyResult:
+    ok: bool
+    errors: tuple[str, ...]  # SANY's error lines, empty when ok
+    output: str
+
+
+@dataclass(frozen=True)
+class TlcResult:
+    ok: bool  # "Model checking completed. No error has been found."
+    distinct: int | None
+    generated: int | None  # TLC counts the initial states among the generated ones
+    depth: int | None  # TLC's depth counts the initial state as depth 1
+    error: str | None  # the first "Error: ..." line, when not ok
+    version: str | None
+    seconds: float
+    output: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": "pass" if self.ok else "fail",
+            "distinct": self.distinct,
+            "generated": self.generated,
+            "depth": self.depth,
+            "tlc": self.version,
+            "seconds": round(self.seconds, 1),  # information only
+        }
+
+
+def find_tla2tools() -> Path:
+    """The jar to use; raises :class:`TlaToolsMissing` with the reason."""
+    env = os.environ.get(ENV)
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise TlaToolsMissing(f"{ENV}={env}: no such file")
+    else:
+        p = ROOT.parent / "shared" / "tools" / "tla2tools.jar"
+        if not p.is_file():
+            raise TlaToolsMissing(f"no tla2tools.jar: set {ENV} (looked for {p})")
+    if shutil.which("java") is None:
+        raise TlaToolsMissing("java is not on PATH (TLC and SANY need a JRE 11 or newer)")
+    return p
+
+
+def tla_hash(root: Path = ROOT) -> str:
+    """sha256 over TLA_SOURCES: per file its path, NUL, its text (LF endings), NUL."""
+    h = hashlib.sha256()
+    for name in TLA_SOURCES:
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update((root / name).read_text(encoding="utf-8").replace("\r\n", "\n").encode())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def _copy_spec(into: Path, spec: Path) -> None:
+    for name in ("ParSync.tla", "MCParSync.tla", "MCParSync.cfg"):
+        shutil.copy(spec / name, into / name)
+
+
+def sany(jar: Path, *, spec: Path = SPEC, module: str = "ParSync.tla") -> SanyResult:
+    """Parse and semantically check one module with SANY."""
+    with tempfile.TemporaryDirectory(prefix="parsync-sany-") as tmp:
+        _copy_spec(Path(tmp), spec)
+        r = subprocess.run(
+            ["java", "-cp", str(jar), "tla2sany.SANY", module],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    out = r.stdout + r.stderr
+    errors = tuple(
+        line.strip()
+        for line in out.splitlines()
+        if re.search(r"\*\*\* Errors|Unknown operator|Could not|error", line, re.I)
+    )
+    return SanyResult(ok=r.returncode == 0 and not errors, errors=errors, output=out)
+
+
+def _int(pattern: str, text: str) -> int | None:
+    m = re.search(pattern, text)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult:
+    """TLC on MCParSync (the ``small`` preset), with its own metadata in a temp dir."""
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="parsync-tlc-") as tmp:
+        _copy_spec(Path(tmp), spec)
+        r = subprocess.run(
+            [
+                "java",
+                "-XX:+UseParallelGC",
+                "-cp",
+                str(jar),
+                "tlc2.TLC",
+                "-workers",
+                workers,
+                "-metadir",
+                str(Path(tmp) / "states"),
+                "-config",
+                "MCParSync.cfg",
+                "MCParSync.tla",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    out = r.stdout + r.stderr
+    ok = "Model checking completed. No error has been found." in out
+    err = next((ln.strip() for ln in out.splitlines() if ln.startswith("Error:")), None)
+    m = re.search(r"TLC2 Version (\S+)", out)
+    return TlcResult(
+        ok=ok and r.returncode == 0,
+        distinct=_int(r"([\d,]+) distinct states found", out),
+        generated=_int(r"([\d,]+) states generated", out),
+        depth=_int(r"depth of the complete state graph search is (\d+)", out),
+        error=err if not ok else None,
+        version=m.group(1) if m else None,
+        seconds=time.monotonic() - t0,
+        output=out,
+    )
+
+
+def manifest_entry(jar: Path) -> dict[str, Any]:
+    """The ``tlc`` section of spec/manifest.json: TLC's counts on MCParSync."""
+    r = run_tlc(jar)
+    return {
+        "note": (
+            "TLC on spec/MCParSync.tla (the small preset, reference policy); generated "
+            "counts the initial state, depth starts at 1 for it"
+        ),
+        "tla_hash": tla_hash(),
+        MC_PRESET: r.to_json(),
+    }
