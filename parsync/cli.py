@@ -16,6 +16,7 @@ shown on stderr (:mod:`parsync.progress`) unless ``--no-progress``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -902,7 +903,14 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
 
     if args.write:
         doc = mf.merge(committed, fresh)
-        _record_tlc(doc)
+        try:
+            with contextlib.redirect_stdout(text_out):
+                _record_tlc(doc)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"manifest: {', '.join(names)} finished; interrupted while TLC ran; "
+                f"{path} not written (unchanged)"
+            ) from None
         before = set(committed.get("presets", {})) if committed else set()
         dropped = sorted(before - set(doc["presets"]))
         try:
