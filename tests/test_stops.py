@@ -605,3 +605,42 @@ def test_cite_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["format"] == "parsync-citations/1"
     assert {p["id"] for p in doc["properties"]} >= {"PS-1", "PS-10"}
     assert all(p["verdict"] and p["evidence"] for p in doc["properties"])
+
+
+def test_gate_shows_progress_per_stage(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parsync.cli",
+            "gate",
+            "--skip",
+            "liveness",
+            "--skip",
+            "prove",
+            "--budget",
+            "check=2",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(0.1),
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert r.returncode == 1, r.stdout + r.stderr  # pr: out of budget blocks the merge
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("parsync gate check: ")]
+    assert lines, r.stderr
+    total = MANIFEST["presets"]["pr"]["states"]
+    assert any("states generated" in ln and f"% of {total:,}" in ln for ln in lines), lines
+
+
+def test_display_on_a_terminal_drives_a_bar() -> None:
+    from parsync.progress import Display
+
+    buf = io.StringIO()
+    with Display("parsync x", stream=buf, tty=True) as d:
+        assert d._bar is not None and d._beat is None
+        d.search(10, 20, 3, 4, 1.0, total=40)
+        d.relabel("parsync y")
+        d.count(1, 2, "runs")
+    assert d._bar is None
