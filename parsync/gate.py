@@ -367,6 +367,9 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     from parsync.proofs.proofs import ALL_GOAL_IDS, PROVED, PropertyResult, Prover
 
     t0 = time.perf_counter()
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()  # Ctrl-C in Z3 is a KeyboardInterrupt (the stage is interrupted)
     pr = Prover(opts.variant)
     results: list[PropertyResult] = []
     cases: list[Case] = []

@@ -80,6 +80,9 @@ def run_prove(
         raise BadUsage(
             "--report is written for the design and every property only (drop --variant/--property)"
         )
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
     pr = Prover(variant, timeout_s=timeout_s)
     results: list[PropertyResult] = []
     out = sys.stdout
@@ -213,6 +216,9 @@ def run_bmc(
         model = ParSyncModel(config, variant)
     except KeyError as e:
         raise BadUsage(e.args[0]) from None
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()
     reached = [0]
     with Display(f"parsync bmc {scope}", enabled=progress) as bar:
 
