@@ -575,6 +575,9 @@ def test_a_z3_interrupt_is_a_keyboard_interrupt() -> None:
         def reason_unknown(self) -> str:
             return self.reason
 
+        def set(self, *_a: Any) -> None:
+            pass
+
     from parsync.proofs.solving import check
 
     with pytest.raises(KeyboardInterrupt):
