@@ -374,33 +374,39 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     results: list[PropertyResult] = []
     cases: list[Case] = []
     stopped = False
-    for pid in ALL_GOAL_IDS:
-        if time.perf_counter() - t0 > budget:
-            stopped = True
-            cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
-            continue
-        tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
-
-        def ob_tick(done: int, n: int, pid: str = pid, k: int = len(results)) -> None:
-            tick(f"{pid}: {done}/{n} obligations ({k}/{len(ALL_GOAL_IDS)} properties done)")
-
-        r = pr.prove(pid, progress=ob_tick)
-        results.append(r)
-        c = Case(_goal_name(pid), r.seconds)
-        if not r.proved:
-            first = r.failures[0]
-            c.failure = f"{len(r.failures)} obligation(s) not proved; first: {first.message()}"
-            if first.cti is not None and first.cti.pre is not None:
-                c.detail = first.cti.render()
-        cases.append(c)
     nonvac = None
-    if opts.variant is None and not stopped:
-        tick("non-vacuity")
-        nonvac = pr.nonvacuous()
-        c = Case("NonVacuous", nonvac.seconds)
-        if not nonvac.proved:
-            c.failure = "; ".join(f"{o.action}: {o.reason}" for o in nonvac.failures)
-        cases.append(c)
+    interrupted = False
+    try:
+        for pid in ALL_GOAL_IDS:
+            if time.perf_counter() - t0 > budget:
+                stopped = True
+                cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
+                continue
+            tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
+
+            def ob_tick(done: int, n: int, pid: str = pid, k: int = len(results)) -> None:
+                tick(f"{pid}: {done}/{n} obligations ({k}/{len(ALL_GOAL_IDS)} properties done)")
+
+            r = pr.prove(pid, progress=ob_tick)
+            results.append(r)
+            c = Case(_goal_name(pid), r.seconds)
+            if not r.proved:
+                first = r.failures[0]
+                c.failure = f"{len(r.failures)} obligation(s) not proved; first: {first.message()}"
+                if first.cti is not None and first.cti.pre is not None:
+                    c.detail = first.cti.render()
+            cases.append(c)
+        if opts.variant is None and not stopped:
+            tick("non-vacuity")
+            nonvac = pr.nonvacuous()
+            c = Case("NonVacuous", nonvac.seconds)
+            if not nonvac.proved:
+                c.failure = "; ".join(f"{o.action}: {o.reason}" for o in nonvac.failures)
+            cases.append(c)
+    except KeyboardInterrupt:  # Ctrl-C: what was proved stays, nothing more is claimed
+        interrupted = True
+        done = {r.pid for r in results}
+        cases += [Case(g, skipped="interrupted (Ctrl-C)") for g in ALL_GOAL_IDS if g not in done]
     allr = results + ([nonvac] if nonvac is not None else [])
     n = sum(len(r.obligations) for r in allr)
     ok = sum(1 for r in allr for o in r.obligations if o.outcome == PROVED)
@@ -408,7 +414,13 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     seconds = time.perf_counter() - t0
     counts = {"obligations": n, "proved": ok, "properties": len(results)}
     headline = cex = ""
-    if failed:
+    if interrupted:
+        verdict = INTERRUPTED
+        summary = (
+            f"interrupted after {len(results)} of {len(ALL_GOAL_IDS)} properties "
+            f"({ok}/{n} obligations proved); the proofs are not complete"
+        )
+    elif failed:
         verdict = FAILED
         headline = f"{failed[0].name}: {failed[0].failure}"
         cex = failed[0].detail

@@ -157,6 +157,21 @@ def test_ctrl_c_in_gate_stops_the_stages_and_is_never_unsafe(tmp_path: Path) -> 
     assert "interrupted" in md.read_text() and "unsafe" not in md.read_text()
 
 
+def test_ctrl_c_in_the_gates_proofs_keeps_what_was_proved(tmp_path: Path) -> None:
+    js = tmp_path / "gate.json"
+    code, out, err, _ = interrupt(
+        ["gate", "--skip", "check", "--skip", "liveness", "--json-out", str(js)],
+        "obligations",
+        tmp_path,
+    )
+    assert_interrupted(code, out, err, "prove interrupted", "remaining stages did not start")
+    doc = json.loads(js.read_text())
+    assert doc["verdict"] == "interrupted"
+    (stage,) = doc["stages"]
+    assert stage["verdict"] == "interrupted" and "not complete" in stage["summary"]
+    assert any(c["message"] == "interrupted (Ctrl-C)" for c in stage["cases"])
+
+
 def test_ctrl_c_in_manifest_write_leaves_the_manifest_alone(tmp_path: Path) -> None:
     path = tmp_path / "manifest.json"
     original = (ROOT / "spec" / "manifest.json").read_bytes()
