@@ -128,7 +128,7 @@ def load_adapter(target: str) -> Adapter:
     module_name, _, factory_name = target.partition(":")
     factory_name = factory_name or FACTORY_NAME
     if not module_name:
-        raise AdapterError("--impl needs a module name, e.g. --impl=mypkg")
+        raise AdapterError("--parsync-impl needs a module name, e.g. --parsync-impl=mypkg")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:

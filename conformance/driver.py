@@ -132,15 +132,24 @@ class ConformanceFailure(Exception):
     details: list[str] = field(default_factory=list)
     replay_file: str | None = None
     target: str = "MODULE"
+    replay_command: str | None = None  # the command that reruns it, as the user ran the suite
 
     def __str__(self) -> str:
-        lines = [self.headline, "interleaving:"]
+        """Headline, then the numbered interleaving and the diff wrapped like every
+        counterexample (parsync.render: one width for check, replay and the suite)."""
+        from parsync.render import output_width, wrap
+
+        body = ["interleaving:"]
         for i, s in enumerate(self.steps, 1):
-            lines.append(f"  {i}. {s.render()}")
-        lines += self.details
-        if self.replay_file:
+            body.append(f"  {i}. {s.render()}")
+        body += self.details
+        # the headline stays one line: reports (JUnit, the gate) take it as the message
+        lines = [self.headline, *(w for ln in body for w in wrap(ln, output_width()))]
+        if self.replay_command:
+            lines.append(f"replay: {self.replay_command}")
+        elif self.replay_file:
             lines.append(
-                f"replay: pytest conformance --impl={self.target} "
+                f"replay: pytest --pyargs parsync.conformance --parsync-impl={self.target} "
                 f"--parsync-replay={self.replay_file} -k test_replay"
             )
         return "\n".join(lines)

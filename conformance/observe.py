@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import MODES, REPLY_KINDS, Proposal, Reply, State
+from parsync.render import capped
 
 KIND_NAMES = ("committed", "conflict", "already-placed", "fenced")
 assert len(KIND_NAMES) == len(REPLY_KINDS)
@@ -279,8 +280,19 @@ def describe_diff(observed: Projection, allowed: Projection) -> list[str]:
     out: list[str] = []
     names = ("epoch", "seq", "claims", "ledger")
     for n, a, b in zip(names, observed.broker, allowed.broker, strict=True):
-        if a != b:
-            out.append(f"broker.{n}: observed {_fmt(a)}, model allows {_fmt(b)}")
+        if a == b:
+            continue
+        if n in ("claims", "ledger") and len(a) == len(b):  # per key, sets as +/- (render)
+            key, item = ("b", "n") if n == "claims" else ("n", "b")
+            for k, (xa, xb) in enumerate(zip(a, b, strict=True)):
+                if xa != xb:
+                    what = _set_change(xb, xa, item)
+                    out.append(
+                        f"broker.{n}[{key}{k}]: observed {_fmt(xa)}, model allows {_fmt(xb)} "
+                        f"(observed {what})"
+                    )
+            continue
+        out.append(f"broker.{n}: observed {_fmt(a)}, model allows {_fmt(b)}")
     wnames = ("up", "cycle", "mode", "fresh_at", "view", "pending", "waiting", "retries")
     for i, (wa, wb) in enumerate(zip(observed.workers, allowed.workers, strict=True)):
         for n, a, b in zip(wnames, wa, wb, strict=True):
@@ -290,12 +302,24 @@ def describe_diff(observed: Projection, allowed: Projection) -> list[str]:
         extra = [x for x in observed.messages if x not in allowed.messages]
         missing = [x for x in allowed.messages if x not in observed.messages]
         if extra:
-            out.append("messages only observed: " + "; ".join(fmt_msg(x) for x in extra))
+            out.append("messages only observed: " + "; ".join(capped([fmt_msg(x) for x in extra])))
         if missing:
-            out.append("messages only in the model: " + "; ".join(fmt_msg(x) for x in missing))
+            shown = capped([fmt_msg(x) for x in missing])
+            out.append("messages only in the model: " + "; ".join(shown))
         if not extra and not missing:
             out.append("messages: same messages, different multiplicities")
     return out
+
+
+def _set_change(allowed: Any, observed: Any, prefix: str) -> str:
+    """``+x -y``: what the observed set has more and less than the allowed one."""
+    from parsync.render import SetV, changes
+
+    def sv(xs: Any) -> SetV:
+        return SetV(tuple(f"{prefix}{x}" for x in xs))
+
+    (line,) = changes("", sv(allowed), sv(observed))
+    return line.removeprefix(": ")
 
 
 def _fmt(v: Any) -> str:

@@ -1,24 +1,39 @@
-"""The pytest plugin behind ``pytest conformance --impl=mypkg``.
+"""The pytest plugin behind ``pytest --pyargs parsync.conformance --parsync-impl=MODULE``.
 
-Registered through the ``pytest11`` entry point, so it is active wherever the
-project is installed; it does nothing unless a conformance option is used or
-a conformance test asks for its fixtures. Heavy imports happen lazily.
+Registered through the ``pytest11`` entry point (name ``parsync``), so it is active
+wherever the project is installed; it changes nothing of a project that does not
+use it (docs/conformance.md, "A good citizen"):
 
-Options (all prefixed ``--parsync-``; ``--impl`` is the short alias users ask
-for):
+* every option, ini setting and fixture it adds carries the ``parsync`` prefix;
+  ``--impl`` is only an alias of ``--parsync-impl``, registered after the initial
+  conftest files are loaded and only when nobody else claimed ``--impl``;
+* importing it imports nothing heavy (the model, Hypothesis, Z3 load lazily);
+* the suite's own test files are imported by their real dotted name,
+  ``parsync.conformance.<stem>`` (nothing is put on ``sys.path``, no top-level
+  ``conformance`` module appears);
+* only the suite's own trace test is deselected (and reported as deselected)
+  when no ``--parsync-trace`` is given; a project's own ``test_traces.py`` runs;
+* replay files go under pytest's cache directory, never into the current one.
 
-``--impl=MODULE[:FACTORY]``     the implementation under test
-``--parsync-preset=pr|nightly`` how hard to look (default: pr)
-``--parsync-seed=N``            seed for the Hypothesis driver (default: 0)
+Options (the command line overrides the ini setting of the same name):
+
+``--parsync-impl=MODULE[:FACTORY]`` (ini ``parsync_impl``) the implementation under test
+``--parsync-preset=pr|nightly`` (ini ``parsync_preset``) how hard to look (default: pr)
+``--parsync-seed=N`` (ini ``parsync_seed``) seed of the Hypothesis driver (default: 0)
 ``--parsync-replay=FILE``       rerun exactly one saved failing interleaving
 ``--parsync-step-timeout=S``    per-step timeout in seconds (default: 10)
 ``--parsync-replay-dir=DIR``    where failing interleavings are written
 ``--parsync-trace=FILE``        validate an event trace, one test per file (globs allowed)
+ini ``parsync_configs``         config files (TOML), one a line; each must exist
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import shlex
+import sys
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +41,14 @@ from typing import Any
 import pytest
 
 from parsync.argtypes import seconds, seed
+
+#: the real folder of the suite (``parsync/conformance`` is a link to it in a checkout)
+SUITE_DIR = Path(__file__).resolve().parent
+SUITE_PACKAGE = __name__.rpartition(".")[0]  # "parsync.conformance"
+ROOT_PACKAGE = SUITE_PACKAGE.partition(".")[0]  # "parsync"
+ROOT_DIR = Path(importlib.import_module(ROOT_PACKAGE).__file__ or ".").resolve().parent
+TRACE_TEST = SUITE_DIR / "test_traces.py"
+DEFAULT_STEP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -60,29 +83,31 @@ def _existing_file(text: str) -> str:
     return text
 
 
+IMPL_HELP = "scheduler implementation to check (its factory defaults to parsync_adapter)"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("parsync", "parsync-spec conformance")
     g.addoption(
-        "--impl",
         "--parsync-impl",
         dest="parsync_impl",
         default=None,
         metavar="MODULE[:FACTORY]",
-        help="scheduler implementation to check (its factory defaults to parsync_adapter)",
+        help=IMPL_HELP + " (ini: parsync_impl)",
     )
     g.addoption(
         "--parsync-preset",
         dest="parsync_preset",
-        default="pr",
+        default=None,
         type=_preset,
-        help="how hard to look: pr (default) or nightly",
+        help="how hard to look: pr (default) or nightly (ini: parsync_preset)",
     )
     g.addoption(
         "--parsync-seed",
         dest="parsync_seed",
-        default=0,
+        default=None,
         type=seed,
-        help="seed of the Hypothesis driver (default 0)",
+        help="seed of the Hypothesis driver (default 0; ini: parsync_seed)",
     )
     g.addoption(
         "--parsync-replay",
@@ -94,7 +119,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption(
         "--parsync-step-timeout",
         dest="parsync_step_timeout",
-        default=10.0,
+        default=DEFAULT_STEP_TIMEOUT,
         type=seconds,
         help="seconds an adapter call may take (default 10)",
     )
@@ -110,13 +135,113 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption(
         "--parsync-replay-dir",
         dest="parsync_replay_dir",
-        default=".parsync/replays",
-        help="where failing interleavings are written (default .parsync/replays)",
+        default=None,
+        help="where failing interleavings are written (default: parsync-replays "
+        "under pytest's cache directory)",
+    )
+    parser.addini("parsync_impl", "parsync: the implementation under test (MODULE[:FACTORY])")
+    parser.addini("parsync_preset", "parsync: conformance preset, pr or nightly")
+    parser.addini("parsync_seed", "parsync: seed of the Hypothesis driver")
+    parser.addini(
+        "parsync_configs",
+        "parsync: config files (TOML) for the suite, one a line, relative to the ini file",
+        type="linelist",
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, None, None]:
+    """``--impl`` is an alias of ``--parsync-impl`` unless someone else claims it.
+
+    The initial conftest files add their options while this hook runs, after every
+    plugin's ``pytest_addoption``; so the alias is added only now, and a project's
+    own ``--impl`` (or another plugin's) wins without a conflict.
+    """
+    yield
+    claimed = _claimed(parser, "--impl")
+    if not claimed:
+        parser.getgroup("parsync").addoption(
+            "--impl",
+            dest="parsync_impl",
+            default=None,
+            metavar="MODULE[:FACTORY]",
+            help="alias of --parsync-impl (absent when the project defines its own --impl)",
+        )
+    early_config.stash[IMPL_ALIAS] = not claimed
+
+
+def _claimed(parser: pytest.Parser, name: str) -> bool:
+    """Whether an option string is taken. Asked before adding: a failed ``addoption``
+    would already have mapped the name to our destination (pytest records it first),
+    so the project's ``config.getoption("--impl")`` would read ours."""
+    # pytest's own record of every option added (pytest 8 builds argparse's parser late)
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    if any(name in opt.names() for g in groups if g is not None for opt in g.options):
+        return True
+    # argparse's table (pytest 9 adds each option to it at once)
+    actions = getattr(getattr(parser, "optparser", None), "_option_string_actions", None)
+    return isinstance(actions, dict) and name in actions
+
+
+IMPL_ALIAS = pytest.StashKey[bool]()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The conformance settings: the command line, else the ini file, else the default."""
+
+    impl: str | None
+    preset: str
+    seed: int
+    configs: tuple[Path, ...]
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    return config.getini(name) or None
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """The settings, validated; a bad ini value is a one-line ``pytest.UsageError``."""
+
+    def check(name: str, value: str, kind: Any) -> Any:
+        try:
+            return kind(value)
+        except argparse.ArgumentTypeError as e:
+            raise pytest.UsageError(f"parsync: ini setting {name}: {e}") from None
+
+    impl = config.getoption("parsync_impl") or _ini(config, "parsync_impl")
+    preset = config.getoption("parsync_preset")
+    if preset is None:
+        raw = _ini(config, "parsync_preset")
+        preset = check("parsync_preset", raw.strip(), _preset) if raw else "pr"
+    sd = config.getoption("parsync_seed")
+    if sd is None:
+        raw = _ini(config, "parsync_seed")
+        sd = check("parsync_seed", raw.strip(), seed) if raw else 0
+    base = config.inipath.parent if config.inipath else config.invocation_params.dir
+    configs = []
+    for line in config.getini("parsync_configs"):
+        p = base / line.strip()
+        if not p.is_file():
+            raise pytest.UsageError(f"parsync: ini setting parsync_configs: no such file: {p}")
+        configs.append(p)
+    return Settings(impl.strip() if impl else None, preset, sd, tuple(configs))
+
+
+SETTINGS = pytest.StashKey[Settings]()
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    got = config.stash.get(SETTINGS, None)
+    if got is None:
+        got = config.stash[SETTINGS] = read_settings(config)
+    return got
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    target = config.getoption("parsync_impl")
+    target = settings_of(config).impl
     if target:
         from parsync.conformance.adapter import AdapterError, load_adapter
 
@@ -130,19 +255,84 @@ def pytest_configure(config: pytest.Config) -> None:
             pass
 
 
+# --- collection of the suite's own files by their real dotted name -----------------
+
+
+def _package_of(path: Path) -> str | None:
+    """``parsync`` or ``parsync.conformance`` when ``path`` is that package's real folder."""
+    real = path.resolve()
+    if real == SUITE_DIR:
+        return SUITE_PACKAGE
+    if real == ROOT_DIR:
+        return ROOT_PACKAGE
+    return None
+
+
+def _import(node: pytest.Collector, name: str) -> Any:
+    """Import ``name`` with importlib (nothing added to sys.path); a clean collection error."""
+    try:
+        mod = importlib.import_module(name)
+    except Exception as e:  # noqa: BLE001 - any import-time error is a collection error
+        raise node.CollectError(
+            f"parsync: cannot import {name} ({node.path}): {type(e).__name__}: {e}"
+        ) from None
+    node.config.pluginmanager.consider_module(mod)
+    return mod
+
+
+class SuitePackage(pytest.Package):
+    """``parsync`` or ``parsync.conformance``: set up by importing it by name."""
+
+    dotted: str = ""
+
+    def setup(self) -> None:
+        _import(self, self.dotted)
+
+
+class SuiteModule(pytest.Module):
+    """A test file of the suite, imported as ``parsync.conformance.<stem>``."""
+
+    def _getobj(self) -> Any:
+        return _import(self, f"{SUITE_PACKAGE}.{self.path.stem}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    name = _package_of(path)
+    if name is None or not (path / "__init__.py").is_file():
+        return None
+    pkg = SuitePackage.from_parent(parent, path=path)
+    pkg.dotted = name
+    return pkg
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> Any:
+    if module_path.resolve().parent != SUITE_DIR or module_path.name == "__init__.py":
+        return None
+    return SuiteModule.from_parent(parent, path=module_path)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without ``--parsync-trace`` the trace test is left out altogether (not even skipped)."""
-    if not config.getoption("parsync_trace"):
-        items[:] = [i for i in items if not i.nodeid.split("::")[0].endswith("test_traces.py")]
+    """Without ``--parsync-trace`` the suite's own trace test is deselected (and reported)."""
+    if config.getoption("parsync_trace"):
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (drop if Path(item.path).resolve() == TRACE_TEST else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    target = config.getoption("parsync_impl")
-    if not target:
+    st = settings_of(config)
+    if not st.impl:
         return []
     return [
-        f"parsync conformance: impl={target} preset={config.getoption('parsync_preset')} "
-        f"seed={config.getoption('parsync_seed')} "
+        f"parsync conformance: impl={st.impl} preset={st.preset} "
+        f"seed={st.seed} "
         f"step-timeout={config.getoption('parsync_step_timeout'):g}s"
         + (
             f" replay={config.getoption('parsync_replay')}"
@@ -152,16 +342,79 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+# --- replay files and the command that reruns one ----------------------------------
+
+
+def replay_dir(config: pytest.Config) -> Path:
+    """``--parsync-replay-dir``, else ``parsync-replays`` in pytest's cache directory
+    (``.pytest_cache`` under the rootdir), else (cache plugin off) under the rootdir."""
+    given = config.getoption("parsync_replay_dir")
+    if given:
+        return Path(given)
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("parsync-replays"))
+    return config.rootpath / ".pytest_cache" / "d" / "parsync-replays"
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def replay_command(config: pytest.Config, replay_file: Path) -> str:
+    """The command that reruns one failure, in the form the user ran the suite:
+    ``pytest conformance ...`` from a checkout, ``pytest --pyargs parsync.conformance ...``
+    from an installed copy; ``python -m pytest`` when that is how pytest was started."""
+    cwd = config.invocation_params.dir
+    argv0 = Path(sys.argv[0]).name if sys.argv else "pytest"
+    cmd = ["python", "-m", "pytest"] if argv0 == "__main__.py" else ["pytest"]
+    pyargs = bool(config.getoption("pyargs"))
+    suite_args: list[str] = []
+    for a in config.args:
+        path_part = a.split("::", 1)[0]
+        if pyargs and (path_part == SUITE_PACKAGE or path_part.startswith(SUITE_PACKAGE + ".")):
+            suite_args.append(path_part)
+            continue
+        p = Path(path_part)
+        p = p if p.is_absolute() else cwd / p
+        try:
+            real = p.resolve()
+        except OSError:
+            continue
+        if real == SUITE_DIR or SUITE_DIR in real.parents:
+            suite_args.append(path_part)
+    if pyargs:
+        cmd.append("--pyargs")
+        suite_args = suite_args or [SUITE_PACKAGE]
+    elif not suite_args:
+        suite_args = [_shown(SUITE_DIR, cwd)]
+    cmd += suite_args
+    st = settings_of(config)
+    cmd.append(f"--parsync-impl={st.impl}")
+    timeout = config.getoption("parsync_step_timeout")
+    if timeout != DEFAULT_STEP_TIMEOUT:
+        cmd.append(f"--parsync-step-timeout={timeout:g}")
+    cmd += [f"--parsync-replay={_shown(replay_file, cwd)}", "-k", "test_replay"]
+    return shlex.join(cmd)
+
+
 class Conformance:
     """What a conformance test needs: the target, the scope, and fresh lockstep drivers."""
 
     def __init__(self, config: pytest.Config) -> None:
-        self.target: str = config.getoption("parsync_impl")
-        self.preset = CONFORMANCE_PRESETS[config.getoption("parsync_preset")]
-        self.seed: int = config.getoption("parsync_seed")
+        st = settings_of(config)
+        assert st.impl is not None
+        self.pytest_config = config
+        self.target: str = st.impl
+        self.preset = CONFORMANCE_PRESETS[st.preset]
+        self.seed: int = st.seed
+        self.configs: tuple[Path, ...] = st.configs  # ini parsync_configs (checked to exist)
         self.timeout: float = config.getoption("parsync_step_timeout")
         self.replay: str | None = config.getoption("parsync_replay")
-        self.replay_dir = Path(config.getoption("parsync_replay_dir"))
+        self.replay_dir = replay_dir(config)
         from dataclasses import replace
 
         from parsync.model.config import Faults
@@ -211,14 +464,15 @@ class Conformance:
         write_replay(path, config or self.config, failure.steps, failure.headline)
         failure.replay_file = str(path)
         failure.target = self.target
+        failure.replay_command = replay_command(self.pytest_config, path)
         pytest.fail(str(failure), pytrace=False)
 
 
 @pytest.fixture
-def parsync(request: pytest.FixtureRequest) -> Any:
-    """The conformance context; skips the test when no --impl was given."""
-    if not request.config.getoption("parsync_impl"):
-        pytest.skip("no implementation given: pass --impl=MODULE")
+def parsync_conformance(request: pytest.FixtureRequest) -> Any:
+    """The conformance context; skips the test when no implementation was given."""
+    if not settings_of(request.config).impl:
+        pytest.skip("no implementation given: pass --parsync-impl=MODULE")
     c = Conformance(request.config)
     yield c
     c.close_all()

@@ -1,4 +1,4 @@
-"""The conformance suite: ``pytest conformance --impl=mypkg``.
+"""The conformance suite: ``pytest --pyargs parsync.conformance --parsync-impl=mypkg``.
 
 Three drivers choose the interleavings, all through the same lockstep check
 (conformance/driver.py): every observed step must be one the model allows, and
@@ -31,7 +31,7 @@ def _adapter_failure(e: AdapterError) -> None:
     pytest.fail(f"parsync: {e}", pytrace=False)
 
 
-def _run(parsync: Any, body: Any, config: Any = None) -> None:
+def _run(parsync_conformance: Any, body: Any, config: Any = None) -> None:
     """Run ``body``; report a failure outside the except block (no chained tracebacks)."""
     failure: ConformanceFailure | None = None
     broken: AdapterError | None = None
@@ -42,13 +42,13 @@ def _run(parsync: Any, body: Any, config: Any = None) -> None:
     except AdapterError as e:
         broken = e
     if failure is not None:
-        parsync.fail(failure, config)
+        parsync_conformance.fail(failure, config)
     if broken is not None:
         _adapter_failure(broken)
 
 
-def test_initial_state(parsync: Any) -> None:
-    _run(parsync, lambda: parsync.lockstep().reset())
+def test_initial_state(parsync_conformance: Any) -> None:
+    _run(parsync_conformance, lambda: parsync_conformance.lockstep().reset())
 
 
 def _replay_path(ls: Lockstep, path: list[Step]) -> None:
@@ -57,19 +57,19 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
         ls.step(s)
 
 
-def test_exhaustive_lockstep(parsync: Any) -> None:
+def test_exhaustive_lockstep(parsync_conformance: Any) -> None:
     """Every edge of the model's state graph for the preset's exhaustive scope."""
     from parsync.conformance.walk import ModelGraph, walk_edges
 
-    config = parsync.exhaustive_config
+    config = parsync_conformance.exhaustive_config
     graph = ModelGraph(config)
-    ls = parsync.lockstep(config)
+    ls = parsync_conformance.lockstep(config)
     stats: list[Any] = []
 
     def walk() -> None:
-        stats.append(walk_edges(ls, graph, parsync.preset.exhaustive_steps))
+        stats.append(walk_edges(ls, graph, parsync_conformance.preset.exhaustive_steps))
 
-    _run(parsync, walk, config)
+    _run(parsync_conformance, walk, config)
     st = stats[0]
     print(
         f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
@@ -79,10 +79,10 @@ def test_exhaustive_lockstep(parsync: Any) -> None:
     assert st.taken > 0, "the walk took no edge at all"
 
 
-def test_hypothesis_lockstep(parsync: Any) -> None:
+def test_hypothesis_lockstep(parsync_conformance: Any) -> None:
     """Random interleavings chosen by Hypothesis; failures shrink to a shortest one."""
     holder: dict[str, ConformanceFailure] = {}
-    ctx = parsync
+    ctx = parsync_conformance
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -122,8 +122,8 @@ def test_hypothesis_lockstep(parsync: Any) -> None:
     Machine.quiescent = idle
 
     s = settings(
-        max_examples=parsync.preset.examples,
-        stateful_step_count=parsync.preset.steps,
+        max_examples=parsync_conformance.preset.examples,
+        stateful_step_count=parsync_conformance.preset.steps,
         deadline=None,
         derandomize=False,
         database=None,
@@ -137,29 +137,29 @@ def test_hypothesis_lockstep(parsync: Any) -> None:
     def run() -> None:
         try:
             run_state_machine_as_test(  # type: ignore[no-untyped-call]
-                hseed(parsync.seed)(Machine), settings=s
+                hseed(parsync_conformance.seed)(Machine), settings=s
             )
         except AssertionError:
             if "failure" in holder:  # the shrunk failure, re-run last by Hypothesis
                 raise holder["failure"] from None
             raise
 
-    _run(parsync, run)
+    _run(parsync_conformance, run)
 
 
-def test_replay(parsync: Any) -> None:
+def test_replay(parsync_conformance: Any) -> None:
     """``--parsync-replay=FILE``: rerun exactly one saved interleaving."""
-    if not parsync.replay:
+    if not parsync_conformance.replay:
         pytest.skip("no --parsync-replay file given")
     try:
-        config, steps = read_replay(Path(parsync.replay))
+        config, steps = read_replay(Path(parsync_conformance.replay))
     except ValueError as e:
         pytest.fail(f"parsync: {e}", pytrace=False)
-    ls = parsync.lockstep(config)
+    ls = parsync_conformance.lockstep(config)
 
     def run() -> None:
         ls.reset()
         for s in steps:
             ls.step(s)
 
-    _run(parsync, run, config)
+    _run(parsync_conformance, run, config)

@@ -1,9 +1,11 @@
 """``pytest conformance --parsync-trace=FILE``: one test per trace file (globs allowed).
 
 Each test validates one JSONL event trace against the model
-(``model/traces``, docs/traces.md) and fails with the validator's report: the
+(``parsync.traces``, docs/traces.md) and fails with the validator's report: the
 line, the event, the property it would break, the candidate model states.
-Without ``--parsync-trace`` the plugin leaves this test out of the run.
+Without ``--parsync-trace`` the plugin deselects this test (pytest reports it as
+deselected); it identifies it by its real path, so a project's own ``test_traces.py``
+is never touched.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def _trace_files(patterns: list[str]) -> list[str]:
     for pat in patterns:
         hits = sorted(glob.glob(pat)) if glob.has_magic(pat) else [pat]
         if not hits:
-            raise pytest.UsageError(f"parsync: --trace {pat!r} matches no file")
+            raise pytest.UsageError(f"parsync: --parsync-trace {pat!r} matches no file")
         files += hits
     return files
 

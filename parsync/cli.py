@@ -157,10 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --liveness: released needs arrive again (a workload that never drains)",
     )
+    _diagram_options(c)
 
-    r = sub.add_parser("replay", help="re-execute a counterexample file and re-check it")
+    r = sub.add_parser(
+        "replay", help="re-execute a counterexample file (its JSON or ITF) and re-check it"
+    )
     r.add_argument("file", metavar="TRACE.json")
     _json_options(r)
+    _diagram_options(r)
 
     mu = sub.add_parser(
         "mutants", help="print the --impl names of the reference scheduler's mutants"
@@ -335,6 +339,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _diagram_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mermaid-out",
+        metavar="FILE",
+        help="write the counterexample's sequence diagram (Mermaid)",
+    )
+    p.add_argument("--svg-out", metavar="FILE", help="write the sequence diagram as SVG")
+    p.add_argument(
+        "--html-out",
+        metavar="FILE",
+        help="write an offline HTML page: the SVG diagram, the steps, the Mermaid source",
+    )
+
+
+def _write_diagrams(args: argparse.Namespace, trace: Any, model: Any, ids: list[str]) -> None:
+    from parsync.diagram import write_files
+
+    title = "parsync counterexample" + (f" --variant {model.variant}" if model.variant else "")
+    if ids:
+        title += ": " + ", ".join(ids)
+    try:
+        write_files(
+            trace,
+            model,
+            ids,
+            title,
+            mermaid_out=args.mermaid_out,
+            svg_out=args.svg_out,
+            html_out=args.html_out,
+        )
+    except OSError as e:
+        raise UsageError(str(e)) from None
+
+
 SIMULATE_DEFAULT_OUT = "parsync-simulation/simulation.md"
 
 
@@ -344,6 +382,8 @@ def output_paths(args: argparse.Namespace) -> list[tuple[str | None, str]]:
     json_flag = getattr(args, "json_out_flag", "--json-out")  # as typed: --json FILE too
     out: list[tuple[str | None, str]] = [(getattr(args, "json_out", None), json_flag)]
     cmd = args.command
+    for opt in ("mermaid_out", "svg_out", "html_out"):  # check, replay: the diagrams
+        out.append((getattr(args, opt, None), "--" + opt.replace("_", "-")))
     if cmd == "check":
         out += [(args.trace_out, "--trace-out"), (args.itf_out, "--itf-out")]
     elif cmd == "manifest" and args.write:
@@ -544,9 +584,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
             _write_json(
                 args.itf_out,
                 result.violation.trace.to_itf(
-                    {"property": result.violation.property_id, "variant": model.variant}
+                    model.config,
+                    {
+                        "scope": scope,
+                        "property": result.violation.property_id,
+                        "properties": result.violation.property_ids,
+                        "variant": model.variant,
+                    },
                 ),
             )
+        _write_diagrams(args, result.violation.trace, model, result.violation.property_ids)
 
     interrupted = result.stop_reason == "interrupted"
     if args.json or args.json_out:
@@ -576,8 +623,9 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
     from rich.table import Table
 
     from parsync.model.properties import PROPERTIES, WITNESSES, get_property
+    from parsync.render import output_width
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, width=output_width())
     title = f"parsync check {scope}" + (f" --variant {model.variant}" if model.variant else "")
     out.print(f"[bold]{title}[/bold]: {model.config.describe()}")
     colour = {"pass": "green", "violation": "red", "incomplete": "yellow", "vacuous": "red"}[
@@ -637,7 +685,10 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
             f"\n[bold red]{names} violated[/bold red] after {len(v.trace.actions)} steps "
             "(a shortest counterexample):"
         )
-        out.print(v.trace.render(markup=True))
+        text = v.trace.render(
+            markup=True, model=model, property_ids=v.property_ids, width=output_width()
+        )
+        out.print(text, soft_wrap=True)  # wrapped by the renderer, like replay
 
 
 # --- replay ------------------------------------------------------------------------
@@ -645,8 +696,10 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from parsync.counterexample import ReplayError, actions_from_json, replay
+    from parsync.itf import is_itf
     from parsync.model.config import ConfigError, config_from_dict
     from parsync.model.properties import action_violations, state_violations
+    from parsync.render import output_width
 
     try:
         doc = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -654,21 +707,37 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {args.file}: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UsageError(f"{args.file}: not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or "config" not in doc or "actions" not in doc:
+    itf = is_itf(doc)
+    if itf:
+        meta = doc.get("#meta")
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise UsageError(f"{args.file}: an ITF trace needs its scope in '#meta'.'config'")
+        cfg_doc = meta["config"]
+        variant = meta.get("variant")
+    elif not isinstance(doc, dict) or "config" not in doc or "actions" not in doc:
         raise UsageError(
-            f"{args.file}: not a parsync counterexample (needs 'config' and 'actions')"
+            f"{args.file}: not a parsync counterexample (needs 'config' and 'actions', "
+            "or an ITF trace)"
         )
+    else:
+        cfg_doc, variant = doc["config"], doc.get("variant")
     try:
-        cfg = config_from_dict(doc["config"])
-        actions = actions_from_json(doc["actions"])
+        cfg = config_from_dict(cfg_doc)
     except (ConfigError, ValueError, TypeError) as e:
         raise UsageError(f"{args.file}: {e}") from None
-    variant = doc.get("variant")
     if variant is not None and not isinstance(variant, str):
         raise UsageError(f"{args.file}: variant must be a variant name or null, got {variant!r}")
     try:
         model = _model(cfg, variant)
     except UsageError as e:
+        raise UsageError(f"{args.file}: {e}") from None
+    recorded: list[Any] | None = None
+    try:
+        if itf:
+            recorded, actions = _itf_actions(model, doc)
+        else:
+            actions = actions_from_json(doc["actions"])
+    except (ValueError, TypeError) as e:
         raise UsageError(f"{args.file}: {e}") from None
     try:
         tr = replay(model, actions)
@@ -681,9 +750,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         found += action_violations(model, s0, a, t)
         found += state_violations(model, t)
     found = sorted(set(found), key=lambda x: int(x.split("-")[1]))
-    notes = _replay_drift(doc, tr, found)
+    prop = (doc.get("#meta") or {}).get("property") if itf else doc.get("property")
+    notes = _replay_drift(doc, tr, found, recorded, prop)
     for note in notes:
         print(f"parsync: note: {args.file}: {note}", file=sys.stderr)
+    if found:
+        _write_diagrams(args, tr, model, found)
     if args.json or args.json_out:
         from parsync.outputs import emit_json
 
@@ -696,20 +768,63 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         pass  # stdout holds the JSON only
     elif found:
         print(f"replayed {len(actions)} steps: violates {', '.join(found)}")
-        print(tr.render())
+        print(tr.render(model=model, property_ids=found, width=output_width()))
     else:
         print(f"replayed {len(actions)} steps: no property violated")
     return EXIT_FAIL if found else EXIT_OK
 
 
-def _replay_drift(doc: dict[str, Any], tr: Any, found: list[str]) -> list[str]:
+def _itf_actions(model: Any, doc: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The decoded states of an ITF trace and the actions between them: each state's
+    ``#meta`` action when recorded, else the model's one step that leads there."""
+    from parsync.itf import ItfError, spec_projection, state_from_itf
+    from parsync.model.actions import action_from_json
+
+    raw = doc["states"]
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("an ITF trace needs a non-empty 'states' list")
+    states = []
+    for i, st in enumerate(raw):
+        try:
+            states.append(state_from_itf(model.config, st))
+        except ItfError as e:
+            raise ValueError(f"state {i}: {e}") from None
+    actions = []
+    cur = model.init_state()  # the full model state (the spec's variables and more)
+    for i in range(1, len(states)):
+        m = raw[i].get("#meta") if isinstance(raw[i], dict) else None
+        if isinstance(m, dict) and "parsync-action" in m:
+            a = action_from_json(m["parsync-action"])
+            t = model.step(cur, a)
+        else:
+            found = next(
+                ((a, t) for a, t in model.successors(cur) if spec_projection(t) == states[i]),
+                None,
+            )
+            if found is None:
+                raise ValueError(f"state {i}: no model step leads to it from state {i - 1}")
+            a, t = found
+        actions.append(a)
+        if t is None:  # not enabled: replay reports it at this step
+            break
+        cur = t
+    return states, actions
+
+
+def _replay_drift(
+    doc: dict[str, Any], tr: Any, found: list[str], itf_states: list[Any] | None, prop: Any
+) -> list[str]:
     """What differs between the recorded counterexample and its replay today."""
     from parsync.counterexample import state_to_json
+    from parsync.itf import spec_projection
 
     notes = []
-    recorded = doc.get("states")
+    recorded: Any = doc.get("states") if itf_states is None else itf_states
     if isinstance(recorded, list):
-        now = [state_to_json(x) for x in (tr.init, *tr.states)]
+        if itf_states is None:
+            now: list[Any] = [state_to_json(x) for x in (tr.init, *tr.states)]
+        else:
+            now = [spec_projection(x) for x in (tr.init, *tr.states)]
         first = next(
             (i for i, (a, b) in enumerate(zip(recorded, now, strict=False)) if a != b), None
         )
@@ -719,7 +834,6 @@ def _replay_drift(doc: dict[str, Any], tr: Any, found: list[str]) -> list[str]:
                 f"the replayed states differ from the recorded ones from step {at} on "
                 "(the model, config or variant changed since it was recorded)"
             )
-    prop = doc.get("property")
     if isinstance(prop, str) and prop not in found:
         notes.append(f"the recorded violation of {prop} no longer reproduces")
     return notes
@@ -1090,7 +1204,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         raise Interrupted(
             f"gate: {', '.join(done)}; the remaining stages did not start; no verdict"
         )
-    return result.exit_code
+    return result.exit_code  # 0 safe, 1 unsafe, 2 set-up error (not "unsafe"), 3 stopped
 
 
 def _cmd_traces(args: argparse.Namespace) -> int:

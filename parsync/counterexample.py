@@ -10,87 +10,41 @@ Export formats:
 
 * JSON (this project's own): config, variant, property, the action list
   (replayable) and the states;
-* ITF, the Informal Trace Format of Apalache and Quint: ``{"#meta", "vars",
-  "states"}`` with records, ``{"#tup": ...}`` tuples and ``{"#bigint": ...}``
-  integers, so the trace opens in their tooling.
+* ITF, the Informal Trace Format of Apalache and Quint, typed as the TLA+
+  spec's variables (``#set``, ``#map``, ``#tup``, records, ``#bigint``; see
+  :mod:`parsync.itf`), so the trace opens in their tooling and replays here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parsync.model.actions import Action, action_from_json, action_to_json, fmt_action, fmt_msg
-from parsync.model.state import MODES, REPLY_KINDS, Proposal, Reply, State
+from parsync.model.actions import Action, action_from_json, action_to_json, fmt_action
+from parsync.model.state import REPLY_KINDS, Proposal, Reply, State
+
+if TYPE_CHECKING:
+    from parsync.render import Rendered
 
 # --- flattening a state into named variables ---------------------------------------
 
 
-def _fmt_snapshots(snaps: tuple[Any, ...]) -> str:
-    if not snaps:
-        return "(none)"
-    return " | ".join(
-        f"@{sn.read_at}:" + ",".join(f"{q}/{u}" for q, u in sn.entries) for sn in snaps
-    )
-
-
 def variables(s: State) -> dict[str, str]:
-    """The state as ``name -> short text`` (ordered like the spec's VARIABLES)."""
-    br = s.broker
-    out: dict[str, str] = {
-        "broker.epoch": str(br.epoch),
-        "broker.seq": str(list(br.seq)),
-        "broker.claims": str([list(c) for c in br.claims]),
-        "broker.ledger": str([list(x) for x in br.ledger]),
-        "broker.status": str(list(br.status)),
-    }
-    if br.replica is not None:
-        out["broker.replica"] = str(br.replica)
-    for i, w in enumerate(s.workers):
-        p = f"workers[{i}]"
-        out[f"{p}.up"] = str(w.up)
-        out[f"{p}.cycle"] = str(w.cycle)
-        out[f"{p}.mode"] = MODES[w.mode]
-        out[f"{p}.epoch"] = str(w.epoch)
-        out[f"{p}.fresh_at"] = str(list(w.fresh_at))
-        for pi, snaps in enumerate(w.view):
-            out[f"{p}.view[{pi}]"] = _fmt_snapshots(snaps)
-        out[f"{p}.pending"] = str(list(w.pending))
-        out[f"{p}.waiting"] = str(w.waiting)
-        out[f"{p}.retries"] = str(w.retries)
-        out[f"{p}.attempts"] = str(w.attempts)
-        out[f"{p}.known"] = str([n for n in range(w.known.bit_length()) if (w.known >> n) & 1])
-    out["to_broker"] = "{" + ", ".join(fmt_msg(m) for m in s.to_broker) + "}"
-    out["to_workers"] = "{" + ", ".join(fmt_msg(m) for m in s.to_workers) + "}"
-    out["faults"] = "crashes={} drops={} dups={}".format(*s.faults)
-    out["placed"] = str(list(s.placed))
-    return out
+    """The state as ``spec variable -> short text`` (collections capped; see parsync.render)."""
+    from parsync.render import show, state_values
+
+    return {k: show(v) for k, v in state_values(s).items()}
 
 
-def diff(a: State, b: State) -> list[tuple[str, str, str]]:
-    va, vb = variables(a), variables(b)
-    return [(k, va.get(k, ""), vb[k]) for k in vb if va.get(k) != vb[k]]
+def diff(a: State, b: State) -> list[str]:
+    """What changed from ``a`` to ``b``, one ``name: change`` line each (parsync.render)."""
+    from parsync.render import diff_lines
+
+    return diff_lines(a, b)
 
 
-# --- ITF encoding ---------------------------------------------------------------------
-
-
-def _itf(v: Any) -> Any:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, int):
-        return {"#bigint": str(v)}
-    if hasattr(v, "_asdict"):  # NamedTuple -> record
-        return {k: _itf(x) for k, x in v._asdict().items()}
-    if isinstance(v, tuple):
-        return [_itf(x) for x in v]
-    if v is None:
-        return {"#tup": []}
-    return str(v)
-
-
-def state_to_itf(s: State) -> dict[str, Any]:
-    return {k: _itf(v) for k, v in s._asdict().items()}
+# --- JSON ---------------------------------------------------------------------------
 
 
 def state_to_json(s: State) -> Any:
@@ -125,27 +79,25 @@ class Trace:
             prev = t
         return out
 
-    def render(self, *, markup: bool = False) -> str:
-        """Numbered steps; under each, only the variables that changed."""
-        from rich.markup import escape as rich_escape
+    def render(
+        self,
+        *,
+        markup: bool = False,
+        model: Any = None,
+        property_ids: Sequence[str] = (),
+        width: int | None = None,
+    ) -> str:
+        """Numbered steps; under each, only what changed; with ``model``, why it fails.
 
-        def escape(text: str) -> str:
-            return rich_escape(text) if markup else text
+        One renderer for every command (:mod:`parsync.render`); ``width`` wraps
+        long lines (``None``: no wrapping).
+        """
+        return self.rendered(model=model, property_ids=property_ids).text(width, markup)
 
-        lines = ["  0. Init"]
-        for k, v in variables(self.init).items():
-            lines.append(escape(f"       {k} = {v}"))
-        for i, (a, s, t) in enumerate(self.steps(), 1):
-            lines.append(escape(f"  {i}. {fmt_action(a)}"))
-            for k, old, new in diff(s, t):
-                if markup:
-                    lines.append(
-                        f"       {escape(k)}: [dim]{escape(old)}[/dim] -> "
-                        f"[bold yellow]{escape(new)}[/bold yellow]"
-                    )
-                else:
-                    lines.append(f"       {k}: {old} -> {new}")
-        return "\n".join(lines)
+    def rendered(self, *, model: Any = None, property_ids: Sequence[str] = ()) -> Rendered:
+        from parsync.render import render_steps
+
+        return render_steps(self.init, self.steps(), model=model, property_ids=property_ids)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -153,23 +105,11 @@ class Trace:
             "states": [state_to_json(s) for s in (self.init, *self.states)],
         }
 
-    def to_itf(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-        states = []
-        acts: list[str] = ["Init", *(fmt_action(a) for a in self.actions)]
-        for i, s in enumerate((self.init, *self.states)):
-            st = state_to_itf(s)
-            st["#meta"] = {"index": i, "action": acts[i]}
-            states.append(st)
-        return {
-            "#meta": {
-                "format": "ITF",
-                "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-                "source": "parsync-spec",
-                **(meta or {}),
-            },
-            "vars": list(State._fields),
-            "states": states,
-        }
+    def to_itf(self, config: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """ITF typed as spec/ParSync.tla's VARIABLES (:mod:`parsync.itf`)."""
+        from parsync.itf import trace_to_itf
+
+        return trace_to_itf(config, self.init, self.actions, self.states, meta)
 
 
 class ReplayError(Exception):

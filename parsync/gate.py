@@ -8,7 +8,8 @@ stage      what it runs
 check      exhaustive BFS of the preset's scope: PS-1..PS-10, coverage, witnesses
 liveness   PS-L1..PS-L3 under weak fairness on the same scope (when available)
 prove      the Z3 inductive proofs of PS-1..PS-10 for every size, non-vacuity
-conformance ``pytest conformance --impl=MODULE`` in a subprocess (``--impl`` only)
+conformance ``pytest --pyargs parsync.conformance --parsync-impl=MODULE`` in a subprocess
+           (``--impl`` only)
 traces     each trace file validated against the model (``--trace GLOB`` only)
 ========== =================================================================
 
@@ -19,14 +20,17 @@ in on a search that did not finish), the ``nightly`` profile reports it and
 lets the other stages decide.
 
 The verdict is *safe* (exit 0) only when every stage that ran passed;
-*unsafe* (exit 1) otherwise. Usage and set-up errors (an unknown preset, an
-implementation that does not load, a glob that matches no trace, a report path
-that cannot be written) exit 2 before any stage runs; a stage that cannot run
-(it raises something other than a property failure) is an *error* stage, and
-the gate's verdict is *error* (exit 2) unless another stage found a violation.
-Ctrl-C stops the stage that is running, the remaining stages do not start, and
-the verdict is *interrupted* (exit 3), never *unsafe* or *safe*; the reports
-are still written, with what finished.
+*unsafe* (exit 1) when a stage failed (a counterexample, a failing conformance
+test, an out-of-budget search the profile does not accept). Usage and set-up
+errors (an unknown preset, an implementation that does not load, a glob that
+matches no trace, a report path that cannot be written) exit 2 before any stage
+runs; a set-up error found while a stage runs (the conformance suite's pytest
+ending in a usage, internal or collection error, or collecting nothing, without
+a failing test; or a stage that raises instead of deciding: ``run_stage``) is
+the verdict *error*, also exit 2: the gate could not decide, which is not the
+same as a change found unsafe. Ctrl-C stops the stage that is running, the
+remaining stages do not start, and the verdict is *interrupted* (exit 3), never
+*unsafe* or *safe*; the reports are still written, with what finished.
 
 Reports: a rich console table (progress on stderr while it runs), JUnit XML
 (one test case per property per stage, so CI systems show each property), JSON
@@ -55,9 +59,9 @@ from parsync.model.properties import PROPERTIES
 
 SAFE = "safe"
 UNSAFE = "unsafe"
-# SAFE / UNSAFE, or one of these two: a stage could not run; Ctrl-C stopped the gate
-GATE_ERROR = "error"
-INTERRUPTED = "interrupted"  # also a stage verdict: the stage Ctrl-C stopped
+SETUP_ERROR = "error"  # the gate could not decide (exit 2): a set-up error in a stage
+GATE_ERROR = SETUP_ERROR  # the same verdict, under the name this branch used first
+INTERRUPTED = "interrupted"  # Ctrl-C stopped the gate (exit 3); also a stage verdict
 
 # stage verdicts
 PASSED = "pass"
@@ -110,6 +114,7 @@ class Case:
     failure: str | None = None  # the message when the case failed
     detail: str = ""  # the body of the failure (a counterexample, say)
     skipped: str | None = None  # why the case was not decided
+    error: str | None = None  # a set-up error (collection, fixture), not a failure
 
 
 @dataclass
@@ -123,6 +128,10 @@ class StageResult:
     headline: str = ""  # what the counterexample shows, one line
     cases: list[Case] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    # the counterexample as parsync.render's parts, for Markdown: (initial state lines,
+    # step lines, reasons, Mermaid sequence diagram); empty when there is none
+    rendered: tuple[list[str], list[str], list[str], str] | None = None
+    diagram: str = ""  # a Mermaid sequence diagram of another stage's counterexample
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,8 +146,10 @@ class StageResult:
                 {
                     "name": c.name,
                     "seconds": round(c.seconds, 3),
-                    "result": "fail" if c.failure else ("skipped" if c.skipped else "pass"),
-                    "message": c.failure or c.skipped,
+                    "result": "fail"
+                    if c.failure
+                    else ("error" if c.error else ("skipped" if c.skipped else "pass")),
+                    "message": c.failure or c.error or c.skipped,
                 }
                 for c in self.cases
             ],
@@ -148,7 +159,7 @@ class StageResult:
 
 @dataclass
 class GateResult:
-    verdict: str  # safe | unsafe
+    verdict: str  # safe | unsafe | error
     preset: str
     impl: str | None
     traces: list[str]
@@ -165,7 +176,7 @@ class GateResult:
     @property
     def exit_code(self) -> int:
         """0 safe, 1 unsafe, 2 a stage could not run (error), 3 interrupted."""
-        return {SAFE: EXIT_OK, GATE_ERROR: EXIT_USAGE, INTERRUPTED: EXIT_STOPPED}.get(
+        return {SAFE: EXIT_OK, SETUP_ERROR: EXIT_USAGE, INTERRUPTED: EXIT_STOPPED}.get(
             self.verdict, EXIT_FAIL
         )
 
@@ -191,7 +202,7 @@ class GateResult:
 
 
 def stage_blocks(s: StageResult, incomplete_fails: bool) -> bool:
-    """Whether a stage's verdict makes the gate unsafe."""
+    """Whether a stage's verdict keeps the change from merging (unsafe or undecided)."""
     return s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and incomplete_fails)
 
 
@@ -324,11 +335,18 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
         verdict = INTERRUPTED
     broken: dict[str, str] = {}
     cex = headline = ""
+    rendered = None
     if r.violation is not None:
+        from parsync.diagram import events, mermaid
+
         v = r.violation
         names = ", ".join(f"{i} {get_property(i).name}" for i in v.property_ids)
         headline = f"{names} violated after {len(v.trace.actions)} steps (shortest)"
-        cex = v.trace.render()
+        parts = v.trace.rendered(model=model, property_ids=v.property_ids)
+        cex = parts.text()
+        diagram = mermaid(model.W, events(v.trace.steps(), parts.reasons))
+        steps = [x for st in parts.steps for x in st]
+        rendered = (parts.init, steps, parts.reasons, diagram)
         for i in v.property_ids:
             broken[i] = headline
     cases = _property_cases(broken, verdict, cex)
@@ -349,7 +367,7 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     else:
         summary = headline
     return StageResult(
-        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json()
+        "check", verdict, r.seconds, counts, summary, cex, headline, cases, r.to_json(), rendered
     )
 
 
@@ -438,32 +456,47 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     )
 
 
-def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
-    """``pytest conformance --impl=...`` in a subprocess: the implementation under test
-    runs its own threads and may hang or crash; the gate must survive both."""
-    import parsync.conformance as conformance
+#: pytest's exit codes that mean the suite could not run as asked (never a failing test)
+PYTEST_SETUP_EXITS = {
+    2: "interrupted or collection error",
+    3: "internal error",
+    4: "usage error",
+    5: "no tests collected",
+}
 
+
+def conformance_command(opts: GateOptions, junit: Path) -> list[str]:
+    """The suite as an installed user runs it (``--pyargs``), so the replay command it
+    prints on a failure - shown in the reports - is one the user can copy."""
     assert opts.impl is not None
-    suite = str(Path(conformance.__file__).resolve().parent)
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "parsync.conformance",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-x",
+        f"--parsync-impl={opts.impl}",
+        f"--parsync-preset={opts.preset}",
+        f"--parsync-seed={opts.seed}",
+        f"--parsync-replay-dir={opts.replay_dir}",
+        f"--junitxml={junit}",
+    ]
+
+
+def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
+    """``pytest --pyargs parsync.conformance --parsync-impl=...`` in a subprocess: the
+    implementation under test runs its own threads and may hang or crash; the gate must
+    survive both."""
+    assert opts.impl is not None
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="parsync-gate-") as tmp:
         junit = Path(tmp) / "conformance.xml"
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            suite,
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-x",
-            f"--impl={opts.impl}",
-            f"--parsync-preset={opts.preset}",
-            f"--parsync-seed={opts.seed}",
-            f"--parsync-replay-dir={opts.replay_dir}",
-            f"--junitxml={junit}",
-        ]
-        tick(f"pytest conformance --impl={opts.impl}")
+        cmd = conformance_command(opts, junit)
+        tick(f"pytest --pyargs parsync.conformance --parsync-impl={opts.impl}")
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget, check=False)
         except subprocess.TimeoutExpired:
@@ -479,24 +512,26 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
             )
         seconds = time.perf_counter() - t0
         cases = _junit_cases(junit) if junit.exists() else []
+    return conformance_result(cmd, proc.returncode, proc.stdout, proc.stderr, cases, seconds)
+
+
+def conformance_result(
+    cmd: list[str], code: int, stdout: str, stderr: str, cases: list[Case], seconds: float
+) -> StageResult:
+    """The stage's verdict from pytest's exit code and JUnit cases: a failing test is
+    *fail*; pytest ending any other way than 0 without one (a usage, internal or
+    collection error, an import error, an error in a fixture, nothing collected) is a
+    set-up *error*, which makes the gate's verdict *error* (exit 2), never *unsafe*."""
     counts = {
         "tests": len(cases),
-        "passed": sum(1 for c in cases if not c.failure and not c.skipped),
+        "passed": sum(1 for c in cases if not c.failure and not c.error and not c.skipped),
         "failed": sum(1 for c in cases if c.failure),
         "skipped": sum(1 for c in cases if c.skipped),
     }
-    data = {"command": cmd, "exit": proc.returncode}
+    if any(c.error for c in cases):  # only then: the usual counts stay as they were
+        counts["errors"] = sum(1 for c in cases if c.error)
+    data: dict[str, Any] = {"command": cmd, "exit": code}
     failed = [c for c in cases if c.failure]
-    if proc.returncode == 0 and not failed:
-        return StageResult(
-            "conformance",
-            PASSED,
-            seconds,
-            counts,
-            f"{counts['passed']} conformance tests passed ({counts['skipped']} skipped)",
-            cases=cases,
-            data=data,
-        )
     if failed:
         headline = failed[0].failure or ""
         return StageResult(
@@ -509,14 +544,54 @@ def run_conformance(opts: GateOptions, budget: float, tick: Tick) -> StageResult
             headline,
             cases,
             data,
+            diagram=_conformance_diagram(failed[0].detail, headline),
         )
-    # pytest itself failed (exit 2-5) without a failing test: show why, in one line
-    tail = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-    reason = tail[-1] if tail else f"pytest exited {proc.returncode}"
-    data["output"] = (proc.stdout + proc.stderr)[-4000:]
+    errored = [c for c in cases if c.error]
+    if code == 0 and not errored and counts["passed"]:
+        return StageResult(
+            "conformance",
+            PASSED,
+            seconds,
+            counts,
+            f"{counts['passed']} conformance tests passed ({counts['skipped']} skipped)",
+            cases=cases,
+            data=data,
+        )
+    # set-up error: show why, in one line
+    if errored:
+        reason = f"{errored[0].name}: {errored[0].error}"
+    else:
+        tail = [ln for ln in (stderr + stdout).splitlines() if ln.strip()]
+        what = PYTEST_SETUP_EXITS.get(code, "no conformance test ran")
+        reason = f"pytest exited {code} ({what})" + (f": {tail[-1].strip()}" if tail else "")
+    data["output"] = (stdout + stderr)[-4000:]
     return StageResult(
-        "conformance", ERROR, seconds, counts, reason, headline=reason, cases=cases, data=data
+        "conformance",
+        ERROR,
+        seconds,
+        counts,
+        f"set-up error: {reason}",
+        headline=f"set-up error: {reason}",
+        cases=cases,
+        data=data,
     )
+
+
+def _conformance_diagram(detail: str, headline: str) -> str:
+    """The failing interleaving as a Mermaid sequence diagram, from its replay file."""
+    import re
+
+    from parsync.conformance.driver import read_replay
+    from parsync.diagram import mermaid, step_events
+
+    m = re.search(r"--parsync-replay=(\S+)", detail)
+    if m is None:
+        return ""
+    try:
+        config, steps = read_replay(Path(m.group(1)))
+    except ValueError:
+        return ""
+    return mermaid(config.workers, step_events(steps, headline))
 
 
 def _junit_cases(path: Path) -> list[Case]:
@@ -525,12 +600,17 @@ def _junit_cases(path: Path) -> list[Case]:
     for tc in ET.parse(path).iter("testcase"):
         c = Case(tc.get("name", "?"), float(tc.get("time", "0") or 0))
         for child in tc:
-            if child.tag in ("failure", "error"):
+            if child.tag == "failure":
                 text = (child.text or child.get("message") or "").strip()
                 lines = text.splitlines()
                 head = lines[0] if lines else child.tag
                 c.failure = head.removeprefix("Failed: ")
                 c.detail = "\n".join(lines[1:]).strip()
+            elif child.tag == "error":  # collection or fixture error: not a test failure
+                message = child.get("message") or "error"
+                body = [ln for ln in (child.text or "").splitlines() if ln.strip()]
+                # a collection error's message is only "collection failure": say which
+                c.error = body[0].strip() if message == "collection failure" and body else message
             elif child.tag == "skipped":
                 c.skipped = child.get("message", "skipped")
         cases.append(c)
@@ -708,16 +788,14 @@ def run_stage(name: str, fn: Callable[[], StageResult | None]) -> StageResult | 
 
 
 def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
-    """interrupted (Ctrl-C) > unsafe (a stage failed, or blocked on its budget) > error
-    (a stage could not run, nothing failed) > safe."""
+    """interrupted (Ctrl-C) > unsafe (a stage failed, or was out of budget when the
+    profile does not accept it) > error (a stage could not be set up) > safe."""
     if any(s.verdict == INTERRUPTED for s in stages):
         return INTERRUPTED
-    if any(s.verdict == FAILED for s in stages):
+    if any(s.verdict != ERROR and stage_blocks(s, incomplete_fails) for s in stages):
         return UNSAFE
     if any(s.verdict == ERROR for s in stages):
-        return GATE_ERROR
-    if any(stage_blocks(s, incomplete_fails) for s in stages):
-        return UNSAFE
+        return SETUP_ERROR
     return SAFE
 
 
@@ -816,6 +894,8 @@ def junit_xml(g: GateResult) -> str:
             if c.failure:
                 f = ET.SubElement(tc, "failure", message=c.failure)
                 f.text = c.detail or c.failure
+            elif c.error:
+                ET.SubElement(tc, "error", message=c.error)
             elif c.skipped:
                 sk = ET.SubElement(tc, "skipped", message=c.skipped)
                 if s.verdict == INCOMPLETE and g.incomplete_fails:
@@ -832,7 +912,6 @@ def junit_xml(g: GateResult) -> str:
 _ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️", INTERRUPTED: "⏹️"}
 _HEADS = {
     INTERRUPTED: "⏹️ **interrupted: no verdict** (Ctrl-C; the stages below finished or stopped)",
-    GATE_ERROR: "⚠️ **error: a stage could not run; no verdict**",
 }
 MARKDOWN_MAX_LINES = 40
 
@@ -852,9 +931,52 @@ def _without_init(lines: list[str]) -> list[str]:
     return [lines[0] + " (the full initial state is in the JSON report)", *lines[rest:]]
 
 
+def _capped(body: list[str]) -> list[str]:
+    if len(body) <= MARKDOWN_MAX_LINES:
+        return body
+    more = len(body) - MARKDOWN_MAX_LINES
+    return body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+
+
+def _markdown_counterexample(
+    init: list[str], steps: list[str], reasons: list[str], diagram: str
+) -> list[str]:
+    """The sequence diagram (GitHub renders ```mermaid), why it fails, then the steps
+    with the initial state collapsed."""
+    out = ["", "```mermaid", *diagram.rstrip("\n").splitlines(), "```", ""]
+    out += [f"**{r}**" for r in reasons]
+    out += [
+        "",
+        "<details><summary>first counterexample</summary>",
+        "",
+        "<details><summary>initial state (every variable)</summary>",
+        "",
+        "```text",
+        *init,
+        "```",
+        "",
+        "</details>",
+        "",
+        "```text",
+        *_capped(steps),
+        "```",
+        "",
+        "</details>",
+    ]
+    return out
+
+
 def markdown(g: GateResult) -> str:
     """A pull-request comment: verdict, one row per stage, the first counterexample."""
-    head = _HEADS.get(g.verdict, "✅ **safe to merge**" if g.ok else "❌ **unsafe: do not merge**")
+    head = (
+        "✅ **safe to merge**"
+        if g.ok
+        else (
+            "⚠️ **set-up error: the gate could not decide**"
+            if g.verdict == SETUP_ERROR
+            else _HEADS.get(g.verdict, "❌ **unsafe: do not merge**")
+        )
+    )
     target = f" · impl `{g.impl}`" if g.impl else ""
     variant = f" · variant `{g.variant}`" if g.variant else ""
     short_hash = g.versions["spec_hash"].removeprefix("sha256:")[:12]
@@ -875,11 +997,15 @@ def markdown(g: GateResult) -> str:
     bad = g.first_failure()
     if bad is not None:
         lines += ["", f"**{bad.stage}**: {bad.headline or bad.summary}"]
-        if bad.counterexample:
+        if bad.rendered is not None:
+            lines += _markdown_counterexample(*bad.rendered)
+        elif bad.counterexample:
             body = _without_init(bad.counterexample.splitlines())
             if len(body) > MARKDOWN_MAX_LINES:
                 more = len(body) - MARKDOWN_MAX_LINES
                 body = body[:MARKDOWN_MAX_LINES] + [f"... ({more} more lines in the JSON report)"]
+            if bad.diagram:
+                lines += ["", "```mermaid", *bad.diagram.rstrip("\n").splitlines(), "```"]
             lines += [
                 "",
                 "<details><summary>first counterexample</summary>",
@@ -952,11 +1078,12 @@ def print_summary(g: GateResult, *, stderr: bool = False) -> None:
             out.print(bad.counterexample, markup=False, soft_wrap=True)
     if g.verdict == INTERRUPTED:
         out.print(f"[bold yellow]INTERRUPTED[/bold yellow]: no verdict ({g.seconds:.1f}s)")
-    elif g.verdict == GATE_ERROR:
-        out.print(
-            f"[bold red]ERROR[/bold red]: a stage could not run; no verdict ({g.seconds:.1f}s)"
-        )
     elif g.ok:
         out.print(f"[bold green]SAFE[/bold green] to merge ({g.seconds:.1f}s)")
+    elif g.verdict == SETUP_ERROR:
+        out.print(
+            f"[bold yellow]SET-UP ERROR[/bold yellow]: the gate could not decide; "
+            f"fix the set-up and run it again ({g.seconds:.1f}s)"
+        )
     else:
         out.print(f"[bold red]UNSAFE[/bold red]: do not merge ({g.seconds:.1f}s)")

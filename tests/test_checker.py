@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from parsync.counterexample import ReplayError, Trace, actions_from_json, replay, state_to_json
+from parsync.counterexample import ReplayError, Trace, actions_from_json, replay
 from parsync.engines.checker import (
     INCOMPLETE,
     PASS,
@@ -52,6 +52,7 @@ from parsync.model.actions import (
     StartCycle,
     action_from_json,
     action_to_json,
+    fmt_action,
 )
 from parsync.model.config import Config, Faults, Need
 from parsync.model.presets import get_preset
@@ -575,27 +576,15 @@ def test_memo_tables_do_not_change_the_next_state_relation() -> None:
 # --- (h) exports: ITF and JSON --------------------------------------------------------------------
 
 
-def _itf_decode(v: Any) -> Any:
-    if isinstance(v, dict):
-        if set(v) == {"#bigint"}:
-            assert isinstance(v["#bigint"], str) and re.fullmatch(r"-?\d+", v["#bigint"])
-            return int(v["#bigint"])
-        if set(v) == {"#tup"}:
-            assert v["#tup"] == []
-            return None
-        return {k: _itf_decode(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_itf_decode(x) for x in v]
-    assert isinstance(v, bool), f"raw {type(v).__name__} {v!r} in ITF"
-    return v
-
-
 @pytest.mark.parametrize("name", ["no-epoch-fencing", "lagging-replica-failover", "no-dedup"])
 def test_itf_export(name: str) -> None:
+    from parsync.itf import spec_projection, state_from_itf
+
     r = pr_variant_result(name)
     assert r.violation is not None
     tr = r.violation.trace
-    itf = json.loads(json.dumps(tr.to_itf({"property": r.violation.property_id})))
+    cfg = get_preset("pr").config
+    itf = json.loads(json.dumps(tr.to_itf(cfg, {"property": r.violation.property_id})))
     meta = itf["#meta"]
     assert meta["format"] == "ITF" and meta["source"] == "parsync-spec"
     assert meta["property"] == get_variant(name).breaks
@@ -604,11 +593,14 @@ def test_itf_export(name: str) -> None:
     for i, (st, s) in enumerate(zip(itf["states"], (tr.init, *tr.states), strict=True)):
         assert set(st) == {*State._fields, "#meta"}
         assert st["#meta"]["index"] == i
-        assert st["#meta"]["action"] == ("Init" if i == 0 else st["#meta"]["action"])
-        body = {k: v for k, v in st.items() if k != "#meta"}
-        assert _itf_decode(body) == state_to_json(s)
-        assert body["broker"]["epoch"] == {"#bigint": str(s.broker.epoch)}
-        assert body["workers"][0]["up"] is s.workers[0].up
+        assert st["#meta"]["action"] == ("Init" if i == 0 else fmt_action(tr.actions[i - 1]))
+        assert state_from_itf(cfg, st) == spec_projection(s)
+        assert st["broker"]["epoch"] == {"#bigint": str(s.broker.epoch)}
+        assert "replica" not in st["broker"]  # not a spec variable
+        workers = dict((k["#bigint"], v) for k, v in st["workers"]["#map"])
+        assert workers["0"]["up"] is s.workers[0].up
+        assert set(workers["0"]["known"]) == {"#set"}
+        assert set(st["faults"]) == {"crash", "drop", "dup"}
 
 
 def test_json_export_actions_round_trip() -> None:
@@ -677,6 +669,6 @@ def test_trace_render_numbers_steps_and_shows_changes() -> None:
     assert "  3. Failover()" in text
     assert "broker.epoch: 0 -> 1" in text
     assert "[" in text and "[bold" not in text  # plain text, no markup
-    assert "[bold yellow]" in r.violation.trace.render(markup=True)
+    assert "\n  3. [bold]Failover()[/bold]\n" in r.violation.trace.render(markup=True)
     assert isinstance(r.violation.trace, Trace)
     assert get_property("PS-9").name == "EpochFencing"

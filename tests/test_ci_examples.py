@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,49 @@ def test_every_example_gate_command_parses(where: str, cmd: str) -> None:
     assert args.command == "gate"
     assert all(s in STAGES for s in args.skip), (where, cmd)
     assert args.preset in ("pr", "nightly")
+
+
+def example_impls() -> list[tuple[str, str]]:
+    """Every --impl value in the examples: gate command lines and pre-commit ``args``."""
+    found = []
+    for where, cmd in gate_commands():
+        args = build_parser().parse_args(shlex.split(cmd.split("#", 1)[0])[1:])
+        if args.impl:
+            found.append((where, args.impl))
+    for path in SOURCES:
+        for m in re.finditer(r"args: \[--impl, ([^\]\s]+)\]", path.read_text(encoding="utf-8")):
+            found.append((path.name, m.group(1)))
+    return found
+
+
+LAYOUT = {  # the documented layout (docs/conformance.md section 4), the scheduler stubbed
+    "mysched/__init__.py": "from .adapter import parsync_adapter\n",
+    "mysched/adapter.py": (
+        "def parsync_adapter():\n"
+        "    from parsync.refsched import parsync_adapter as reference\n"
+        "    return reference()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(("where", "impl"), example_impls())
+def test_every_example_impl_loads_for_the_documented_layout(
+    where: str, impl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parsync.conformance.adapter import AdapterError, load_adapter
+
+    for name, text in LAYOUT.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        load_adapter(impl).close()
+    except AdapterError as e:
+        pytest.fail(f"{where}: --impl {impl}: {e}")
+    finally:
+        for mod in [m for m in sys.modules if m == "mysched" or m.startswith("mysched.")]:
+            del sys.modules[mod]
+
+
+def test_the_examples_name_an_impl() -> None:
+    assert {w for w, _ in example_impls()} >= {"github-actions.yml", "pre-commit-config.yaml"}

@@ -485,12 +485,45 @@ def test_replay_bad_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 def test_replay_not_a_counterexample(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, written: tuple[Path, Path]
 ) -> None:
-    # the ITF file of the same counterexample is not a replayable parsync document
-    itf = written[1]
-    assert_usage_error(*run(capsys, "replay", str(itf)), str(itf), "not a parsync counterexample")
     for i, text in enumerate(["[1, 2, 3]", '"trace"', '{"actions": []}', '{"config": {}}']):
         f = write(tmp_path, f"other{i}.json", text)
         assert_usage_error(*run(capsys, "replay", str(f)), str(f), "not a parsync counterexample")
+
+
+def test_replay_accepts_itf(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, written: tuple[Path, Path]
+) -> None:
+    """The ITF file of the same counterexample replays; its decoded states are re-checked
+    against the replay, with or without the recorded actions."""
+    itf = written[1]
+    code, out, err = run(capsys, "replay", str(itf), "--json")
+    assert code == EXIT_FAIL, err
+    assert json.loads(out)["violations"] == ["PS-9"] and json.loads(out)["notes"] == []
+    doc = json.loads(itf.read_text(encoding="utf-8"))
+    for st in doc["states"]:  # as another tool writes it: states only, actions inferred
+        st["#meta"].pop("parsync-action", None)
+    bare = write(tmp_path, "bare.itf.json", json.dumps(doc))
+    code, out, err = run(capsys, "replay", str(bare))
+    assert code == EXIT_FAIL, err
+    assert out.startswith("replayed 4 steps: violates PS-9\n") and "  4. Commit(" in out
+    doc["states"][2]["faults"]["crash"] = {"#bigint": "1"}  # a state no step reaches
+    bad = write(tmp_path, "bad.itf.json", json.dumps(doc))
+    assert_usage_error(*run(capsys, "replay", str(bad)), "state 2: no model step leads to it")
+    with_actions = json.loads(itf.read_text(encoding="utf-8"))
+    with_actions["states"][2]["faults"]["crash"] = {"#bigint": "1"}
+    drift = write(tmp_path, "drift.itf.json", json.dumps(with_actions))
+    code, out, err = run(capsys, "replay", str(drift), "--json")
+    assert code == EXIT_FAIL and json.loads(out)["notes"] == [
+        "the replayed states differ from the recorded ones from step 2 on "
+        "(the model, config or variant changed since it was recorded)"
+    ]
+    del doc["#meta"]["config"]
+    nocfg = write(tmp_path, "nocfg.itf.json", json.dumps(doc))
+    assert_usage_error(*run(capsys, "replay", str(nocfg)), "needs its scope")
+    doc = json.loads(itf.read_text(encoding="utf-8"))
+    doc["states"][1]["broker"]["seq"] = [1, 2]  # a list where the spec has a function
+    typo = write(tmp_path, "typo.itf.json", json.dumps(doc))
+    assert_usage_error(*run(capsys, "replay", str(typo)), "state 1: not a #map")
 
 
 def test_replay_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ other tests already cover at full size and keep the rest real.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -23,11 +25,15 @@ from parsync.gate import (
     INCOMPLETE,
     PASSED,
     SAFE,
+    SETUP_ERROR,
     UNSAFE,
+    Case,
     GateOptions,
     GateResult,
     GateUsageError,
     StageResult,
+    conformance_result,
+    gate_verdict,
     junit_xml,
     markdown,
     parse_budget,
@@ -106,8 +112,25 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
     assert failure == "PS-7 PriorityOnConflict violated at step 5"
     md = rep["md"].read_text()
     assert "unsafe: do not merge" in md
-    assert "5. broker_step()" in md and "--parsync-replay=" in md
+    assert "5. broker_step()" in md
     assert list((tmp_path / "replays").glob("*.json")), "the replay file is kept"
+    # the comment's replay command is the installed form, and copying it reruns the failure
+    (line,) = [ln for ln in md.splitlines() if ln.startswith("replay: ")]
+    command = line.removeprefix("replay: ")
+    assert command.startswith(
+        f"python -m pytest --pyargs parsync.conformance --parsync-impl={MUTANT} "
+        "--parsync-replay=replays/"
+    ), command
+    assert command.endswith(" -k test_replay")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    again = subprocess.run(
+        shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "PS-7 PriorityOnConflict violated at step 5" in again.stdout
+    # the interleaving as a sequence diagram, from the replay file
+    assert "```mermaid\nsequenceDiagram\n" in md and "    Note over B: 5. broker_step\n" in md
+    assert "Note over B: FAILED PS-7 PriorityOnConflict violated at step 5" in md
 
 
 def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:
@@ -124,8 +147,18 @@ def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path:
     assert cases["parsync.check/PS-1 NoOvercommit"]["skipped"]
     md = rep["md"].read_text()
     assert "5. Commit(Proposal(w0 n0 prio=1" in md
-    assert "full initial state is in the JSON report" in md
-    assert len(md.splitlines()) < 80, "short enough for a pull-request comment"
+    # the initial state in full once, collapsed; the sequence diagram; why it fails
+    assert "<details><summary>initial state (every variable)</summary>" in md
+    assert "       workers[1].known = {}" in md
+    assert "```mermaid\nsequenceDiagram\n" in md and "W0->>B: 2. Propose n0" in md
+    assert "**PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1" in md
+    visible, depth = [], 0
+    for line in md.splitlines():
+        depth += line.count("<details>") - line.count("</details>")
+        if depth == 0:
+            visible.append(line)
+    assert len(visible) < 60, "short enough for a pull-request comment (the rest collapsed)"
+    assert len(md) < 8000
 
 
 def test_a_bad_design_fails_the_proofs(tmp_path: Path) -> None:
@@ -244,6 +277,103 @@ def test_an_error_stage_is_a_junit_error_and_blocks() -> None:
     root = ET.fromstring(junit_xml(_result(s)))
     err = root.find(".//testcase[@name='stage']/error")
     assert err is not None and err.get("message") == "pytest exited 4: bad option"
+
+
+def _case(name: str, **kw: str) -> Case:
+    return Case(name, 0.1, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "cases", "reason"),
+    [
+        (4, [], "pytest exited 4 (usage error): ERROR: unrecognized arguments: --nope"),
+        (3, [], "pytest exited 3 (internal error): ERROR: unrecognized arguments: --nope"),
+        (5, [], "pytest exited 5 (no tests collected)"),
+        (
+            2,
+            [_case("test_conformance", error="parsync: cannot import parsync.conformance.x")],
+            "test_conformance: parsync: cannot import parsync.conformance.x",
+        ),
+        (
+            1,
+            [_case("test_initial_state", error="failed on setup with ValueError")],
+            "test_initial_state: failed on setup with ValueError",
+        ),
+        (0, [_case("test_replay", skipped="skipped")], "pytest exited 0 (no conformance test ran)"),
+    ],
+)
+def test_a_set_up_error_in_the_suite_is_error_not_unsafe(
+    code: int, cases: list[Case], reason: str
+) -> None:
+    """pytest ending in a usage, internal or collection error, an import error, a fixture
+    error or running nothing - without a failing test - is a set-up error (exit 2)."""
+    stderr = "ERROR: unrecognized arguments: --nope\n" if code in (3, 4) else ""
+    s = conformance_result(["pytest"], code, "", stderr, cases, 1.0)
+    assert s.verdict == ERROR
+    assert s.summary.startswith("set-up error: ") and reason in s.summary, s.summary
+    g = _result(s)
+    g.verdict = gate_verdict(g.stages, incomplete_fails=True)
+    assert g.verdict == SETUP_ERROR and not g.ok
+    md = markdown(g)
+    assert "set-up error: the gate could not decide" in md and "unsafe" not in md
+
+
+def test_a_failing_conformance_test_is_unsafe_even_beside_a_set_up_error() -> None:
+    failing = [_case("test_exhaustive_lockstep", failure="PS-7 violated at step 5")]
+    s = conformance_result(["pytest"], 1, "", "", failing, 1.0)
+    assert s.verdict == FAILED and s.headline == "PS-7 violated at step 5"
+    broken = StageResult("traces", ERROR, 1.0, {}, "set-up error: x")
+    assert gate_verdict([s, broken], incomplete_fails=True) == UNSAFE
+    assert gate_verdict([broken], incomplete_fails=True) == SETUP_ERROR
+    passed = conformance_result(["pytest"], 0, "", "", [_case("test_initial_state")], 1.0)
+    assert passed.verdict == PASSED and gate_verdict([passed], True) == SAFE
+
+
+def test_a_suite_that_cannot_import_exits_2_not_unsafe(tmp_path: Path) -> None:
+    """The real case: the suite's test module fails to import in the gate's pytest."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "hypothesis.py").write_text("raise ImportError('no hypothesis here')\n")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            filter(
+                None,
+                [
+                    str(shadow),
+                    os.environ.get("PYTHONPATH"),
+                    str(Path(__file__).resolve().parent.parent),
+                ],
+            )
+        ),
+    }
+    js = tmp_path / "gate.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "parsync.cli",
+            "gate",
+            "--no-progress",
+            f"--json={js}",
+            f"--impl={REFERENCE}",
+            "--skip=check",
+            "--skip=prove",
+            "--skip=liveness",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "SET-UP ERROR" in r.stdout and "UNSAFE" not in r.stdout
+    doc = json.loads(js.read_text())
+    assert doc["verdict"] == SETUP_ERROR
+    (conf,) = doc["stages"]
+    assert conf["verdict"] == ERROR
+    assert "cannot import parsync.conformance.test_conformance" in conf["summary"], conf["summary"]
 
 
 def test_markdown_truncates_a_long_counterexample() -> None:

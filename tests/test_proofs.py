@@ -151,6 +151,11 @@ def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
     for o in ctis:
         if o.invariant == pid and o.action != "Init":
             assert o.cti is not None and o.cti.python_post is False, o.message()
+            # rendered like a trace, a screen or two, ending with why it fails
+            text = o.cti.render(width=100)
+            assert len(text.encode()) < 8 * 1024, len(text)
+            why = [x for x in text.splitlines() if x.startswith(f"  => {pid} ")]
+            assert why and "no witness" not in why[0], text
 
 
 def test_the_design_passes_where_each_variant_fails() -> None:

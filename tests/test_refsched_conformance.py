@@ -27,7 +27,7 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_the_reference_passes(pytester: pytest.Pytester) -> None:
-    r = run_suite(pytester, f"--impl={REFERENCE}", "-s")
+    r = run_suite(pytester, f"--parsync-impl={REFERENCE}", "-s")
     r.assert_outcomes(passed=3, skipped=1)
     assert f"parsync conformance: impl={REFERENCE} preset=pr" in r.stdout.str()
     assert "exhaustive lockstep: 3053 model states" in r.stdout.str()
@@ -35,7 +35,7 @@ def test_the_reference_passes(pytester: pytest.Pytester) -> None:
 
 @pytest.mark.parametrize(("module", "expected"), [(m, e) for m, _d, e in MUTANTS])
 def test_every_mutant_is_killed(pytester: pytest.Pytester, module: str, expected: str) -> None:
-    r = run_suite(pytester, f"--impl={module}", "-x")
+    r = run_suite(pytester, f"--parsync-impl={module}", "-x")
     assert r.ret == 1, r.stdout.str()
     out = r.stdout.str()
     headline = next(line for line in out.splitlines() if " at step " in line)

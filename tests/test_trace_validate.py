@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 from dataclasses import replace
 from itertools import combinations
 from typing import Any
@@ -105,6 +106,26 @@ def test_commit_with_a_stale_seqno_is_rejected_with_ps2() -> None:
     assert r.property_ids[0] == "PS-2" and "CommitTimeConsistency" in r.explanation
 
 
+def test_a_rejected_line_shows_the_forced_step_like_a_counterexample() -> None:
+    """The report renders the step taken anyway with the counterexample renderer: only
+    what changes (sets as +added), and why the property fails in the state's terms."""
+    lines, i = _find(lambda d, ls, i: d["type"] == "Commit" and d["result"] == "conflict")
+    d = lines[i]
+    d["result"] = "committed"
+    d.pop("conflicts")
+    d["seq"] = [[b, q + 1] for b, q in d["seq"]]
+    r = _run(lines)
+    assert r.forced[0].startswith("Commit(Proposal(")
+    assert any(re.match(r"  broker\.claims\[b\d\]: \+n\d", x) for x in r.forced), r.forced
+    assert any(
+        re.match(r"=> PS-2 CommitTimeConsistency: committed n\d \(w\d\) read b\d@\d+ but", x)
+        for x in r.forced
+    ), r.forced
+    assert "    => PS-2 CommitTimeConsistency" in r.explanation
+    assert r.to_json()["forced"] == r.forced
+    assert "workers[0].known = {" in r.candidates[0]  # a set, in full, in the candidate
+
+
 def test_refresh_that_skips_a_partition_is_rejected_with_ps3() -> None:
     """Every edited refresh is rejected at its line; where the skipped partition's data is
     then older than P-1 cycles (no re-read since), the report names PS-3 BoundedStaleness."""
@@ -142,7 +163,7 @@ def test_commit_line_repeated_is_rejected() -> None:
     lines.insert(i + 1, dict(lines[i]))
     r = _run(lines)
     assert r.verdict == "invalid" and r.line == i + 2
-    assert "no proposal matching the event is in flight" in r.message
+    assert "names no message in flight (unknown, or already consumed)" in r.message
 
 
 def test_hidden_drop_is_searched_when_the_header_allows_it() -> None:
@@ -199,3 +220,97 @@ def test_mutated_valid_traces_never_crash(ops: list[tuple[str, int]]) -> None:
     r = validate_stream(io.BytesIO(b"\n".join(lines)), "m.jsonl")
     assert r.verdict in ("unreadable", "invalid", "valid")
     assert r.to_json()["verdict"] == r.verdict and isinstance(r.explanation, str)
+
+
+# --- hidden steps anywhere before the line that needs them; message ids -------------------------
+
+
+def _hide(lines: list[dict[str, Any]], kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The trace a recorder that does not log ``kinds`` writes (declared hidden)."""
+    return [dict(lines[0], hidden=list(kinds)), *(d for d in lines[1:] if d["type"] not in kinds)]
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_walks_with_unlogged_drops_and_duplicates_validate(scope: str) -> None:
+    """Every walk with faults, its Drop and Duplicate lines removed and declared hidden,
+    validates: a Duplicate whose copy is taken after the original was consumed has to
+    be placed before that consumption, lines back."""
+    hid = 0
+    for seed in range(10):
+        lines = _lines(SCOPES[scope], seed)
+        hidden = _hide(lines, ("Drop", "Duplicate"))
+        hid += len(lines) - len(hidden)
+        r = _run(hidden)
+        assert r.verdict == VALID, (seed, r.explanation)
+    assert hid >= 10  # the walks really had faults to hide
+
+
+def test_a_duplicate_hidden_lines_back_is_found() -> None:
+    """Seed 4 of small: a copy of m10 is made before its Commit (line 32 of the hidden
+    trace) and a copy of the copy later; three Commits of one proposal follow, the
+    last nine lines after the first. The old search (hidden steps only just before
+    the failing line) rejected it; the window places both copies."""
+    lines = _lines(SCOPES["small"], 4)
+    dups = [i for i, d in enumerate(lines) if d["type"] == "Duplicate"]
+    assert dups, "the walk has a Duplicate"
+    r = _run(_hide(lines, ("Drop", "Duplicate")))
+    assert r.verdict == VALID, r.explanation
+    assert r.hidden_steps >= 2
+    # the same trace with the window closed is rejected at a Commit of a consumed copy
+    closed = _run(_hide(lines, ("Drop", "Duplicate")), hidden_window=0)
+    assert closed.verdict == "invalid" and closed.message.startswith("Commit")
+
+
+def _with(lines: list[dict[str, Any]], i: int, **kw: Any) -> list[dict[str, Any]]:
+    return [*lines[:i], dict(lines[i], **kw), *lines[i + 1 :]]
+
+
+def _strict(seed: int) -> list[dict[str, Any]]:
+    lines = _lines(SCOPES["small"], seed)
+    return [dict(lines[0], hidden=[]), *lines[1:]]
+
+
+def test_unknown_and_reused_message_ids_are_invalid_lines() -> None:
+    strict = _strict(1)
+    assert _run(strict).verdict == VALID
+    ci = next(i for i, d in enumerate(strict) if d["type"] == "Commit")
+    r = _run(_with(strict, ci, id="m999"))
+    assert r.verdict == "invalid" and r.line == ci + 1
+    assert "message id 'm999' names no message in flight" in r.message
+    # a Propose under the id of a proposal still in flight (another worker's)
+    for seed in range(20):
+        strict = _strict(seed)
+        flight: dict[str, int] = {}
+        for i, d in enumerate(strict[1:], start=1):
+            if d["type"] == "Propose" and flight:
+                other = next(iter(flight))
+                r = _run(_with(strict, i, id=other))
+                assert r.verdict == "invalid" and r.line == i + 1
+                assert f"message id {other!r} is already in use" in r.message
+                return
+            if d["type"] == "Propose":
+                flight[d["id"]] = i
+            elif d["type"] in ("Commit", "Drop"):
+                flight.pop(d["id"], None)
+    raise AssertionError("no walk has two proposals in flight at once")
+
+
+def test_queued_ids_must_be_proposals_in_flight() -> None:
+    strict = _strict(1)
+    ci = next(i for i, d in enumerate(strict) if d["type"] == "Commit")
+    r = _run(_with(strict, ci, queued=["nope"]))
+    assert r.verdict == "invalid" and "queued id 'nope' names no proposal in flight" in r.message
+    for seed in range(20):
+        strict = _strict(seed)
+        replies: set[str] = set()
+        for i, d in enumerate(strict[1:], start=1):
+            if d["type"] == "Commit" and replies:
+                rid = next(iter(replies))
+                r = _run(_with(strict, i, queued=[rid]))
+                assert r.verdict == "invalid" and f"queued id {rid!r} is a reply" in r.message
+                return
+            if d["type"] == "Commit":
+                replies.add(d["reply"])
+            elif d["type"] in ("HandleReply", "Drop"):
+                replies.discard(d["id"])
+    raise AssertionError("no walk has a Commit while a reply is in flight")

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import permutations, product
 from math import factorial, prod
+from typing import Any
 
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import Broker, Proposal, Replica, Reply, Snapshot, State, Worker
@@ -156,7 +157,7 @@ class Symmetry:
         m, prof = self.m, self.profile
         br = s.broker
         out: list[object] = []
-        sent: list[list[object]] = [[] for _ in range(m.W)]
+        sent: list[list[Any]] = [[] for _ in range(m.W)]
         for p in s.to_broker:
             sent[p.worker].append(
                 (
@@ -201,7 +202,7 @@ class Symmetry:
     def bucket_signatures(self, s: State) -> list[object]:
         m, prof = self.m, self.profile
         br = s.broker
-        touched: list[list[object]] = [[] for _ in range(m.B)]
+        touched: list[list[Any]] = [[] for _ in range(m.B)]
         for p in s.to_broker:
             for b, q in p.reads:
                 touched[b].append(
@@ -220,15 +221,15 @@ class Symmetry:
         for r in s.to_workers:
             for b in r.buckets:
                 touched[b].append((1, prof[r.need], r.kind, r.cycle, r.attempt, len(r.buckets)))
-        held: list[list[object]] = [[] for _ in range(m.B)]
+        held: list[list[Any]] = [[] for _ in range(m.B)]
         for n in range(m.N):
             for b in br.ledger[n]:
                 held[b].append((prof[n], br.status[n]))
         out: list[object] = []
         for b in range(m.B):
-            p, i = m.part[b], m.idx[b]
+            part, i = m.part[b], m.idx[b]
             views = sorted(
-                tuple((sn.read_at, sn.entries[i]) for sn in wk.view[p]) for wk in s.workers
+                tuple((sn.read_at, sn.entries[i]) for sn in wk.view[part]) for wk in s.workers
             )
             replica = None if br.replica is None else (br.replica[0][b], len(br.replica[1][b]))
             out.append(

@@ -189,10 +189,14 @@ def _print_result(r: PropertyResult) -> None:
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")
     )
+    from parsync.render import output_width, wrap
+
+    width = output_width()
     for o in r.failures:
-        print(f"  {o.message()}")
+        for line in wrap(f"  {o.message()}", width):
+            print(line)
         if o.cti is not None and o.cti.pre is not None:
-            for line in o.cti.render().splitlines()[1:]:
+            for line in o.cti.render(width=width - 4, with_summary=False).splitlines():
                 print(f"    {line}")
 
 
@@ -208,7 +212,6 @@ def run_bmc(
     json_out: str | None = None,
     progress: bool = True,
 ) -> int:
-    from parsync.model.actions import fmt_action
     from parsync.model.protocol import ParSyncModel
     from parsync.proofs.bmc import Bmc
 
@@ -255,10 +258,25 @@ def run_bmc(
                 f"(no violation at any smaller depth); replayed in the model: "
                 f"{'yes' if res.replayed else 'NO'}"
             )
-            for i, a in enumerate(res.actions, 1):
-                print(f"  {i:>2}. {fmt_action(a)}")
+            _print_bmc_trace(model, res)
         if res.problem:
             print(f"DISAGREEMENT with the Python model: {res.problem}")
     if res.unknown or res.problem or res.depth is not None:
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _print_bmc_trace(model: Any, res: Any) -> None:
+    """The counterexample, replayed in the model, in the one trace rendering; the bare
+    action list when it does not replay."""
+    from parsync.counterexample import ReplayError, replay
+    from parsync.model.actions import fmt_action
+    from parsync.render import output_width
+
+    try:
+        tr = replay(model, list(res.actions))
+    except ReplayError:
+        for i, a in enumerate(res.actions, 1):
+            print(f"  {i:>2}. {fmt_action(a)}")
+        return
+    print(tr.render(model=model, property_ids=res.properties, width=output_width()))

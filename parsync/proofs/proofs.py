@@ -29,13 +29,12 @@ from typing import Any
 
 import z3  # type: ignore[import-untyped]
 
-from parsync.counterexample import diff
 from parsync.model.actions import (
     Action,
     fmt_action,
 )
 from parsync.model.config import Config, ConfigError, Faults, Need
-from parsync.model.properties import get_property
+from parsync.model.properties import SAFETY_IDS, get_property
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import PLACED, Broker, Proposal, Reply, Snapshot, State, Worker
 from parsync.proofs.concrete import action_of, as_int, values
@@ -401,6 +400,8 @@ class Cti:
     python_pre: bool | None = None  # the executable predicate of the property on pre
     python_post: bool | None = None  # ... on post (state) or on the step (action)
     replay: str = ""  # "agrees", "differs: ...", "not enabled in the model"
+    pid: str = ""  # the goal whose obligation this refutes
+    variant: str | None = None  # the model variant it was decoded in
 
     def summary(self) -> str:
         if self.decode_error:
@@ -416,19 +417,31 @@ class Cti:
         parts += self.notes
         return "; ".join(parts)
 
-    def render(self) -> str:
+    def render(self, width: int | None = None, *, with_summary: bool = True) -> str:
+        """The summary, then the pre-state, the action and what changed (parsync.render):
+        the same renderer as a trace, with the property's reason on the last line."""
         if self.decode_error or self.pre is None or self.post is None:
             return self.summary()
-        from parsync.counterexample import variables
+        from parsync.render import render_steps, wrap
 
-        lines = [self.summary(), "pre-state:"]
-        for k, v in variables(self.pre).items():
-            lines.append(f"  {k} = {v}")
-        lines.append(f"action: {fmt_action(self.action)}" if self.action else "action: ?")
-        lines.append("changed in the post-state:")
-        for k, a, b in diff(self.pre, self.post):
-            lines.append(f"  {k}: {a} -> {b}")
-        return "\n".join(lines)
+        model = None
+        if self.config is not None and self.pid in SAFETY_IDS:
+            model = ParSyncModel(self.config, self.variant)
+        steps = [] if self.action is None else [(self.action, self.pre, self.post)]
+        r = render_steps(
+            self.pre,
+            steps,
+            model=model,
+            property_ids=[self.pid],
+            init_title="pre-state (a counterexample to induction: not necessarily reachable)",
+        )
+        broken = self.python_post is False
+        if model is not None and broken and self.pid not in {x.split(" ")[0] for x in r.reasons}:
+            from parsync.render import explain
+
+            r.reasons.insert(0, explain(self.pid, model, self.pre, self.action, self.post))
+        summary = wrap(self.summary(), width) if with_summary else []
+        return "\n".join([*summary, r.text(width)])
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"summary": self.summary()}
@@ -861,7 +874,7 @@ def decode_cti(
 ) -> Cti:
     d = _Dec(pr, mdl)
     K = d.K
-    cti = Cti()
+    cti = Cti(pid=pid, variant=pr.variant)
     P = d.num(pr.enc.P)
     if not 1 <= P <= MAX_DECODE_P:
         cti.decode_error = f"P = {P} (decoding is limited to 1..{MAX_DECODE_P} partitions)"

@@ -43,13 +43,13 @@ import copy
 import gc
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from parsync.counterexample import variables
 from parsync.model.actions import (
     Action,
     Commit,
@@ -76,6 +76,7 @@ from parsync.model.state import (
     Worker,
     distinct,
 )
+from parsync.render import diff_lines, state_lines, violations_of
 from parsync.traces.fastmodel import TraceModel, pset
 from parsync.traces.format import (
     DEFAULT_HIDDEN,
@@ -88,6 +89,10 @@ from parsync.traces.format import (
 )
 
 DEFAULT_MAX_HIDDEN = 4
+#: Events back that an unlogged (hidden) step may have happened before the event that
+#: needs it (a Duplicate of a message consumed since): the validator keeps the
+#: candidate states of this many past events and replays from there (constant memory)
+DEFAULT_HIDDEN_WINDOW = 64
 DEFAULT_MAX_CANDIDATES = 10_000
 CLEAR_EVERY = 50_000  # events between clearing the model's memo tables (constant memory)
 PROGRESS_EVERY = 10_000
@@ -149,6 +154,7 @@ class TraceResult:
     property_ids: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # per candidate state, why not
     candidates: list[str] = field(default_factory=list)  # rendered candidate states
+    forced: list[str] = field(default_factory=list)  # the step taken anyway: changes, reasons
     hidden_steps: int = 0  # events that needed unlogged steps before them
     peak_candidates: int = 1
     seconds: float = 0.0
@@ -182,6 +188,11 @@ class TraceResult:
         for i, text in enumerate(self.candidates, 1):
             lines.append(f"  candidate model state {i} (before the event):")
             lines += ["    " + x for x in text.splitlines()]
+        if self.forced:
+            lines.append(
+                "  the step taken anyway in candidate 1, what it changes and why it fails:"
+            )
+            lines += ["    " + x for x in self.forced]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -195,6 +206,7 @@ class TraceResult:
             "property_ids": self.property_ids,
             "reasons": self.reasons,
             "candidates": self.candidates,
+            "forced": self.forced,
             "hidden_steps": self.hidden_steps,
             "peak_candidates": self.peak_candidates,
             "seconds": round(self.seconds, 3),
@@ -223,6 +235,7 @@ class Validator:
         hidden: Iterable[str] = DEFAULT_HIDDEN,
         max_hidden: int = DEFAULT_MAX_HIDDEN,
         max_candidates: int = DEFAULT_MAX_CANDIDATES,
+        hidden_window: int = DEFAULT_HIDDEN_WINDOW,
     ) -> None:
         self.config = config
         # memo off: a trace rarely revisits a state, and the tables cost time and memory
@@ -232,6 +245,14 @@ class Validator:
         self.max_candidates = max_candidates
         self.cands: list[State] = [self.m.init_state()]
         self.ids: dict[object, tuple[Msg, ...]] = {}  # message id -> what it may be
+        # the last events with the candidates and id table before each, to place a hidden
+        # step earlier than the event that needs it (kept only when steps may be hidden)
+        self.window: deque[tuple[dict[str, Any], str, list[State], dict[object, Any]]] = deque(
+            maxlen=hidden_window if self.hidden else 0
+        )
+        # an id that names no message in flight is bad input, unless copies may be
+        # made unseen (a hidden Duplicate: the copy may carry an id of its own or the same)
+        self.strict_ids = "Duplicate" not in self.hidden
         self.count = 0
         self.hidden_steps = 0
         self.peak = 1
@@ -280,13 +301,54 @@ class Validator:
                         raise ValueError(f"{name} names bucket {b}, buckets are 0..{limit - 1}")
 
     # -- one event ----------------------------------------------------------------------------
+    def check_ids(self, ev: dict[str, Any], etype: str) -> None:
+        """Raise TraceInvalid naming the id when a message id is unknown, already
+        consumed, or reused while its message is in flight (a message taken twice, or
+        two messages under one id, is a behaviour no model step has)."""
+        why = self._id_problem(ev, etype)
+        if why is not None:
+            raise TraceInvalid(why, [why], self.cands, [])
+
+    def _id_problem(self, ev: dict[str, Any], etype: str) -> str | None:
+        ids = self.ids
+        strict = self.strict_ids
+        if strict:
+            if etype in ("Commit", "HandleReply", "Drop", "Duplicate") and "id" in ev:
+                if ev["id"] not in ids:
+                    return (
+                        f"message id {ev['id']!r} names no message in flight (unknown, or "
+                        "already consumed)"
+                    )
+            new_id = ev.get("id") if etype == "Propose" else ev.get("reply")
+            if etype == "Duplicate":
+                new_id = ev.get("copy")
+            if etype in ("Propose", "Commit", "Duplicate") and new_id in ids:
+                return f"message id {new_id!r} is already in use by a message in flight"
+        for q in ev.get("queued", ()) if etype == "Commit" else ():
+            known = ids.get(q)
+            if known is None:
+                if strict:
+                    return f"queued id {q!r} names no proposal in flight"
+            elif not any(isinstance(x, Proposal) for x in known):
+                return f"queued id {q!r} is a reply, not a proposal"
+        return None
+
     def feed(self, ev: dict[str, Any], etype: str) -> None:
         """Advance every candidate along the event; raise TraceInvalid if none can."""
         self.count += 1
+        self.check_ids(ev, etype)
         explain = self._explainers[etype]
         nxt, reasons, produced = self._explain_all(explain, ev, self.cands)
         if not nxt:
-            nxt, produced = self._hidden_search(explain, ev, reasons)
+            try:
+                nxt, produced = self._hidden_search(explain, ev, reasons)
+            except TraceInvalid:
+                got = self._earlier_hidden(explain, ev)
+                if got is None:
+                    raise
+                nxt, produced = got
+        if self.window.maxlen:
+            self.window.append((ev, etype, self.cands, dict(self.ids)))
         self.cands = nxt
         if len(nxt) > self.peak:
             self.peak = len(nxt)
@@ -349,6 +411,85 @@ class Validator:
             first,
             self._forced_violations(ev, first),
         )
+
+    def _earlier_hidden(
+        self, explain: Callable[..., Any], ev: dict[str, Any]
+    ) -> tuple[list[State], list[Msg]] | None:
+        """One hidden step earlier than this event, before any of the last events in the
+        window, then the events since, replayed, and this one: the candidates after it
+        (the union over every placement that explains them all), or None. A Duplicate of
+        a message that an event consumed since is the usual case. The id table is put
+        back as it was at each replayed event, and the window keeps the replayed
+        candidates, so a later event can place another hidden step among them."""
+        if not self.window:
+            return None
+        ids_now = self.ids
+        past = list(self.window)
+        after: dict[State, None] = {}
+        made: list[Msg] = []
+        befores: list[dict[State, None]] = [dict.fromkeys(c) for _e, _t, c, _i in past]
+        try:
+            for j in range(len(past) - 1, -1, -1):
+                for s in past[j][2]:
+                    for a, t in self.m.successors(s):
+                        if action_name(a) not in self.hidden:
+                            continue
+                        got = self._replay_from([t], past[j:], explain, ev, ids_now)
+                        if got is None:
+                            continue
+                        after.update(dict.fromkeys(got[0]))
+                        made += got[1]
+                        for k, before in enumerate(got[2]):
+                            befores[j + k].update(dict.fromkeys(before))
+                if len(after) > self.max_candidates:
+                    raise TraceUndecided(self._too_many(len(after)))
+        finally:
+            self.ids = ids_now
+        if not after:
+            return None
+        self.hidden_steps += 1
+        for k, (e_k, t_k, _c, i_k) in enumerate(past):
+            self.window[k] = (e_k, t_k, list(befores[k]), i_k)
+        return list(after), made
+
+    def _replay_from(
+        self,
+        cands: list[State],
+        events: list[tuple[dict[str, Any], str, list[State], dict[object, Any]]],
+        explain: Callable[..., Any],
+        ev: dict[str, Any],
+        ids_now: dict[object, Any],
+    ) -> tuple[list[State], list[Msg], list[list[State]]] | None:
+        """The candidates after replaying ``events`` and then ``ev`` from ``cands``, the
+        messages ``ev`` produced, and the candidates before each replayed event."""
+        befores: list[list[State]] = []
+        for ev_k, etype_k, _c, ids_k in events:
+            befores.append(cands)
+            self.ids = ids_k
+            ex = self._explainers[etype_k]
+            nxt, reasons, _p = self._explain_all(ex, ev_k, cands)
+            if not nxt:
+                try:
+                    saved = self.cands
+                    self.cands = cands
+                    nxt, _p = self._hidden_search(ex, ev_k, reasons)
+                except TraceInvalid:
+                    return None
+                finally:
+                    self.cands = saved
+            cands = nxt
+        self.ids = ids_now
+        nxt, reasons, produced = self._explain_all(explain, ev, cands)
+        if not nxt:
+            saved = self.cands
+            self.cands = cands
+            try:
+                nxt, produced = self._hidden_search(explain, ev, reasons)
+            except TraceInvalid:
+                return None
+            finally:
+                self.cands = saved
+        return nxt, produced, befores
 
     def _book_ids(self, ev: dict[str, Any], etype: str, produced: list[Msg]) -> None:
         """Keep the id -> message table to messages in flight (constant memory)."""
@@ -724,9 +865,17 @@ class Validator:
             tuple(placed),
         )
 
-    # -- rendering ----------------------------------------------------------------------------
+    # -- rendering (parsync.render: the counterexample renderer) ------------------------------
     def render_state(self, s: State) -> str:
-        return "\n".join(f"{k} = {v}" for k, v in variables(s).items())
+        return "\n".join(state_lines(s))
+
+    def render_forced(self, s: State, ev: dict[str, Any]) -> list[str]:
+        """The first step the event claims, taken anyway from ``s``: the action, what it
+        changes and, for each property it breaks, why (empty when none can be forced)."""
+        for before, a, t in self._forced(s, ev):
+            lines = [fmt_action(a), *("  " + x for x in diff_lines(s, t))]
+            return lines + [f"=> {r}" for _, r in violations_of(self.m, before, a, t)]
+        return []
 
 
 def _once(msgs: list[Msg]) -> tuple[Msg, ...]:
@@ -823,6 +972,7 @@ def validate_stream(
     *,
     max_hidden: int = DEFAULT_MAX_HIDDEN,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    hidden_window: int = DEFAULT_HIDDEN_WINDOW,
     progress: Progress | None = None,
     total_bytes: int | None = None,
     max_seconds: float | None = None,
@@ -850,6 +1000,7 @@ def validate_stream(
             hidden=header.get("hidden", DEFAULT_HIDDEN),
             max_hidden=max_hidden,
             max_candidates=max_candidates,
+            hidden_window=hidden_window,
         )
         check_ranges = v.check_ranges
         feed = v.feed
@@ -886,6 +1037,7 @@ def validate_stream(
         res.property_ids = e.property_ids
         res.reasons = e.reasons
         res.candidates = [v.render_state(s) for s in e.candidates[:2]]
+        res.forced = v.render_forced(e.candidates[0], ev) if e.property_ids else []
         names = ", ".join(f"{p} {get_property(p).name}" for p in e.property_ids)
         res.message = f"{etype} is not explained by the model: {e.reason}" + (
             f" (would break {names})" if names else ""
@@ -916,6 +1068,7 @@ def validate_path(
     *,
     max_hidden: int = DEFAULT_MAX_HIDDEN,
     max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    hidden_window: int = DEFAULT_HIDDEN_WINDOW,
     progress: Progress | None = None,
     max_seconds: float | None = None,
 ) -> TraceResult:
@@ -935,6 +1088,7 @@ def validate_path(
             p,
             max_hidden=max_hidden,
             max_candidates=max_candidates,
+            hidden_window=hidden_window,
             progress=progress,
             total_bytes=total,
             max_seconds=max_seconds,
