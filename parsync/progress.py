@@ -138,7 +138,7 @@ class Display:
     when ``interval()`` seconds have passed since the last one (so a fast run
     prints nothing), and a heartbeat thread repeats the latest figures (with the
     time elapsed) when one step of the work - a long simulation run, a hard Z3
-    query, a blocked read - goes a whole interval without an update.
+    query, a blocked read - goes a whole interval without new figures.
     ``enabled=False`` makes every call a no-op.
     """
 
@@ -162,6 +162,7 @@ class Display:
         self._bar: Any = None
         self._task: Any = None
         self._text = "started"
+        self._updated = self.t0  # when the figures last changed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
@@ -213,7 +214,8 @@ class Display:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.every):
             with self._lock:
-                if time.monotonic() - self._last >= self.every:
+                now = time.monotonic()
+                if now - self._last >= self.every and now - self._updated >= self.every:
                     self._emit(f"{self._text} (still running, {_clock(self.seconds)} elapsed)")
 
     def _emit(self, text: str) -> None:
@@ -232,7 +234,7 @@ class Display:
         """A new stage of the same run (the gate's stages): new label, clock restarted."""
         with self._lock:
             self.label = label
-            self.t0 = self._last = time.monotonic()
+            self.t0 = self._last = self._updated = time.monotonic()
             self._text = "started"
         if self._bar is not None:
             self._bar.reset(self._task, total=None, description="starting", label=label)
@@ -245,7 +247,8 @@ class Display:
             return
         with self._lock:
             self._text = text
-            if time.monotonic() - self._last >= self.every:
+            self._updated = time.monotonic()
+            if self._updated - self._last >= self.every:
                 self._emit(text)
 
     def search(
