@@ -28,7 +28,7 @@ def main() -> int:
         r = subprocess.run(
             [
                 sys.executable, "-m", "parsync.cli", "gate", "--no-progress",
-                f"--preset={args.preset}", f"--impl={args.impl}", f"--json={report}",
+                f"--preset={args.preset}", f"--impl={args.impl}", f"--json-out={report}",
                 f"--replay-dir={tmp}/replays",
             ],
             capture_output=True, text=True, check=False, cwd=tmp,

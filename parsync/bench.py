@@ -7,20 +7,29 @@ test assertion: speed targets are tracked here, not in the test suite.
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from typing import Any
 
-from parsync.engines.checker import Checker
+from parsync.engines.checker import Checker, Progress
 from parsync.model.config import Config
 from parsync.model.protocol import ParSyncModel
 
 
-def bench(cfg: Config, *, repeat: int = 1, symmetry: bool = True) -> list[dict[str, Any]]:
+def bench(
+    cfg: Config,
+    *,
+    repeat: int = 1,
+    symmetry: bool = True,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per run; a run Ctrl-C stopped is the last row, verdict ``interrupted``."""
     rows = []
     for _ in range(repeat):
-        r = Checker(ParSyncModel(cfg), symmetry=symmetry).run()
+        r = Checker(ParSyncModel(cfg), symmetry=symmetry, progress=progress).run()
+        interrupted = r.stop_reason == "interrupted"
         rows.append(
             {
-                "verdict": r.verdict,
+                "verdict": "interrupted" if interrupted else r.verdict,
                 "states": r.states,
                 "transitions": r.transitions,
                 "depth": r.depth,
@@ -30,4 +39,6 @@ def bench(cfg: Config, *, repeat: int = 1, symmetry: bool = True) -> list[dict[s
                 "machine": platform.machine(),
             }
         )
+        if interrupted:
+            break
     return rows

@@ -3,27 +3,46 @@
 Exit codes (every subcommand): 0 the checked properties hold; 1 a property is
 violated (or the scope is vacuous: an action never fires / a witness is never
 reached); 2 bad usage or bad input (one line on stderr, never a traceback);
-3 the search stopped on its budget before finishing (incomplete).
+3 stopped: a budget ran out or Ctrl-C interrupted it (the partial result is
+printed, and ``parsync: interrupted: ...`` ends stderr after a Ctrl-C).
+
+Conventions shared by every command: ``--json`` prints the JSON result on
+stdout (the human-readable text then goes to stderr or is left out);
+``--json-out FILE`` writes the same JSON to FILE. Every output path is checked
+(:func:`parsync.outputs.check_output_path`) before any work starts. Progress is
+shown on stderr (:mod:`parsync.progress`) unless ``--no-progress``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 from parsync.argtypes import positive_float, positive_int
+from parsync.errors import EXIT_FAIL, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, Interrupted, UsageError
+from parsync.outputs import STDOUT, check_output_paths
 
-EXIT_OK = 0
-EXIT_FAIL = 1
-EXIT_USAGE = 2
-EXIT_INCOMPLETE = 3
+EXIT_INCOMPLETE = EXIT_STOPPED  # the older name: a budget or Ctrl-C stopped it
 
+EPILOG = """\
+exit codes (every command):
+  0  pass: the checked properties hold (gate: safe to merge)
+  1  fail: a property is violated or the scope is vacuous (gate: unsafe)
+  2  usage or set-up error: one line on stderr, never a traceback
+  3  stopped: a budget ran out or Ctrl-C interrupted it; the partial result is
+     printed and is never reported as a pass
 
-class UsageError(Exception):
-    """Bad usage or bad input: printed as one line, exit 2."""
+conventions: --json prints the JSON result on stdout; --json-out FILE writes it
+to FILE. Every output path is checked before work starts. Progress goes to
+stderr: a bar on a terminal, else a line every PARSYNC_PROGRESS_INTERVAL
+seconds (default 10); --no-progress switches it off.
+"""
+
+__all__ = ["EXIT_FAIL", "EXIT_INCOMPLETE", "EXIT_OK", "EXIT_STOPPED", "EXIT_USAGE", "UsageError"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,11 +64,64 @@ def _budget(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def version_text() -> str:
+    """``parsync-spec X.Y.Z (Python A.B.C, Z3 D.E.F)``: what ``parsync --version`` prints."""
+    import platform
+    from importlib import metadata
+
+    from parsync import __version__
+
+    try:
+        z3v = metadata.version("z3-solver")
+    except metadata.PackageNotFoundError:  # pragma: no cover - z3 is a dependency
+        z3v = "not installed"
+    return f"parsync-spec {__version__} (Python {platform.python_version()}, Z3 {z3v})"
+
+
+def _json_options(p: argparse.ArgumentParser, *, file_alias: bool = False) -> None:
+    """``--json`` (the result as JSON on stdout) and ``--json-out FILE`` (the same, to a
+    file). ``file_alias``: the command used to spell the file ``--json FILE``, still
+    accepted (it has no positional argument the optional value could swallow)."""
+    if file_alias:
+        p.add_argument(
+            "--json",
+            nargs="?",
+            const=STDOUT,
+            metavar="FILE",
+            help="print the result as JSON on stdout (--json FILE: the old spelling "
+            "of --json-out FILE)",
+        )
+    else:
+        p.add_argument(
+            "--json",
+            action="store_const",
+            const=STDOUT,
+            help="print the result as JSON on stdout",
+        )
+    p.add_argument("--json-out", metavar="FILE", help="write the result as JSON to FILE")
+
+
+def _progress_options(p: argparse.ArgumentParser) -> None:
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show progress on stderr (the default): a bar on a terminal, else a line "
+        "every PARSYNC_PROGRESS_INTERVAL seconds (10)",
+    )
+    grp.add_argument("--no-progress", dest="progress", action="store_false")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="parsync",
         description="Formally-checked reference model of ParSync OCC scheduling (ADR-0031).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=version_text())
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     c = sub.add_parser("check", help="explore the model exhaustively (BFS) and check PS-1..PS-10")
@@ -62,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     c.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
-    c.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    _json_options(c)
     c.add_argument("--max-states", type=_positive_int, metavar="N", help="state budget")
     c.add_argument("--max-seconds", type=_positive_float, metavar="S", help="time budget")
     c.add_argument("--no-symmetry", action="store_true", help="switch symmetry reduction off")
@@ -72,9 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--itf-out", metavar="FILE", help="write the counterexample as ITF (Apalache/Quint)"
     )
-    prog = c.add_mutually_exclusive_group()
-    prog.add_argument("--progress", dest="progress", action="store_true", default=None)
-    prog.add_argument("--no-progress", dest="progress", action="store_false")
+    _progress_options(c)
     c.add_argument("--list-variants", action="store_true", help="print variant names, one per line")
     c.add_argument("--list-presets", action="store_true", help="print presets with their scopes")
     c.add_argument(
@@ -93,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "replay", help="re-execute a counterexample file (its JSON or ITF) and re-check it"
     )
     r.add_argument("file", metavar="TRACE.json")
-    r.add_argument("--json", action="store_true")
+    _json_options(r)
     _diagram_options(r)
 
     mu = sub.add_parser(
@@ -108,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", metavar="NAME", default="pr")
     b.add_argument("--repeat", type=_positive_int, default=1)
     b.add_argument("--no-symmetry", action="store_true")
-    b.add_argument("--json", action="store_true")
+    _json_options(b)
+    _progress_options(b)
 
     mf = sub.add_parser(
         "manifest", help="each preset's exhaustive-check counts (spec/manifest.json)"
@@ -136,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 600)",
     )
     mf.add_argument("--file", metavar="FILE", help="manifest path (default: spec/manifest.json)")
+    _json_options(mf)
+    _progress_options(mf)
 
     pv = sub.add_parser("prove", help="Z3: prove PS-1..PS-10 for every size (inductive invariants)")
     pv.add_argument(
@@ -145,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this property (repeatable or comma-separated; TypeOK always comes along)",
     )
     pv.add_argument("--variant", metavar="NAME", help="prove a known-bad variant (must fail)")
-    pv.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    _json_options(pv)
+    _progress_options(pv)
     pv.add_argument(
         "--timeout",
         type=_positive_float,
@@ -161,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     bsrc.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     bm.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
-    bm.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    _json_options(bm)
+    _progress_options(bm)
     bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
 
     sm = sub.add_parser(
@@ -172,10 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument(
         "--max-seconds", type=_positive_float, metavar="S", help="stop cleanly; partial result"
     )
-    sm.add_argument("--out", default="docs/simulation.md", metavar="FILE", help="Markdown report")
+    sm.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"Markdown report (default: {SIMULATE_DEFAULT_OUT}, a new folder under the "
+        "current directory; the committed docs: --out docs/simulation.md)",
+    )
     sm.add_argument("--plot", metavar="FILE.png", help="plot (default: beside --out)")
     sm.add_argument("--no-plot", action="store_true", help="table only")
-    sm.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+    _json_options(sm, file_alias=True)
+    _progress_options(sm)
 
     from parsync.argtypes import seed as _seed
     from parsync.traces.command import nonneg_int
@@ -184,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "trace", help="validate JSONL event traces against the model (docs/traces.md)"
     )
     tr.add_argument("files", nargs="*", metavar="FILE", help="trace file(s)")
-    tr.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    _json_options(tr)
+    _progress_options(tr)
     tr.add_argument(
         "--max-hidden",
         type=nonneg_int,
@@ -214,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument(
         "--timeout", type=_positive_float, default=20.0, metavar="S", help="seconds at most (20)"
     )
+    _progress_options(rc)
 
     ct = sub.add_parser(
         "cite", help="docs/adr-citations.md: each ADR-0031 claim, its check and verdict"
@@ -221,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     ctm = ct.add_mutually_exclusive_group()
     ctm.add_argument("--write", metavar="FILE", nargs="?", const="docs/adr-citations.md")
     ctm.add_argument("--check", metavar="FILE", nargs="?", const="docs/adr-citations.md")
+    _json_options(ct)
 
     g = sub.add_parser(
         "gate", help="pre-merge safety gate: check, proofs, conformance, traces; one verdict"
@@ -243,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a stage's time budget in seconds (repeatable)",
     )
     g.add_argument("--junit", metavar="FILE", help="write JUnit XML (one test case per property)")
-    g.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    _json_options(g, file_alias=True)
     g.add_argument("--markdown", metavar="FILE", help="write a pull-request comment (Markdown)")
     g.add_argument(
         "--replay-dir",
@@ -251,9 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where conformance failures are saved (default .parsync/replays)",
     )
-    gprog = g.add_mutually_exclusive_group()
-    gprog.add_argument("--progress", dest="progress", action="store_true", default=None)
-    gprog.add_argument("--no-progress", dest="progress", action="store_false")
+    _progress_options(g)
     return p
 
 
@@ -291,45 +373,106 @@ def _write_diagrams(args: argparse.Namespace, trace: Any, model: Any, ids: list[
         raise UsageError(str(e)) from None
 
 
+SIMULATE_DEFAULT_OUT = "parsync-simulation/simulation.md"
+
+
+def output_paths(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """Every file this invocation may write, with the option that names it: checked
+    (:func:`parsync.outputs.check_output_path`) before any work starts."""
+    json_flag = getattr(args, "json_out_flag", "--json-out")  # as typed: --json FILE too
+    out: list[tuple[str | None, str]] = [(getattr(args, "json_out", None), json_flag)]
+    cmd = args.command
+    for opt in ("mermaid_out", "svg_out", "html_out"):  # check, replay: the diagrams
+        out.append((getattr(args, opt, None), "--" + opt.replace("_", "-")))
+    if cmd == "check":
+        out += [(args.trace_out, "--trace-out"), (args.itf_out, "--itf-out")]
+    elif cmd == "manifest" and args.write:
+        from parsync.manifest import DEFAULT_PATH
+
+        out.append((args.file or str(DEFAULT_PATH), "--file"))
+    elif cmd == "prove":
+        out.append((args.report, "--report"))
+    elif cmd == "simulate":
+        out.append((args.out, "--out"))
+        if not args.no_plot:
+            out.append((args.plot or str(Path(args.out).with_suffix(".png")), "--plot"))
+    elif cmd == "record":
+        out.append((args.out, "--out"))
+    elif cmd == "cite":
+        out.append((args.write, "--write"))
+    elif cmd == "gate":
+        out += [(args.junit, "--junit"), (args.markdown, "--markdown")]
+    return out
+
+
+def _normalise(args: argparse.Namespace) -> None:
+    """One meaning of --json everywhere: ``--json FILE`` (gate, simulate: the old
+    spelling) becomes ``--json-out FILE``; ``args.json`` is then None or ``-``."""
+    js = getattr(args, "json", None)
+    if js is not None and js != STDOUT:
+        if args.json_out is not None:
+            raise UsageError("give the JSON file once: --json-out FILE (or the old --json FILE)")
+        args.json_out, args.json, args.json_out_flag = js, None, "--json"
+    if args.command == "simulate" and args.out is None:
+        args.out = SIMULATE_DEFAULT_OUT
+        try:
+            Path(args.out).parent.mkdir(exist_ok=True)
+        except OSError:
+            pass  # the output check names the path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_USAGE
     try:
-        if args.command == "check":
-            return _cmd_check(args)
-        if args.command == "replay":
-            return _cmd_replay(args)
-        if args.command == "bench":
-            return _cmd_bench(args)
-        if args.command == "mutants":
-            return _cmd_mutants(args)
-        if args.command == "manifest":
-            return _cmd_manifest(args)
-        if args.command == "prove":
-            return _cmd_prove(args)
-        if args.command == "bmc":
-            return _cmd_bmc(args)
-        if args.command == "gate":
-            return _cmd_gate(args)
-        if args.command == "cite":
-            return _cmd_cite(args)
-        if args.command in ("trace", "record"):
-            return _cmd_traces(args)
-        if args.command == "simulate":
-            from parsync.engines.simulate_study import command as simulate_command
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        try:
+            _normalise(args)
+            check_output_paths(*output_paths(args))
+            return _dispatch(parser, args)
+        except UsageError as e:
+            print(f"parsync: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except BrokenPipeError:  # e.g. `parsync check --list-variants | head -1`
+            return EXIT_OK
+    except Interrupted as e:  # the command printed its partial result; one line says so
+        print(f"parsync: interrupted: {e}", file=sys.stderr, flush=True)
+        return EXIT_STOPPED
+    except KeyboardInterrupt:  # before the command had anything to show
+        print("parsync: interrupted: no partial result yet", file=sys.stderr, flush=True)
+        return EXIT_STOPPED
 
-            try:
-                return simulate_command(args)
-            except ValueError as e:  # SimulationError, or an output path it cannot write
-                raise UsageError(str(e)) from None
-    except UsageError as e:
-        print(f"parsync: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except BrokenPipeError:  # e.g. `parsync check --list-variants | head -1`
-        return EXIT_OK
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "check":
+        return _cmd_check(args)
+    if args.command == "replay":
+        return _cmd_replay(args)
+    if args.command == "bench":
+        return _cmd_bench(args)
+    if args.command == "mutants":
+        return _cmd_mutants(args)
+    if args.command == "manifest":
+        return _cmd_manifest(args)
+    if args.command == "prove":
+        return _cmd_prove(args)
+    if args.command == "bmc":
+        return _cmd_bmc(args)
+    if args.command == "gate":
+        return _cmd_gate(args)
+    if args.command == "cite":
+        return _cmd_cite(args)
+    if args.command in ("trace", "record"):
+        return _cmd_traces(args)
+    if args.command == "simulate":
+        from parsync.engines.simulate_study import command as simulate_command
+
+        try:
+            return simulate_command(args)
+        except ValueError as e:  # SimulationError, or an output path it cannot write
+            raise UsageError(str(e)) from None
     parser.error(f"unknown command {args.command!r}")
 
 
@@ -405,50 +548,33 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"{p.name}: {p.summary}\n    {p.config.describe()}")
         return EXIT_OK
 
-    from rich.console import Console
-
     from parsync.engines.checker import INCOMPLETE, PASS, VIOLATION, Checker, Progress
+    from parsync.outputs import emit_json
+    from parsync.progress import Display, known_states
 
     scope, cfg = _load_scope(args.preset, args.config)
     model = _model(cfg, args.variant)
-    err = Console(stderr=True, highlight=False)
-    show_progress = args.progress if args.progress is not None else err.is_terminal
+    # the manifest's count is the total only for the scope it records: the design,
+    # symmetry on (a variant or --no-symmetry explores a different graph)
+    total = None
+    if args.variant is None and not args.no_symmetry:
+        total = known_states(cfg.describe())
+    if args.max_states is not None:
+        total = min(total or args.max_states, args.max_states)
 
-    def run(cb: Any) -> Any:
-        return Checker(
+    with Display(f"parsync check {scope}", enabled=args.progress is not False) as bar:
+
+        def cb(p: Progress) -> None:
+            bar.search(p.states, p.transitions, p.depth, p.queue, p.seconds, total)
+
+        result = Checker(
             model,
             symmetry=not args.no_symmetry,
             max_states=args.max_states,
             max_seconds=args.max_seconds,
             progress=cb,
+            progress_every=2_000,
         ).run()
-
-    if show_progress:
-        from rich.progress import Progress as Bar
-        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Bar(
-            SpinnerColumn(),
-            TextColumn("[bold]parsync check[/bold] {task.description}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("starting")
-
-            def cb(p: Progress) -> None:
-                rate = p.states / p.seconds if p.seconds else 0.0
-                bar.update(
-                    task,
-                    description=(
-                        f"{p.states:,} states, depth {p.depth}, queue {p.queue:,}, "
-                        f"{rate:,.0f} states/s"
-                    ),
-                )
-
-            result = run(cb)
-    else:
-        result = run(None)
 
     if result.violation is not None:
         doc = counterexample_document(model, scope, result)
@@ -469,12 +595,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
             )
         _write_diagrams(args, result.violation.trace, model, result.violation.property_ids)
 
-    if args.json:
+    interrupted = result.stop_reason == "interrupted"
+    if args.json or args.json_out:
         d = result.to_json()
         d["scope"] = scope
-        print(json.dumps(d, indent=2))
-    else:
+        d["interrupted"] = interrupted
+        emit_json(d, stdout=bool(args.json), path=args.json_out)
+    if not args.json:
         _print_result(scope, model, result)
+    if interrupted:
+        raise Interrupted(
+            f"check {scope}: {result.states:,} distinct states, "
+            f"{result.transitions:,} transitions, depth {result.depth} explored, no "
+            "violation so far; the result is incomplete"
+        )
 
     if result.verdict == PASS:
         return EXIT_OK
@@ -622,12 +756,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"parsync: note: {args.file}: {note}", file=sys.stderr)
     if found:
         _write_diagrams(args, tr, model, found)
-    if args.json:
-        print(
-            json.dumps(
-                {"file": args.file, "steps": len(actions), "violations": found, "notes": notes}
-            )
+    if args.json or args.json_out:
+        from parsync.outputs import emit_json
+
+        emit_json(
+            {"file": args.file, "steps": len(actions), "violations": found, "notes": notes},
+            stdout=bool(args.json),
+            path=args.json_out,
         )
+    if args.json:
+        pass  # stdout holds the JSON only
     elif found:
         print(f"replayed {len(actions)} steps: violates {', '.join(found)}")
         print(tr.render(model=model, property_ids=found, width=output_width()))
@@ -723,18 +861,38 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from parsync.bench import bench
+    from parsync.outputs import emit_json
+    from parsync.progress import Display, known_states
 
     scope, cfg = _load_scope(args.preset, None)
-    rows = bench(cfg, repeat=args.repeat, symmetry=not args.no_symmetry)
-    if args.json:
-        print(json.dumps({"preset": scope, "runs": rows}, indent=2))
-    else:
+    total = known_states(cfg.describe()) if not args.no_symmetry else None
+    with Display(f"parsync bench {scope}", enabled=args.progress is not False) as bar:
+        rows = bench(
+            cfg,
+            repeat=args.repeat,
+            symmetry=not args.no_symmetry,
+            progress=lambda p: bar.search(
+                p.states, p.transitions, p.depth, p.queue, p.seconds, total
+            ),
+        )
+    interrupted = bool(rows) and rows[-1]["verdict"] == "interrupted"
+    if args.json or args.json_out:
+        doc = {"preset": scope, "runs": rows, "interrupted": interrupted}
+        emit_json(doc, stdout=bool(args.json), path=args.json_out)
+    if not args.json:
         for r in rows:
             print(
                 f"{scope}: {r['states']:,} distinct states in {r['seconds']:.2f}s = "
                 f"{r['states_per_second']:,.0f} states/s ({r['transitions']:,} transitions, "
                 f"depth {r['depth']}, verdict {r['verdict']})"
             )
+    if interrupted:
+        last = rows[-1]
+        raise Interrupted(
+            f"bench {scope}: {len(rows) - 1} of {args.repeat} run(s) finished; run "
+            f"{len(rows)} stopped after {last['states']:,} states ({last['seconds']:.1f}s), "
+            "not a measurement"
+        )
     return EXIT_OK
 
 
@@ -785,26 +943,53 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         names = [n for n in PRESETS if "omitted" not in old.get(n, {})]
         for n in PRESETS:
             if n not in names:
-                print(f"{n}: omitted in the manifest, not re-run (name it with --preset to retry)")
+                print(
+                    f"{n}: omitted in the manifest, not re-run (name it with --preset to retry)",
+                    file=sys.stderr if args.json else sys.stdout,
+                )
+
+    from parsync.outputs import emit_json
+    from parsync.progress import Display
+
+    text_out = sys.stderr if args.json else sys.stdout  # --json: stdout holds the JSON only
+    done: dict[str, Any] = {}
 
     def show(name: str, e: dict[str, Any]) -> None:
+        done[name] = e
         if "omitted" in e:
-            print(f"{name}: omitted: {e['omitted']}")
+            print(f"{name}: omitted: {e['omitted']}", file=text_out)
         else:
             print(
                 f"{name}: {e['verdict']}, {e['states']:,} distinct states, "
                 f"{e['transitions']:,} transitions, depth {e['depth']}, "
-                f"symmetry group {e['symmetry_group']} ({e['seconds']:.1f}s)"
+                f"symmetry group {e['symmetry_group']} ({e['seconds']:.1f}s)",
+                file=text_out,
             )
-        sys.stdout.flush()
+        text_out.flush()
 
     print(f"parsync manifest: checking {', '.join(names)} ...", file=sys.stderr, flush=True)
-    try:
-        fresh = mf.build(names, max_seconds=args.max_seconds, on_preset=show)
-    except mf.SourcesChanged as e:
-        raise UsageError(str(e)) from None
+    with Display("parsync manifest", enabled=args.progress is not False) as bar:
+
+        def cb(name: str, p: Any) -> None:
+            if bar.label != f"parsync manifest {name}":
+                bar.relabel(f"parsync manifest {name}")
+            base = name.removesuffix(" (liveness)")
+            section = (
+                committed.get("liveness" if base != name else "presets", {}) if committed else {}
+            )
+            total = section.get(base, {}).get("states")
+            bar.search(p.states, p.transitions, p.depth or None, p.queue, p.seconds, total)
+
+        try:
+            fresh = mf.build(names, max_seconds=args.max_seconds, on_preset=show, progress=cb)
+        except mf.SourcesChanged as e:
+            raise UsageError(str(e)) from None
+        except KeyboardInterrupt:
+            _manifest_interrupted(args, path, names, done, committed)
     entries: dict[str, Any] = fresh["presets"]
     failed = [n for n, e in entries.items() if e.get("verdict", "pass") != "pass"]
+    if args.json or args.json_out:
+        emit_json(fresh, stdout=bool(args.json), path=args.json_out)
 
     if args.check:
         assert committed is not None
@@ -813,28 +998,42 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
             diffs += mf.compare_entry(n, committed.get("presets", {}).get(n), entries[n])
         for n in names:
             if "omitted" in old.get(n, {}):
-                print(f"{n}: recorded as omitted in the manifest; nothing to compare")
+                print(
+                    f"{n}: recorded as omitted in the manifest; nothing to compare", file=text_out
+                )
         if diffs:
-            print(f"\n{path} differs from the recomputed results:")
+            print(f"\n{path} differs from the recomputed results:", file=text_out)
             for line in diffs:
-                print(f"  {line}")
-            print(f"regenerate it with `{mf.REGENERATE}` once the change is intended")
+                print(f"  {line}", file=text_out)
+            print(
+                f"regenerate it with `{mf.REGENERATE}` once the change is intended", file=text_out
+            )
             return EXIT_FAIL
-        print(f"{path}: counts and verdicts match for {', '.join(names)} ({fresh['spec_hash']})")
+        print(
+            f"{path}: counts and verdicts match for {', '.join(names)} ({fresh['spec_hash']})",
+            file=text_out,
+        )
         return EXIT_OK
 
     if args.write:
         doc = mf.merge(committed, fresh)
-        _record_tlc(doc)
+        try:
+            with contextlib.redirect_stdout(text_out):
+                _record_tlc(doc)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"manifest: {', '.join(names)} finished; interrupted while TLC ran; "
+                f"{path} not written (unchanged)"
+            ) from None
         before = set(committed.get("presets", {})) if committed else set()
         dropped = sorted(before - set(doc["presets"]))
         try:
             mf.dump(doc, path)
         except OSError as e:
             raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-        print(f"wrote {path} ({', '.join(doc['presets'])}; {doc['spec_hash']})")
+        print(f"wrote {path} ({', '.join(doc['presets'])}; {doc['spec_hash']})", file=text_out)
         if dropped:
-            print(f"dropped (computed from other sources): {', '.join(dropped)}")
+            print(f"dropped (computed from other sources): {', '.join(dropped)}", file=text_out)
         return EXIT_FAIL if failed else EXIT_OK
 
     if failed:
@@ -842,6 +1041,35 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
     if any("omitted" in e for e in entries.values()):
         return EXIT_INCOMPLETE
     return EXIT_OK
+
+
+def _manifest_interrupted(
+    args: argparse.Namespace,
+    path: Path,
+    names: list[str],
+    done: dict[str, Any],
+    committed: dict[str, Any] | None,
+) -> NoReturn:
+    """Ctrl-C during ``parsync manifest``: compare what finished (--check), write nothing."""
+    from parsync import manifest as mf
+
+    finished = ", ".join(done) or "none"
+    head = f"manifest: {len(done)} of {len(names)} preset(s) finished ({finished})"
+    if args.check and committed is not None:
+        diffs = [
+            line
+            for n, e in done.items()
+            for line in mf.compare_entry(n, committed.get("presets", {}).get(n), e)
+        ]
+        state = f"{len(diffs)} difference(s) in those" if diffs else "those match"
+        if not done:
+            state = "nothing compared"
+        for line in diffs:
+            print(f"  {line}")
+        raise Interrupted(f"{head}; {state}; the rest is not compared")
+    if args.write:
+        raise Interrupted(f"{head}; {path} not written (unchanged)")
+    raise Interrupted(head)
 
 
 # --- prove / bmc (Z3) -----------------------------------------------------------------
@@ -854,9 +1082,11 @@ def _cmd_prove(args: argparse.Namespace) -> int:
         return run_prove(
             args.property,
             args.variant,
-            as_json=args.json,
+            as_json=bool(args.json),
             timeout_s=args.timeout,
             report=args.report,
+            json_out=args.json_out,
+            progress=args.progress is not False,
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
@@ -873,8 +1103,10 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
             scope,
             args.variant,
             depth=args.depth,
-            as_json=args.json,
+            as_json=bool(args.json),
             timeout_s=args.timeout,
+            json_out=args.json_out,
+            progress=args.progress is not False,
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
@@ -886,16 +1118,19 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
 def _cmd_cite(args: argparse.Namespace) -> int:
     """Print the citations (default), write them, or check the committed file is current."""
     from parsync.citations import REGENERATE, CitationError, load, render
+    from parsync.outputs import emit_json, write_text
 
     try:
-        text = render(load())
+        records = load()
+        text = render(records)
     except CitationError as e:
         raise UsageError(str(e)) from None
+    if args.json or args.json_out:
+        emit_json(_citations_json(records), stdout=bool(args.json), path=args.json_out)
+        if args.json:
+            return EXIT_OK
     if args.write:
-        try:
-            Path(args.write).write_text(text, encoding="utf-8")
-        except OSError as e:
-            raise UsageError(f"cannot write {args.write}: {e.strerror or e}") from None
+        write_text(args.write, text)
         print(f"wrote {args.write}")
         return EXIT_OK
     if args.check:
@@ -912,14 +1147,29 @@ def _cmd_cite(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _citations_json(records: Any) -> dict[str, Any]:
+    """``cite --json``: per catalogue entry its verdict and evidence, and the record hashes."""
+    from parsync.citations import evidence
+
+    rows = []
+    for p in records.catalogue["properties"]:
+        verdict, text = evidence(records, p)
+        rows.append({"id": p["id"], "name": p.get("name"), "verdict": verdict, "evidence": text})
+    return {
+        "format": "parsync-citations/1",
+        "spec_hash": records.manifest.get("spec_hash"),
+        "proofs_hash": records.proofs_hash or None,
+        "missing": records.missing,
+        "properties": rows,
+    }
+
+
 # --- gate --------------------------------------------------------------------------
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from parsync.gate import (
-        SETUP_ERROR,
+        INTERRUPTED,
         GateOptions,
         GateUsageError,
         console_progress,
@@ -937,18 +1187,24 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         budgets=dict(args.budget),
         replay_dir=args.replay_dir,
     )
-    reports = [p for p in (args.junit, args.json, args.markdown) if p]
-    show = args.progress if args.progress is not None else Console(stderr=True).is_terminal
+    reports = [p for p in (args.junit, args.json_out, args.markdown) if p]
     try:
-        with console_progress(show) as (on_stage, tick):
+        with console_progress(args.progress is not False) as (on_stage, tick):
             result = run_gate(opts, report_paths=reports, on_stage=on_stage, tick=tick)
-        write_reports(result, args.junit, args.json, args.markdown)
+        write_reports(result, args.junit, args.json_out, args.markdown)
     except GateUsageError as e:
         raise UsageError(str(e)) from None
-    print_summary(result)
-    if result.verdict == SETUP_ERROR:  # the gate could not decide: not "unsafe"
-        return EXIT_USAGE
-    return EXIT_OK if result.ok else EXIT_FAIL
+    if args.json:
+        from parsync.outputs import emit_json
+
+        emit_json(result.to_json(), stdout=True, path=None)
+    print_summary(result, stderr=bool(args.json))  # --json: stdout holds the JSON only
+    if result.verdict == INTERRUPTED:
+        done = [f"{s.stage} {s.verdict}" for s in result.stages]
+        raise Interrupted(
+            f"gate: {', '.join(done)}; the remaining stages did not start; no verdict"
+        )
+    return result.exit_code  # 0 safe, 1 unsafe, 2 set-up error (not "unsafe"), 3 stopped
 
 
 def _cmd_traces(args: argparse.Namespace) -> int:
@@ -964,6 +1220,8 @@ def _cmd_traces(args: argparse.Namespace) -> int:
                 max_candidates=args.max_candidates,
                 max_seconds=args.max_seconds,
                 show_schema=args.schema,
+                json_out=args.json_out,
+                progress=args.progress is not False,
             )
         return run_record(
             args.out,
@@ -972,6 +1230,7 @@ def _cmd_traces(args: argparse.Namespace) -> int:
             steps=args.steps,
             timeout=args.timeout,
             quiet=False,
+            progress=args.progress is not False,
         )
     except CommandError as e:
         raise UsageError(str(e)) from None

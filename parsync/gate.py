@@ -26,8 +26,11 @@ errors (an unknown preset, an implementation that does not load, a glob that
 matches no trace, a report path that cannot be written) exit 2 before any stage
 runs; a set-up error found while a stage runs (the conformance suite's pytest
 ending in a usage, internal or collection error, or collecting nothing, without
-a failing test) is the verdict *error*, also exit 2: the gate could not decide,
-which is not the same as a change found unsafe.
+a failing test; or a stage that raises instead of deciding: ``run_stage``) is
+the verdict *error*, also exit 2: the gate could not decide, which is not the
+same as a change found unsafe. Ctrl-C stops the stage that is running, the
+remaining stages do not start, and the verdict is *interrupted* (exit 3), never
+*unsafe* or *safe*; the reports are still written, with what finished.
 
 Reports: a rich console table (progress on stderr while it runs), JUnit XML
 (one test case per property per stage, so CI systems show each property), JSON
@@ -51,11 +54,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from parsync.errors import EXIT_FAIL, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, UsageError
 from parsync.model.properties import PROPERTIES
 
 SAFE = "safe"
 UNSAFE = "unsafe"
 SETUP_ERROR = "error"  # the gate could not decide (exit 2): a set-up error in a stage
+GATE_ERROR = SETUP_ERROR  # the same verdict, under the name this branch used first
+INTERRUPTED = "interrupted"  # Ctrl-C stopped the gate (exit 3); also a stage verdict
 
 # stage verdicts
 PASSED = "pass"
@@ -66,7 +72,7 @@ ERROR = "error"
 STAGES = ("check", "liveness", "prove", "conformance", "traces")
 
 
-class GateUsageError(Exception):
+class GateUsageError(UsageError):
     """Bad usage or set-up: the CLI prints it as one line and exits 2."""
 
 
@@ -167,6 +173,13 @@ class GateResult:
     def ok(self) -> bool:
         return self.verdict == SAFE
 
+    @property
+    def exit_code(self) -> int:
+        """0 safe, 1 unsafe, 2 a stage could not run (error), 3 interrupted."""
+        return {SAFE: EXIT_OK, SETUP_ERROR: EXIT_USAGE, INTERRUPTED: EXIT_STOPPED}.get(
+            self.verdict, EXIT_FAIL
+        )
+
     def first_failure(self) -> StageResult | None:
         for s in self.stages:
             if s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and self.incomplete_fails):
@@ -191,15 +204,6 @@ class GateResult:
 def stage_blocks(s: StageResult, incomplete_fails: bool) -> bool:
     """Whether a stage's verdict keeps the change from merging (unsafe or undecided)."""
     return s.verdict in (FAILED, ERROR) or (s.verdict == INCOMPLETE and incomplete_fails)
-
-
-def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
-    """unsafe when a stage failed; else error when a stage could not be set up; else safe."""
-    if any(s.verdict != ERROR and stage_blocks(s, incomplete_fails) for s in stages):
-        return UNSAFE
-    if any(s.verdict == ERROR for s in stages):
-        return SETUP_ERROR
-    return SAFE
 
 
 # --- options -----------------------------------------------------------------------
@@ -263,12 +267,13 @@ def preflight(opts: GateOptions, report_paths: list[str]) -> tuple[GateProfile, 
             get_variant(opts.variant)
         except KeyError as e:
             raise GateUsageError(e.args[0]) from None
+    from parsync.outputs import check_output_path
+
     for p in report_paths:
-        parent = Path(p).parent
-        if not parent.is_dir():
-            raise GateUsageError(f"cannot write report {p}: directory {parent} does not exist")
-        if Path(p).is_dir():
-            raise GateUsageError(f"cannot write report {p}: it is a directory")
+        try:
+            check_output_path(p, "report")
+        except UsageError as e:
+            raise GateUsageError(str(e)) from None
     if opts.impl is not None and "conformance" not in opts.skip:
         from parsync.conformance.adapter import AdapterError, load_adapter
 
@@ -299,6 +304,8 @@ def _property_cases(broken: dict[str, str], verdict: str, detail: str) -> list[C
             c.detail = detail
         elif verdict == INCOMPLETE:
             c.skipped = "the search stopped on its budget before deciding this property"
+        elif verdict == INTERRUPTED:
+            c.skipped = "interrupted (Ctrl-C) before deciding this property"
         elif verdict in (FAILED, ERROR):
             c.skipped = "not decided: the search stopped at the first counterexample"
         cases.append(c)
@@ -314,12 +321,18 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
 
     model = ParSyncModel(get_preset(opts.preset).config, opts.variant)
 
-    def cb(p: Progress) -> None:
-        tick(f"{p.states:,} states, depth {p.depth}")
+    from parsync.progress import known_states, search_text
 
-    r = Checker(model, symmetry=True, max_seconds=budget, progress=cb).run()
+    total = known_states(model.config.describe()) if opts.variant is None else None
+
+    def cb(p: Progress) -> None:
+        tick(search_text(p.states, p.transitions, p.depth, p.queue, p.seconds, total))
+
+    r = Checker(model, symmetry=True, max_seconds=budget, progress=cb, progress_every=2_000).run()
     counts = {"states": r.states, "transitions": r.transitions, "depth": r.depth}
     verdict = {PASS: PASSED, C_INCOMPLETE: INCOMPLETE}.get(r.verdict, FAILED)
+    if r.stop_reason == "interrupted":
+        verdict = INTERRUPTED
     broken: dict[str, str] = {}
     cex = headline = ""
     rendered = None
@@ -349,6 +362,8 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
         summary = f"{r.states:,} states, {r.transitions:,} transitions, every property holds"
     elif r.verdict == C_INCOMPLETE:
         summary = f"stopped after {r.states:,} states: {r.stop_reason}"
+        if verdict == INTERRUPTED:
+            summary = f"interrupted after {r.states:,} states, depth {r.depth}; no violation so far"
     else:
         summary = headline
     return StageResult(
@@ -370,33 +385,46 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     from parsync.proofs.proofs import ALL_GOAL_IDS, PROVED, PropertyResult, Prover
 
     t0 = time.perf_counter()
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()  # Ctrl-C in Z3 is a KeyboardInterrupt (the stage is interrupted)
     pr = Prover(opts.variant)
     results: list[PropertyResult] = []
     cases: list[Case] = []
     stopped = False
-    for pid in ALL_GOAL_IDS:
-        if time.perf_counter() - t0 > budget:
-            stopped = True
-            cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
-            continue
-        tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
-        r = pr.prove(pid)
-        results.append(r)
-        c = Case(_goal_name(pid), r.seconds)
-        if not r.proved:
-            first = r.failures[0]
-            c.failure = f"{len(r.failures)} obligation(s) not proved; first: {first.message()}"
-            if first.cti is not None and first.cti.pre is not None:
-                c.detail = first.cti.render()
-        cases.append(c)
     nonvac = None
-    if opts.variant is None and not stopped:
-        tick("non-vacuity")
-        nonvac = pr.nonvacuous()
-        c = Case("NonVacuous", nonvac.seconds)
-        if not nonvac.proved:
-            c.failure = "; ".join(f"{o.action}: {o.reason}" for o in nonvac.failures)
-        cases.append(c)
+    interrupted = False
+    try:
+        for pid in ALL_GOAL_IDS:
+            if time.perf_counter() - t0 > budget:
+                stopped = True
+                cases.append(Case(pid, skipped="the stage ran out of budget before this property"))
+                continue
+            tick(f"{pid} ({len(results)}/{len(ALL_GOAL_IDS)} properties)")
+
+            def ob_tick(done: int, n: int, pid: str = pid, k: int = len(results)) -> None:
+                tick(f"{pid}: {done}/{n} obligations ({k}/{len(ALL_GOAL_IDS)} properties done)")
+
+            r = pr.prove(pid, progress=ob_tick)
+            results.append(r)
+            c = Case(_goal_name(pid), r.seconds)
+            if not r.proved:
+                first = r.failures[0]
+                c.failure = f"{len(r.failures)} obligation(s) not proved; first: {first.message()}"
+                if first.cti is not None and first.cti.pre is not None:
+                    c.detail = first.cti.render()
+            cases.append(c)
+        if opts.variant is None and not stopped:
+            tick("non-vacuity")
+            nonvac = pr.nonvacuous()
+            c = Case("NonVacuous", nonvac.seconds)
+            if not nonvac.proved:
+                c.failure = "; ".join(f"{o.action}: {o.reason}" for o in nonvac.failures)
+            cases.append(c)
+    except KeyboardInterrupt:  # Ctrl-C: what was proved stays, nothing more is claimed
+        interrupted = True
+        done = {r.pid for r in results}
+        cases += [Case(g, skipped="interrupted (Ctrl-C)") for g in ALL_GOAL_IDS if g not in done]
     allr = results + ([nonvac] if nonvac is not None else [])
     n = sum(len(r.obligations) for r in allr)
     ok = sum(1 for r in allr for o in r.obligations if o.outcome == PROVED)
@@ -404,7 +432,13 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     seconds = time.perf_counter() - t0
     counts = {"obligations": n, "proved": ok, "properties": len(results)}
     headline = cex = ""
-    if failed:
+    if interrupted:
+        verdict = INTERRUPTED
+        summary = (
+            f"interrupted after {len(results)} of {len(ALL_GOAL_IDS)} properties "
+            f"({ok}/{n} obligations proved); the proofs are not complete"
+        )
+    elif failed:
         verdict = FAILED
         headline = f"{failed[0].name}: {failed[0].failure}"
         cex = failed[0].detail
@@ -609,13 +643,17 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
     scope, cfg = _liveness_scope(liveness, opts.preset)
     model = ParSyncModel(cfg, opts.variant)
 
+    from parsync.progress import search_text
+
     def cb(p: Any) -> None:
-        tick(f"{scope}: {getattr(p, 'states', 0):,} states")
+        tick(f"{scope}: " + search_text(p.states, p.transitions, None, p.queue, p.seconds))
 
     r = liveness.check_liveness(model, max_seconds=budget, progress=cb)
     d = r.to_json()
     d["scope"] = scope
     verdict = {"pass": PASSED, "incomplete": INCOMPLETE}.get(r.verdict, FAILED)
+    if r.stop_reason.startswith("interrupted"):
+        verdict = INTERRUPTED
     headline = cex = ""
     cases = []
     for pid in liveness.LIVENESS_IDS:
@@ -629,8 +667,8 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
             c.detail = lasso.render()
             if not headline:
                 headline, cex = c.failure, c.detail
-        elif verdict == INCOMPLETE:
-            c.skipped = "the search stopped on its budget before deciding this property"
+        elif verdict in (INCOMPLETE, INTERRUPTED):
+            c.skipped = f"the search stopped ({r.stop_reason}) before deciding this property"
         elif r.verdict == "vacuous":
             c.failure = "vacuous: no fair behaviour runs forever in this scope"
         cases.append(c)
@@ -638,7 +676,7 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
         headline = "vacuous: no fair behaviour runs forever in this scope"
     if verdict == PASSED:
         summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under weak fairness"
-    elif verdict == INCOMPLETE:
+    elif verdict in (INCOMPLETE, INTERRUPTED):
         summary = f"{scope}: stopped after {r.states:,} states: {r.stop_reason}"
     else:
         summary = f"{scope}: {headline}"
@@ -674,6 +712,18 @@ def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -
         results.append(r.to_json())
         events += r.events
         c = Case(f, time.perf_counter() - t1)
+        if getattr(r, "interrupted", False):
+            c.skipped = r.message
+            cases.append(c)
+            return StageResult(
+                "traces",
+                INTERRUPTED,
+                time.perf_counter() - t0,
+                {"files": len(files), "events": events, "failed": 0},
+                f"interrupted in {f} after {r.events:,} events (all valid so far)",
+                cases=cases,
+                data={"results": results},
+            )
         if r.verdict != "valid":
             where = f"{f}:{r.line}" if r.line else f
             c.failure = f"{r.verdict}: {where}: {r.message}"
@@ -706,6 +756,47 @@ def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -
 
 
 # --- the gate ----------------------------------------------------------------------
+
+
+def run_stage(name: str, fn: Callable[[], StageResult | None]) -> StageResult | None:
+    """One stage, with its two ways of not finishing made results: Ctrl-C is an
+    *interrupted* stage, an exception (not a property failure: the stage could not
+    run) an *error* stage with the exception in one line."""
+    t0 = time.perf_counter()
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        return StageResult(
+            name,
+            INTERRUPTED,
+            time.perf_counter() - t0,
+            {},
+            "interrupted (Ctrl-C) before the stage finished; nothing decided",
+            cases=[Case(name, time.perf_counter() - t0, skipped="interrupted (Ctrl-C)")],
+        )
+    except Exception as e:  # noqa: BLE001 - a stage that cannot run is a set-up error
+        why = f"{type(e).__name__}: {e}".splitlines()[0]
+        return StageResult(
+            name,
+            ERROR,
+            time.perf_counter() - t0,
+            {},
+            f"the stage could not run: {why}",
+            headline=f"the stage could not run: {why}",
+            data={"exception": f"{type(e).__name__}: {e}"},
+        )
+
+
+def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
+    """interrupted (Ctrl-C) > unsafe (a stage failed, or was out of budget when the
+    profile does not accept it) > error (a stage could not be set up) > safe."""
+    if any(s.verdict == INTERRUPTED for s in stages):
+        return INTERRUPTED
+    if any(s.verdict != ERROR and stage_blocks(s, incomplete_fails) for s in stages):
+        return UNSAFE
+    if any(s.verdict == ERROR for s in stages):
+        return SETUP_ERROR
+    return SAFE
 
 
 def versions() -> dict[str, str]:
@@ -748,9 +839,11 @@ def run_gate(
     for name, fn in plan:
         if on_stage is not None:
             on_stage(name)
-        r = fn()
+        r = run_stage(name, fn)
         if r is not None:
             stages.append(r)
+            if r.verdict == INTERRUPTED:  # Ctrl-C: the remaining stages do not start
+                break
     return GateResult(
         gate_verdict(stages, profile.incomplete_fails),
         opts.preset,
@@ -816,7 +909,10 @@ def junit_xml(g: GateResult) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-_ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️"}
+_ICON = {PASSED: "✅", FAILED: "❌", INCOMPLETE: "⏳", ERROR: "⚠️", INTERRUPTED: "⏹️"}
+_HEADS = {
+    INTERRUPTED: "⏹️ **interrupted: no verdict** (Ctrl-C; the stages below finished or stopped)",
+}
 MARKDOWN_MAX_LINES = 40
 
 
@@ -878,7 +974,7 @@ def markdown(g: GateResult) -> str:
         else (
             "⚠️ **set-up error: the gate could not decide**"
             if g.verdict == SETUP_ERROR
-            else "❌ **unsafe: do not merge**"
+            else _HEADS.get(g.verdict, "❌ **unsafe: do not merge**")
         )
     )
     target = f" · impl `{g.impl}`" if g.impl else ""
@@ -941,36 +1037,31 @@ def write_reports(g: GateResult, junit: str | None, js: str | None, md: str | No
 
 @contextmanager
 def console_progress(enabled: bool) -> Iterator[tuple[Callable[[str], None], Tick]]:
-    """(on_stage, tick) callbacks driving a transient rich progress line on stderr."""
-    if not enabled:
-        yield (lambda _s: None), (lambda _m: None)
-        return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """(on_stage, tick) callbacks driving the shared progress display on stderr
+    (:class:`parsync.progress.Display`: a bar on a terminal, else periodic lines)."""
+    from parsync.progress import Display
 
-    bar = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]parsync gate[/bold] {task.fields[stage]}: {task.description}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task("starting", stage="")
-    with bar:
+    with Display("parsync gate", enabled=enabled) as bar:
         yield (
-            (lambda s: bar.update(task, stage=s, description="starting")),
-            (lambda m: bar.update(task, description=m)),
+            (lambda s: bar.relabel(f"parsync gate {s}")),
+            (lambda m: bar.update(m)),
         )
 
 
-def print_summary(g: GateResult) -> None:
+def print_summary(g: GateResult, *, stderr: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Console(highlight=False)
+    out = Console(highlight=False, stderr=stderr)
     if not out.is_terminal:  # a CI log: room for the summaries, no wrapping at 80 columns
-        out = Console(highlight=False, width=140)
-    colour = {PASSED: "green", FAILED: "red", INCOMPLETE: "yellow", ERROR: "red"}
+        out = Console(highlight=False, width=140, stderr=stderr)
+    colour = {
+        PASSED: "green",
+        FAILED: "red",
+        INCOMPLETE: "yellow",
+        ERROR: "red",
+        INTERRUPTED: "yellow",
+    }
     t = Table(title=f"parsync gate --preset {g.preset}", show_edge=False)
     for col in ("stage", "verdict", "time", "summary"):
         t.add_column(col)
@@ -985,7 +1076,9 @@ def print_summary(g: GateResult) -> None:
         out.print(f"\n[bold red]{bad.stage}[/bold red]: {bad.headline or bad.summary}")
         if bad.counterexample:
             out.print(bad.counterexample, markup=False, soft_wrap=True)
-    if g.ok:
+    if g.verdict == INTERRUPTED:
+        out.print(f"[bold yellow]INTERRUPTED[/bold yellow]: no verdict ({g.seconds:.1f}s)")
+    elif g.ok:
         out.print(f"[bold green]SAFE[/bold green] to merge ({g.seconds:.1f}s)")
     elif g.verdict == SETUP_ERROR:
         out.print(

@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from parsync.engines.checker import Checker
+from parsync.engines.checker import Checker, Progress
 from parsync.model.presets import PRESETS, get_preset
 from parsync.model.protocol import ParSyncModel
 
@@ -98,14 +98,24 @@ def run_preset(
     *,
     max_seconds: float | None = DEFAULT_BUDGET_SECONDS,
     symmetry: bool = True,
+    progress: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
     """Check one preset exhaustively; return its manifest entry.
 
     An unfinished search (time budget) gives an ``omitted`` entry with the
-    reason, and no counts.
+    reason, and no counts. Ctrl-C is not a budget: it raises KeyboardInterrupt
+    (an interrupted preset must not be recorded as omitted).
     """
     preset = get_preset(name)
-    r = Checker(ParSyncModel(preset.config), symmetry=symmetry, max_seconds=max_seconds).run()
+    r = Checker(
+        ParSyncModel(preset.config),
+        symmetry=symmetry,
+        max_seconds=max_seconds,
+        progress=progress,
+        progress_every=2_000,
+    ).run()
+    if r.stop_reason == "interrupted":
+        raise KeyboardInterrupt
     if r.stop_reason:
         return omitted_entry(r.config, r.stop_reason, r.seconds, r.states, r.depth)
     return {
@@ -138,6 +148,7 @@ def build(
     *,
     max_seconds: float | None = DEFAULT_BUDGET_SECONDS,
     on_preset: Callable[[str, dict[str, Any]], None] | None = None,
+    progress: Callable[[str, Progress], None] | None = None,
 ) -> dict[str, Any]:
     """A fresh manifest document for ``presets`` (in the order given).
 
@@ -147,14 +158,23 @@ def build(
     before = spec_hash()
     entries: dict[str, Any] = {}
     for name in presets:
-        entries[name] = run_preset(name, max_seconds=max_seconds)
+
+        def cb(p: Progress, name: str = name) -> None:
+            if progress is not None:
+                progress(name, p)
+
+        entries[name] = run_preset(name, max_seconds=max_seconds, progress=cb)
         if on_preset is not None:
             on_preset(name, entries[name])
-    liveness = {
-        name: run_liveness(name, max_seconds=max_seconds)
-        for name in presets
-        if _liveness_by_default(name)
-    }
+    liveness = {}
+    for name in presets:
+        if _liveness_by_default(name):
+
+            def lcb(p: Progress, name: str = name) -> None:
+                if progress is not None:
+                    progress(f"{name} (liveness)", p)
+
+            liveness[name] = run_liveness(name, max_seconds=max_seconds, progress=lcb)
     if spec_hash() != before:
         raise SourcesChanged(
             "the model sources changed while the presets were being checked; run again"
@@ -187,12 +207,20 @@ def _liveness_by_default(name: str) -> bool:
     return LIVENESS_BY_DEFAULT.get(name, False)
 
 
-def run_liveness(name: str, *, max_seconds: float | None) -> dict[str, Any]:
-    """PS-L1..L3 on one preset's scope (finite workload, weak fairness); its entry."""
+def run_liveness(
+    name: str,
+    *,
+    max_seconds: float | None,
+    progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    """PS-L1..L3 on one preset's scope (finite workload, weak fairness); its entry.
+    Ctrl-C raises KeyboardInterrupt, as in :func:`run_preset`."""
     from parsync.engines.liveness import LIVENESS_IDS, check_liveness
 
     cfg = get_preset(name).config
-    r = check_liveness(ParSyncModel(cfg), max_seconds=max_seconds)
+    r = check_liveness(ParSyncModel(cfg), max_seconds=max_seconds, progress=progress)
+    if r.stop_reason.startswith("interrupted"):
+        raise KeyboardInterrupt
     if r.verdict == "incomplete":
         return omitted_entry(cfg.describe(), r.stop_reason, r.seconds, r.states, 0)
     return {

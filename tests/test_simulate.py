@@ -1,13 +1,13 @@
 """The simulation engine (parsync/engines/simulate.py) and the study
 (parsync/engines/simulate_study.py).
 
-Tiny sizes only (seconds): the default study that writes docs/simulation.md is
-run by `parsync simulate`, never here. What is asserted: the transition used by
-the simulator is ParSyncModel.step, step for step; the metrics are right on a
-run small enough to count by hand; a seed fixes the result; a known-bad variant
-moves the conflict rate the way its bug predicts (and the property checks see
-it); bad options are one line and exit 2; the generated document has the
-committed one's format.
+Tiny sizes only (seconds): the default study that writes docs/simulation.md
+is run by `parsync simulate --out docs/simulation.md`, never here. What is
+asserted: the transition used by the simulator is ParSyncModel.step, step for
+step; the metrics are right on a run small enough to count by hand; a seed
+fixes the result; a known-bad variant moves the conflict rate the way its bug
+predicts (and the property checks see it); bad options are one line and exit
+2; the generated document has the committed one's format.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def test_cli_unwritable_output_is_one_line(
 ) -> None:
     assert main(["simulate", "--plan", "tiny", "--out", str(tmp_path), "--no-plot"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"parsync: error: cannot write {tmp_path}: it is a directory"]
+    assert err == [f"parsync: error: --out {tmp_path}: cannot write: it is a directory"]
 
 
 def _skeleton(text: str) -> list[str]:

@@ -873,15 +873,24 @@ def check_liveness(
             stop_reason=g.stop_reason,
             **base,  # type: ignore[arg-type]
         )
-    whole = list(fair_components(g, bytearray(b"\x01") * len(g.states)))
     violations: dict[str, Lasso] = {}
-    depth = g.depth()
-    for ob in _obligations(m, g):
-        if ob.pid in violations:
-            continue
-        lasso = _violation(m, ab, g, ob, whole, depth)
-        if lasso is not None:
-            violations[ob.pid] = lasso
+    try:
+        whole = list(fair_components(g, bytearray(b"\x01") * len(g.states)))
+        depth = g.depth()
+        for ob in _obligations(m, g):
+            if ob.pid in violations:
+                continue
+            lasso = _violation(m, ab, g, ob, whole, depth)
+            if lasso is not None:
+                violations[ob.pid] = lasso
+    except KeyboardInterrupt:  # the graph is complete; the fair cycles are not searched
+        return LivenessResult(
+            INCOMPLETE,
+            seconds=time.perf_counter() - t0,
+            fair_components=0,
+            stop_reason="interrupted while searching the fair components",
+            **base,  # type: ignore[arg-type]
+        )
     if violations:
         verdict = VIOLATION
     elif not whole:
@@ -949,7 +958,6 @@ def run_command(
     ``load_file``; ``--list-presets`` and ``--list-variants`` list what
     ``--liveness`` accepts.
     """
-    import json
     import sys
 
     from rich.console import Console
@@ -989,16 +997,18 @@ def run_command(
         raise usage_error(e.args[0]) from None
     except ValueError as e:
         raise usage_error(str(e)) from None
-    err = Console(stderr=True, highlight=False)
-    show = args.progress if args.progress is not None else err.is_terminal
-    with err.status("parsync check --liveness: building the state graph") as status:
+    from parsync.errors import Interrupted
+    from parsync.outputs import emit_json
+    from parsync.progress import Display, known_states
+
+    total = None
+    if args.config is None and args.variant is None and not steady:
+        total = known_states(cfg.describe(), liveness=True)
+    label = f"check {scope} --liveness"
+    with Display(f"parsync {label}", enabled=args.progress is not False) as bar:
 
         def cb(p: Progress) -> None:
-            if show:
-                status.update(
-                    f"parsync check --liveness: {p.states:,} states, {p.transitions:,} "
-                    f"transitions, {p.seconds:.0f}s"
-                )
+            bar.search(p.states, p.transitions, None, p.queue, p.seconds, total)
 
         try:
             result = check_liveness(
@@ -1006,11 +1016,13 @@ def run_command(
             )
         except ValueError as e:
             raise usage_error(str(e)) from None
-    if args.json:
+    interrupted = result.stop_reason.startswith("interrupted")
+    if args.json or getattr(args, "json_out", None):
         d = result.to_json()
         d["scope"] = scope
-        print(json.dumps(d, indent=2))
-    else:
+        d["interrupted"] = interrupted
+        emit_json(d, stdout=bool(args.json), path=getattr(args, "json_out", None))
+    if not args.json:
         out = Console(highlight=False)
         title = f"parsync check {scope} --liveness" + (" --steady" if steady else "")
         if model.variant:
@@ -1030,6 +1042,11 @@ def run_command(
         for line in render_result(result, markup=True):
             out.print(line)
         sys.stdout.flush()
+    if interrupted:
+        raise Interrupted(
+            f"{label}: {result.states:,} abstract states, {result.transitions:,} transitions "
+            f"explored ({result.stop_reason}); no liveness property decided"
+        )
     if result.verdict == PASS:
         return 0
     if result.verdict == INCOMPLETE:

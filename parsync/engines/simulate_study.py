@@ -23,7 +23,6 @@ a seed, so they see the same random draws wherever their workloads coincide.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -679,12 +678,18 @@ def write_outputs(res: SimulationResult, out: Path, plot: Path | None) -> tuple[
 
 
 def command(args: Any) -> int:
-    """``parsync simulate``: run the plan with a progress bar; exit 0, or 3 when partial.
+    """``parsync simulate``: run the plan with progress on stderr; exit 0, or 3 when partial.
 
-    Bad paths raise :class:`ValueError` with one line (the CLI prints it, exit 2).
+    The output paths were checked by the CLI before this runs; a write that still
+    fails raises :class:`ValueError` with one line (the CLI prints it, exit 2).
+    Ctrl-C stops the runs; what finished is written, marked PARTIAL, and the
+    command ends with :class:`parsync.errors.Interrupted` (exit 3).
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from parsync.errors import Interrupted
+    from parsync.outputs import emit_json
+    from parsync.progress import Display
 
     out = Path(args.out)
     plot = None if args.no_plot else Path(args.plot or out.with_suffix(".png"))
@@ -693,27 +698,19 @@ def command(args: Any) -> int:
             raise ValueError(f"cannot write {p}: it is a directory")
     cmd = f"parsync simulate --plan {args.plan} --seed {args.seed}"
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("[bold]{task.fields[section]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=None, section="simulate")
+    with Display("parsync simulate", enabled=getattr(args, "progress", None) is not False) as bar:
 
         def on_run(section: str, done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, section=section, description=label)
+            bar.count(done, total, "runs", f"{section}: {label}")
 
         res = simulate(
             args.plan, args.seed, max_seconds=args.max_seconds, on_run=on_run, command=cmd
         )
+    json_out = getattr(args, "json_out", None)
     try:
         _, drawn = write_outputs(res, out, plot)
-        if args.json:
-            Path(args.json).write_text(json.dumps(res.to_json(), indent=2) + "\n", encoding="utf-8")
+        if args.json or json_out:
+            emit_json(res.to_json(), stdout=bool(args.json), path=json_out)
     except OSError as e:
         raise ValueError(f"cannot write {e.filename}: {e.strerror or e}") from None
     err.print(
@@ -726,6 +723,11 @@ def command(args: Any) -> int:
     )
     for f in res.findings():
         err.print(f"  {f['verdict']:>14}: {f['claim']}")
+    if res.interrupted:
+        raise Interrupted(
+            f"simulate: {res.run_count} run(s) finished, {res.skipped} not finished; "
+            f"{out} is written from them and marked PARTIAL"
+        )
     if not res.complete:
         err.print(
             f"stopped early: {res.skipped} run(s) not started; the document is marked PARTIAL"

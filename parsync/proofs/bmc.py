@@ -84,6 +84,7 @@ from parsync.model.state import State
 from parsync.proofs.concrete import Scope, Values, values
 from parsync.proofs.encoding import STATE_PROPS, STATE_VARS, Encoding, Sym
 from parsync.proofs.proofs import LEMMAS, TYPE_OK, frame, type_ok
+from parsync.proofs.solving import check
 
 ALL_PROPS = ("PS-1", "PS-2", "PS-3", "PS-4", "PS-5", "PS-6", "PS-7", "PS-8", "PS-9", "PS-10")
 
@@ -496,12 +497,12 @@ class Bmc:
             for name in list(todo):
                 with frame(local):
                     local.add(z3.Not(now[name]))
-                    if local.check() == z3.unsat:  # sat or unknown: ask the whole unrolling
+                    if check(local) == z3.unsat:  # sat or unknown: ask the whole unrolling
                         todo.remove(name)
         for name in todo:
             probe = z3.Bool(f"hint{d}:{name}")
             self.solver.add(z3.Implies(probe, z3.Not(now[name])))
-            r = self.solver.check(probe)
+            r = check(self.solver, probe)
             if r == z3.unknown:
                 return str(self.solver.reason_unknown())
             if r == z3.sat:
@@ -510,16 +511,24 @@ class Bmc:
         self.solver.add(*(now[n] for n in self.hints))
         return ""
 
-    def run(self, props: tuple[str, ...] = ALL_PROPS, also: tuple[str, ...] = ()) -> BmcResult:
+    def run(
+        self,
+        props: tuple[str, ...] = ALL_PROPS,
+        also: tuple[str, ...] = (),
+        progress: Callable[[int, int], None] | None = None,
+    ) -> BmcResult:
         """Search depths 0..k for the first violation of any of ``props``.
 
         At the first depth with a violation, the properties the solver's model
         violates are reported, plus each of ``also`` that is violable at that
-        same depth (decided by one more query each).
+        same depth (decided by one more query each). ``progress(d, k)`` is
+        called as depth ``d`` starts (depths below ``d`` have no violation).
         """
         t0 = time.perf_counter()
         res = BmcResult(self.m.variant, self.k, None, [])
         for d in range(self.k + 1):
+            if progress is not None:
+                progress(d, self.k)
             td = time.perf_counter()
             if d > 0:
                 self._unroll(d)
@@ -532,7 +541,7 @@ class Bmc:
             self._ranges()
             probe = z3.Bool(f"probe{d}")
             self.solver.add(z3.Implies(probe, viol))
-            r = self.solver.check(probe)
+            r = check(self.solver, probe)
             mdl = self.solver.model() if r == z3.sat else None
             if r == z3.unknown:
                 res.unknown = f"depth {d}: {self.solver.reason_unknown()}"
@@ -554,7 +563,7 @@ class Bmc:
                 probe = z3.Bool(f"probe{d}:{p}")
                 self.solver.add(z3.Implies(probe, self._violations(d, p)))
                 self._ranges()
-                r = self.solver.check(probe)
+                r = check(self.solver, probe)
                 if r == z3.unknown:  # never read as "not violable"
                     res.unknown = f"depth {d}, {p}: {self.solver.reason_unknown()}"
                 elif r == z3.sat:

@@ -6,19 +6,39 @@ maps exit codes) so that z3 is imported only when these commands run.
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import z3  # type: ignore[import-untyped]
+
+from parsync.errors import EXIT_FAIL, EXIT_OK, Interrupted, UsageError, z3_exception_interrupted
+from parsync.outputs import emit_json
+from parsync.progress import Display
 from parsync.proofs.proofs import ALL_GOAL_IDS, PROVED, TYPE_OK, PropertyResult, Prover
 
-EXIT_OK = 0
-EXIT_FAIL = 1
 
-
-class BadUsage(Exception):
+class BadUsage(UsageError):
     """Raised for bad arguments; the CLI prints it as one line and exits 2."""
+
+
+class _Stopped(Exception):
+    """Ctrl-C reached a Z3 engine (KeyboardInterrupt, or Z3 saying so)."""
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C inside the block, in Python or inside Z3, becomes :class:`_Stopped`."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _Stopped from None
+    except z3.Z3Exception as e:
+        if z3_exception_interrupted(e):
+            raise _Stopped from None
+        raise
 
 
 def _ids(raw: list[str] | None) -> tuple[str, ...]:
@@ -44,6 +64,8 @@ def run_prove(
     as_json: bool,
     timeout_s: float,
     report: str | None,
+    json_out: str | None = None,
+    progress: bool = True,
 ) -> int:
     from parsync.model.variants import get_variant
     from parsync.proofs.report import render, source_hash, to_json, versions
@@ -58,6 +80,9 @@ def run_prove(
         raise BadUsage(
             "--report is written for the design and every property only (drop --variant/--property)"
         )
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
     pr = Prover(variant, timeout_s=timeout_s)
     results: list[PropertyResult] = []
     out = sys.stdout
@@ -65,12 +90,32 @@ def run_prove(
         v = versions()
         title = "parsync prove" + (f" --variant {variant}" if variant else "")
         print(f"{title}: Z3 {v['z3']}, Python {v['python']}, sources {source_hash()}", file=out)
-    for pid in ids:
-        r = pr.prove(pid)
-        results.append(r)
-        if not as_json:
-            _print_result(r)
-    nonvac = pr.nonvacuous() if variant is None else None
+    total = sum(pr.count(pid) for pid in ids)
+    done_before = 0
+    discharged = [0]  # obligations decided so far, the current property's included
+    current = ids[0]
+    nonvac = None
+    with Display("parsync prove", enabled=progress) as bar:
+        try:
+            with _interruptible():
+                for pid in ids:
+                    current = pid
+
+                    def tick(done: int, _n: int, base: int = done_before, pid: str = pid) -> None:
+                        discharged[0] = base + done
+                        bar.count(base + done, total, "obligations", pid)
+
+                    r = pr.prove(pid, progress=tick)
+                    done_before += len(r.obligations)
+                    results.append(r)
+                    if not as_json:
+                        _print_result(r)
+                current = "NonVacuous"
+                bar.count(done_before, total, "obligations", "non-vacuity witnesses")
+                nonvac = pr.nonvacuous() if variant is None else None
+        except _Stopped:
+            where = (current, discharged[0], total)
+            _prove_interrupted(results, where, ids, as_json, json_out, report)
     if nonvac is not None and not as_json:
         ok = sum(1 for o in nonvac.obligations if o.outcome == PROVED)
         print(
@@ -90,9 +135,9 @@ def run_prove(
             path.write_text(render(results, nonvac), encoding="utf-8")
         except OSError as e:
             raise BadUsage(f"cannot write {report}: {e.strerror or e}") from None
-    if as_json:
-        print(json.dumps(to_json(results, nonvac), indent=2))
-    else:
+    if as_json or json_out:
+        emit_json(to_json(results, nonvac), stdout=as_json, path=json_out)
+    if not as_json:
         n = sum(len(r.obligations) for r in allr)
         if proved:
             print(f"PROVED: every obligation ({n}) of {', '.join(ids)}", file=out)
@@ -102,6 +147,37 @@ def run_prove(
         if report is not None:
             print(f"wrote {report}", file=out)
     return EXIT_OK if proved else EXIT_FAIL
+
+
+def _prove_interrupted(
+    results: list[PropertyResult],
+    where: tuple[str, int, int],
+    ids: tuple[str, ...],
+    as_json: bool,
+    json_out: str | None,
+    report: str | None,
+) -> None:
+    """Ctrl-C during ``parsync prove``: what was decided, never "proved" (exit 3)."""
+    from parsync.proofs.report import to_json
+
+    current, done, total = where
+    ok = sum(1 for r in results if r.proved)
+    if as_json or json_out:
+        doc = to_json(results, None)
+        doc["verdict"] = "interrupted"
+        doc["interrupted"] = {
+            "during": current,
+            "obligations_decided": done,
+            "obligations_total": total,
+            "not_run": list(ids[len(results) :]),
+        }
+        emit_json(doc, stdout=as_json, path=json_out)
+    unwritten = f"; {report} not written" if report else ""
+    raise Interrupted(
+        f"prove: {done} of {total} obligations decided, {len(results)} of {len(ids)} "
+        f"properties complete ({ok} proved), stopped during {current}; the proof is "
+        f"incomplete, not proved{unwritten}"
+    )
 
 
 def _print_result(r: PropertyResult) -> None:
@@ -133,6 +209,8 @@ def run_bmc(
     depth: int,
     as_json: bool,
     timeout_s: float | None,
+    json_out: str | None = None,
+    progress: bool = True,
 ) -> int:
     from parsync.model.protocol import ParSyncModel
     from parsync.proofs.bmc import Bmc
@@ -141,12 +219,33 @@ def run_bmc(
         model = ParSyncModel(config, variant)
     except KeyError as e:
         raise BadUsage(e.args[0]) from None
-    res = Bmc(model, depth, timeout_s=timeout_s).run()
-    if as_json:
+    from parsync.proofs.solving import install_interrupt
+
+    install_interrupt()
+    reached = [0]
+    with Display(f"parsync bmc {scope}", enabled=progress) as bar:
+
+        def tick(d: int, k: int) -> None:
+            reached[0] = d
+            bar.count(d, k + 1, "depths", f"depth {d}, none violated below")
+
+        try:
+            with _interruptible():
+                res = Bmc(model, depth, timeout_s=timeout_s).run(progress=tick)
+        except _Stopped:
+            if as_json or json_out:
+                doc: dict[str, Any] = {"verdict": "interrupted", "scope": scope, "variant": variant}
+                doc["clean_below_depth"] = reached[0]
+                emit_json(doc, stdout=as_json, path=json_out)
+            raise Interrupted(
+                f"bmc {scope}: no violation at depths < {reached[0]} (of {depth}); "
+                f"stopped during depth {reached[0]}, the result is incomplete"
+            ) from None
+    if as_json or json_out:
         d = res.to_json()
         d["scope"] = scope
-        print(json.dumps(d, indent=2))
-    else:
+        emit_json(d, stdout=as_json, path=json_out)
+    if not as_json:
         title = f"parsync bmc {scope}" + (f" --variant {variant}" if variant else "")
         print(f"{title}: depth <= {depth}, {res.seconds:.1f}s")
         if res.unknown:

@@ -36,6 +36,7 @@ from parsync.proofs.bmc import width_for
 from parsync.proofs.concrete import Scope, Values
 from parsync.proofs.encoding import ACTION_PROPS, STATE_PROPS
 from parsync.proofs.proofs import frame
+from parsync.proofs.solving import check
 from parsync.proofs.witness import sub_action
 
 BV_DEPTH = 12  # the bit width BMC would use for a 12-step unrolling of the scope
@@ -59,7 +60,7 @@ def _truth(f: Any) -> bool:
         return False
     s = z3.Solver()  # not folded to a literal (should not happen): decide it
     s.add(f)
-    r = s.check()
+    r = check(s)
     if r == z3.unknown:
         raise RuntimeError(f"the solver cannot decide a ground formula: {s.reason_unknown()}")
     return bool(r == z3.sat)
@@ -168,11 +169,11 @@ def check_state(
         for a, t in succ:
             with frame(sol):
                 sol.add(*sc.pin(X, sc.values(t)))
-                if sol.check() != z3.sat:
+                if check(sol) != z3.sat:
                     stats.problems.append(f"{where}: BMC's Next rejects {fmt_action(a)}")
         for _, t in succ:
             sol.add(sc.differs(X, sc.values(t)))
-        r = sol.check()
+        r = check(sol)
         if r != z3.unsat:
             extra = ""
             if r == z3.sat:

@@ -40,6 +40,7 @@ from parsync.model.state import PLACED, Broker, Proposal, Reply, Snapshot, State
 from parsync.proofs.concrete import action_of, as_int, values
 from parsync.proofs.encoding import ActionEnc, Encoding, Params, Sym
 from parsync.proofs.logic import ParamUniverse
+from parsync.proofs.solving import check
 
 PROVED = "proved"
 CTI = "cti"
@@ -543,7 +544,7 @@ def refute(solver: z3.Solver, concl: Any) -> tuple[Any, z3.ModelRef | None, str]
     """
     with frame(solver):
         solver.add(z3.Not(concl))
-        r = solver.check()
+        r = check(solver)
         if r == z3.sat:
             return r, solver.model(), ""
         if r == z3.unknown:
@@ -640,11 +641,21 @@ class Prover:
             (name, a.name) for a in self.actions_for(g) for name in (*names, *extra)
         ]
 
-    def prove(self, pid: str) -> PropertyResult:
+    def prove(self, pid: str, progress: Callable[[int, int], None] | None = None) -> PropertyResult:
+        """Every obligation of ``pid``; ``progress(done, total)`` after each one."""
         t0 = time.perf_counter()
         g = GOAL_BY_ID[pid]
-        obs = [self.obligation(g, inv, action) for inv, action in self.obligation_table(g)]
+        table = self.obligation_table(g)
+        obs = []
+        for inv, action in table:
+            obs.append(self.obligation(g, inv, action))
+            if progress is not None:
+                progress(len(obs), len(table))
         return PropertyResult(pid, self.variant, obs, time.perf_counter() - t0)
+
+    def count(self, pid: str) -> int:
+        """How many obligations ``prove(pid)`` discharges."""
+        return len(self.obligation_table(GOAL_BY_ID[pid]))
 
     def obligation(self, g: Goal, inv: str, action: str) -> Obligation:
         t0 = time.perf_counter()
@@ -727,12 +738,12 @@ class Prover:
             for n, f in hyp:
                 sol = z3.Solver()
                 sol.add(f)
-                if sol.check() != z3.sat:
+                if check(sol) != z3.sat:
                     bad.append(n)
             if not bad:  # each holds on the witness; so must all of them together
                 sol = z3.Solver()
                 sol.add(*(f for _, f in hyp))
-                if sol.check() != z3.sat:
+                if check(sol) != z3.sat:
                     bad.append("their conjunction")
             ob.seconds = time.perf_counter() - t
             if bad:
@@ -763,7 +774,7 @@ class Prover:
             s = self.solver(min(self.timeout_s, 20.0))
             s.add(*hyp)
             s.add(z3.Not(concl))
-            if s.check() == z3.sat:
+            if check(s) == z3.sat:
                 cti = self._decode(
                     Ctx(enc, S, T, u, self.variant), s.model(), g.pid, inv, action, p
                 )

@@ -28,6 +28,7 @@ from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import REPLY_KINDS, Proposal, State
 from parsync.proofs.concrete import Scope
+from parsync.proofs.solving import check
 
 
 def witness_config() -> Config:
@@ -120,6 +121,6 @@ def holds_on(w: Witness, formula: Callable[[Scope], list[tuple[str, object]]]) -
     for name, f in formula(sc):
         s = z3.Solver()
         s.add(f)
-        if s.check() != z3.sat:
+        if check(s) != z3.sat:
             bad.append(name)
     return bad

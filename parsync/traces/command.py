@@ -13,14 +13,14 @@ faults, and write its trace.
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from parsync.errors import Interrupted, UsageError
+from parsync.outputs import emit_json
+from parsync.progress import Display
 from parsync.traces.format import SCHEMA_FILE
-from parsync.traces.validate import EXIT_CODES, Progress, TraceResult, validate_path
+from parsync.traces.validate import EXIT_CODES, TraceResult, validate_path
 
 
 def nonneg_int(text: str) -> int:
@@ -36,33 +36,8 @@ def nonneg_int(text: str) -> int:
     return v
 
 
-class CommandError(Exception):
+class CommandError(UsageError):
     """Bad usage: one line, exit 2 (the CLI turns it into its UsageError)."""
-
-
-@contextmanager
-def _progress_bar(enabled: bool, label: str) -> Iterator[Progress | None]:
-    """A rich progress bar on stderr (bytes read), only when stderr is a terminal."""
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[events]:>12,} events"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None, events=0)
-
-        def tick(events: int, done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total, events=events)
-
-        yield tick
 
 
 def run_trace(
@@ -73,6 +48,8 @@ def run_trace(
     max_candidates: int,
     max_seconds: float | None,
     show_schema: bool,
+    json_out: str | None = None,
+    progress: bool = True,
 ) -> int:
     if show_schema:
         sys.stdout.write(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -81,7 +58,12 @@ def run_trace(
         raise CommandError("give at least one trace FILE (or --schema)")
     results: list[TraceResult] = []
     for f in files:
-        with _progress_bar(not as_json, f"validating {f}") as tick:
+        with Display(f"parsync trace {f}", enabled=progress) as bar:
+
+            def tick(events: int, done: int, total: int | None) -> None:
+                pct = f"{100 * done / total:.0f}% of {total:,} bytes" if total else ""
+                bar.count(events, None, "events", pct)
+
             r = validate_path(
                 f,
                 max_hidden=max_hidden,
@@ -101,9 +83,17 @@ def run_trace(
                         f"{r.hidden_steps} event(s) after hidden steps, "
                         f"at most {r.peak_candidates} candidate state(s)"
                     )
-    if as_json:
+        if r.interrupted:
+            break
+    if as_json or json_out:
         doc: Any = results[0].to_json() if len(results) == 1 else [r.to_json() for r in results]
-        print(json.dumps(doc, indent=2))
+        emit_json(doc, stdout=as_json, path=json_out)
+    last = results[-1]
+    if last.interrupted:
+        raise Interrupted(
+            f"trace: {len(results) - 1} of {len(files)} file(s) validated; "
+            f"{last.path}: {last.message}; the result is incomplete"
+        )
     order = ("valid", "incomplete", "invalid", "unreadable")  # the worst one decides
     worst = max(results, key=lambda r: order.index(r.verdict))
     return EXIT_CODES[worst.verdict]
@@ -130,7 +120,14 @@ def load_components(target: str) -> Any:
 
 
 def run_record(
-    out: str, *, impl: str | None, seed: int, steps: int, timeout: float, quiet: bool
+    out: str,
+    *,
+    impl: str | None,
+    seed: int,
+    steps: int,
+    timeout: float,
+    quiet: bool,
+    progress: bool = True,
 ) -> int:
     try:
         from parsync.refsched import REFERENCE
@@ -143,8 +140,29 @@ def run_record(
         f = open(out, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as e:
         raise CommandError(f"cannot write {out}: {e.strerror or e}") from None
-    with f:
-        rec = record(f, components=comps, seed=seed, steps=steps, timeout=timeout, source=target)
+    seen = [0]
+
+    def tick(n: int) -> None:
+        seen[0] = n
+        bar.count(n, steps, "events")
+
+    with f, Display(f"parsync record {out}", enabled=progress) as bar:
+        try:
+            rec = record(
+                f,
+                components=comps,
+                seed=seed,
+                steps=steps,
+                timeout=timeout,
+                source=target,
+                progress=tick,
+            )
+        except KeyboardInterrupt:
+            f.flush()
+            raise Interrupted(
+                f"record: {out} holds the header and about {seen[0]:,} events recorded "
+                f"before the interrupt (the scheduler was stopped; check it: parsync trace {out})"
+            ) from None
     if rec.errors:
         print(f"parsync: the scheduler's threads failed: {rec.errors[0]}", file=sys.stderr)
         return 1

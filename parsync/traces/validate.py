@@ -158,6 +158,7 @@ class TraceResult:
     hidden_steps: int = 0  # events that needed unlogged steps before them
     peak_candidates: int = 1
     seconds: float = 0.0
+    interrupted: bool = False  # Ctrl-C stopped it (verdict incomplete)
 
     @property
     def exit_code(self) -> int:
@@ -209,6 +210,7 @@ class TraceResult:
             "hidden_steps": self.hidden_steps,
             "peak_candidates": self.peak_candidates,
             "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
         }
 
 
@@ -1044,6 +1046,12 @@ def validate_stream(
     except OSError as e:
         res.verdict = UNREADABLE
         res.message = f"cannot read: {e.strerror or e}"
+    except KeyboardInterrupt:
+        res.verdict = INCOMPLETE
+        res.interrupted = True
+        res.line = number or None
+        n = v.count if v is not None else 0
+        res.message = f"interrupted (Ctrl-C) after {n:,} events (all valid so far)"
     finally:
         if gc_was:
             gc.enable()
