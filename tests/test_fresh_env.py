@@ -18,15 +18,13 @@ Skip with ``-m "not fresh_env"`` (for example on a machine without git).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.support.fresh import clean_copy, new_venv, sh
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,45 +38,14 @@ def readme_commands() -> list[str]:
     return re.findall(r"```sh\n(.+?)\n```", setup, flags=re.S)
 
 
-def clean_copy(dest: Path) -> None:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("needs git and a git checkout to know which files are tracked")
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for f in filter(None, files):
-        src = ROOT / f.decode()
-        if src.is_symlink():  # parsync/model -> ../model etc.: a link, as git checks it out
-            (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
-            (dest / f.decode()).symlink_to(src.readlink())
-        elif src.is_file():  # a tracked file deleted in the work tree is not copied
-            (dest / f.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / f.decode())
-
-
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     base = tmp_path_factory.mktemp("fresh")
     repo = base / "parsync-spec"
     repo.mkdir()
     clean_copy(repo)
-    env_dir = base / "venv"
-    venv.create(env_dir, with_pip=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
-    env.update(
-        PATH=f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}",
-        VIRTUAL_ENV=str(env_dir),
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    env.pop("PYTHONPATH", None)
+    env = new_venv(base / "venv")
     return repo, env
-
-
-def sh(cmd: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd, shell=True, cwd=repo, env=env, capture_output=True, text=True, timeout=900
-    )
 
 
 def test_the_readme_has_the_two_setup_commands() -> None:

@@ -23,14 +23,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.support.fresh import clean_copy, new_venv, sh
 
 pytest_plugins = ["pytester"]
 
@@ -415,46 +415,16 @@ def test_without_the_cache_plugin_replays_go_under_the_rootdir(pytester: pytest.
 # --- the same against a real installation (fresh_env: a new virtual environment) -------
 
 
-def _clean_copy(dest: Path) -> None:
-    """The files git tracks, as in the work tree; the package links stay links."""
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs git and a git checkout to know which files are tracked")
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for f in filter(None, (f.decode() for f in files)):
-        src, dst = REPO / f, dest / f
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            os.symlink(os.readlink(src), dst)
-        elif src.is_file():
-            shutil.copy2(src, dst)
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
     """A new virtual environment (no system site packages) and a clean copy of the repo."""
     base = tmp_path_factory.mktemp("citizen")
     repo = base / "parsync-spec"
     repo.mkdir()
-    _clean_copy(repo)
+    clean_copy(repo)
     env_dir = base / "venv"
-    venv.create(env_dir, with_pip=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
-    env.update(
-        PATH=f"{env_dir / 'bin'}{os.pathsep}{env['PATH']}",
-        VIRTUAL_ENV=str(env_dir),
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    env.pop("PYTHONPATH", None)
+    env = new_venv(env_dir)
     return repo, env_dir, env
-
-
-def _sh(cmd: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=900
-    )
 
 
 @pytest.mark.fresh_env
@@ -465,23 +435,23 @@ def test_an_installed_copy_is_a_good_citizen(
     repo, env_dir, env = installed
     # one environment: the first install brings the dependencies, the second finds them
     flag = "-e " if mode == "editable" else ""
-    r = _sh(f"python -m pip install -q {flag}{shlex.quote(str(repo))}", tmp_path, env)
+    r = sh(f"python -m pip install -q {flag}{shlex.quote(str(repo))}", tmp_path, env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     proj = make_project(tmp_path / "team")
-    where = _sh("python -c 'import parsync, sys; print(parsync.__file__)'", proj, env).stdout
+    where = sh("python -c 'import parsync, sys; print(parsync.__file__)'", proj, env).stdout
     expected = repo if mode == "editable" else env_dir
     assert where.startswith(str(expected)), where
     # nothing heavy on import
-    r = _sh(f"python -c {shlex.quote(HEAVY_PROBE)}", proj, env)
+    r = sh(f"python -c {shlex.quote(HEAVY_PROBE)}", proj, env)
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
     # their tests: the same outcomes with and without the plugin
     counts = []
     for extra in ("-p no:parsync", ""):
-        r = _sh(f"python -m pytest -q -p no:cacheprovider --impl=mine {extra} tests", proj, env)
+        r = sh(f"python -m pytest -q -p no:cacheprovider --impl=mine {extra} tests", proj, env)
         counts.append(re.findall(r"\d+ \w+", r.stdout.splitlines()[-1]))
     assert counts[0] == counts[1] == ["1 failed", "3 passed"], counts
     # the suite from their project, against their adapter importing their model
-    r = _sh(
+    r = sh(
         "python -m pytest -q -p no:cacheprovider --pyargs parsync.conformance "
         "--parsync-impl=team_adapter --impl=mine -k 'test_initial_state or test_replay'",
         proj,
@@ -500,7 +470,7 @@ def test_an_installed_copy_is_a_good_citizen(
     cwd, where = (
         (repo, "conformance") if mode == "editable" else (elsewhere, "--pyargs parsync.conformance")
     )
-    r = _sh(
+    r = sh(
         f"PYTHONPATH={shlex.quote(str(probes))} pytest {where} -p parsync_probe "
         "-p no:cacheprovider --parsync-impl=parsync.refsched --parsync-trace=none.jsonl "
         "-k test_replay",
