@@ -1063,7 +1063,7 @@ def print_summary(g: GateResult, *, stderr: bool = False) -> None:
         INTERRUPTED: "yellow",
     }
     t = Table(title=f"parsync gate --preset {g.preset}", show_edge=False)
-    for col in ("stage", "verdict", "time", "summary"):
+    for col in ("stage", "verdict", "time", "counts", "summary"):
         t.add_column(col)
     for s in g.stages:
         c = colour.get(s.verdict, "white")

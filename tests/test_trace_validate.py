@@ -314,3 +314,22 @@ def test_queued_ids_must_be_proposals_in_flight() -> None:
             elif d["type"] in ("HandleReply", "Drop"):
                 replies.discard(d["id"])
     raise AssertionError("no walk has a Commit while a reply is in flight")
+
+
+def test_a_reply_copy_that_waited_out_a_crash_is_found() -> None:
+    """From a refsched free run (tests/data, its first 169 events): a Duplicate of a
+    reply to worker 0 (unlogged) at event 62, the original taken at once, worker 0
+    crashed; the copy is taken 88 events later, after its Recover. Only a Duplicate
+    of a consumed message the event can take is placed that far back, and it is found;
+    with the window cut to 64 events the line is rejected."""
+    from pathlib import Path
+
+    from parsync.traces import validate_path
+
+    path = Path(__file__).parent / "data" / "hidden-copy-after-crash.jsonl"
+    r = validate_path(path)
+    assert r.verdict == VALID, r.explanation
+    assert r.events == 169 and r.hidden_steps >= 1
+    short = validate_path(path, hidden_window=64)
+    assert short.verdict == "invalid" and short.line == 151
+    assert short.message.startswith("HandleReply")

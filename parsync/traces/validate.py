@@ -92,7 +92,11 @@ DEFAULT_MAX_HIDDEN = 4
 #: Events back that an unlogged (hidden) step may have happened before the event that
 #: needs it (a Duplicate of a message consumed since): the validator keeps the
 #: candidate states of this many past events and replays from there (constant memory)
-DEFAULT_HIDDEN_WINDOW = 64
+DEFAULT_HIDDEN_WINDOW = 1024
+#: Of those, the latest events before which every hidden step type is tried; further
+#: back only a Duplicate of a message consumed since, and only when the event could take
+#: that message (a reply copy that waited out a crash, say)
+GENERIC_HIDDEN_REACH = 64
 DEFAULT_MAX_CANDIDATES = 10_000
 CLEAR_EVERY = 50_000  # events between clearing the model's memo tables (constant memory)
 PROGRESS_EVERY = 10_000
@@ -429,18 +433,14 @@ class Validator:
         made: list[Msg] = []
         befores: list[dict[State, None]] = [dict.fromkeys(c) for _e, _t, c, _i in past]
         try:
-            for j in range(len(past) - 1, -1, -1):
-                for s in past[j][2]:
-                    for a, t in self.m.successors(s):
-                        if action_name(a) not in self.hidden:
-                            continue
-                        got = self._replay_from([t], past[j:], explain, ev, ids_now)
-                        if got is None:
-                            continue
-                        after.update(dict.fromkeys(got[0]))
-                        made += got[1]
-                        for k, before in enumerate(got[2]):
-                            befores[j + k].update(dict.fromkeys(before))
+            for j, t in self._placements(past, explain, ev):
+                got = self._replay_from([t], past[j:], explain, ev, ids_now)
+                if got is None:
+                    continue
+                after.update(dict.fromkeys(got[0]))
+                made += got[1]
+                for k, before in enumerate(got[2]):
+                    befores[j + k].update(dict.fromkeys(before))
                 if len(after) > self.max_candidates:
                     raise TraceUndecided(self._too_many(len(after)))
         finally:
@@ -451,6 +451,51 @@ class Validator:
         for k, (e_k, t_k, _c, i_k) in enumerate(past):
             self.window[k] = (e_k, t_k, list(befores[k]), i_k)
         return list(after), made
+
+    def _placements(
+        self,
+        past: list[tuple[dict[str, Any], str, list[State], dict[object, Any]]],
+        explain: Callable[..., Any],
+        ev: dict[str, Any],
+    ) -> Iterator[tuple[int, State]]:
+        """(window position, state with one hidden step taken before that event): every
+        hidden step before the last GENERIC_HIDDEN_REACH events, latest first; further
+        back, a Duplicate of each message since consumed that this event could take
+        (tested by giving the message back to the current candidates)."""
+        m = self.m
+        n = len(past)
+        for j in range(n - 1, max(n - GENERIC_HIDDEN_REACH, 0) - 1, -1):
+            for s in past[j][2]:
+                for a, t in m.successors(s):
+                    if action_name(a) in self.hidden:
+                        yield j, t
+        if "Duplicate" not in self.hidden or n <= GENERIC_HIDDEN_REACH:
+            return
+        live: set[Msg] = set()
+        for s in self.cands:
+            live.update(s.to_broker)
+            live.update(s.to_workers)
+        tried: set[Msg] = set()
+        for j in range(n - GENERIC_HIDDEN_REACH - 1, -1, -1):
+            for s in past[j][2]:
+                for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+                    if x in live or x in tried:
+                        continue
+                    tried.add(x)
+                    if self._could_take(explain, ev, x):
+                        yield j, m._dup(s, x)
+
+    def _could_take(self, explain: Callable[..., Any], ev: dict[str, Any], x: Msg) -> bool:
+        """The event is explained once message ``x`` is back in flight in a candidate."""
+        m = self.m
+        for s in self.cands:
+            if isinstance(x, Proposal):
+                s2 = s._replace(to_broker=m.bag_add(s.to_broker, x))
+            else:
+                s2 = s._replace(to_workers=m.bag_add(s.to_workers, x))
+            if explain(s2, ev)[0]:
+                return True
+        return False
 
     def _replay_from(
         self,
