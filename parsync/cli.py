@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="solver timeout per query; unknown is a failure (default: 30)",
     )
-    pv.add_argument("--report", metavar="FILE", help="write the proof report (docs/proofs.md)")
+    pv.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the proof report (docs/proofs.md) and its summary beside it (docs/proofs.json)",
+    )
 
     bm = sub.add_parser("bmc", help="Z3: bounded model checking from Init, replayed in the model")
     bsrc = bm.add_mutually_exclusive_group()
@@ -230,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--variant", metavar="NAME", help="gate a known-bad design variant (must fail)")
     g.add_argument("--skip", metavar="STAGE", action="append", default=[], help="leave a stage out")
+    g.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run check, liveness and prove even when the installed model's recorded results "
+        "match its hashes (by default those stages report the record, not a re-run)",
+    )
     g.add_argument(
         "--budget",
         metavar="STAGE=S",
@@ -803,6 +813,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         skip=tuple(args.skip),
         budgets=dict(args.budget),
         replay_dir=args.replay_dir,
+        recheck=args.recheck,
     )
     reports = [p for p in (args.junit, args.json, args.markdown) if p]
     show = args.progress if args.progress is not None else Console(stderr=True).is_terminal
