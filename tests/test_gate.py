@@ -71,7 +71,15 @@ def junit_cases(path: Path) -> dict[str, dict[str, str | None]]:
 
 
 def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
-    r, rep = gate(tmp_path, "--preset=pr", f"--impl={REFERENCE}", "--skip=check", "--skip=liveness")
+    # --recheck: prove runs for real here (the recorded stage is tests/test_gate_records.py)
+    r, rep = gate(
+        tmp_path,
+        "--preset=pr",
+        f"--impl={REFERENCE}",
+        "--skip=check",
+        "--skip=liveness",
+        "--recheck",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SAFE to merge" in r.stdout
     doc = json.loads(rep["json"].read_text())
