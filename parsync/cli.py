@@ -207,7 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rc.add_argument("--out", required=True, metavar="FILE", help="where to write the trace")
     rc.add_argument("--impl", metavar="MODULE", help="refsched or one of its mutants")
-    rc.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed (default 0)")
+    rc.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        metavar="N",
+        help="fixes the workload (needs, strategy) and the sequences of random draws (network "
+        "delays, drops, duplicates, release times, faults); NOT reproducible: real threads "
+        "decide which step each draw meets and in what order steps happen, so two runs with "
+        "one seed give different traces (default 0)",
+    )
     rc.add_argument(
         "--steps", type=_positive_int, default=2000, metavar="N", help="events at most (2000)"
     )
