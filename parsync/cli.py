@@ -168,7 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="long random runs at large sizes: ADR-0031's conflict-rate table"
     )
     sm.add_argument("--plan", choices=("default", "tiny"), default="default", help="which study")
-    sm.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sm.add_argument("--seed", type=int, default=1, help="first random seed (default 1)")
+    sm.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="seeds per cell (SEED..SEED+N-1); figures are means with a 95%% Student t "
+        "interval (default 3)",
+    )
     sm.add_argument(
         "--max-seconds", type=_positive_float, metavar="S", help="stop cleanly; partial result"
     )
@@ -176,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--plot", metavar="FILE.png", help="plot (default: beside --out)")
     sm.add_argument("--no-plot", action="store_true", help="table only")
     sm.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+    sm.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="render the report and plot again from a recorded --json file (no run)",
+    )
 
     from parsync.argtypes import seed as _seed
     from parsync.traces.command import nonneg_int
