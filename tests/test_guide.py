@@ -294,9 +294,10 @@ def mutant_counts(cmd: str, body: str) -> list[Found]:
         q, r = re.search(rx, body), re.search(rx, real)
         if q:
             out.append((f"{cmd}: {rx}", q.groups(), r.groups() if r else None))
-    q = re.search(r"spec `([0-9a-f]+)`", body)
-    if q:
-        out.append((f"{cmd}: spec hash", q.group(1), manifest()["spec_hash"][7:19]))
+    for rx in (r"spec `([0-9a-f]+)`", r"z3 ([\d.]+)"):
+        q, r = re.search(rx, body), re.search(rx, real)
+        if q:
+            out.append((f"{cmd}: {rx}", q.group(1), r.group(1) if r else None))
     steps = re.findall(r"^\s+\d+\. (\w+\(\d*\))$", body, re.M)
     if steps:
         out.append(
