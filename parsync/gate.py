@@ -717,10 +717,12 @@ def _recorded_or_run(
 
 
 def versions() -> dict[str, str]:
-    from parsync.manifest import spec_hash
     from parsync.proofs.report import versions as tool_versions
+    from parsync.records import current_spec_hash
 
-    return {**tool_versions(), "spec_hash": spec_hash()}
+    # hashed from the package's own files: manifest.spec_hash() reads the checkout's
+    # model/ folder, which an installed copy does not have
+    return {**tool_versions(), "spec_hash": current_spec_hash() or "unknown"}
 
 
 def run_gate(

@@ -222,3 +222,33 @@ def test_the_proof_summary_agrees_with_the_report() -> None:
         int(m.group(3)),
     )
     assert doc["sources_hash"] == h.group(1)
+
+
+def test_an_installed_copy_finds_its_records(tmp_path: Path) -> None:
+    """A copy of the package alone (links resolved, as a wheel installs it; no spec/, docs/
+    or top-level model/) computes the same hashes, serves the proof record and reports."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(
+        ROOT / "parsync",
+        tmp_path / "parsync",
+        symlinks=False,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    code = (
+        "import parsync, parsync.records as r, parsync.gate as g;"
+        f"assert parsync.__file__.startswith({str(tmp_path)!r}), parsync.__file__;"
+        "print(r.current_spec_hash()); print(r.current_sources_hash());"
+        "print(r.lookup_proofs().entry is not None); print(g.versions()['spec_hash'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == [spec_hash(), source_hash(), str(True), spec_hash()]
