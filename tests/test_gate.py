@@ -179,7 +179,8 @@ def test_liveness_stage_passes_and_fails_with_a_lasso(calm_liveness_scope: None)
 
 
 def test_out_of_budget_blocks_a_pr_but_not_a_nightly(tmp_path: Path) -> None:
-    opts = {"skip": ("prove", "liveness"), "budgets": {"check": 0.3}}
+    # --recheck: a current record would serve the check without running it
+    opts = {"skip": ("prove", "liveness"), "budgets": {"check": 0.3}, "recheck": True}
     pr = run_gate(GateOptions(preset="pr", **opts))  # type: ignore[arg-type]
     (check,) = pr.stages
     assert check.verdict == INCOMPLETE and 0 < check.counts["states"] < 2_070_097
