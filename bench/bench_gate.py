@@ -3,7 +3,8 @@
 Runs the gate as a user would (the ``parsync`` entry point, a subprocess), with
 every stage on, and prints the wall time of the whole and of each stage from
 the gate's own JSON report. Usage: ``python bench/bench_gate.py [--preset pr]
-[--impl MODULE]``.
+[--impl MODULE] [--recheck]`` (``--recheck``: run the model stages even when
+their recorded results are current; a recorded stage is shown as such).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--preset", default="pr")
     ap.add_argument("--impl", default="parsync.refsched")
+    ap.add_argument("--recheck", action="store_true", help="re-run recorded model stages")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "gate.json"
@@ -29,7 +31,7 @@ def main() -> int:
             [
                 sys.executable, "-m", "parsync.cli", "gate", "--no-progress",
                 f"--preset={args.preset}", f"--impl={args.impl}", f"--json-out={report}",
-                f"--replay-dir={tmp}/replays",
+                f"--replay-dir={tmp}/replays", *(["--recheck"] if args.recheck else []),
             ],
             capture_output=True, text=True, check=False, cwd=tmp,
         )  # fmt: skip
@@ -42,7 +44,8 @@ def main() -> int:
           f"(exit {r.returncode}), wall {wall:.1f}s")  # fmt: skip
     for s in doc["stages"]:
         counts = ", ".join(f"{k}={v}" for k, v in s["counts"].items())
-        print(f"  {s['stage']:<12} {s['verdict']:<10} {s['seconds']:7.1f}s  {counts}")
+        run = "recorded" if s.get("run") == "recorded" else f"{s['seconds']:7.1f}s"
+        print(f"  {s['stage']:<12} {s['verdict']:<10} {run:>8}  {counts}")
     return 0
 
 

@@ -227,7 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="solver timeout per query; unknown is a failure (default: 30)",
     )
-    pv.add_argument("--report", metavar="FILE", help="write the proof report (docs/proofs.md)")
+    pv.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write the proof report (docs/proofs.md) and its summary beside it (docs/proofs.json)",
+    )
 
     bm = sub.add_parser("bmc", help="Z3: bounded model checking from Init, replayed in the model")
     bsrc = bm.add_mutually_exclusive_group()
@@ -243,7 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="long random runs at large sizes: ADR-0031's conflict-rate table"
     )
     sm.add_argument("--plan", choices=("default", "tiny"), default="default", help="which study")
-    sm.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sm.add_argument("--seed", type=int, default=1, help="first random seed (default 1)")
+    sm.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="seeds per cell (SEED..SEED+N-1); figures are means with a 95%% Student t "
+        "interval (default 3)",
+    )
     sm.add_argument(
         "--max-seconds", type=_positive_float, metavar="S", help="stop cleanly; partial result"
     )
@@ -257,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--no-plot", action="store_true", help="table only")
     _json_options(sm, file_alias=True)
     _progress_options(sm)
+    sm.add_argument(
+        "--from-json",
+        metavar="FILE",
+        help="render the report and plot again from a recorded --json file (no run)",
+    )
 
     from parsync.argtypes import seed as _seed
     from parsync.traces.command import nonneg_int
@@ -289,7 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rc.add_argument("--out", required=True, metavar="FILE", help="where to write the trace")
     rc.add_argument("--impl", metavar="MODULE", help="refsched or one of its mutants")
-    rc.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed (default 0)")
+    rc.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        metavar="N",
+        help="fixes the workload (needs, strategy) and the sequences of random draws (network "
+        "delays, drops, duplicates, release times, faults); NOT reproducible: real threads "
+        "decide which step each draw meets and in what order steps happen, so two runs with "
+        "one seed give different traces (default 0)",
+    )
     rc.add_argument(
         "--steps", type=_positive_int, default=2000, metavar="N", help="events at most (2000)"
     )
@@ -318,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--variant", metavar="NAME", help="gate a known-bad design variant (must fail)")
     g.add_argument("--skip", metavar="STAGE", action="append", default=[], help="leave a stage out")
+    g.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run check, liveness and prove even when the installed model's recorded results "
+        "match its hashes (by default those stages report the record, not a re-run)",
+    )
     g.add_argument(
         "--budget",
         metavar="STAGE=S",
@@ -1186,6 +1218,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         skip=tuple(args.skip),
         budgets=dict(args.budget),
         replay_dir=args.replay_dir,
+        recheck=args.recheck,
     )
     reports = [p for p in (args.junit, args.json_out, args.markdown) if p]
     try:

@@ -13,6 +13,16 @@ conformance ``pytest --pyargs parsync.conformance --parsync-impl=MODULE`` in a s
 traces     each trace file validated against the model (``--trace GLOB`` only)
 ========== =================================================================
 
+The check, liveness and prove stages are about the model, which does not
+change between a scheduler's pull requests: when the installed model's spec
+hash (check, liveness) or sources hash (prove) equals the one its recorded
+results were made from (:mod:`parsync.records`: ``spec/manifest.json`` and
+``docs/proofs.json``, shipped as package data), the stage reports the recorded
+verdict without re-running (``recorded: pass (...) for sources <hash>``). It
+is re-run when the hash differs, when no record ships with the install, for a
+``--variant`` (a different model) and with ``--recheck``; the reports say
+which, and why.
+
 Each stage has a time budget from the gate profile of the preset (overridable
 with ``--budget STAGE=SECONDS``). A stage that runs out of budget is
 *incomplete*; the ``pr`` profile treats that as a failure (a merge must not go
@@ -132,11 +142,18 @@ class StageResult:
     # step lines, reasons, Mermaid sequence diagram); empty when there is none
     rendered: tuple[list[str], list[str], list[str], str] | None = None
     diagram: str = ""  # a Mermaid sequence diagram of another stage's counterexample
+    #: set when the result is a recorded one, not run: {"source", "hash", "entry"}
+    recorded: dict[str, Any] | None = None
+    #: why a stage that could have been recorded was run (empty when not applicable)
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
             "verdict": self.verdict,
+            "run": "recorded" if self.recorded is not None else "ran",
+            "recorded": self.recorded,
+            "note": self.note or None,
             "seconds": round(self.seconds, 3),
             "counts": self.counts,
             "summary": self.summary,
@@ -219,6 +236,7 @@ class GateOptions:
     budgets: dict[str, float] = field(default_factory=dict)  # overrides
     replay_dir: str = ".parsync/replays"
     seed: int = 0
+    recheck: bool = False  # re-run check, liveness and prove even when a record matches
 
 
 def parse_budget(text: str) -> tuple[str, float]:
@@ -755,6 +773,88 @@ def run_traces(files: list[str], opts: GateOptions, budget: float, tick: Tick) -
     )
 
 
+# --- recorded results ---------------------------------------------------------------
+
+RECORDABLE = ("check", "liveness", "prove")
+
+
+def _short(h: str) -> str:
+    return h.removeprefix("sha256:")[:12]
+
+
+def recorded_stage(stage: str, opts: GateOptions) -> tuple[StageResult | None, str]:
+    """The recorded result of ``stage`` for the installed model, or (None, why it runs).
+
+    Only a passing record is served (a failure is re-run for its counterexample);
+    a variant is a different model and is never served from the record.
+    """
+    from parsync import records
+
+    if opts.recheck:
+        return None, "run: --recheck"
+    if opts.variant is not None:
+        return None, f"run: variant {opts.variant!r} is a different model, never recorded"
+    if stage == "check":
+        from parsync.model.presets import get_preset
+
+        lk = records.lookup_check(opts.preset, get_preset(opts.preset).config.describe())
+        if lk.entry is None:
+            return None, f"run: {lk.reason}"
+        e = lk.entry
+        counts = {"states": e["states"], "transitions": e["transitions"], "depth": e["depth"]}
+        cases = [*_property_cases({}, PASSED, ""), Case("coverage and witnesses")]
+        what = f"{e['states']:,} states, {e['transitions']:,} transitions"
+    elif stage == "liveness":
+        import importlib
+
+        try:
+            liveness: Any = importlib.import_module("parsync.engines.liveness")
+        except ImportError:
+            return None, "run: no liveness engine"
+        scope, cfg = _liveness_scope(liveness, opts.preset)
+        lk = records.lookup_liveness(scope, cfg.describe())
+        if lk.entry is None:
+            return None, f"run: {lk.reason}"
+        e = lk.entry
+        counts = {"states": e["states"], "transitions": e["transitions"]}
+        cases = [
+            Case(f"{pid} {liveness.LIVENESS_NAMES.get(pid, '')}".strip())
+            for pid in liveness.LIVENESS_IDS
+        ]
+        what = f"{scope}: {e['states']:,} states, {e['transitions']:,} transitions"
+    elif stage == "prove":
+        lk = records.lookup_proofs()
+        if lk.entry is None:
+            return None, f"run: {lk.reason}"
+        e = lk.entry
+        props = e.get("properties", {})
+        counts = {"obligations": e["obligations"], "proved": e["proved"], "properties": len(props)}
+        cases = [Case(_goal_name(pid)) for pid in props]
+        if e.get("nonvacuous") is not None:
+            cases.append(Case("NonVacuous"))
+        what = f"{e['proved']}/{e['obligations']} obligations proved for every size"
+    else:
+        return None, ""
+    summary = f"recorded: pass ({what}) for sources {_short(lk.hash)}"
+    rec = {"source": lk.source, "hash": lk.hash, "entry": e}
+    return (
+        StageResult(stage, PASSED, 0.0, counts, summary, cases=cases, data={}, recorded=rec),
+        "",
+    )
+
+
+def _recorded_or_run(
+    stage: str, opts: GateOptions, run: Callable[[], StageResult | None]
+) -> StageResult | None:
+    got, why = recorded_stage(stage, opts)
+    if got is not None:
+        return got
+    r = run()
+    if r is not None:
+        r.note = why
+    return r
+
+
 # --- the gate ----------------------------------------------------------------------
 
 
@@ -800,10 +900,12 @@ def gate_verdict(stages: list[StageResult], incomplete_fails: bool) -> str:
 
 
 def versions() -> dict[str, str]:
-    from parsync.manifest import spec_hash
     from parsync.proofs.report import versions as tool_versions
+    from parsync.records import current_spec_hash
 
-    return {**tool_versions(), "spec_hash": spec_hash()}
+    # hashed from the package's own files: manifest.spec_hash() reads the checkout's
+    # model/ folder, which an installed copy does not have
+    return {**tool_versions(), "spec_hash": current_spec_hash() or "unknown"}
 
 
 def run_gate(
@@ -825,11 +927,32 @@ def run_gate(
 
     plan: list[tuple[str, Callable[[], StageResult | None]]] = []
     if want("check"):
-        plan.append(("check", lambda: run_check(opts, budgets["check"], tk)))
+        plan.append(
+            (
+                "check",
+                lambda: _recorded_or_run(
+                    "check", opts, lambda: run_check(opts, budgets["check"], tk)
+                ),
+            )
+        )
     if want("liveness"):
-        plan.append(("liveness", lambda: run_liveness(opts, budgets["liveness"], tk)))
+        plan.append(
+            (
+                "liveness",
+                lambda: _recorded_or_run(
+                    "liveness", opts, lambda: run_liveness(opts, budgets["liveness"], tk)
+                ),
+            )
+        )
     if want("prove"):
-        plan.append(("prove", lambda: run_prove(opts, budgets["prove"], tk)))
+        plan.append(
+            (
+                "prove",
+                lambda: _recorded_or_run(
+                    "prove", opts, lambda: run_prove(opts, budgets["prove"], tk)
+                ),
+            )
+        )
     if opts.impl is not None and want("conformance"):
         plan.append(("conformance", lambda: run_conformance(opts, budgets["conformance"], tk)))
     if files and want("traces"):
@@ -881,8 +1004,12 @@ def junit_xml(g: GateResult) -> str:
             time=f"{s.seconds:.3f}",
         )
         props = ET.SubElement(suite, "properties")
-        for k, v in [("verdict", s.verdict), ("preset", g.preset), *s.counts.items()]:
+        run = "recorded" if s.recorded is not None else "ran"
+        for k, v in [("verdict", s.verdict), ("run", run), ("preset", g.preset), *s.counts.items()]:
             ET.SubElement(props, "property", name=str(k), value=str(v))
+        if s.recorded is not None:
+            ET.SubElement(props, "property", name="recorded_hash", value=s.recorded["hash"])
+            ET.SubElement(props, "property", name="recorded_source", value=s.recorded["source"])
         for c in s.cases:
             tc = ET.SubElement(
                 suite,
@@ -891,6 +1018,9 @@ def junit_xml(g: GateResult) -> str:
                 name=c.name,
                 time=f"{c.seconds:.3f}",
             )
+            if s.recorded is not None:
+                out = ET.SubElement(tc, "system-out")
+                out.text = f"recorded, not run: {s.summary}"
             if c.failure:
                 f = ET.SubElement(tc, "failure", message=c.failure)
                 f.text = c.detail or c.failure
@@ -990,10 +1120,12 @@ def markdown(g: GateResult) -> str:
         "|---|---|---|---|",
     ]
     for s in g.stages:
+        rec = s.recorded is not None
         lines.append(
-            f"| {s.stage} | {_ICON.get(s.verdict, '')} {s.verdict} | {s.seconds:.1f}s | "
-            f"{_counts_text(s)} |"
+            f"| {s.stage} | {_ICON.get(s.verdict, '')} {s.verdict}{' (recorded)' if rec else ''} "
+            f"| {'recorded' if rec else f'{s.seconds:.1f}s'} | {_counts_text(s)} |"
         )
+    lines += _record_notes(g, "`")
     bad = g.first_failure()
     if bad is not None:
         lines += ["", f"**{bad.stage}**: {bad.headline or bad.summary}"]
@@ -1020,6 +1152,28 @@ def markdown(g: GateResult) -> str:
     if incomplete and not g.incomplete_fails:
         lines += ["", f"note: out of budget (reported, not failed): {', '.join(incomplete)}"]
     return "\n".join(lines) + "\n"
+
+
+def _record_notes(g: GateResult, tick: str) -> list[str]:
+    """Which model stages were recorded (not run) and which ran, and why."""
+    recorded = [s for s in g.stages if s.recorded is not None]
+    ran = [s for s in g.stages if s.stage in RECORDABLE and s.recorded is None and s.note]
+    out: list[str] = []
+    if recorded:
+        out += [
+            "",
+            "recorded, not run: "
+            + ", ".join(
+                f"{s.stage} ({tick}{s.recorded['source']}{tick}, sources "
+                f"{tick}{_short(s.recorded['hash'])}{tick})"
+                for s in recorded
+                if s.recorded is not None
+            )
+            + f"; {tick}--recheck{tick} runs them",
+        ]
+    for s in ran:
+        out += ["", f"{s.stage}: {s.note}"]
+    return out
 
 
 def write_reports(g: GateResult, junit: str | None, js: str | None, md: str | None) -> None:
@@ -1068,9 +1222,16 @@ def print_summary(g: GateResult, *, stderr: bool = False) -> None:
     for s in g.stages:
         c = colour.get(s.verdict, "white")
         t.add_row(
-            s.stage, f"[{c}]{s.verdict}[/{c}]", f"{s.seconds:.1f}s", _counts_text(s), s.summary
+            s.stage,
+            f"[{c}]{s.verdict}[/{c}]",
+            "recorded" if s.recorded is not None else f"{s.seconds:.1f}s",
+            _counts_text(s),
+            s.summary,
         )
     out.print(t)
+    for line in _record_notes(g, ""):
+        if line:
+            out.print(line, markup=False)
     bad = g.first_failure()
     if bad is not None:
         out.print(f"\n[bold red]{bad.stage}[/bold red]: {bad.headline or bad.summary}")

@@ -77,7 +77,15 @@ def junit_cases(path: Path) -> dict[str, dict[str, str | None]]:
 
 
 def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
-    r, rep = gate(tmp_path, "--preset=pr", f"--impl={REFERENCE}", "--skip=check", "--skip=liveness")
+    # --recheck: prove runs for real here (the recorded stage is tests/test_gate_records.py)
+    r, rep = gate(
+        tmp_path,
+        "--preset=pr",
+        f"--impl={REFERENCE}",
+        "--skip=check",
+        "--skip=liveness",
+        "--recheck",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SAFE to merge" in r.stdout
     doc = json.loads(rep["json"].read_text())
@@ -204,7 +212,8 @@ def test_liveness_stage_passes_and_fails_with_a_lasso(calm_liveness_scope: None)
 
 
 def test_out_of_budget_blocks_a_pr_but_not_a_nightly(tmp_path: Path) -> None:
-    opts = {"skip": ("prove", "liveness"), "budgets": {"check": 0.3}}
+    # --recheck: a current record would serve the check without running it
+    opts = {"skip": ("prove", "liveness"), "budgets": {"check": 0.3}, "recheck": True}
     pr = run_gate(GateOptions(preset="pr", **opts))  # type: ignore[arg-type]
     (check,) = pr.stages
     assert check.verdict == INCOMPLETE and 0 < check.counts["states"] < 2_070_097

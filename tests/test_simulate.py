@@ -21,7 +21,15 @@ import pytest
 
 from parsync.cli import main
 from parsync.engines.simulate import SimulationError, Workload, generate, run
-from parsync.engines.simulate_study import PLANS, render_markdown, simulate
+from parsync.engines.simulate_study import (
+    PLANS,
+    figure,
+    from_json,
+    mean_ci,
+    render_markdown,
+    simulate,
+    t975,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Workload(
@@ -167,6 +175,7 @@ def test_bad_parameters_are_one_line(changes: dict[str, object], message: str) -
         (["--max-seconds", "0"], "expected a positive number"),
         (["--plan", "huge"], "invalid choice: 'huge'"),
         (["--seed", "x"], "invalid int value"),
+        (["--seeds", "0"], "expected a positive"),
     ],
 )
 def test_cli_bad_options_exit_2(
@@ -205,8 +214,9 @@ def test_cli_writes_the_report_in_the_committed_format(tmp_path: Path) -> None:
     assert main(["simulate", "--plan", "tiny", "--out", str(out), "--json", str(js)]) == 0
     text = out.read_text()
     doc = json.loads(js.read_text())
-    assert doc["format"] == "parsync-simulation/1" and doc["complete"]
+    assert doc["format"] == "parsync-simulation/2" and doc["complete"]
     assert doc["seed"] == 1 and doc["spec_hash"].startswith("sha256:")
+    assert doc["seeds"] == 3  # the default: each cell run under seeds 1, 2, 3
     assert {f["verdict"] for f in doc["findings"]} <= {
         "agrees",
         "direction only",
@@ -216,7 +226,11 @@ def test_cli_writes_the_report_in_the_committed_format(tmp_path: Path) -> None:
     }
     # every figure in the document is from the run: spot-check one grid cell
     cell = doc["sections"]["grid"][0]
-    assert f"{cell['metrics']['conflict_rate']:.3f}" in text
+    assert cell["seeds"] == [1, 2, 3] and len(cell["runs"]) == 3
+    mean = cell["metrics"]["conflict_rate"]
+    half = cell["ci95_half"]["conflict_rate"]
+    assert f"{mean:.3f} ± {half:.3f}" in text
+    assert mean == pytest.approx(sum(r["metrics"]["conflict_rate"] for r in cell["runs"]) / 3)
     committed = (ROOT / "docs" / "simulation.md").read_text()
     assert _skeleton(text) == _skeleton(committed)
     assert "plan: `default`" in committed and "status: complete" in committed
@@ -230,3 +244,71 @@ def test_tiny_plan_covers_every_section() -> None:
     assert len(res.adr_rows()) == 8  # four ADR rows x two time models
     js = res.to_json()
     assert json.loads(json.dumps(js)) == js  # plain JSON, nothing lost
+
+
+def test_student_t_interval_by_hand() -> None:
+    """mean +- t(0.975, n-1) * s / sqrt(n): [1, 2, 3] has s = 1, t(0.975, 2) = 4.303."""
+    m, h, n = mean_ci([1.0, 2.0, 3.0])
+    assert (m, n) == (2.0, 3) and h == pytest.approx(4.303 / 3**0.5)
+    assert mean_ci([5.0, float("nan")])[1] != mean_ci([5.0, float("nan")])[1]  # NaN: one value
+    assert mean_ci([])[2] == 0
+    assert t975(1) == 12.706 and t975(30) == 2.042 and t975(1000) == 1.96
+
+
+def test_seeds_are_run_and_shared_runs_are_not_repeated() -> None:
+    one = simulate("tiny", 1, seeds=1)
+    two = simulate("tiny", 1, seeds=2)
+    assert two.seeds == 2 and two.cell_count == one.cell_count
+    k, c = two.runs["grid"][0]
+    assert c.seeds == [1, 2]
+    # a seed's run is the single-seed run: seed 1 of the two-seed study equals the one-seed study
+    assert c.results[0].metrics == one.runs["grid"][0][1].results[0].metrics
+    # ADR rows that calibrate to one load share their runs: fewer runs than cells x seeds
+    assert two.run_count < two.cell_count * 2
+    with pytest.raises(ValueError):
+        simulate("tiny", 1, seeds=0)
+
+
+def test_plot_draws_adr_rows_as_targets_and_unreached_rows_not_as_data() -> None:
+    pytest.importorskip("matplotlib")
+    res = simulate("tiny", 1, seeds=3)  # reaches the first ADR rows, not the last
+    fig = figure(res)
+    axes = fig.axes
+    assert len(axes) == 10  # 2 time models x (4 quantities + the ADR table)
+    ylabels = {ax.get_ylabel() for ax in axes}
+    assert {"conflict rate", "staleness mean (cycles)", "retries / placement"} <= ylabels
+    rows = res.adr_rows()
+    unreached = {r["before"] for r in rows if not r["reached"]}
+    assert unreached  # the tiny plan leaves some ADR rows unreached
+    reached = {r["before"] for r in rows if r["reached"]}
+    assert reached
+    for ax in (axes[4], axes[9]):
+        target = [ln for ln in ax.get_lines() if ln.get_label().startswith("ADR target")]
+        assert len(target) == 1 and target[0].get_linestyle() == "--"
+        assert sorted(target[0].get_xdata()) == sorted(r["before"] for r in rows[::2])
+        # the model's points (error-bar containers) sit only at reached rows
+        model = [c for c in ax.containers if str(c.get_label()).startswith("model")]
+        assert model
+        for c in model:
+            for x in c.lines[0].get_xdata():
+                assert any(abs(x - b) < 0.02 for b in reached)
+                assert not any(abs(x - b) < 0.02 for b in unreached)
+        notes = [t.get_text() for t in ax.texts]
+        assert notes.count("not reached") == len(unreached)
+    # error bars on the grid panels
+    assert all(ax.containers for ax in axes[:4])
+
+
+def test_a_recorded_study_renders_again_identically(tmp_path: Path) -> None:
+    """--from-json renders the record without running: the same document, every figure."""
+    out, js, again = tmp_path / "a.md", tmp_path / "a.json", tmp_path / "b.md"
+    assert (
+        main(["simulate", "--plan", "tiny", "--no-plot", "--out", str(out), "--json", str(js)]) == 0
+    )
+    assert main(["simulate", "--from-json", str(js), "--no-plot", "--out", str(again)]) == 0
+    assert again.read_text() == out.read_text()
+    res = from_json(json.loads(js.read_text()))
+    assert res.run_count == json.loads(js.read_text())["runs"]  # shared runs stay shared
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "parsync-simulation/1"}')
+    assert main(["simulate", "--from-json", str(bad), "--out", str(again)]) == 2

@@ -8,9 +8,12 @@ crashes and recovers workers and fails the broker over. Every step the
 scheduler takes is written, in the order its ``EventLog`` fixes (each event is
 emitted under the lock that orders the step), as one trace line.
 
-The run is random but seeded: the workload and the fault schedule come from
-``seed``; thread timing still varies from run to run, which is the point
-(real concurrency, not a driver's interleaving).
+The run is random but seeded, and **not reproducible**: ``seed`` fixes the
+workload and the sequences of random draws (delays, drops, duplicates, release
+times, faults), but the threads' timing decides which step each draw meets and
+in what order steps happen, so two runs with one seed give different traces.
+That is the point (real concurrency, not a driver's interleaving); keep the
+trace file to reproduce a run.
 """
 
 from __future__ import annotations

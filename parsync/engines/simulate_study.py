@@ -19,10 +19,18 @@ quote; :func:`write_markdown` renders it as ``docs/simulation.md`` with every
 figure taken from the result, and :func:`write_plot` draws the plot when the
 optional ``plot`` extra (matplotlib) is installed. Runs of one comparison share
 a seed, so they see the same random draws wherever their workloads coincide.
+
+Every cell is run under ``seeds`` consecutive seeds (``seed``, ``seed + 1``, ...);
+a figure is the mean over the seeds with a 95% Student t confidence interval
+(:func:`mean_ci`: mean +- t(0.975, n - 1) * s / sqrt(n), s the sample standard
+deviation over the seeds). A workload that two sections share (the ADR rows
+that calibrate to one load, the shapes' uniform runs and the grid) is run once
+per seed and reused (:class:`Cell` results are looked up by workload and seed).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -34,7 +42,40 @@ from parsync.engines.simulate import TIME_MODELS, RunResult, Workload, plain, ru
 from parsync.manifest import spec_hash, tool_versions
 from parsync.model.config import STRATEGIES
 
-FORMAT = "parsync-simulation/1"
+FORMAT = "parsync-simulation/2"
+#: the number of seeds per cell when none is given (``parsync simulate --seeds``)
+DEFAULT_SEEDS = 3
+
+#: t(0.975, df) for df = 1..30 (two-sided 95%); beyond 30 the normal 1.96 is within 2%.
+_T975 = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+
+
+def t975(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        return math.nan
+    return _T975[df - 1] if df <= len(_T975) else 1.96
+
+
+def mean_ci(xs: list[float]) -> tuple[float, float, int]:
+    """(mean, half-width of the 95% Student t interval, n) over the non-NaN ``xs``.
+
+    The half-width is NaN with fewer than two values (no spread to estimate).
+    """
+    ys = [x for x in xs if not math.isnan(x)]
+    n = len(ys)
+    if n == 0:
+        return math.nan, math.nan, 0
+    m = sum(ys) / n
+    if n < 2:
+        return m, math.nan, n
+    sd = math.sqrt(sum((y - m) ** 2 for y in ys) / (n - 1))
+    return m, t975(n - 1) * sd / math.sqrt(n), n
+
 
 #: ADR-0031's table: conflict rate before (OCC alone) -> about this after P = 8.
 ADR_TABLE: tuple[tuple[float, float], ...] = (
@@ -142,13 +183,57 @@ PLANS = {
 SECTIONS = ("grid", "calibration", "adr", "schedulers", "shapes")
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a study: its runs, one per seed; ``metrics`` are the means."""
+
+    results: tuple[RunResult, ...]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {m: mean_ci([r.metrics[m] for r in self.results])[0] for m in self._names()}
+
+    @property
+    def half(self) -> dict[str, float]:
+        """The 95% confidence half-width of each metric (NaN below two seeds)."""
+        return {m: mean_ci([r.metrics[m] for r in self.results])[1] for m in self._names()}
+
+    def ci(self, name: str) -> tuple[float, float, int]:
+        return mean_ci([r.metrics[name] for r in self.results])
+
+    def _names(self) -> list[str]:
+        return list(self.results[0].metrics) if self.results else []
+
+    @property
+    def complete(self) -> bool:
+        return all(r.complete for r in self.results)
+
+    @property
+    def steps(self) -> int:
+        return sum(r.steps for r in self.results)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [r.seed for r in self.results]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seeds": self.seeds,
+            "complete": self.complete,
+            "metrics": plain(self.metrics),
+            "ci95_half": plain(self.half),
+            "runs": [r.to_json() for r in self.results],
+        }
+
+
 @dataclass
 class SimulationResult:
     """Every run of a study, by section, with its provenance."""
 
     plan: Plan
     seed: int
-    runs: dict[str, list[tuple[dict[str, Any], RunResult]]] = field(default_factory=dict)
+    seeds: int = DEFAULT_SEEDS
+    runs: dict[str, list[tuple[dict[str, Any], Cell]]] = field(default_factory=dict)
     skipped: int = 0
     seconds: float = 0.0
     interrupted: bool = False
@@ -166,11 +251,18 @@ class SimulationResult:
 
     @property
     def steps(self) -> int:
-        return sum(r.steps for rs in self.runs.values() for _, r in rs)
+        """Model steps actually executed (a run two cells share counts once)."""
+        unique = {id(r): r for rs in self.runs.values() for _, c in rs for r in c.results}
+        return sum(r.steps for r in unique.values())
+
+    @property
+    def cell_count(self) -> int:
+        return sum(len(rs) for rs in self.runs.values())
 
     @property
     def run_count(self) -> int:
-        return sum(len(rs) for rs in self.runs.values())
+        """Simulated runs actually executed (a run two cells share counts once)."""
+        return len({id(r) for rs in self.runs.values() for _, c in rs for r in c.results})
 
     def rows(self, section: str) -> list[dict[str, Any]]:
         """One flat dict per run of ``section``: its key, then its metrics."""
@@ -179,11 +271,15 @@ class SimulationResult:
         ]
 
     def metric(self, section: str, name: str, **key: Any) -> float:
-        """The metric ``name`` of the run of ``section`` whose key has these values."""
-        for k, r in self.runs.get(section, []):
+        """The mean of ``name`` over the seeds of the cell of ``section`` with this key."""
+        return self.metric_ci(section, name, **key)[0]
+
+    def metric_ci(self, section: str, name: str, **key: Any) -> tuple[float, float, int]:
+        """(mean, 95% half-width, n) of ``name`` in the cell of ``section`` with this key."""
+        for k, c in self.runs.get(section, []):
             if all(k.get(f) == v for f, v in key.items()):
-                return r.metrics[name]
-        return math.nan
+                return c.ci(name)
+        return math.nan, math.nan, 0
 
     def levels(self) -> list[dict[str, Any]]:
         """Per ADR row, the calibration load whose P = 1 conflict rate is closest."""
@@ -197,13 +293,14 @@ class SimulationResult:
             )
             if best is None:
                 continue
-            measured = best[1].metrics["conflict_rate"]
+            measured, half, _ = best[1].ci("conflict_rate")
             out.append(
                 {
                     "before": before,
                     "adr_after": after,
                     "hot_share": best[0]["hot_share"],
                     "model_before": measured,
+                    "model_before_ci95": half,
                     "reached": abs(measured - before) <= TOLERANCE,
                 }
             )
@@ -216,9 +313,11 @@ class SimulationResult:
             for tm in TIME_MODELS:
                 row = {**lv, "time_model": tm}
                 for st in STRATEGIES:
-                    row[st] = self.metric(
+                    m, h, _ = self.metric_ci(
                         "adr", "conflict_rate", before=lv["before"], time_model=tm, strategy=st
                     )
+                    row[st] = m
+                    row[f"{st}_ci95"] = h
                 rows.append(row)
         return rows
 
@@ -231,42 +330,109 @@ class SimulationResult:
             "format": FORMAT,
             "plan": self.plan.name,
             "seed": self.seed,
+            "seeds": self.seeds,
+            "interval": "95% Student t over the seeds: mean +- t(0.975, n-1) * sd / sqrt(n)",
             "base": self.plan.base.to_dict(),
             "complete": self.complete,
             "skipped_runs": self.skipped,
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 2),
             "steps": self.steps,
+            "runs": self.run_count,
             "spec_hash": self.spec_hash,
             "versions": self.versions,
+            "command": self.command,
             "sections": {
-                s: [{"key": k, **r.to_json()} for k, r in rs] for s, rs in self.runs.items()
+                s: [{"key": k, **c.to_json()} for k, c in rs] for s, rs in self.runs.items()
             },
             "adr_rows": plain(self.adr_rows()),
             "findings": self.findings(),
         }
 
 
+def from_json(doc: dict[str, Any]) -> SimulationResult:
+    """The result a ``parsync simulate --json`` file records, to render it again.
+
+    Raises ValueError (one line) when the file is not a simulation record of
+    this format, or names a plan this version does not have.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ValueError(f"not a {FORMAT} record")
+    try:
+        pl = PLANS[doc["plan"]]
+    except KeyError:
+        raise ValueError(f"unknown plan {doc.get('plan')!r} in the record") from None
+
+    def metric(v: Any) -> float:
+        return math.nan if v is None else float(v)
+
+    seen: dict[tuple[Workload, int], RunResult] = {}  # a run two cells share is one run
+    runs: dict[str, list[tuple[dict[str, Any], Cell]]] = {}
+    for section, cells in doc.get("sections", {}).items():
+        got = runs.setdefault(section, [])
+        for c in cells:
+            results = []
+            for r in c["runs"]:
+                wl = Workload(**r["workload"])
+                if (wl, r["seed"]) not in seen:
+                    seen[wl, r["seed"]] = RunResult(
+                        workload=wl,
+                        variant=r["variant"],
+                        seed=r["seed"],
+                        needs=r["needs"],
+                        steps=r["steps"],
+                        ticks_run=r["ticks_run"],
+                        seconds=r["seconds"],
+                        complete=r["complete"],
+                        metrics={k: metric(v) for k, v in r["metrics"].items()},
+                        violations=r["violations"],
+                    )
+                results.append(seen[wl, r["seed"]])
+            got.append((c["key"], Cell(tuple(results))))
+    seeds = int(doc.get("seeds", 1))
+    return SimulationResult(
+        pl,
+        int(doc["seed"]),
+        seeds,
+        runs,
+        skipped=int(doc.get("skipped_runs", 0)),
+        seconds=float(doc.get("seconds", 0.0)),
+        interrupted=bool(doc.get("interrupted", False)),
+        spec_hash=str(doc.get("spec_hash", "")),
+        versions=dict(doc.get("versions", {})),
+        command=str(
+            doc.get("command")
+            or f"parsync simulate --plan {pl.name} --seed {doc['seed']} --seeds {seeds}"
+        ),
+    )
+
+
 def simulate(
     plan: Plan | str = "default",
     seed: int = 1,
     *,
+    seeds: int = DEFAULT_SEEDS,
     max_seconds: float | None = None,
     on_run: Callable[[str, int, int, str], None] | None = None,
     command: str = "",
 ) -> SimulationResult:
     """Run every section of ``plan``; stop cleanly at ``max_seconds`` or Ctrl-C.
 
-    A run cut by the budget is kept (marked incomplete); the runs not started
-    are counted in ``skipped``. ``on_run(section, done, total, label)`` reports
-    progress before each run.
+    Each cell runs under the seeds ``seed .. seed + seeds - 1``; a workload and
+    seed already run for another cell is reused, not run again. A run cut by the
+    budget is kept (marked incomplete); the cells not finished are counted in
+    ``skipped``. ``on_run(section, done, total, label)`` reports progress before
+    each cell.
     """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
     pl = PLANS[plan] if isinstance(plan, str) else plan
     started = time.monotonic()
     deadline = None if max_seconds is None else started + max_seconds
     res = SimulationResult(
-        pl, seed, spec_hash=spec_hash(), versions=tool_versions(), command=command
+        pl, seed, seeds, spec_hash=spec_hash(), versions=tool_versions(), command=command
     )
+    done_runs: dict[tuple[Workload, int], RunResult] = {}
     total = sum(len(pl.cells(s)) for s in SECTIONS if s != "adr") + len(ADR_TABLE) * len(
         TIME_MODELS
     ) * len(STRATEGIES)
@@ -281,7 +447,12 @@ def simulate(
                     return res
                 if on_run is not None:
                     on_run(section, done, total, wl.describe())
-                got.append((key, run(wl, seed, deadline=deadline)))
+                results = []
+                for sd in range(seed, seed + seeds):
+                    if (wl, sd) not in done_runs:
+                        done_runs[wl, sd] = run(wl, sd, deadline=deadline)
+                    results.append(done_runs[wl, sd])
+                got.append((key, Cell(tuple(results))))
                 done += 1
     except KeyboardInterrupt:
         res.interrupted = True
@@ -296,6 +467,13 @@ def simulate(
 
 def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.3f}"
+
+
+def _fmt_ci(x: float, half: float) -> str:
+    """``mean ± half-width`` (the 95% interval), or the mean alone with one seed."""
+    if math.isnan(x) or math.isnan(half):
+        return _fmt(x)
+    return f"{x:.3f} ± {half:.3f}"
 
 
 def _findings(res: SimulationResult) -> list[dict[str, Any]]:
@@ -320,17 +498,23 @@ def _findings(res: SimulationResult) -> list[dict[str, Any]]:
                 "claim": f"ADR row {lv_row['before']:.2f} -> ~{lv_row['adr_after']:.2f} "
                 f"at P={after} ({lv_row['time_model']})",
                 "verdict": verdict,
-                "evidence": f"model P=1 {_fmt(lv_row['model_before'])} (hot_share "
+                "evidence": f"model P=1 "
+                f"{_fmt_ci(lv_row['model_before'], lv_row['model_before_ci95'])} (hot_share "
                 f"{lv_row['hot_share']:g}); P={after}: "
-                + ", ".join(f"{st} {_fmt(lv_row[st])}" for st in STRATEGIES),
+                + ", ".join(
+                    f"{st} {_fmt_ci(lv_row[st], lv_row[st + '_ci95'])}" for st in STRATEGIES
+                ),
             }
         )
     for tm in TIME_MODELS:
-        base = res.metric("grid", "conflict_rate", time_model=tm, strategy="quality-first", P=1)
-        vals = {
-            st: res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=after)
+        base, bh, _ = res.metric_ci(
+            "grid", "conflict_rate", time_model=tm, strategy="quality-first", P=1
+        )
+        cis = {
+            st: res.metric_ci("grid", "conflict_rate", time_model=tm, strategy=st, P=after)
             for st in STRATEGIES
         }
+        vals = {st: c[0] for st, c in cis.items()}
         lower = [st for st, v in vals.items() if v < base]
         out.append(
             {
@@ -338,14 +522,14 @@ def _findings(res: SimulationResult) -> list[dict[str, Any]]:
                 "verdict": "agrees"
                 if len(lower) == len(STRATEGIES)
                 else ("partly" if lower else "disagrees"),
-                "evidence": f"P=1 {_fmt(base)}; P={after}: "
-                + ", ".join(f"{st} {_fmt(v)}" for st, v in vals.items()),
+                "evidence": f"P=1 {_fmt_ci(base, bh)}; P={after}: "
+                + ", ".join(f"{st} {_fmt_ci(c[0], c[1])}" for st, c in cis.items()),
             }
         )
     for st in ("latency-first", "quality-first"):
         pts = [
-            (k["W"], r.metrics["conflict_rate"])
-            for k, r in res.runs.get("schedulers", [])
+            (k["W"], *c.ci("conflict_rate")[:2])
+            for k, c in res.runs.get("schedulers", [])
             if k["strategy"] == st
         ]
         if len(pts) >= 2:
@@ -355,7 +539,7 @@ def _findings(res: SimulationResult) -> list[dict[str, Any]]:
                     "claim": "more schedulers at fixed total load lower conflicts "
                     f"({st}, P={after})",
                     "verdict": "agrees" if last < first else "disagrees",
-                    "evidence": ", ".join(f"W={w}: {_fmt(v)}" for w, v in pts),
+                    "evidence": ", ".join(f"W={w}: {_fmt_ci(v, h)}" for w, v, h in pts),
                 }
             )
     for metric, best_st, claim, pick in (
@@ -492,8 +676,14 @@ def render_markdown(res: SimulationResult, plot_note: str) -> str:
         f"Generated by `{res.command or 'parsync simulate'}`; do not edit by hand.",
         "",
         f"- status: {status}",
-        f"- plan: `{pl.name}`, seed {res.seed}, {res.run_count} runs, {res.steps:,} model steps, "
+        f"- plan: `{pl.name}`, seeds {res.seed}..{res.seed + res.seeds - 1} ({res.seeds} per "
+        f"cell), {res.cell_count} cells, {res.run_count} runs, {res.steps:,} model steps, "
         f"{res.seconds:.0f} s",
+        f"- figures: mean over the {res.seeds} seeds of a cell ± the half-width of its 95% "
+        "Student t confidence interval (mean ± t(0.975, n-1) · sd / √n over the seeds; no "
+        "interval with one seed); a run two cells share is run once. Three seeds are few "
+        "(t(0.975, 2) = 4.30 makes the intervals wide); they keep the default study's run "
+        "time to tens of minutes on a shared two-core machine (`--seeds N` for more)",
         f"- base scope: W={b.workers} workers, B={b.buckets} buckets x {b.capacity} slots, "
         f"P in {list(pl.partitions)}, {b.units} time units ({b.warmup} warm-up), "
         f"{b.rate:g} needs/worker/unit, hold {b.hold:g} units, {b.eligible} eligible buckets/need, "
@@ -530,10 +720,10 @@ def render_markdown(res: SimulationResult, plot_note: str) -> str:
                 f"{r['before']:.2f}",
                 f"~{r['adr_after']:.2f}",
                 f"{r['hot_share']:g}",
-                _fmt(r["model_before"]),
+                _fmt_ci(r["model_before"], r["model_before_ci95"]),
                 "yes" if r["reached"] else "no",
                 r["time_model"],
-                *(_fmt(r[st]) for st in STRATEGIES),
+                *(_fmt_ci(r[st], r[st + "_ci95"]) for st in STRATEGIES),
             ]
             for r in res.adr_rows()
         ],
@@ -551,7 +741,11 @@ def render_markdown(res: SimulationResult, plot_note: str) -> str:
                 [
                     st,
                     *(
-                        _fmt(res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=p))
+                        _fmt_ci(
+                            *res.metric_ci(
+                                "grid", "conflict_rate", time_model=tm, strategy=st, P=p
+                            )[:2]
+                        )
                         for p in pl.partitions
                     ),
                 ]
@@ -573,8 +767,8 @@ def render_markdown(res: SimulationResult, plot_note: str) -> str:
         L += _table(
             [*(k.replace("_", " ") for k in keys), *(h for _, h in _METRIC_COLUMNS)],
             [
-                [*(_key(k[f]) for f in keys), *(_fmt(r.metrics[m]) for m, _ in _METRIC_COLUMNS)]
-                for k, r in res.runs.get(section, [])
+                [*(_key(k[f]) for f in keys), *(_fmt_ci(*c.ci(m)[:2]) for m, _ in _METRIC_COLUMNS)]
+                for k, c in res.runs.get(section, [])
             ],
         )
     L += ["", "## Plot", "", plot_note, "", "## Reading: where the model agrees and where not", ""]
@@ -611,8 +805,37 @@ def _reading(res: SimulationResult) -> list[str]:
     return out
 
 
+#: the quantities the plot draws against P, one column each (one y-scale per quantity)
+PLOT_QUANTITIES: tuple[tuple[str, str], ...] = (
+    ("conflict_rate", "conflict rate"),
+    ("staleness_mean", "staleness mean (cycles)"),
+    ("retries_per_placement", "retries / placement"),
+    ("latency_units", "latency (time units)"),
+)
+
+
 def write_plot(res: SimulationResult, path: Path) -> str | None:
-    """Draw conflict rate against P per strategy and time model; None without matplotlib."""
+    """Draw the grid and the ADR table with 95% error bars; None without matplotlib.
+
+    Rows are the time models; the first four columns are conflict rate,
+    staleness, retries and latency against P per strategy (a column shares its
+    y-scale), the last puts ADR-0031's table beside the model. ADR "after"
+    figures are targets (hollow dashed markers), never data; the model's P = 8
+    rates are drawn only for ADR rows whose load the model reached.
+    """
+    fig = figure(res)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return str(path)
+
+
+def figure(res: SimulationResult) -> Any:
+    """The plot of :func:`write_plot` as a matplotlib Figure; None without matplotlib."""
     try:
         import matplotlib
 
@@ -621,41 +844,108 @@ def write_plot(res: SimulationResult, path: Path) -> str | None:
     except ImportError:
         return None
     pl = res.plan
-    fig, axes = plt.subplots(1, len(TIME_MODELS) + 1, figsize=(15, 4.2))
-    for ax, tm in zip(axes, TIME_MODELS, strict=False):
-        for st in STRATEGIES:
-            ys = [
-                res.metric("grid", "conflict_rate", time_model=tm, strategy=st, P=p)
-                for p in pl.partitions
-            ]
-            ax.plot(pl.partitions, ys, marker="o", label=st)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("partitions P")
-        ax.set_ylabel("conflict rate")
-        ax.set_title(f"uniform workload, {tm}")
-        ax.legend()
-    ax = axes[-1]
-    rows = [r for r in res.adr_rows() if r["time_model"] == "equal-bandwidth"]
-    xs = [r["before"] for r in rows]
-    ax.plot(
-        xs,
-        [r["adr_after"] for r in rows],
-        "k--",
-        marker="s",
-        label=f"ADR-0031 after (P={pl.after_p})",
+    ncols = len(PLOT_QUANTITIES) + 1
+    fig, axes = plt.subplots(
+        len(TIME_MODELS), ncols, figsize=(4.0 * ncols, 3.6 * len(TIME_MODELS)), squeeze=False
     )
-    ax.plot(xs, [r["model_before"] for r in rows], "k:", marker="x", label="model P=1 (calibrated)")
-    for st in STRATEGIES:
-        ax.plot(xs, [r[st] for r in rows], marker="o", label=f"model P={pl.after_p} {st}")
-    ax.set_xlabel("ADR 'before' conflict rate (row)")
-    ax.set_ylabel("conflict rate")
-    ax.set_title("ADR table vs model (equal-bandwidth)")
-    ax.legend(fontsize=7)
+    colours = dict(zip(STRATEGIES, ("tab:blue", "tab:orange", "tab:green"), strict=False))
+    for col, (metric, label) in enumerate(PLOT_QUANTITIES):
+        column = [axes[row][col] for row in range(len(TIME_MODELS))]
+        for ax, tm in zip(column, TIME_MODELS, strict=True):
+            for i, st in enumerate(STRATEGIES):
+                cis = [
+                    res.metric_ci("grid", metric, time_model=tm, strategy=st, P=p)
+                    for p in pl.partitions
+                ]
+                # a small sideways offset per strategy keeps overlapping bars apart
+                xs = [p * (1 + 0.04 * (i - 1)) for p in pl.partitions]
+                ax.errorbar(
+                    xs,
+                    [c[0] for c in cis],
+                    yerr=[0.0 if math.isnan(c[1]) else c[1] for c in cis],
+                    marker="o",
+                    ms=4,
+                    capsize=3,
+                    color=colours[st],
+                    label=st,
+                )
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(list(pl.partitions), [str(p) for p in pl.partitions])
+            ax.set_title(f"{label}\nuniform, {tm}", fontsize=9)
+            ax.set_ylabel(label, fontsize=8)
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+        hi = max(ax.get_ylim()[1] for ax in column)
+        for ax in column:  # every quantity is >= 0: an interval below 0 is cut at the axis
+            ax.set_ylim(0.0, hi)
+        column[-1].set_xlabel("partitions P", fontsize=8)
+    axes[0][0].legend(fontsize=7, title="strategy", title_fontsize=7)
+    adr_axes = [axes[row][-1] for row in range(len(TIME_MODELS))]
+    for ax, tm in zip(adr_axes, TIME_MODELS, strict=True):
+        rows = [r for r in res.adr_rows() if r["time_model"] == tm]
+        xs = [r["before"] for r in rows]
+        ax.plot(
+            xs,
+            [r["adr_after"] for r in rows],
+            linestyle="--",
+            color="black",
+            marker="D",
+            mfc="none",
+            label=f"ADR target (after, P={pl.after_p})",
+        )
+        ax.plot(xs, xs, linestyle=":", color="grey", label="ADR before (OCC alone)")
+        got = [r for r in rows if r["reached"]]
+        if got:
+            ax.errorbar(
+                [r["before"] for r in got],
+                [r["model_before"] for r in got],
+                yerr=[_nan0(r["model_before_ci95"]) for r in got],
+                fmt="kx",
+                capsize=3,
+                label="model P=1 (calibrated)",
+            )
+        for i, st in enumerate(STRATEGIES):
+            if got:
+                ax.errorbar(
+                    [r["before"] + 0.01 * (i - 1) for r in got],
+                    [r[st] for r in got],
+                    yerr=[_nan0(r[st + "_ci95"]) for r in got],
+                    fmt="o",
+                    ms=4,
+                    capsize=3,
+                    color=colours[st],
+                    label=f"model P={pl.after_p} {st}",
+                )
+        for r in rows:
+            if not r["reached"]:
+                ax.annotate(
+                    "not reached",
+                    (r["before"], r["adr_after"]),
+                    textcoords="offset points",
+                    xytext=(0, 8),
+                    ha="center",
+                    fontsize=7,
+                    color="dimgrey",
+                )
+        ax.set_xlim(0.0, 0.9)
+        ax.set_ylim(0.0, 0.9)
+        ax.set_title(f"ADR-0031 table vs model\nhot-cold, {tm}", fontsize=9)
+        ax.set_ylabel("conflict rate", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    adr_axes[0].legend(fontsize=6, loc="upper left")
+    adr_axes[-1].set_xlabel("ADR row: conflict rate before (OCC alone)", fontsize=8)
+    fig.suptitle(
+        f"parsync simulate, plan {pl.name}: mean over {res.seeds} seed(s) per point, "
+        "error bars = 95% Student t interval",
+        fontsize=10,
+    )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return str(path)
+    return fig
+
+
+def _nan0(x: float) -> float:
+    return 0.0 if math.isnan(x) else x
 
 
 def write_outputs(res: SimulationResult, out: Path, plot: Path | None) -> tuple[str, str | None]:
@@ -663,7 +953,10 @@ def write_outputs(res: SimulationResult, out: Path, plot: Path | None) -> tuple[
     drawn = write_plot(res, plot) if plot is not None else None
     if drawn is not None and plot is not None:
         rel = Path(plot).name if Path(plot).parent == Path(out).parent else str(plot)
-        note = f"![conflict rate against P, and the ADR table beside the model]({rel})"
+        note = (
+            f"![conflict rate, staleness, retries and latency against P with 95% error bars, "
+            f"and the ADR table beside the model]({rel})"
+        )
     elif plot is None:
         note = "No plot was requested (`--no-plot`)."
     else:
@@ -696,15 +989,37 @@ def command(args: Any) -> int:
     for p in (out, plot):
         if p is not None and p.exists() and p.is_dir():
             raise ValueError(f"cannot write {p}: it is a directory")
-    cmd = f"parsync simulate --plan {args.plan} --seed {args.seed}"
+    cmd = f"parsync simulate --plan {args.plan} --seed {args.seed} --seeds {args.seeds}"
     err = Console(stderr=True)
+    again = getattr(args, "from_json", None)
+    if again is not None:  # render a recorded study again: no run
+        try:
+            res = from_json(json.loads(Path(again).read_text(encoding="utf-8")))
+        except OSError as e:
+            raise ValueError(f"cannot read {again}: {e.strerror or e}") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{again}: not a simulation record: {e}") from None
+        try:
+            _, drawn = write_outputs(res, out, plot)
+        except OSError as e:
+            raise ValueError(f"cannot write {e.filename}: {e.strerror or e}") from None
+        err.print(
+            f"rendered {again} ({res.run_count} runs, no run made) -> {out}"
+            + (f", {drawn}" if drawn else "")
+        )
+        return 0 if res.complete else 3
     with Display("parsync simulate", enabled=getattr(args, "progress", None) is not False) as bar:
 
         def on_run(section: str, done: int, total: int, label: str) -> None:
             bar.count(done, total, "runs", f"{section}: {label}")
 
         res = simulate(
-            args.plan, args.seed, max_seconds=args.max_seconds, on_run=on_run, command=cmd
+            args.plan,
+            args.seed,
+            seeds=args.seeds,
+            max_seconds=args.max_seconds,
+            on_run=on_run,
+            command=cmd,
         )
     json_out = getattr(args, "json_out", None)
     try:
@@ -714,7 +1029,8 @@ def command(args: Any) -> int:
     except OSError as e:
         raise ValueError(f"cannot write {e.filename}: {e.strerror or e}") from None
     err.print(
-        f"{res.run_count} runs, {res.steps:,} model steps in {res.seconds:.1f}s -> {out}"
+        f"{res.cell_count} cells x {res.seeds} seed(s), {res.run_count} runs, "
+        f"{res.steps:,} model steps in {res.seconds:.1f}s -> {out}"
         + (
             f", {drawn}"
             if drawn

@@ -6,6 +6,7 @@ maps exit codes) so that z3 is imported only when these commands run.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,6 +134,14 @@ def run_prove(
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(results, nonvac), encoding="utf-8")
+            # the machine-readable summary beside it (docs/proofs.json): what `parsync gate`
+            # reads, as parsync/records/proofs.json, to report a recorded prove stage
+            from parsync.records import proof_summary
+
+            path.with_suffix(".json").write_text(
+                json.dumps(proof_summary(to_json(results, nonvac)), indent=2) + "\n",
+                encoding="utf-8",
+            )
         except OSError as e:
             raise BadUsage(f"cannot write {report}: {e.strerror or e}") from None
     if as_json or json_out:
@@ -145,7 +154,7 @@ def run_prove(
             bad = sum(len(r.failures) for r in allr)
             print(f"FAILED: {bad} of {n} obligations not proved", file=out)
         if report is not None:
-            print(f"wrote {report}", file=out)
+            print(f"wrote {report} and {Path(report).with_suffix('.json')}", file=out)
     return EXIT_OK if proved else EXIT_FAIL
 
 
