@@ -120,8 +120,10 @@ def sany(jar: Path, *, spec: Path = SPEC, module: str = "ParSync.tla") -> SanyRe
 
 
 def _int(pattern: str, text: str) -> int | None:
-    m = re.search(pattern, text)
-    return int(m.group(1).replace(",", "")) if m else None
+    """The last match's number: TLC's progress lines use the same words as its closing
+    summary, which comes last."""
+    found = re.findall(pattern, text, flags=re.M)
+    return int(found[-1].replace(",", "")) if found else None
 
 
 def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult:
@@ -155,8 +157,8 @@ def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult
     m = re.search(r"TLC2 Version (\S+)", out)
     return TlcResult(
         ok=ok and r.returncode == 0,
-        distinct=_int(r"([\d,]+) distinct states found", out),
-        generated=_int(r"([\d,]+) states generated", out),
+        distinct=_int(r"states generated, ([\d,]+) distinct states found, [\d,]+ states", out),
+        generated=_int(r"^([\d,]+) states generated, [\d,]+ distinct states found", out),
         depth=_int(r"depth of the complete state graph search is (\d+)", out),
         error=err if not ok else None,
         version=m.group(1) if m else None,

@@ -197,7 +197,7 @@ def test_prose_names_each_liveness_propertys_variants(
     for p in catalogue["properties"]:
         if p["kind"] == "liveness":
             section = prose.split(f"## {p['id']} {p['name']}\n", 1)[1].split("\n## ", 1)[0]
-            assert "*Checked by:* `model.liveness.check_liveness`" in section, p["id"]
+            assert "*Checked by:* `parsync.engines.liveness.check_liveness`" in section, p["id"]
             names = ", ".join(f"`{n}`" for n in p["broken_by"])
             assert f"*Broken by:* {names}." in section, p["id"]
 

@@ -113,6 +113,35 @@ def test_sany_reports_a_broken_module(tmp_path: Path) -> None:
     assert any("Int" in e or "Unknown operator" in e or "Errors" in e for e in r.errors)
 
 
+TLC_OUTPUT = """TLC2 Version 2.18 of 20 March 2023 (rev: 3ea3222)
+Finished computing initial states: 1 distinct state generated at 2026-12-03 15:30:22.
+Progress(12) at 2026-12-03 15:30:25: 16,501 states generated (16,501 s/min), 8,035 \
+distinct states found (8,035 ds/min), 3,317 states left on queue.
+Model checking completed. No error has been found.
+257201 states generated, 111204 distinct states found, 0 states left on queue.
+The depth of the complete state graph search is 34.
+""".replace("\\\n", "")
+
+
+def test_tlc_summary_is_read_from_the_closing_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The progress lines use the same words as the summary: the counts are the last
+    ones (a first version read 8,035 off a progress line)."""
+    import subprocess
+
+    from parsync import tlc
+
+    done = subprocess.CompletedProcess(args=[], returncode=0, stdout=TLC_OUTPUT, stderr="")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: done)
+    r = tlc.run_tlc(Path("tla2tools.jar"))
+    assert (r.ok, r.distinct, r.generated, r.depth, r.version) == (
+        True,
+        111_204,
+        257_201,
+        34,
+        "2.18",
+    )
+
+
 def test_tlc_counts_equal_the_python_checker_on_small() -> None:
     """TLC on MCParSync (small) finds exactly the distinct states the Python BFS does,
     every invariant (TypeOK included) and action property holds, and the manifest's
