@@ -1063,7 +1063,9 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
             mf.dump(doc, path)
         except OSError as e:
             raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-        print(f"wrote {path} ({', '.join(doc['presets'])}; {doc['spec_hash']})", file=text_out)
+        shown = path.resolve()
+        shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+        print(f"wrote {shown} ({', '.join(doc['presets'])}; {doc['spec_hash']})", file=text_out)
         if dropped:
             print(f"dropped (computed from other sources): {', '.join(dropped)}", file=text_out)
         return EXIT_FAIL if failed else EXIT_OK

@@ -40,11 +40,16 @@ def blocks(text: str) -> list[tuple[str, str]]:
     for m in re.finditer(r"^```text\n(.*?)^```", text, re.M | re.S):
         cmd: str | None = None
         body: list[str] = []
+        going_on = False  # the command's line ended with a backslash: it continues
         for line in m.group(1).splitlines():
-            if line.startswith("$ parsync") or line.startswith("$ python -m pytest"):
+            if going_on and cmd is not None:
+                cmd = cmd[:-1].rstrip() + " " + line.split("  #")[0].strip()
+                going_on = cmd.endswith("\\")
+            elif line.startswith("$ parsync") or line.startswith("$ python -m pytest"):
                 if cmd is not None:
                     out.append((cmd, "\n".join(body) + "\n"))
                 cmd, body = line[2:].split("  #")[0].strip(), []
+                going_on = cmd.endswith("\\")
             elif cmd is not None:
                 body.append(line)
         if cmd is not None:
@@ -221,6 +226,10 @@ def manifest_counts(cmd: str, body: str) -> list[Found]:
         out.append((f"manifest {m.group(1)}: verdict", m.group(2), e["verdict"]))
         for i, k in ((3, "states"), (4, "transitions"), (5, "depth"), (6, "symmetry_group")):
             out.append((f"manifest {m.group(1)}: {k}", _num(m.group(i)), e[k]))
+    for m in _counts(r"^tlc (\w+): (\w+), ([\d,]+) distinct states", body):
+        e = manifest()["tlc"][m.group(1)]
+        out.append((f"manifest tlc {m.group(1)}: verdict", m.group(2), e["verdict"]))
+        out.append((f"manifest tlc {m.group(1)}: distinct", _num(m.group(3)), e["distinct"]))
     for m in _counts(r"\(([\w, ]+); (sha256:[0-9a-f]+)\.\.\.\)", body):
         h = manifest()["spec_hash"]
         out.append(("manifest: spec hash prefix", m.group(2), h[: len(m.group(2))]))
@@ -318,7 +327,10 @@ RULES: tuple[tuple[str, Rule], ...] = (
     (r"^parsync check --liveness$", liveness_counts),
     (r"^parsync prove", prove_counts),
     (r"^parsync gate --preset pr", gate_counts),
-    (r"^(parsync gate|python -m pytest conformance) --impl[= ]\S*priority_ignored", mutant_counts),
+    (
+        r"^(parsync gate|python -m pytest conformance) --(parsync-)?impl[= ]\S*priority_ignored",
+        mutant_counts,
+    ),
 )
 
 #: blocks quoted without a rule, and why
@@ -326,7 +338,8 @@ EXEMPT: dict[str, str] = {
     "parsync check --list-variants": "names only (tests/test_spec.py checks the catalogue)",
     "parsync check --config bad.toml": "error messages (tests/test_config.py)",
     "parsync check --config bad2.toml": "error messages (tests/test_config.py)",
-    "parsync check --variant no-epoch-fencing --trace-out cx.json --itf-out cx.itf.json": (
+    "parsync check --variant no-epoch-fencing --trace-out cx.json --itf-out cx.itf.json "
+    "--mermaid-out cx.mmd --svg-out cx.svg --html-out cx.html": (
         "abridged to `...`: the same run as `parsync check --variant no-epoch-fencing`"
     ),
     "parsync record --out run.jsonl --seed 3 --steps 800": (
