@@ -18,7 +18,6 @@ omitted, with the reason, never with partial numbers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from collections.abc import Callable, Iterable
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from parsync.engines.checker import Checker, Progress
+from parsync.hashing import sources_hash
 from parsync.model.presets import PRESETS, get_preset
 from parsync.model.protocol import ParSyncModel
 
@@ -71,14 +71,7 @@ class SourcesChanged(RuntimeError):
 def spec_hash(root: Path = ROOT) -> str:
     """sha256 over the protocol sources: for each file of SPEC_SOURCES, in order,
     its path, a NUL byte, its text with LF line endings, a NUL byte."""
-    h = hashlib.sha256()
-    for name in SPEC_SOURCES:
-        text = (root / name).read_text(encoding="utf-8").replace("\r\n", "\n")
-        h.update(name.encode())
-        h.update(b"\0")
-        h.update(text.encode("utf-8"))
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    return sources_hash(SPEC_SOURCES, lambda name: root / name)
 
 
 def tool_versions() -> dict[str, str]:

@@ -22,11 +22,12 @@ current one; :class:`Lookup` says which record was used or why none was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from parsync.hashing import sources_hash
 
 PKG = Path(__file__).resolve().parent
 RECORDS = PKG / "records"
@@ -48,17 +49,10 @@ def _resolve(name: str, pkg: Path) -> Path:
 def package_hash(names: tuple[str, ...], pkg: Path | None = None) -> str | None:
     """sha256 over ``names`` as :func:`parsync.manifest.spec_hash` computes it, reading
     each from the package; None when one is missing (an install without the records)."""
-    h = hashlib.sha256()
-    for name in names:
-        try:
-            text = _resolve(name, pkg or PKG).read_text(encoding="utf-8").replace("\r\n", "\n")
-        except OSError:
-            return None
-        h.update(name.encode())
-        h.update(b"\0")
-        h.update(text.encode("utf-8"))
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    try:
+        return sources_hash(names, lambda name: _resolve(name, pkg or PKG))
+    except OSError:
+        return None
 
 
 def current_spec_hash() -> str | None:

@@ -14,7 +14,6 @@ count, and ``tests/test_tla.py`` checks the two agree.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -24,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from parsync.hashing import sources_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
@@ -85,13 +86,7 @@ def find_tla2tools() -> Path:
 
 def tla_hash(root: Path = ROOT) -> str:
     """sha256 over TLA_SOURCES: per file its path, NUL, its text (LF endings), NUL."""
-    h = hashlib.sha256()
-    for name in TLA_SOURCES:
-        h.update(name.encode())
-        h.update(b"\0")
-        h.update((root / name).read_text(encoding="utf-8").replace("\r\n", "\n").encode())
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    return sources_hash(TLA_SOURCES, lambda name: root / name)
 
 
 def _copy_spec(into: Path, spec: Path) -> None:

@@ -12,7 +12,6 @@ compared.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import z3  # type: ignore[import-untyped]
 
+from parsync.hashing import sources_hash
 from parsync.model.properties import get_property
 from parsync.proofs.proofs import (
     CTI,
@@ -60,14 +60,7 @@ HASH_LINE = "Sources hash"
 
 def source_hash(root: Path = ROOT) -> str:
     """sha256 over SOURCES: per file its path, NUL, its text (LF endings), NUL."""
-    h = hashlib.sha256()
-    for name in SOURCES:
-        text = (root / name).read_text(encoding="utf-8").replace("\r\n", "\n")
-        h.update(name.encode())
-        h.update(b"\0")
-        h.update(text.encode("utf-8"))
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    return sources_hash(SOURCES, lambda name: root / name)
 
 
 def recorded_hash(path: Path) -> str | None:
