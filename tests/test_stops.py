@@ -143,7 +143,8 @@ def test_ctrl_c_in_bmc(tmp_path: Path) -> None:
 def test_ctrl_c_in_gate_stops_the_stages_and_is_never_unsafe(tmp_path: Path) -> None:
     js, md = tmp_path / "gate.json", tmp_path / "gate.md"
     code, out, err, marker = interrupt(
-        ["gate", "--preset", "pr", "--json-out", str(js), "--markdown", str(md)],
+        # --recheck: the recorded model stages would answer at once, with nothing to stop
+        ["gate", "--preset", "pr", "--recheck", "--json-out", str(js), "--markdown", str(md)],
         "distinct",
         tmp_path,
     )
@@ -160,7 +161,7 @@ def test_ctrl_c_in_gate_stops_the_stages_and_is_never_unsafe(tmp_path: Path) -> 
 def test_ctrl_c_in_the_gates_proofs_keeps_what_was_proved(tmp_path: Path) -> None:
     js = tmp_path / "gate.json"
     code, out, err, _ = interrupt(
-        ["gate", "--skip", "check", "--skip", "liveness", "--json-out", str(js)],
+        ["gate", "--skip", "check", "--skip", "liveness", "--recheck", "--json-out", str(js)],
         "obligations",
         tmp_path,
     )
@@ -535,7 +536,11 @@ def test_an_exception_in_a_gate_stage_is_an_error_exit_2(
     monkeypatch.setattr(gate, "run_check", broken)
     js = tmp_path / "g.json"
     code = main(
-        ["gate", "--skip", "liveness", "--skip", "prove", "--no-progress", "--json-out", str(js)]
+        [
+            "gate",
+            *("--skip", "liveness", "--skip", "prove", "--recheck", "--no-progress"),
+            *("--json-out", str(js)),
+        ]
     )
     out = capsys.readouterr().out
     assert code == EXIT_USAGE, out
@@ -641,6 +646,7 @@ def test_gate_shows_progress_per_stage(tmp_path: Path) -> None:
             "prove",
             "--budget",
             "check=2",
+            "--recheck",
         ],
         capture_output=True,
         text=True,
