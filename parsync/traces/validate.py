@@ -128,6 +128,11 @@ def validation_config(config: Config) -> Config:
     return lifted
 
 
+#: a window entry: (event, type, candidates before it, id table before it, hidden steps it
+#: needed just before it)
+_Past = tuple[dict[str, Any], str, list[State], dict[object, Any], int]
+
+
 class TraceInvalid(Exception):
     """No model behaviour explains an event."""
 
@@ -251,12 +256,12 @@ class Validator:
         self.ids: dict[object, tuple[Msg, ...]] = {}  # message id -> what it may be
         # the last events with the candidates and id table before each, to place a hidden
         # step earlier than the event that needs it (kept only when steps may be hidden)
-        self.window: deque[tuple[dict[str, Any], str, list[State], dict[object, Any]]] = deque(
-            maxlen=hidden_window if self.hidden else 0
-        )
+        # (event, type, candidates before it, id table before it, hidden steps it needed)
+        self.window: deque[_Past] = deque(maxlen=hidden_window if self.hidden else 0)
         # an id that names no message in flight is bad input, unless copies may be
         # made unseen (a hidden Duplicate: the copy may carry an id of its own or the same)
         self.strict_ids = "Duplicate" not in self.hidden
+        self._depth = 0  # the depth the last successful hidden search used
         self.count = 0
         self.hidden_steps = 0
         self.peak = 1
@@ -343,16 +348,19 @@ class Validator:
         self.check_ids(ev, etype)
         explain = self._explainers[etype]
         nxt, reasons, produced = self._explain_all(explain, ev, self.cands)
+        depth = 0  # hidden steps the event needed just before it
         if not nxt:
             try:
                 nxt, produced = self._hidden_search(explain, ev, reasons)
+                depth = self._depth
             except TraceInvalid:
                 got = self._earlier_hidden(explain, ev)
                 if got is None:
                     raise
                 nxt, produced = got
+                depth = self.max_hidden
         if self.window.maxlen:
-            self.window.append((ev, etype, self.cands, dict(self.ids)))
+            self.window.append((ev, etype, self.cands, dict(self.ids), depth))
         self.cands = nxt
         if len(nxt) > self.peak:
             self.peak = len(nxt)
@@ -389,32 +397,43 @@ class Validator:
         self, explain: Callable[..., Any], ev: dict[str, Any], reasons: list[str]
     ) -> tuple[list[State], list[Msg]]:
         """Unlogged steps (of the hidden action types) before the event, breadth first."""
-        first = self.cands
-        frontier = first
-        seen: set[State] = set(first)
-        if self.hidden:
-            for _depth in range(self.max_hidden):
-                nxt: list[State] = []
-                for s in frontier:
-                    for a, t in self.m.successors(s):
-                        if action_name(a) in self.hidden and t not in seen:
-                            seen.add(t)
-                            nxt.append(t)
-                if len(seen) > self.max_candidates:
-                    raise TraceUndecided(self._too_many(len(seen)))
-                if not nxt:
-                    break
-                frontier = nxt
-                got, _why, produced = self._explain_all(explain, ev, frontier)
-                if got:
-                    self.hidden_steps += 1
-                    return got, produced
+        got = self._hidden_steps(explain, ev, self.cands, self.max_hidden)
+        if got is not None:
+            self.hidden_steps += 1
+            return got[0], got[1]
         raise TraceInvalid(
             reasons[0] if reasons else "no model step explains this event",
             _unique(reasons),
-            first,
-            self._forced_violations(ev, first),
+            self.cands,
+            self._forced_violations(ev, self.cands),
         )
+
+    def _hidden_steps(
+        self, explain: Callable[..., Any], ev: dict[str, Any], first: list[State], limit: int
+    ) -> tuple[list[State], list[Msg], int] | None:
+        """Up to ``limit`` hidden steps from ``first``, breadth first, then the event: its
+        candidates, the messages it produced and the depth used; None if none explains it."""
+        frontier = first
+        seen: set[State] = set(first)
+        if not self.hidden:
+            return None
+        for depth in range(1, limit + 1):
+            nxt: list[State] = []
+            for s in frontier:
+                for a, t in self.m.successors(s):
+                    if action_name(a) in self.hidden and t not in seen:
+                        seen.add(t)
+                        nxt.append(t)
+            if len(seen) > self.max_candidates:
+                raise TraceUndecided(self._too_many(len(seen)))
+            if not nxt:
+                return None
+            frontier = nxt
+            got, _why, produced = self._explain_all(explain, ev, frontier)
+            if got:
+                self._depth = depth
+                return got, produced, depth
+        return None
 
     def _earlier_hidden(
         self, explain: Callable[..., Any], ev: dict[str, Any]
@@ -431,7 +450,7 @@ class Validator:
         past = list(self.window)
         after: dict[State, None] = {}
         made: list[Msg] = []
-        befores: list[dict[State, None]] = [dict.fromkeys(c) for _e, _t, c, _i in past]
+        befores: list[dict[State, None]] = [dict.fromkeys(p[2]) for p in past]
         try:
             for j, t in self._placements(past, explain, ev):
                 got = self._replay_from([t], past[j:], explain, ev, ids_now)
@@ -448,13 +467,13 @@ class Validator:
         if not after:
             return None
         self.hidden_steps += 1
-        for k, (e_k, t_k, _c, i_k) in enumerate(past):
-            self.window[k] = (e_k, t_k, list(befores[k]), i_k)
+        for k, (e_k, t_k, _c, i_k, d_k) in enumerate(past):
+            self.window[k] = (e_k, t_k, list(befores[k]), i_k, d_k)
         return list(after), made
 
     def _placements(
         self,
-        past: list[tuple[dict[str, Any], str, list[State], dict[object, Any]]],
+        past: list[_Past],
         explain: Callable[..., Any],
         ev: dict[str, Any],
     ) -> Iterator[tuple[int, State]]:
@@ -500,40 +519,34 @@ class Validator:
     def _replay_from(
         self,
         cands: list[State],
-        events: list[tuple[dict[str, Any], str, list[State], dict[object, Any]]],
+        events: list[_Past],
         explain: Callable[..., Any],
         ev: dict[str, Any],
         ids_now: dict[object, Any],
     ) -> tuple[list[State], list[Msg], list[list[State]]] | None:
         """The candidates after replaying ``events`` and then ``ev`` from ``cands``, the
-        messages ``ev`` produced, and the candidates before each replayed event."""
+        messages ``ev`` produced, and the candidates before each replayed event. A
+        replayed event may take as many hidden steps just before it as it took the first
+        time (usually none): most placements fail, and each failure is cheap."""
         befores: list[list[State]] = []
-        for ev_k, etype_k, _c, ids_k in events:
+        for ev_k, etype_k, _c, ids_k, depth_k in events:
             befores.append(cands)
             self.ids = ids_k
             ex = self._explainers[etype_k]
-            nxt, reasons, _p = self._explain_all(ex, ev_k, cands)
+            nxt, _reasons, _p = self._explain_all(ex, ev_k, cands)
             if not nxt:
-                try:
-                    saved = self.cands
-                    self.cands = cands
-                    nxt, _p = self._hidden_search(ex, ev_k, reasons)
-                except TraceInvalid:
+                got = self._hidden_steps(ex, ev_k, cands, depth_k) if depth_k else None
+                if got is None:
                     return None
-                finally:
-                    self.cands = saved
+                nxt = got[0]
             cands = nxt
         self.ids = ids_now
-        nxt, reasons, produced = self._explain_all(explain, ev, cands)
+        nxt, _reasons, produced = self._explain_all(explain, ev, cands)
         if not nxt:
-            saved = self.cands
-            self.cands = cands
-            try:
-                nxt, produced = self._hidden_search(explain, ev, reasons)
-            except TraceInvalid:
+            got = self._hidden_steps(explain, ev, cands, self.max_hidden)
+            if got is None:
                 return None
-            finally:
-                self.cands = saved
+            nxt, produced = got[0], got[1]
         return nxt, produced, befores
 
     def _book_ids(self, ev: dict[str, Any], etype: str, produced: list[Msg]) -> None:
