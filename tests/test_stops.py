@@ -671,3 +671,22 @@ def test_display_on_a_terminal_drives_a_bar() -> None:
         d.relabel("parsync y")
         d.count(1, 2, "runs")
     assert d._bar is None
+
+
+def test_z3_destructor_noise_after_ctrl_c_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by CI once: a Ctrl-C inside z3's ExprRef construction printed 'Exception
+    ignored in AstRef.__del__ ... Traceback'. After Ctrl-C such an error from a z3
+    destructor is dropped; before Ctrl-C, or from anything else, it is not."""
+    import types
+
+    import z3
+
+    from parsync.proofs import solving
+
+    z3_del = types.SimpleNamespace(object=z3.AstRef.__del__, exc_value=AttributeError("ctx"))
+    other = types.SimpleNamespace(object=Path.__init__, exc_value=AttributeError("x"))
+    monkeypatch.setattr(solving, "_requested", False)
+    assert not solving.is_z3_destructor_noise(z3_del)
+    monkeypatch.setattr(solving, "_requested", True)
+    assert solving.is_z3_destructor_noise(z3_del)
+    assert not solving.is_z3_destructor_noise(other)

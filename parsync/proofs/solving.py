@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -69,6 +70,19 @@ def _watch(fd: int) -> None:
             z3.main_ctx().interrupt()
 
 
+def is_z3_destructor_noise(u: Any) -> bool:
+    """An unraisable error from a z3 ``__del__`` after Ctrl-C. A Ctrl-C raised while
+    z3's Python layer builds an object (between its allocation and ``self.ctx = ...``)
+    leaves a half-built object whose ``__del__`` then fails with AttributeError, which
+    Python prints as "Exception ignored in ... Traceback": after Ctrl-C, noise."""
+    obj = u.object
+    return bool(
+        _requested
+        and getattr(obj, "__name__", "") == "__del__"
+        and str(getattr(obj, "__module__", "")).startswith("z3")
+    )
+
+
 def install_interrupt() -> None:
     """Route SIGINT through :func:`_on_sigint` and cancel a running Z3 query on it
     (once, from the main thread, and only where SIGINT has Python's default handler)."""
@@ -87,6 +101,13 @@ def install_interrupt() -> None:
         return
     threading.Thread(target=_watch, args=(r,), name="z3-interrupt", daemon=True).start()
     signal.signal(signal.SIGINT, _on_sigint)
+    previous = sys.unraisablehook
+
+    def quiet_z3_destructors(u: Any) -> None:
+        if not is_z3_destructor_noise(u):
+            previous(u)
+
+    sys.unraisablehook = quiet_z3_destructors
     _active = True
 
 
