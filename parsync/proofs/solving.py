@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -52,8 +53,11 @@ def _on_sigint(_sig: int, frame: FrameType | None) -> None:
     for _ in range(8):
         if f is None:
             break
-        if f.f_code.co_name in _UNSAFE_FRAMES:
-            return  # raised by the next check() instead
+        if f.f_code.co_name in _UNSAFE_FRAMES or "z3" in Path(f.f_code.co_filename).parts:
+            # a destructor, a ctypes callback, or z3's own Python layer (an exception
+            # there can leave a half-built object, or surface as ctypes.ArgumentError):
+            # raised by the next check() instead
+            return
         f = f.f_back
     raise KeyboardInterrupt
 
