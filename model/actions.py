@@ -18,10 +18,12 @@ class StartCycle(NamedTuple):
 class Propose(NamedTuple):
     w: int
     buckets: tuple[int, ...]
+    n: int = -1  # the need; -1: the head of pending (the only choice in the reference)
 
 
 class Defer(NamedTuple):
     w: int
+    n: int = -1  # the need; -1: the head of pending (the only choice in the reference)
 
 
 class Commit(NamedTuple):
@@ -56,7 +58,36 @@ class Failover(NamedTuple):
     pass
 
 
-Action = Union[  # noqa: UP007 (a runtime alias of eleven classes reads better this way)
+# --- steps of the contract policy only (see DESIGN section on policies) --------------
+
+
+class Timeout(NamedTuple):
+    """A waiting worker abandons its outstanding attempt (whatever is in flight)."""
+
+    w: int
+
+
+class Refresh(NamedTuple):
+    """An extra fresh read of partition ``p`` (more freshness never hurts PS-3)."""
+
+    w: int
+    p: int
+
+
+class Restart(NamedTuple):
+    """A crashed worker comes back with nothing read; it re-reads with Refresh."""
+
+    w: int
+
+
+class Reject(NamedTuple):
+    """The broker answers ``m`` with any non-commit reply that is true of it."""
+
+    m: Proposal
+    kind: int
+
+
+Action = Union[  # noqa: UP007 (a runtime alias of fifteen classes reads better this way)
     StartCycle,
     Propose,
     Defer,
@@ -68,6 +99,10 @@ Action = Union[  # noqa: UP007 (a runtime alias of eleven classes reads better t
     Drop,
     Duplicate,
     Failover,
+    Timeout,
+    Refresh,
+    Restart,
+    Reject,
 ]
 
 ACTION_TYPES: tuple[type, ...] = (
@@ -84,6 +119,10 @@ ACTION_TYPES: tuple[type, ...] = (
     Failover,
 )
 ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in ACTION_TYPES)
+# the contract policy's extra steps (the reference policy never takes them)
+CONTRACT_ACTION_TYPES: tuple[type, ...] = (Timeout, Refresh, Restart, Reject)
+CONTRACT_ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in CONTRACT_ACTION_TYPES)
+ALL_ACTION_TYPES: tuple[type, ...] = ACTION_TYPES + CONTRACT_ACTION_TYPES
 
 
 # Actions are NamedTuples, and tuples compare by value alone: without this,
@@ -100,11 +139,11 @@ def _action_hash(self: tuple[object, ...]) -> int:
     return hash((type(self).__name__, tuple.__hash__(self)))
 
 
-for _t in ACTION_TYPES:
+for _t in ALL_ACTION_TYPES:
     _t.__eq__ = _action_eq  # type: ignore[assignment,method-assign]
     _t.__ne__ = _action_ne  # type: ignore[assignment,method-assign]
     _t.__hash__ = _action_hash  # type: ignore[assignment,method-assign]
-_BY_NAME = {t.__name__: t for t in ACTION_TYPES}
+_BY_NAME = {t.__name__: t for t in ALL_ACTION_TYPES}
 
 
 def action_name(a: Action) -> str:
@@ -125,7 +164,14 @@ def fmt_msg(m: Proposal | Reply) -> str:
 def fmt_action(a: Action) -> str:
     """A short, readable rendering, e.g. ``Propose(w=0, buckets=[1])``."""
     if isinstance(a, Propose):
-        return f"Propose(w={a.w}, buckets={list(a.buckets)})"
+        need = f", n={a.n}" if a.n >= 0 else ""
+        return f"Propose(w={a.w}{need}, buckets={list(a.buckets)})"
+    if isinstance(a, Defer):
+        return f"Defer(w={a.w}, n={a.n})" if a.n >= 0 else f"Defer(w={a.w})"
+    if isinstance(a, Refresh):
+        return f"Refresh(w={a.w}, p={a.p})"
+    if isinstance(a, Reject):
+        return f"Reject({fmt_msg(a.m)}, kind={REPLY_KINDS[a.kind]})"
     if isinstance(a, Commit):
         return f"Commit({fmt_msg(a.m)})"
     if isinstance(a, HandleReply):
@@ -176,6 +222,8 @@ def _msg_from_json(d: Any) -> Proposal | Reply:
 def action_to_json(a: Action) -> dict[str, Any]:
     args: dict[str, Any] = {}
     for k, v in a._asdict().items():
+        if k == "n" and isinstance(a, Propose | Defer) and v < 0:
+            continue  # the head: written as before the contract policy named needs
         if isinstance(v, (Proposal, Reply)):
             args[k] = _msg_to_json(v)
         elif isinstance(v, tuple):
@@ -192,7 +240,19 @@ def action_from_json(d: Any) -> Action:
         t = _BY_NAME[name]
         args = d.get("args", {})
         if t is Propose:
-            return Propose(int(args["w"]), tuple(int(b) for b in args["buckets"]))
+            return Propose(
+                int(args["w"]), tuple(int(b) for b in args["buckets"]), int(args.get("n", -1))
+            )
+        if t is Defer:
+            return Defer(int(args["w"]), int(args.get("n", -1)))
+        if t is Refresh:
+            return Refresh(int(args["w"]), int(args["p"]))
+        if t is Reject:
+            m = _msg_from_json(args["m"])
+            kind = int(args["kind"])
+            if not isinstance(m, Proposal) or not 0 <= kind < len(REPLY_KINDS):
+                raise ValueError("Reject takes a proposal and a reply kind")
+            return Reject(m, kind)
         if t in (Commit,):
             return Commit(_msg_from_json(args["m"]))  # type: ignore[arg-type]
         if t is HandleReply:

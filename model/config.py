@@ -49,6 +49,12 @@ class Faults:
     drop: int = 0
     duplicate: int = 0
     failover: int = 0
+    # timeouts of a worker whose proposal or reply is still in flight (the contract
+    # policy only: the reference times out only once both are lost, unbudgeted)
+    timeout: int = 0
+    # extra fresh reads (Refresh) beyond the rotation's: not a fault, but like the
+    # faults a per-run budget of an optional step (contract policy only)
+    extra_read: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,10 @@ class Config:
             f"W={self.workers} P={self.partitions} B={self.buckets} "
             f"caps={list(self.capacities)} needs={len(self.needs)} (gangs={gangs}) "
             f"R={self.retry_budget} strategy={self.strategy} cycles<={self.max_cycle} "
-            f"faults(crash={f.crash}, drop={f.drop}, dup={f.duplicate}, failover={f.failover})"
+            f"faults(crash={f.crash}, drop={f.drop}, dup={f.duplicate}, failover={f.failover}"
+            + (f", timeout={f.timeout}" if f.timeout else "")
+            + (f", extra_read={f.extra_read}" if f.extra_read else "")
+            + ")"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +117,9 @@ class Config:
                 "drop": self.faults.drop,
                 "duplicate": self.faults.duplicate,
                 "failover": self.faults.failover,
+                # written only when set, so earlier scopes keep their exact form
+                **({"timeout": self.faults.timeout} if self.faults.timeout else {}),
+                **({"extra_read": self.faults.extra_read} if self.faults.extra_read else {}),
             },
             "needs": [
                 {
@@ -145,7 +157,7 @@ def _validate(c: Config) -> None:
     _nonneg_int("max_cycle", c.max_cycle, 1)
     if c.strategy not in STRATEGIES:
         raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}; got {c.strategy!r}")
-    for fname in ("crash", "drop", "duplicate", "failover"):
+    for fname in ("crash", "drop", "duplicate", "failover", "timeout", "extra_read"):
         _nonneg_int(f"faults.{fname}", getattr(c.faults, fname), 0)
     if c.partition_map is not None:
         if len(c.partition_map) != len(c.capacities):
@@ -199,7 +211,7 @@ _TOP_KEYS = {
     "partition_map",
 }
 _NEED_KEYS = {"owner", "priority", "arrival", "gang", "size", "eligible"}
-_FAULT_KEYS = {"crash", "drop", "duplicate", "failover"}
+_FAULT_KEYS = {"crash", "drop", "duplicate", "failover", "timeout", "extra_read"}
 
 
 def _int_list(name: str, v: object) -> tuple[int, ...]:

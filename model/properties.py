@@ -48,13 +48,23 @@ def no_overcommit(m: ParSyncModel, s: State) -> bool:
 
 
 def bounded_staleness(m: ParSyncModel, s: State) -> bool:
-    """PS-3: every live worker's data for every partition was read <= P-1 cycles ago."""
+    """PS-3: every live worker's data for every partition was read <= P-1 cycles ago.
+
+    Under the contract a recovering worker re-reads partitions one at a time, so
+    there a partition it holds no snapshot of is allowed (it cannot be proposed
+    on); the reference, like the TLA+ rendering and the Z3 encoding, requires
+    a snapshot of every partition."""
     bound = m.P - 1
+    empty_ok = m.contract
     for w in s.workers:
         if not w.up:
             continue
         for snaps in w.view:
-            if not snaps or w.cycle - snaps[-1].read_at > bound:
+            if not snaps:
+                if empty_ok:
+                    continue
+                return False
+            if w.cycle - snaps[-1].read_at > bound:
                 return False
     return True
 
@@ -70,9 +80,13 @@ def attribution_mirror(m: ParSyncModel, s: State) -> bool:
 
 
 def retry_budget(m: ParSyncModel, s: State) -> bool:
-    """PS-6: no need is proposed more than 1 + R times within a cycle."""
+    """PS-6: no need is proposed more than 1 + R times within a cycle.
+
+    Counted on the ghost ``sent`` (raised by Propose only), for the need in hand
+    and for every need the worker set aside this cycle; never on the attempt tag,
+    which is the protocol's own bookkeeping."""
     limit = m.R + 1
-    return all(w.attempts <= limit for w in s.workers)
+    return all(w.sent <= limit and all(e[3] <= limit for e in w.parked) for w in s.workers)
 
 
 def at_most_once(m: ParSyncModel, s: State) -> bool:

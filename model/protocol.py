@@ -28,6 +28,15 @@ Protocol summary (DESIGN.md section 2):
 * ``Release(n)``: a placed need completes; claims removed, seqnos rise.
 * Faults: ``Crash(w)``, ``Recover(w)`` (full re-read), ``Drop(m)``,
   ``Duplicate(m)``, ``Failover()`` (new epoch from the durable state).
+
+That is the ``reference`` policy. ``policy="contract"`` (see ``POLICIES``) adds
+every choice the ADRs leave to the implementation: ``Propose(w, bs, n)`` and
+``Defer(w, n)`` of any pending need, the adaptive strategy in either mode at
+each proposal, ``StartCycle`` at any time, ``Timeout(w)`` while waiting,
+``Refresh(w, p)`` (an extra fresh read), ``Restart(w)`` (recovery with nothing
+re-read), and ``Reject(m, kind)`` (any reply that is true of ``m``). Timeouts
+and extra reads are budgeted per run (``Faults.timeout``, ``Faults.extra_read``)
+like the faults, and counted in ``State.faults[3:]``.
 """
 
 from __future__ import annotations
@@ -37,6 +46,9 @@ from itertools import combinations
 from typing import TypeVar
 
 from parsync.model.actions import (
+    ACTION_NAMES,
+    ACTION_TYPES,
+    ALL_ACTION_TYPES,
     Action,
     Commit,
     Crash,
@@ -47,8 +59,12 @@ from parsync.model.actions import (
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
 )
 from parsync.model.config import Config
 from parsync.model.state import (
@@ -73,11 +89,42 @@ from parsync.model.state import (
 )
 from parsync.model.variants import get_variant
 
+# The two policy profiles (DESIGN section "Contract and policy"):
+# * ``contract``: every behaviour ADR-0031 and the OCC invariants allow. Where the
+#   ADRs leave a choice open, every choice is a separate successor: which pending
+#   need to propose or defer, the adaptive mode at each proposal, a timeout at any
+#   time, extra fresh reads, recovery reading partitions one at a time, and any
+#   broker reply that is true of the proposal.
+# * ``reference``: one implementation's heuristics (head need first, defer only
+#   when nothing fits, "a conflict narrows, a deferral widens", a timeout only once
+#   the proposal and its reply are both lost, full re-read on recovery, the
+#   broker's fixed check order). A restriction of the contract: every reference
+#   transition is a contract transition (tests/test_policy.py checks it).
+POLICIES: tuple[str, ...] = ("contract", "reference")
+
+
+class PolicyError(ValueError):
+    """An unknown policy name."""
+
 
 class ParSyncModel:
     """The ParSync state machine for one Config, optionally a known-bad variant."""
 
-    def __init__(self, config: Config, variant: str | None = None, *, memo: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        variant: str | None = None,
+        *,
+        memo: bool = True,
+        policy: str = "reference",
+    ) -> None:
+        if policy not in POLICIES:
+            raise PolicyError(f"unknown policy {policy!r}; the policies are {', '.join(POLICIES)}")
+        self.policy = policy
+        self.contract = policy == "contract"
+        self.action_types: tuple[type, ...] = ALL_ACTION_TYPES if self.contract else ACTION_TYPES
+        self.action_names: tuple[str, ...] = tuple(t.__name__ for t in self.action_types)
+        assert self.action_names[: len(ACTION_NAMES)] == ACTION_NAMES
         self.config = config
         self.memo = memo
         # Memo tables are keyed by object identity (cheap to hash) and keep the
@@ -123,6 +170,9 @@ class ParSyncModel:
         self.v_priority = v == "priority-ignored"
         self.v_retry = v == "retry-off-by-one"
         self.v_unbounded = v == "unbounded-carry-forward"
+        self.v_resets_tag = v == "retry-resets-tag"
+        self.v_timeout_tag = v == "timeout-reuses-tag"
+        self.v_dedup_wc = v == "dedup-by-worker-cycle"
 
         c = config
         self.W = c.workers
@@ -159,6 +209,11 @@ class ParSyncModel:
             f.duplicate,
             f.failover,
         )
+        # the contract's timeouts are budgeted like faults (a state constraint of the
+        # exhaustive scope; trace validation lifts it): State.faults gains a fourth
+        # counter under the contract, timeouts used so far
+        self.max_timeout = f.timeout if self.contract else 0
+        self.max_extra_read = f.extra_read if self.contract else 0
 
     def _need_key(self, n: int) -> tuple[int, int]:
         return (-self.prio[n], n)
@@ -196,7 +251,13 @@ class ParSyncModel:
         return cycle % self.P
 
     def _allowed(self, w: Worker) -> set[int] | None:
-        """Partitions the worker's strategy lets it propose on (None: any)."""
+        """Partitions the worker's strategy lets it propose on (None: any).
+
+        Under the contract the adaptive strategy may be in either mode at each
+        proposal, so it may use any partition (quality-first's set contains
+        latency-first's); ``mode`` is then the policy's own memory, not a rule."""
+        if self.contract and self.adaptive:
+            return None
         if w.mode == LATENCY:
             top = max(w.fresh_at)
             return {p for p in range(self.P) if w.fresh_at[p] == top}
@@ -312,7 +373,7 @@ class ParSyncModel:
             workers=(w0,) * self.W,
             to_broker=self.intern(()),
             to_workers=self.intern(()),
-            faults=(0, 0, 0),
+            faults=(0, 0, 0, 0, 0) if self.contract else (0, 0, 0),
             placed=(0,) * self.N,
         )
 
@@ -331,17 +392,25 @@ class ParSyncModel:
         """Every enabled action with its next state, in a deterministic order."""
         br = s.broker
         workers = s.workers
-        crashes, drops, dups = s.faults
+        crashes, drops, dups = s.faults[:3]
         for wi in range(self.W):
             w = workers[wi]
             for a, nw, msg, flag in self.worker_moves(wi, w, br):
+                faults = s.faults
                 if flag == _NEEDS_LOST and not self.lost(s, wi, w):
                     continue
-                faults = s.faults
                 if flag == _IS_CRASH:
                     if crashes >= self.max_crash:
                         continue
-                    faults = (crashes + 1, drops, dups)
+                    faults = (crashes + 1, *faults[1:])
+                elif flag == _IS_TIMEOUT or (flag == _LOST_OR_TIMEOUT and not self.lost(s, wi, w)):
+                    if faults[3] >= self.max_timeout:
+                        continue
+                    faults = (*faults[:3], faults[3] + 1, faults[4])
+                elif flag == _IS_EXTRA_READ:
+                    if faults[4] >= self.max_extra_read:
+                        continue
+                    faults = (*faults[:4], faults[4] + 1)
                 ws = workers[:wi] + (nw,) + workers[wi + 1 :]
                 tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
                 yield a, State(br, ws, tb, s.to_workers, faults, s.placed)
@@ -363,6 +432,23 @@ class ParSyncModel:
                     placed,
                 ),
             )
+        if self.contract:
+            for m in distinct(s.to_broker):
+                rest = None
+                for reply in self.rejections(br, m):
+                    if rest is None:
+                        rest = self.bag_remove(s.to_broker, m)
+                    yield (
+                        Reject(m, reply.kind),
+                        State(
+                            br,
+                            workers,
+                            rest,
+                            self.bag_add(s.to_workers, reply),
+                            s.faults,
+                            s.placed,
+                        ),
+                    )
         for r in distinct(s.to_workers):
             w = workers[r.worker]
             if w.up:
@@ -413,18 +499,26 @@ class ParSyncModel:
             w = workers[wi]
             if not w.up or w.waiting or not w.pending:
                 return None
-            n = w.pending[0]
+            head = w.pending[0]
+            # an action names its need only when it is not the head (one label per
+            # transition: Propose(w, bs) is the head's)
+            n = head if a.n < 0 else a.n
+            if a.n >= 0 and not (self.contract and n != head and n in w.pending):
+                return None
             if isinstance(a, Defer):
-                if self.has_choice(w, n):
+                if not self.contract and self.has_choice(w, n):
                     return None
-                nw = self.intern(self.defer(w))
+                nw = self.intern(self.defer_need(w, n))
                 return State(br, workers[:wi] + (nw,) + workers[wi + 1 :], *s[2:])
+            w = self._focus(w, n)
+            if self.contract and w.attempts >= self.attempt_limit():
+                return None
             if not self.fits(w, n, a.buckets):
                 return None
             nw, sent = self.propose(wi, w, n, a.buckets)
             ws = workers[:wi] + (self.intern(nw),) + workers[wi + 1 :]
             return State(br, ws, self.bag_add(s.to_broker, sent), s.to_workers, s.faults, s.placed)
-        if isinstance(a, StartCycle | Crash | Recover):
+        if isinstance(a, StartCycle | Crash | Recover | Timeout | Refresh | Restart):
             wi = a.w
             if not 0 <= wi < self.W:
                 return None
@@ -436,10 +530,33 @@ class ParSyncModel:
                 if flag == _IS_CRASH:
                     if faults[0] >= self.max_crash:
                         return None
-                    faults = (faults[0] + 1, faults[1], faults[2])
+                    faults = (faults[0] + 1, *faults[1:])
+                elif flag == _IS_TIMEOUT or (flag == _LOST_OR_TIMEOUT and not self.lost(s, wi, w)):
+                    if faults[3] >= self.max_timeout:
+                        return None
+                    faults = (*faults[:3], faults[3] + 1, faults[4])
+                elif flag == _IS_EXTRA_READ:
+                    if faults[4] >= self.max_extra_read:
+                        return None
+                    faults = (*faults[:4], faults[4] + 1)
                 ws = workers[:wi] + (nw,) + workers[wi + 1 :]
                 tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
                 return State(br, ws, tb, s.to_workers, faults, s.placed)
+            return None
+        if isinstance(a, Reject):
+            m = a.m
+            if not self.contract or m not in s.to_broker:
+                return None
+            for reply in self.rejections(br, m):
+                if reply.kind == a.kind:
+                    return State(
+                        br,
+                        workers,
+                        self.bag_remove(s.to_broker, m),
+                        self.bag_add(s.to_workers, reply),
+                        s.faults,
+                        s.placed,
+                    )
             return None
         if isinstance(a, Commit):
             m = a.m
@@ -470,7 +587,7 @@ class ParSyncModel:
             nb = self.release(br, a.n)
             return State(nb, workers, s.to_broker, s.to_workers, s.faults, s.placed)
         if isinstance(a, Drop | Duplicate):
-            crashes, drops, dups = s.faults
+            crashes, drops, dups = s.faults[:3]
             if a.m not in s.to_broker and a.m not in s.to_workers:
                 return None
             if isinstance(a, Drop):
@@ -559,6 +676,11 @@ class ParSyncModel:
             if w.cycle < self.max_cycle:  # time passes while down
                 yield StartCycle(wi), w._replace(cycle=w.cycle + 1), None, _PLAIN
             yield Recover(wi), self.recover(w, br), None, _PLAIN
+            if self.contract:
+                yield Restart(wi), self.restart(w), None, _PLAIN
+            return
+        if self.contract:
+            yield from self._contract_moves(wi, w, br)
             return
         if w.cycle < self.max_cycle:
             if not w.waiting and not w.pending:
@@ -577,6 +699,87 @@ class ParSyncModel:
         if self.max_crash > 0:
             yield Crash(wi), self.crash(w), None, _IS_CRASH
 
+    def _contract_moves(self, wi: int, w: Worker, br: Broker) -> Iterator[_Move]:
+        """A live worker's steps under the contract: every choice the ADRs leave open."""
+        if w.cycle < self.max_cycle:
+            # cycles are time-paced: a worker may start its next cycle at any time,
+            # carrying unfinished needs over (they are pending again in the new
+            # cycle); while waiting that abandons the attempt: a timeout, unless the
+            # proposal and its reply are both gone (as in the reference)
+            flag = _LOST_OR_TIMEOUT if w.waiting else _PLAIN
+            yield StartCycle(wi), self.start_cycle(wi, w, br), None, flag
+        if not w.waiting and w.pending:
+            head = w.pending[0]
+            limit = self.attempt_limit()
+            for n in w.pending:
+                fw = w if n == head else self._focus(w, n)
+                if fw.attempts >= limit:
+                    continue  # PS-6: at most R + 1 proposals per need per cycle
+                for bs in self.choices(fw, n):
+                    nw, m = self.propose(wi, fw, n, bs)
+                    yield Propose(wi, bs, -1 if n == head else n), nw, m, _PLAIN
+            for n in w.pending:  # a scheduler may hold any need back
+                yield Defer(wi, -1 if n == head else n), self.defer_need(w, n), None, _PLAIN
+        if w.waiting and self.max_timeout > 0:
+            yield Timeout(wi), self.timeout(w), None, _IS_TIMEOUT
+        if self.max_extra_read > 0:
+            for p in range(self.P):
+                yield Refresh(wi, p), self.refresh(w, br, (p,)), None, _IS_EXTRA_READ
+        if self.max_crash > 0:
+            yield Crash(wi), self.crash(w), None, _IS_CRASH
+
+    def attempt_limit(self) -> int:
+        """Contract: a need may be proposed while its attempt count is below this."""
+        return self.R + 2 if self.v_retry else self.R + 1
+
+    def _focus(self, w: Worker, n: int) -> Worker:
+        """The worker with pending need ``n`` taken up (moved to the head): the old
+        head's counters are parked, ``n``'s restored (zero if not worked on yet)."""
+        head = w.pending[0]
+        if n == head:
+            return w
+        parked = list(w.parked)
+        if w.sent or w.attempts or w.retries:
+            parked.append((head, w.retries, w.attempts, w.sent))
+        retries = attempts = sent = 0
+        for i, e in enumerate(parked):
+            if e[0] == n:
+                _n, retries, attempts, sent = e
+                del parked[i]
+                break
+        rest = sorted((x for x in w.pending if x != n), key=self._need_key)
+        return w._replace(
+            pending=(n, *rest),
+            retries=retries,
+            attempts=attempts,
+            sent=sent,
+            parked=tuple(sorted(parked)),
+        )
+
+    def defer_need(self, w: Worker, n: int) -> Worker:
+        """Contract: pending need ``n`` waits for a later cycle (any need, any time)."""
+        if n == w.pending[0]:
+            return self.defer(w)
+        w = w._replace(
+            pending=tuple(x for x in w.pending if x != n),
+            parked=tuple(e for e in w.parked if e[0] != n),
+        )
+        if self.adaptive and w.mode == LATENCY:
+            w = w._replace(mode=QUALITY)
+        return w
+
+    def timeout(self, w: Worker) -> Worker:
+        """Contract: the outstanding attempt is abandoned; its replies, whenever they
+        come, no longer match (the next proposal has a new attempt tag)."""
+        if self.v_timeout_tag and w.attempts > 0:
+            return w._replace(waiting=False, attempts=w.attempts - 1)  # the tag is reused
+        return w._replace(waiting=False)
+
+    def restart(self, w: Worker) -> Worker:
+        """Contract: the worker is up with nothing re-read (Refresh reads partitions one
+        at a time, in any order); it cannot name a bucket of a partition not re-read."""
+        return w._replace(up=True)
+
     def start_cycle(self, wi: int, w: Worker, br: Broker) -> Worker:
         c = w.cycle + 1
         p = self.rotation(c)
@@ -585,7 +788,7 @@ class ParSyncModel:
         known = w.known
         arrival = self.arrival
         pending = tuple(n for n in self.needs_of[wi] if arrival[n] <= c and not (known >> n) & 1)
-        return w._replace(pending=pending, waiting=False, retries=0, attempts=0)
+        return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
 
     def propose(self, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> tuple[Worker, Proposal]:
         reads = []
@@ -604,10 +807,22 @@ class ParSyncModel:
             attempt=att,
             fresh=self.rotation(w.cycle),
         )
-        return w._replace(waiting=True, attempts=att), m
+        return w._replace(waiting=True, attempts=att, sent=w.sent + 1), m
 
     def _next_need(self, w: Worker) -> Worker:
-        return w._replace(pending=w.pending[1:], waiting=False, retries=0, attempts=0)
+        rest = w.pending[1:]
+        if w.parked and rest:  # contract: the next need may have been worked on already
+            for e in w.parked:
+                if e[0] == rest[0]:
+                    return w._replace(
+                        pending=rest,
+                        waiting=False,
+                        retries=e[1],
+                        attempts=e[2],
+                        sent=e[3],
+                        parked=tuple(x for x in w.parked if x is not e),
+                    )
+        return w._replace(pending=rest, waiting=False, retries=0, attempts=0, sent=0)
 
     def defer(self, w: Worker) -> Worker:
         w = self._next_need(w)
@@ -630,6 +845,8 @@ class ParSyncModel:
             retries=0,
             attempts=0,
             known=0,
+            sent=0,
+            parked=(),
         )
 
     def recover(self, w: Worker, br: Broker) -> Worker:
@@ -672,17 +889,42 @@ class ParSyncModel:
             self._commit_cache[key] = (br, got)
         return got
 
-    def _decide(self, br: Broker, m: Proposal) -> tuple[Broker, Reply, bool]:
-        n = m.need
-        if m.epoch != br.epoch and not self.v_no_fencing:
-            return br, self._reply(m, FENCED), False
-        if br.status[n] != UNPLACED and not self.v_no_dedup:
-            return br, self._reply(m, ALREADY), False
-        conflicted = tuple(
+    def _fenced(self, br: Broker, m: Proposal) -> bool:
+        return m.epoch != br.epoch and not self.v_no_fencing
+
+    def _duplicate(self, br: Broker, m: Proposal) -> bool:
+        if self.v_dedup_wc:
+            return (m.worker, m.cycle) in br.tags
+        return br.status[m.need] != UNPLACED and not self.v_no_dedup
+
+    def _conflicted(self, br: Broker, m: Proposal) -> tuple[int, ...]:
+        return tuple(
             b
             for b, sq in m.reads
             if br.seq[b] != sq and not (self.v_fresh_only and self.part[b] != m.fresh)
         )
+
+    def rejections(self, br: Broker, m: Proposal) -> list[Reply]:
+        """Contract: every non-commit reply that is true of ``m`` (the broker's check
+        order is free): Fenced iff the epoch differs, AlreadyPlaced iff the need is
+        placed, Conflict iff a read seqno is stale (naming every stale bucket)."""
+        out = []
+        if self._fenced(br, m):
+            out.append(self._reply(m, FENCED))
+        if self._duplicate(br, m):
+            out.append(self._reply(m, ALREADY))
+        conflicted = self._conflicted(br, m)
+        if conflicted:
+            out.append(self._reply(m, CONFLICT, conflicted))
+        return out
+
+    def _decide(self, br: Broker, m: Proposal) -> tuple[Broker, Reply, bool]:
+        n = m.need
+        if self._fenced(br, m):
+            return br, self._reply(m, FENCED), False
+        if self._duplicate(br, m):
+            return br, self._reply(m, ALREADY), False
+        conflicted = self._conflicted(br, m)
         if conflicted:
             return br, self._reply(m, CONFLICT, conflicted), False
         seq = list(br.seq)
@@ -700,6 +942,8 @@ class ParSyncModel:
         )
         if self.v_lagging:
             nb = nb._replace(replica=(br.seq, br.claims, br.ledger, br.status))
+        if self.v_dedup_wc:
+            nb = nb._replace(tags=tuple(sorted({*br.tags, (m.worker, m.cycle)})))
         return nb, self._reply(m, COMMITTED), True
 
     def _reply(self, m: Proposal, kind: int, buckets: tuple[int, ...] = ()) -> Reply:
@@ -772,6 +1016,8 @@ class ParSyncModel:
                 w = w._replace(mode=LATENCY)  # conflicts observed: narrow to fresh data
         else:  # FENCED: re-synchronise everything under the new epoch
             w = self.refresh(w, br, range(self.P))
+        if self.v_resets_tag:
+            return w._replace(waiting=False, retries=0, attempts=0)  # tag and count reset
         retries = w.retries + 1
         limit = self.R + 1 if self.v_retry else self.R
         if retries > limit:
@@ -780,15 +1026,13 @@ class ParSyncModel:
 
     # --- network faults ----------------------------------------------------------
     def _drop(self, s: State, m: Proposal | Reply) -> State:
-        crashes, drops, dups = s.faults
-        f = (crashes, drops + 1, dups)
+        f = (s.faults[0], s.faults[1] + 1, *s.faults[2:])
         if isinstance(m, Proposal):
             return s._replace(to_broker=self.bag_remove(s.to_broker, m), faults=f)
         return s._replace(to_workers=self.bag_remove(s.to_workers, m), faults=f)
 
     def _dup(self, s: State, m: Proposal | Reply) -> State:
-        crashes, drops, dups = s.faults
-        f = (crashes, drops, dups + 1)
+        f = (*s.faults[:2], s.faults[2] + 1, *s.faults[3:])
         if isinstance(m, Proposal):
             return s._replace(to_broker=self.bag_add(s.to_broker, m), faults=f)
         return s._replace(to_workers=self.bag_add(s.to_workers, m), faults=f)
@@ -798,6 +1042,9 @@ class ParSyncModel:
 _PLAIN = 0
 _NEEDS_LOST = 1
 _IS_CRASH = 2
+_IS_TIMEOUT = 3  # contract: a Timeout uses one of the scope's timeouts
+_LOST_OR_TIMEOUT = 4  # contract: StartCycle while waiting; a timeout unless all is lost
+_IS_EXTRA_READ = 5  # contract: a Refresh uses one of the scope's extra reads
 _Move = tuple[Action, Worker, "Proposal | None", int]
 _T = TypeVar("_T")
 _M = TypeVar("_M", Proposal, Reply)

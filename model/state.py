@@ -44,8 +44,17 @@ class Worker(NamedTuple):
     pending: tuple[int, ...]  # needs still to place this cycle, head first
     waiting: bool  # a proposal for pending[0] is outstanding
     retries: int  # the worker's own retry counter for pending[0]
-    attempts: int  # ghost: proposals sent for pending[0] this cycle (also the reply tag)
+    attempts: int  # proposals sent for pending[0] this cycle: the reply tag
     known: int  # bitmask of own needs the worker knows are placed
+    # ghost: proposals sent for pending[0] this cycle, raised by Propose only and
+    # reset only when the need leaves pending or a cycle starts; RetryBudget (PS-6)
+    # counts these, never the tag, so a bug in the tag's bookkeeping cannot hide
+    # itself (equal to ``attempts`` in every state the reference policy reaches)
+    sent: int = 0
+    # contract policy only (always empty in the reference): needs the worker set
+    # aside this cycle after working on them, as (need, retries, attempts, sent),
+    # sorted; taking one up again restores its counters (PS-6 counts per need)
+    parked: tuple[tuple[int, int, int, int], ...] = ()
 
 
 # (seq, claims, ledger, status) of a lagging replica
@@ -61,6 +70,9 @@ class Broker(NamedTuple):
     ledger: tuple[tuple[int, ...], ...]  # attribution: per need, the buckets it holds
     status: tuple[int, ...]  # per need: UNPLACED / PLACED / RELEASED (dedup memory)
     replica: Replica | None  # lagging replica (only kept by one variant)
+    # the (worker, cycle) tags of committed proposals: the dedup memory of the
+    # dedup-by-worker-cycle variant only (empty otherwise)
+    tags: tuple[tuple[int, int], ...] = ()
 
 
 class Proposal(NamedTuple):
@@ -88,7 +100,9 @@ class State(NamedTuple):
     workers: tuple[Worker, ...]
     to_broker: tuple[Proposal, ...]  # proposals in flight (a bag)
     to_workers: tuple[Reply, ...]  # replies in flight (a bag)
-    faults: tuple[int, int, int]  # crashes, drops, duplicates used so far
+    # crashes, drops, duplicates used so far; under the contract policy also
+    # timeouts and extra reads (five counters; three in the reference)
+    faults: tuple[int, ...]
     placed: tuple[int, ...]  # ghost: how many times each need was committed
 
 

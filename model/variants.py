@@ -98,8 +98,38 @@ VARIANTS: tuple[Variant, ...] = (
     ),
 )
 
+# Mistakes that only the contract policy's behaviours make reachable, or that the
+# contract's separate ghost counters expose (issue 13). The explicit-state engines
+# (BFS, simulation, trace validation) have them; the Z3 encoding does not yet, so
+# ``parsync prove`` and ``parsync bmc`` do not list them (VARIANTS is their set).
+CONTRACT_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "retry-resets-tag",
+        "PS-6",
+        "On a Conflict or Fenced reply the worker resets its attempt tag and retry "
+        "counter together: it never runs out of retries, and its own count says so.",
+        "repeated conflicts on one need",
+    ),
+    Variant(
+        "timeout-reuses-tag",
+        "PS-6",
+        "After a timeout the worker re-proposes under the abandoned attempt's tag: a "
+        "late reply is taken for the new attempt, and the budget never advances.",
+        "a timeout (contract policy) and a second proposal of the same need",
+    ),
+    Variant(
+        "dedup-by-worker-cycle",
+        "PS-8",
+        "The broker deduplicates by (worker, cycle) instead of by need: a need "
+        "proposed again in a later cycle (after a timeout or a crash) is placed twice.",
+        "a lost reply or a timeout, then the same need in a later cycle",
+    ),
+)
+ALL_VARIANTS: tuple[Variant, ...] = VARIANTS + CONTRACT_VARIANTS
+
 VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
-_BY_NAME = {v.name: v for v in VARIANTS}
+ALL_VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in ALL_VARIANTS)
+_BY_NAME = {v.name: v for v in ALL_VARIANTS}
 
 
 def get_variant(name: str) -> Variant:
@@ -107,5 +137,5 @@ def get_variant(name: str) -> Variant:
         return _BY_NAME[name]
     except KeyError:
         raise KeyError(
-            f"unknown variant {name!r}; known variants: {', '.join(VARIANT_NAMES)}"
+            f"unknown variant {name!r}; known variants: {', '.join(ALL_VARIANT_NAMES)}"
         ) from None

@@ -134,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     c.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
+    c.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="reference",
+        help="contract: every behaviour ADR-0031 allows (every scheduling policy); "
+        "reference: the reference heuristics, whose counts the ADR cites (default, for now: "
+        "docs/contract.md)",
+    )
     _json_options(c)
     c.add_argument("--max-states", type=_positive_int, metavar="N", help="state budget")
     c.add_argument("--max-seconds", type=_positive_float, metavar="S", help="time budget")
@@ -527,13 +535,15 @@ def _load_scope(preset: str | None, config: str | None) -> tuple[str, Any]:
         raise UsageError(e.args[0]) from None
 
 
-def _model(cfg: Any, variant: str | None) -> Any:
-    from parsync.model.protocol import ParSyncModel
+def _model(cfg: Any, variant: str | None, policy: str = "reference") -> Any:
+    from parsync.model.protocol import ParSyncModel, PolicyError
 
     try:
-        return ParSyncModel(cfg, variant)
+        return ParSyncModel(cfg, variant, policy=policy)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
+    except PolicyError as e:
+        raise UsageError(str(e)) from None
 
 
 def _write_json(path: str, data: Any) -> None:
@@ -553,6 +563,8 @@ def counterexample_document(model: Any, scope: str, result: Any) -> dict[str, An
         "scope": scope,
         "config": model.config.to_dict(),
         "variant": model.variant,
+        # written only for the contract, so reference counterexamples keep their form
+        **({"policy": model.policy} if model.contract else {}),
         "property": v.property_id,
         "property_name": get_property(v.property_id).name,
         "properties": v.property_ids,
@@ -565,14 +577,14 @@ def counterexample_document(model: Any, scope: str, result: Any) -> dict[str, An
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from parsync.model.presets import PRESETS
-    from parsync.model.variants import VARIANTS
+    from parsync.model.variants import ALL_VARIANTS, VARIANTS
 
     if args.liveness or args.steady:  # its own scopes (--preset NAME) and variants
         from parsync.engines.liveness import run_command
 
         return run_command(args, _load_scope, UsageError)
     if args.list_variants:
-        for v in VARIANTS:
+        for v in ALL_VARIANTS if args.policy == "contract" else VARIANTS:
             print(v.name)
         return EXIT_OK
     if args.list_presets:
@@ -585,11 +597,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from parsync.progress import Display, known_states
 
     scope, cfg = _load_scope(args.preset, args.config)
-    model = _model(cfg, args.variant)
+    model = _model(cfg, args.variant, args.policy)
     # the manifest's count is the total only for the scope it records: the design,
     # symmetry on (a variant or --no-symmetry explores a different graph)
     total = None
-    if args.variant is None and not args.no_symmetry:
+    if args.variant is None and not args.no_symmetry and not model.contract:
         total = known_states(cfg.describe())
     if args.max_states is not None:
         total = min(total or args.max_states, args.max_states)
@@ -622,6 +634,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
                         "property": result.violation.property_id,
                         "properties": result.violation.property_ids,
                         "variant": model.variant,
+                        **({"policy": model.policy} if model.contract else {}),
                     },
                 ),
             )
@@ -631,6 +644,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.json or args.json_out:
         d = result.to_json()
         d["scope"] = scope
+        d["policy"] = model.policy
         d["interrupted"] = interrupted
         emit_json(d, stdout=bool(args.json), path=args.json_out)
     if not args.json:
@@ -659,6 +673,7 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
 
     out = Console(highlight=False, width=output_width())
     title = f"parsync check {scope}" + (f" --variant {model.variant}" if model.variant else "")
+    title += " --policy contract" if model.contract else ""
     out.print(f"[bold]{title}[/bold]: {model.config.describe()}")
     colour = {"pass": "green", "violation": "red", "incomplete": "yellow", "vacuous": "red"}[
         result.verdict
@@ -753,6 +768,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
     else:
         cfg_doc, variant = doc["config"], doc.get("variant")
+    policy = (doc.get("#meta") or {}).get("policy") if itf else doc.get("policy")
+    policy = "reference" if policy is None else policy
     try:
         cfg = config_from_dict(cfg_doc)
     except (ConfigError, ValueError, TypeError) as e:
@@ -760,7 +777,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if variant is not None and not isinstance(variant, str):
         raise UsageError(f"{args.file}: variant must be a variant name or null, got {variant!r}")
     try:
-        model = _model(cfg, variant)
+        model = _model(cfg, variant, policy)
     except UsageError as e:
         raise UsageError(f"{args.file}: {e}") from None
     recorded: list[Any] | None = None

@@ -87,7 +87,7 @@ def state_to_itf(cfg: Config, s: State) -> dict[str, Any]:
         }
 
     def worker(w: Worker) -> dict[str, Any]:
-        return {
+        d = {
             "up": w.up,
             "cycle": _i(w.cycle),
             "mode": _i(w.mode),
@@ -102,6 +102,12 @@ def state_to_itf(cfg: Config, s: State) -> dict[str, Any]:
             "attempts": _i(w.attempts),
             "known": _set(_i(n) for n in range(w.known.bit_length()) if (w.known >> n) & 1),
         }
+        # the ghost proposal count and the contract's set-aside needs: written only
+        # where they say more than ``attempts`` (never in a reference-policy state)
+        if w.sent != w.attempts or w.parked:
+            d["sent"] = _i(w.sent)
+            d["parked"] = [[_i(x) for x in e] for e in w.parked]
+        return d
 
     return {
         "broker": {
@@ -114,7 +120,17 @@ def state_to_itf(cfg: Config, s: State) -> dict[str, Any]:
         "workers": _map((_i(i), worker(w)) for i, w in enumerate(s.workers)),
         "to_broker": _bag(s.to_broker, proposal_to_itf),
         "to_workers": _bag(s.to_workers, reply_to_itf),
-        "faults": {"crash": _i(s.faults[0]), "drop": _i(s.faults[1]), "dup": _i(s.faults[2])},
+        "faults": {
+            "crash": _i(s.faults[0]),
+            "drop": _i(s.faults[1]),
+            "dup": _i(s.faults[2]),
+            # the contract policy's budgets (timeouts and extra reads used so far)
+            **(
+                {"timeout": _i(s.faults[3]), "extra_read": _i(s.faults[4])}
+                if len(s.faults) > 3
+                else {}
+            ),
+        },
         "placed": _map((_i(n), _i(k)) for n, k in enumerate(s.placed)),
     }
 
@@ -274,7 +290,11 @@ def state_from_itf(cfg: Config, st: Any) -> State:
 
     workers = []
     for i, wv in enumerate(_fun(body["workers"], W, "workers")):
-        w = _rec(wv, Worker._fields, f"workers[{i}]")
+        base = tuple(f for f in Worker._fields if f not in ("sent", "parked"))
+        if isinstance(wv, dict) and ("sent" in wv or "parked" in wv):
+            w = _rec(wv, Worker._fields, f"workers[{i}]")
+        else:
+            w = _rec(wv, base, f"workers[{i}]")
         view = []
         for p, snaps in enumerate(_fun(w["view"], P, f"workers[{i}].view")):
             if not isinstance(snaps, list):
@@ -298,15 +318,23 @@ def state_from_itf(cfg: Config, st: Any) -> State:
                 retries=_int(w["retries"]),
                 attempts=_int(w["attempts"]),
                 known=known,
+                sent=_int(w["sent"]) if "sent" in w else _int(w["attempts"]),
+                parked=tuple(
+                    tuple(_int(x) for x in e)  # type: ignore[misc]
+                    for e in w.get("parked", [])
+                ),
             )
         )
-    f = _rec(body["faults"], ("crash", "drop", "dup"), "faults")
+    keys: tuple[str, ...] = ("crash", "drop", "dup")
+    if isinstance(body["faults"], dict) and "timeout" in body["faults"]:
+        keys += ("timeout", "extra_read")
+    f = _rec(body["faults"], keys, "faults")
     return State(
         broker=broker,
         workers=tuple(workers),
         to_broker=_bag_from(body["to_broker"], proposal_from_itf),
         to_workers=_bag_from(body["to_workers"], reply_from_itf),
-        faults=(_int(f["crash"]), _int(f["drop"]), _int(f["dup"])),
+        faults=tuple(_int(f[k]) for k in keys),  # type: ignore[arg-type]
         placed=tuple(_int(x) for x in _fun(body["placed"], N, "placed")),
     )
 

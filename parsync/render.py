@@ -105,12 +105,20 @@ def state_values(s: State) -> dict[str, Value]:
         out[f"{p}.waiting"] = Scalar(str(w.waiting))
         out[f"{p}.retries"] = Scalar(str(w.retries))
         out[f"{p}.attempts"] = Scalar(str(w.attempts))
+        if w.sent != w.attempts or w.parked:  # only where the ghost says more
+            out[f"{p}.sent"] = Scalar(str(w.sent))
+            out[f"{p}.parked"] = Scalar(
+                "{" + ", ".join(f"n{n}: sent {k}" for n, _r, _a, k in w.parked) + "}"
+            )
         out[f"{p}.known"] = _set_of(
             "n", (n for n in range(w.known.bit_length()) if (w.known >> n) & 1)
         )
     out["to_broker"] = _bag(s.to_broker)
     out["to_workers"] = _bag(s.to_workers)
-    out["faults"] = Scalar("crash={} drop={} dup={}".format(*s.faults))
+    out["faults"] = Scalar(
+        "crash={} drop={} dup={}".format(*s.faults)
+        + (" timeout={} extra_read={}".format(*s.faults[3:]) if len(s.faults) > 3 else "")
+    )
     out["placed"] = MapV(tuple((f"n{n}", Scalar(str(k))) for n, k in enumerate(s.placed)))
     return out
 
@@ -253,9 +261,12 @@ def _reasons(pid: str, m: Any, s: State, a: Action | None, t: State | None) -> l
     elif pid == "PS-6":
         limit = m.R + 1
         for i, w in enumerate(s.workers):
-            if w.attempts > limit:
+            if w.sent > limit:
                 need = f"n{w.pending[0]}" if w.pending else "its need"
-                out.append(f"w{i} proposed {need} {w.attempts} times this cycle > 1 + R = {limit}")
+                out.append(f"w{i} proposed {need} {w.sent} times this cycle > 1 + R = {limit}")
+            for n, _r, _a, k in w.parked:
+                if k > limit:
+                    out.append(f"w{i} proposed n{n} {k} times this cycle > 1 + R = {limit}")
     elif pid == "PS-8":
         for n, k in enumerate(s.placed):
             if k > 1:

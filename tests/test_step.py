@@ -18,7 +18,7 @@ from parsync.model.actions import Action, Drop, Duplicate, Failover, Release
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
-from parsync.model.variants import VARIANT_NAMES
+from parsync.model.variants import ALL_VARIANT_NAMES, VARIANT_NAMES
 
 
 def reachable(m: ParSyncModel, limit: int) -> list[State]:
@@ -103,3 +103,27 @@ def test_step_agrees_deep_in_the_wide_scope_with_every_fault() -> None:
         "Crash", "Recover", "Drop", "Duplicate", "Failover",
     }  # fmt: skip
     assert en > 1000 and dis > 1000
+
+
+def _contract_scope(preset: str) -> object:
+    import dataclasses
+
+    c = get_preset(preset).config
+    return dataclasses.replace(c, faults=dataclasses.replace(c.faults, timeout=1, extra_read=1))
+
+
+@pytest.mark.parametrize("preset", ["small", "pr"])
+def test_step_agrees_with_successors_under_the_contract(preset: str) -> None:
+    m = ParSyncModel(_contract_scope(preset), policy="contract")  # type: ignore[arg-type]
+    states = reachable(m, 4000) + walks(m, 30, 60, seed=13)
+    en, dis = agree(m, states)
+    seen = {type(a).__name__ for s in states for a, _ in m.successors(s)}
+    assert {"Timeout", "Refresh", "Reject", "Propose", "Defer"} <= seen
+    assert en > 10_000 and dis > 10_000
+
+
+@pytest.mark.parametrize("variant", ALL_VARIANT_NAMES)
+def test_step_agrees_on_every_variant_under_the_contract(variant: str) -> None:
+    m = ParSyncModel(_contract_scope("pr"), variant, policy="contract")  # type: ignore[arg-type]
+    en, dis = agree(m, reachable(m, 800))
+    assert en > 1000 and dis > 500

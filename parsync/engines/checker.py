@@ -25,7 +25,7 @@ from typing import Any
 
 from parsync.counterexample import Trace
 from parsync.engines.symmetry import Symmetry
-from parsync.model.actions import ACTION_NAMES, ACTION_TYPES, Action, action_name
+from parsync.model.actions import Action, action_name
 from parsync.model.properties import PROPERTIES, WITNESSES, witness_applicable
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State, Worker
@@ -121,7 +121,13 @@ def applicable_actions(m: ParSyncModel) -> list[str]:
         off.add("Duplicate")
     if m.max_failover == 0:
         off.add("Failover")
-    return [a for a in ACTION_NAMES if a not in off]
+    if m.max_crash == 0:
+        off.add("Restart")
+    if m.max_timeout == 0:
+        off.add("Timeout")
+    if m.max_extra_read == 0:
+        off.add("Refresh")
+    return [a for a in m.action_names if a not in off]
 
 
 class Checker:
@@ -200,7 +206,7 @@ class Checker:
         parent: list[int] = []
         via: list[Action | None] = []
         seen: dict[object, int] = {}
-        by_type: dict[type, int] = dict.fromkeys(ACTION_TYPES, 0)
+        by_type: dict[type, int] = dict.fromkeys(m.action_types, 0)
         witnesses_todo = [w for w in WITNESSES if witness_applicable(m, w)]
         witnesses: dict[str, bool | None] = {
             w.id: (False if w in witnesses_todo else None) for w in WITNESSES
@@ -319,7 +325,7 @@ class Checker:
             depth=depth,
             seconds=seconds,
             symmetry=self.sym.size if self.sym is not None else 1,
-            coverage={a: coverage[a] for a in ACTION_NAMES},
+            coverage={a: coverage[a] for a in m.action_names},
             unfired=unfired,
             witnesses=witnesses,
             violation=violation,

@@ -421,4 +421,9 @@ class Symmetry:
                     ns.append(Snapshot(snap.read_at, tuple(entries)))
                 nv.append(tuple(ns))
             view = tuple(nv)
-        return w._replace(pending=tuple(sg[n] for n in w.pending), known=known, view=view)
+        parked = w.parked
+        if parked:  # contract: the set-aside needs' counters travel with their needs
+            parked = tuple(sorted((sg[n], r, a, k) for n, r, a, k in parked))
+        return w._replace(
+            pending=tuple(sg[n] for n in w.pending), known=known, view=view, parked=parked
+        )

@@ -1007,6 +1007,9 @@ def decode_cti(
                     retries=d.num(S.retries(w)),
                     attempts=d.num(S.attempts(w)),
                     known=known,
+                    # the encoding's attempt count is the proposal count (no tag bug
+                    # is encoded): the ghost equals it
+                    sent=d.num(S.attempts(w)),
                 )
             )
         to_b: list[Proposal] = []

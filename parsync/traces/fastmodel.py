@@ -267,7 +267,7 @@ class TraceModel(ParSyncModel):
         c = w.cycle + 1
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
         pending = self.pending_of(wi, c, w.known)
-        return w._replace(pending=pending, waiting=False, retries=0, attempts=0)
+        return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
 
     # -- the worker's hot steps, built positionally ------------------------------------------
     # NamedTuple._replace costs about 2 microseconds (a map over every field by
@@ -284,11 +284,13 @@ class TraceModel(ParSyncModel):
         m = Proposal(wi, n, self.prio[n], w.epoch, tuple(reads), c, att, self.rotation(c))
         nw = Worker(
             w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending, True, w.retries, att,
-            w.known,
+            w.known, w.sent + 1, w.parked,
         )  # fmt: skip
         return nw, m
 
     def _next_need(self, w: Worker) -> Worker:
+        if w.parked:  # the contract policy's set-aside needs: the general path
+            return super()._next_need(w)
         return Worker(
             w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
             w.known,
@@ -301,6 +303,7 @@ class TraceModel(ParSyncModel):
             and r.need == w.pending[0]
             and r.cycle == w.cycle
             and r.attempt == w.attempts
+            and not w.parked
         ):  # the model's known |= need, then _next_need, in one construction
             return Worker(
                 w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
