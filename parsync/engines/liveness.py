@@ -27,7 +27,9 @@ out of reach), made finite by an abstraction that is a bisimulation:
   equality with its worker's current cycle, and that cycle never goes back, so
   a tag is "current" or "old" (ages 1 .. P + 1 are alike: it matters where a
   crash leaves old proposals in flight, measured in docs/liveness.md);
-* *the ghost* ``placed`` is dropped (only safety properties read it);
+* *the ghosts* ``placed`` and ``Worker.sent`` are dropped (only safety
+  properties read them; ``sent`` would otherwise count a livelocked worker's
+  proposals without bound);
 * *sequence numbers relative to the broker*: the protocol compares a read
   seqno with the broker's current one and nothing else, and seqnos never
   decrease (PS-5), so a read seqno, once old, stays old; each becomes
@@ -213,6 +215,7 @@ class Abstraction:
         b = self.base(c)
         nw = w._replace(
             cycle=b,
+            sent=0,  # a ghost, like placed: only PS-6 reads it
             fresh_at=tuple(self._age(c, b, x) for x in w.fresh_at),
             view=tuple(
                 tuple(

@@ -271,7 +271,11 @@ class LivenessModel(ParSyncModel):
             w = w._replace(mode=LATENCY)
         if w.retries + 1 > self.R:  # past the budget: back into this cycle's queue
             return w._replace(
-                pending=(*w.pending[1:], w.pending[0]), waiting=False, retries=0, attempts=0
+                pending=(*w.pending[1:], w.pending[0]),
+                waiting=False,
+                retries=0,
+                attempts=0,
+                sent=0,
             )
         return w._replace(waiting=False, retries=w.retries + 1)
 
