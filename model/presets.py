@@ -6,12 +6,25 @@ the same buckets, because some design bugs only show with all of those.
 
 * ``small``: the default; seconds. Network faults and failover, no crashes.
 * ``pr``: the largest scope that fits a pre-merge budget; adds worker crashes,
-  so that every known-bad variant is reachable (a test asserts it).
+  so that each of the twelve design variants (``VARIANTS``) is reachable (a test
+  asserts it). The capacity mistakes need ``capacity`` or ``three-partitions``.
 * ``nightly``: the ``pr`` faults over three cycles (about ten million states).
   Message duplication multiplies the state space beyond what a night of
   exhaustive search covers (more than 22M states at depth 23 for two cycles);
   it is exercised by the Hypothesis engine's wide scope and by the
   conformance suite instead.
+
+Three more scopes exercise what the others leave fixed (capacity 1, size 1,
+every bucket eligible, ``b mod P``, two partitions, adaptive):
+
+* ``capacity``: buckets of capacity 2, 3 and 1, needs of size 1 and 2 with
+  ``eligible`` subsets, a non-default ``partition_map``, quality-first, drops;
+  the capacity mistakes (``room-as-used-below-cap``, ``used-counts-claims``)
+  are reachable here and nowhere else.
+* ``three-partitions``: P = 3 over three cycles (a full rotation), latency-first,
+  a size-2 need, a gang inside one partition, drops and failover.
+* ``duplicates``: ``small`` with message duplication (and failover) in place of
+  drops: the one exhaustive scope with ``duplicate = 1``.
 """
 
 from __future__ import annotations
@@ -56,7 +69,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "pr",
-            "pre-merge: crashes, drops and failover; reaches every known-bad variant",
+            "pre-merge: crashes, drops and failover; reaches the twelve design variants",
             Config(
                 workers=2,
                 partitions=2,
@@ -80,6 +93,57 @@ PRESETS: dict[str, Preset] = {
                 strategy="adaptive",
                 max_cycle=3,
                 faults=Faults(crash=1, drop=1, failover=1),
+            ),
+        ),
+        Preset(
+            "capacity",
+            "capacity 2-3, sizes 1-2, eligible subsets, a partition map, quality-first",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(2, 3, 1),
+                needs=(
+                    Need(owner=0, priority=1, arrival=1, size=2, eligible=(0, 1)),
+                    Need(owner=1, priority=2, arrival=1),
+                    Need(owner=0, priority=1, arrival=2, gang=2, eligible=(0, 2)),
+                ),
+                retry_budget=1,
+                strategy="quality-first",
+                max_cycle=2,
+                faults=Faults(drop=1),
+                partition_map=(0, 1, 1),
+            ),
+        ),
+        Preset(
+            "three-partitions",
+            "P=3 over a full rotation, latency-first, a size-2 need, drops and failover",
+            Config(
+                workers=2,
+                partitions=3,
+                capacities=(1, 2, 1, 1),
+                needs=(
+                    Need(owner=0, priority=1, arrival=1, eligible=(1, 2)),
+                    Need(owner=1, priority=2, arrival=1, size=2, eligible=(1,)),
+                    Need(owner=1, priority=1, arrival=2, gang=2, eligible=(0, 3)),
+                ),
+                retry_budget=1,
+                strategy="latency-first",
+                max_cycle=3,
+                faults=Faults(drop=1, failover=1),
+            ),
+        ),
+        Preset(
+            "duplicates",
+            "small with message duplication and failover: the exhaustive duplicate scope",
+            Config(
+                workers=2,
+                partitions=2,
+                capacities=(1, 1),
+                needs=_NEEDS,
+                retry_budget=1,
+                strategy="adaptive",
+                max_cycle=2,
+                faults=Faults(duplicate=1, failover=1),
             ),
         ),
         Preset(

@@ -173,6 +173,8 @@ class ParSyncModel:
         self.v_resets_tag = v == "retry-resets-tag"
         self.v_timeout_tag = v == "timeout-reuses-tag"
         self.v_dedup_wc = v == "dedup-by-worker-cycle"
+        self.v_room_lt = v == "room-as-used-below-cap"
+        self.v_count_claims = v == "used-counts-claims"
 
         c = config
         self.W = c.workers
@@ -220,13 +222,26 @@ class ParSyncModel:
 
     # --- helpers -------------------------------------------------------------
     def used(self, br: Broker, b: int) -> int:
+        """Units claimed on bucket ``b``: the sum of its claims' sizes (ground truth)."""
         size = self.size
         return sum(size[n] for n in br.claims[b])
+
+    def reported_used(self, br: Broker, b: int) -> int:
+        """What a read reports as bucket ``b``'s used units (the variant: its claims)."""
+        if self.v_count_claims:
+            return len(br.claims[b])
+        return self.used(br, b)
+
+    def room(self, used: int, n: int, b: int) -> bool:
+        """The fit test: need ``n`` has room on bucket ``b`` at ``used`` units."""
+        if self.v_room_lt:
+            return used < self.cap[b]
+        return used + self.size[n] <= self.cap[b]
 
     def read(self, br: Broker, p: int, at: int) -> Snapshot:
         """A fresh read of partition ``p`` from the broker, stamped ``read_at = at``."""
         seq = br.seq
-        return Snapshot(at, tuple((seq[b], self.used(br, b)) for b in self.members[p]))
+        return Snapshot(at, tuple((seq[b], self.reported_used(br, b)) for b in self.members[p]))
 
     def refresh(self, w: Worker, br: Broker, parts: tuple[int, ...] | range) -> Worker:
         """Fresh read of ``parts``: view, fresh_at and epoch all updated."""
@@ -270,6 +285,7 @@ class ParSyncModel:
         sz = self.size[n]
         cap = self.cap
         part = self.part
+        v_room_lt = self.v_room_lt
         room: list[int] = []
         named: list[int] = []
         for b in self.eligible[n]:
@@ -279,7 +295,7 @@ class ParSyncModel:
             if e is None:
                 continue
             named.append(b)
-            if e[1] + sz <= cap[b]:
+            if (e[1] < cap[b]) if v_room_lt else (e[1] + sz <= cap[b]):
                 room.append(b)
         return room, named
 
@@ -317,7 +333,6 @@ class ParSyncModel:
             return False
         elig = self.eligible_sets[n]
         allowed = self._allowed(w)
-        sz = self.size[n]
         for k, b in enumerate(bs):
             if b not in elig or (allowed is not None and self.part[b] not in allowed):
                 return False
@@ -326,7 +341,7 @@ class ParSyncModel:
                 return False
             if self.v_gang_fit and k > 0:
                 continue
-            if e[1] + sz > self.cap[b]:
+            if not self.room(e[1], n, b):
                 return False
         return True
 

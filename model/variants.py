@@ -125,7 +125,29 @@ CONTRACT_VARIANTS: tuple[Variant, ...] = (
         "a lost reply or a timeout, then the same need in a later cycle",
     ),
 )
-ALL_VARIANTS: tuple[Variant, ...] = VARIANTS + CONTRACT_VARIANTS
+# Capacity mistakes: reachable only where a need's size differs from 1 or a bucket
+# holds more than one claim (the ``capacity`` preset). Both policies have them; the
+# Z3 encoding does not yet (its ``used`` is a tracked counter, see docs/contract.md).
+CAPACITY_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "room-as-used-below-cap",
+        "PS-1",
+        "The fit test is 'used < capacity' instead of 'used + size <= capacity': a "
+        "need of size 2 is placed where one unit is free.",
+        "a need of size 2 or more and a bucket partly used",
+    ),
+    Variant(
+        "used-counts-claims",
+        "PS-1",
+        "A read reports a bucket's used units as its number of claims, not the sum "
+        "of their sizes: a bucket holding a size-2 claim looks half empty.",
+        "a need of size 2 or more on a bucket of capacity 2 or more, shared",
+    ),
+)
+ALL_VARIANTS: tuple[Variant, ...] = VARIANTS + CAPACITY_VARIANTS + CONTRACT_VARIANTS
+
+#: The variants that need no contract-only behaviour (the reference policy's list).
+REFERENCE_VARIANTS: tuple[Variant, ...] = VARIANTS + CAPACITY_VARIANTS
 
 VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
 ALL_VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in ALL_VARIANTS)

@@ -577,14 +577,14 @@ def counterexample_document(model: Any, scope: str, result: Any) -> dict[str, An
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from parsync.model.presets import PRESETS
-    from parsync.model.variants import ALL_VARIANTS, VARIANTS
+    from parsync.model.variants import ALL_VARIANTS, REFERENCE_VARIANTS
 
     if args.liveness or args.steady:  # its own scopes (--preset NAME) and variants
         from parsync.engines.liveness import run_command
 
         return run_command(args, _load_scope, UsageError)
     if args.list_variants:
-        for v in ALL_VARIANTS if args.policy == "contract" else VARIANTS:
+        for v in ALL_VARIANTS if args.policy == "contract" else REFERENCE_VARIANTS:
             print(v.name)
         return EXIT_OK
     if args.list_presets:

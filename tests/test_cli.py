@@ -25,7 +25,9 @@ from parsync.model.config import config_from_dict
 from parsync.model.presets import PRESETS, get_preset
 from parsync.model.properties import PROPERTIES, WITNESSES
 from parsync.model.state import State
-from parsync.model.variants import VARIANT_NAMES, get_variant
+from parsync.model.variants import REFERENCE_VARIANTS, VARIANT_NAMES, get_variant
+
+REFERENCE_NAMES = [v.name for v in REFERENCE_VARIANTS]
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDE = {"COLUMNS": "200"}  # rich wraps at the terminal width; keep lines whole
@@ -116,14 +118,14 @@ def test_check_default_passes(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_variants(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "check", "--list-variants")
     assert code == EXIT_OK
-    assert out == "".join(f"{n}\n" for n in VARIANT_NAMES)
+    assert out == "".join(f"{n}\n" for n in REFERENCE_NAMES)
     assert err == ""
 
 
 def test_list_variants_subprocess() -> None:
     p = run_proc("check", "--list-variants")
     assert p.returncode == EXIT_OK, p.stderr
-    assert p.stdout.splitlines() == list(VARIANT_NAMES)
+    assert p.stdout.splitlines() == REFERENCE_NAMES
 
 
 def test_list_presets(capsys: pytest.CaptureFixture[str]) -> None:
@@ -321,7 +323,7 @@ def test_console_script_is_installed() -> None:
         [exe, "check", "--list-variants"], capture_output=True, text=True, timeout=60
     )
     assert p.returncode == EXIT_OK, p.stderr
-    assert p.stdout.splitlines() == list(VARIANT_NAMES)
+    assert p.stdout.splitlines() == REFERENCE_NAMES
 
 
 def test_unwritable_trace_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -322,6 +322,34 @@ def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
     )
 
 
+CONTRACT_TIMEOUT = (1_216_956, 4_194_901, 31)  # small's needs, one timeout, no other fault
+
+
+def test_contract_with_a_real_timeout_passes_exhaustively() -> None:
+    """The exhaustive contract scope with the real timeout (under a minute)."""
+    from pathlib import Path
+
+    cfg = dataclasses.replace(PRESETS["small"].config, faults=Faults(timeout=1))
+    r = Checker(ParSyncModel(cfg, policy="contract")).run()
+    assert r.verdict == "pass", (r.verdict, r.unfired, r.witnesses)
+    assert (r.states, r.transitions, r.depth) == CONTRACT_TIMEOUT
+    assert r.coverage["Timeout"] > 0 and r.coverage["Reject"] > 0
+    doc = (Path(__file__).parent.parent / "docs" / "contract.md").read_text(encoding="utf-8")
+    states, transitions, depth = CONTRACT_TIMEOUT
+    flat = " ".join(doc.split())
+    want = f"**pass**, {states:,} distinct states, {transitions:,} transitions, depth {depth}"
+    assert want in flat
+
+
+def test_capacity_on_the_contract_passes() -> None:
+    from pathlib import Path
+
+    r = Checker(ParSyncModel(PRESETS["capacity"].config, policy="contract")).run()
+    assert r.verdict == "pass" and r.states == 427_454
+    doc = (Path(__file__).parent.parent / "docs" / "contract.md").read_text(encoding="utf-8")
+    assert f"{r.states:,} distinct states" in " ".join(doc.split())
+
+
 def test_check_policy_contract_writes_a_counterexample_that_replays(
     tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,7 @@ tested on two variants where it is cheap (test_shrinking_...).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from functools import cache
@@ -34,12 +35,24 @@ from parsync.engines.stateful import (
     find_violation,
     make_machine,
 )
-from parsync.model.actions import ACTION_NAMES, Action, Failover, StartCycle, fmt_action
+from parsync.model.actions import (
+    ACTION_NAMES,
+    CONTRACT_ACTION_TYPES,
+    Action,
+    Failover,
+    StartCycle,
+    fmt_action,
+)
 from parsync.model.config import Config
 from parsync.model.presets import get_preset
 from parsync.model.properties import action_violations, state_violations
 from parsync.model.protocol import ParSyncModel
-from parsync.model.variants import VARIANT_NAMES, get_variant
+from parsync.model.variants import (
+    CAPACITY_VARIANTS,
+    CONTRACT_VARIANTS,
+    VARIANT_NAMES,
+    get_variant,
+)
 
 PR = get_preset("pr").config
 
@@ -111,8 +124,51 @@ def test_wide_scope_is_beyond_bfs() -> None:
 
 def test_one_rule_per_action_kind() -> None:
     machine = make_machine(ParSyncModel(PR))
-    for name in ACTION_NAMES:
+    for name in (*ACTION_NAMES, *(t.__name__ for t in CONTRACT_ACTION_TYPES)):
         assert callable(getattr(machine, name, None)), name
+
+
+# --- the contract policy and the capacity scope -------------------------------------
+# The contract's variants on pr with one timeout and one extra read (the scope
+# tests/test_policy.py catches them in by BFS), the capacity mistakes on the
+# capacity preset; the same deterministic budget as the reference variants.
+CONTRACT_PR = dataclasses.replace(
+    PR, faults=dataclasses.replace(PR.faults, timeout=1, extra_read=1)
+)
+HUNTS = [
+    *((v.name, CONTRACT_PR, "contract") for v in CONTRACT_VARIANTS),
+    *((v.name, get_preset("capacity").config, "reference") for v in CAPACITY_VARIANTS),
+]
+
+
+@pytest.mark.parametrize(("variant", "cfg", "policy"), HUNTS, ids=[h[0] for h in HUNTS])
+def test_contract_and_capacity_variants_caught(variant: str, cfg: Config, policy: str) -> None:
+    m = ParSyncModel(cfg, variant, policy=policy)
+    v = find_violation(m, CATCH)
+    assert v is not None, f"Hypothesis did not catch {variant} within {CATCH}"
+    expected = get_variant(variant).breaks
+    assert expected in v.property_ids, f"expected {expected}, got:\n{v}"
+    assert expected in replay(ParSyncModel(cfg, variant, policy=policy), v.steps)
+    if policy == "contract":  # the contract's own kinds are rules the machine takes
+        assert m.contract
+
+
+def test_the_contract_machine_takes_the_contract_steps() -> None:
+    """The correct contract model passes a short deterministic run, and the run uses
+    Timeout, Refresh and Reject steps (rules that never fire on the reference)."""
+    m = ParSyncModel(CONTRACT_PR, policy="contract")
+    seen: set[str] = set()
+    base = make_machine(m)
+
+    class Watch(base):  # type: ignore[misc, valid-type]
+        def _take(self, kind: type, data: object) -> None:
+            seen.add(kind.__name__)
+            super()._take(kind, data)  # type: ignore[arg-type]
+
+    from hypothesis.stateful import run_state_machine_as_test
+
+    run_state_machine_as_test(Watch, settings=settings(CATCH, max_examples=100))  # type: ignore[no-untyped-call]
+    assert {"Timeout", "Refresh", "Reject"} <= seen, seen
 
 
 # --- every known-bad variant: caught, and BFS agrees ---------------------------

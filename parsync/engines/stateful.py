@@ -125,7 +125,8 @@ def failure_message(
 
 
 def make_machine(model: ParSyncModel) -> type[RuleBasedStateMachine]:
-    """A ``RuleBasedStateMachine`` class exploring ``model`` (one rule per action kind)."""
+    """A ``RuleBasedStateMachine`` class exploring ``model`` (one rule per action kind;
+    the contract policy's kinds are rules too, enabled only on a contract model)."""
 
     # Memo tables shared by every run of this machine: a shrinking Hypothesis
     # replays the same few hundred states thousands of times. Bounded, so that
@@ -180,7 +181,7 @@ def make_machine(model: ParSyncModel) -> type[RuleBasedStateMachine]:
                     bad, self.steps, failure_message(bad, self.steps, model.variant)
                 )
 
-        # --- one rule per action kind (ACTION_TYPES order) -------------------
+        # --- one rule per action kind (ALL_ACTION_TYPES order) ---------------
         @precondition(can(act.StartCycle))
         @rule(data=st.data())
         def StartCycle(self, data: st.DataObject) -> None:
@@ -235,6 +236,27 @@ def make_machine(model: ParSyncModel) -> type[RuleBasedStateMachine]:
         @rule(data=st.data())
         def Failover(self, data: st.DataObject) -> None:
             self._take(act.Failover, data)
+
+        # --- the contract policy's own kinds (never enabled under the reference) --
+        @precondition(can(act.Timeout))
+        @rule(data=st.data())
+        def Timeout(self, data: st.DataObject) -> None:
+            self._take(act.Timeout, data)
+
+        @precondition(can(act.Refresh))
+        @rule(data=st.data())
+        def Refresh(self, data: st.DataObject) -> None:
+            self._take(act.Refresh, data)
+
+        @precondition(can(act.Restart))
+        @rule(data=st.data())
+        def Restart(self, data: st.DataObject) -> None:
+            self._take(act.Restart, data)
+
+        @precondition(can(act.Reject))
+        @rule(data=st.data())
+        def Reject(self, data: st.DataObject) -> None:
+            self._take(act.Reject, data)
 
         # ``data`` is unused: Hypothesis orders rules by argument count, then
         # name, and its shrinker prefers the first; a rule that is almost never
