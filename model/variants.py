@@ -126,8 +126,10 @@ CONTRACT_VARIANTS: tuple[Variant, ...] = (
     ),
 )
 # Capacity mistakes: reachable only where a need's size differs from 1 or a bucket
-# holds more than one claim (the ``capacity`` preset). Both policies have them; the
-# Z3 encoding does not yet (its ``used`` is a tracked counter, see docs/contract.md).
+# holds more than one claim (the ``capacity`` preset). Both policies have them. The
+# Z3 encoding has a switch for room-as-used-below-cap (``parsync prove`` and ``bmc``
+# take it); not for used-counts-claims: the parametric encoding tracks ``used`` as a
+# counter, and a count of claims over an unbounded sort of needs is no term of it.
 CAPACITY_VARIANTS: tuple[Variant, ...] = (
     Variant(
         "room-as-used-below-cap",

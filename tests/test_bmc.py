@@ -50,6 +50,19 @@ def test_bmc_agrees_with_bfs_on_variant(v: Variant) -> None:
     assert len(res.actions) == depth
 
 
+def test_bmc_agrees_with_bfs_on_the_capacity_mistake() -> None:
+    """room-as-used-below-cap on the capacity preset (sizes 2, capacities 2-3, eligible
+    subsets, a partition map): the same shortest depth as BFS, replayed in Python."""
+    cfg = get_preset("capacity").config
+    bfs = Checker(ParSyncModel(cfg, "room-as-used-below-cap")).run()
+    assert bfs.violation is not None
+    depth = len(bfs.violation.trace.actions)
+    res = Bmc(ParSyncModel(cfg, "room-as-used-below-cap"), depth).run(also=("PS-1",))
+    assert res.unknown == "" and res.problem == "", (res.unknown, res.problem)
+    assert res.depth == depth and "PS-1" in res.properties
+    assert res.replayed and res.python_violations
+
+
 def test_bmc_finds_nothing_on_the_design() -> None:
     res = Bmc(ParSyncModel(PR), DESIGN_DEPTH).run()
     assert res.unknown == "" and res.problem == ""

@@ -116,7 +116,7 @@ def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
 def test_every_variant_has_a_switch_in_the_encoding() -> None:
     from parsync.proofs.encoding import ENCODED_VARIANTS
 
-    assert {v.name for v in VARIANTS} == set(ENCODED_VARIANTS)
+    assert {v.name for v in VARIANTS} | {"room-as-used-below-cap"} == set(ENCODED_VARIANTS)
     with pytest.raises(KeyError):
         Encoding(ParamUniverse("k"), "no-such-variant")
 
@@ -156,6 +156,35 @@ def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
             assert len(text.encode()) < 8 * 1024, len(text)
             why = [x for x in text.splitlines() if x.startswith(f"  => {pid} ")]
             assert why and "no witness" not in why[0], text
+
+
+def test_capacity_mistake_fails_the_proof_with_a_replayed_cti() -> None:
+    """room-as-used-below-cap, for every size: a Propose the Python model also takes."""
+    r = Prover("room-as-used-below-cap", timeout_s=10, first_attempt_s=1).prove("PS-1")
+    assert not r.proved
+    ctis = [o for o in r.failures if o.outcome == CTI]
+    assert ctis and all(o.cti is not None and o.cti.decode_error == "" for o in ctis)
+    assert any(o.action == "Propose" and o.cti.replay == "agrees" for o in ctis if o.cti)
+    # the decoded counterexample has a need larger than one unit: the mistake needs it
+    for o in ctis:
+        assert o.cti is not None and o.cti.config is not None
+        assert max(n.size for n in o.cti.config.needs) >= 2, o.message()
+
+
+@pytest.mark.parametrize(
+    ("cmd", "variant"),
+    [("prove", "used-counts-claims"), ("prove", "timeout-reuses-tag"), ("bmc", "retry-resets-tag")],
+)
+def test_a_variant_outside_the_encoding_is_a_usage_error(
+    cmd: str, variant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from parsync.cli import main
+
+    extra = ["--depth", "2"] if cmd == "bmc" else []
+    assert main([cmd, "--variant", variant, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"variant {variant!r} is not in the Z3 encoding yet" in err
 
 
 def test_the_design_passes_where_each_variant_fails() -> None:

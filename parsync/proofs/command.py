@@ -58,6 +58,17 @@ def _ids(raw: list[str] | None) -> tuple[str, ...]:
     return tuple(g for g in ALL_GOAL_IDS if g in wanted or g == TYPE_OK)
 
 
+def _encoded(variant: str) -> None:
+    """A known variant the Z3 encoding has no switch for is a usage error, said so."""
+    from parsync.proofs.encoding import ENCODED_VARIANTS
+
+    if variant not in ENCODED_VARIANTS:
+        raise BadUsage(
+            f"variant {variant!r} is not in the Z3 encoding yet; the explicit-state engines "
+            f"have it: parsync check --policy contract --variant {variant}"
+        )
+
+
 def run_prove(
     properties: list[str] | None,
     variant: str | None,
@@ -77,6 +88,7 @@ def run_prove(
             get_variant(variant)
         except KeyError as e:
             raise BadUsage(e.args[0]) from None
+        _encoded(variant)
     if report is not None and (variant is not None or properties):
         raise BadUsage(
             "--report is written for the design and every property only (drop --variant/--property)"
@@ -228,6 +240,8 @@ def run_bmc(
         model = ParSyncModel(config, variant)
     except KeyError as e:
         raise BadUsage(e.args[0]) from None
+    if variant is not None:
+        _encoded(variant)
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()

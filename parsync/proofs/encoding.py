@@ -268,6 +268,8 @@ ENCODED_VARIANTS: frozenset[str] = frozenset(
         "priority-ignored",
         "retry-off-by-one",
         "unbounded-carry-forward",
+        # a capacity mistake (model/variants.py CAPACITY_VARIANTS): the fit test only
+        "room-as-used-below-cap",
     }
 )
 
@@ -298,6 +300,7 @@ class Encoding:
         self.v_lagging = v == "lagging-replica-failover"
         self.v_priority = v == "priority-ignored"
         self.v_retry = v == "retry-off-by-one"
+        self.v_room_lt = v == "room-as-used-below-cap"
         self.v_unbounded = v == "unbounded-carry-forward"
         if variant is not None and variant not in ENCODED_VARIANTS:
             raise KeyError(f"variant {variant!r} has no switch in the Z3 encoding")
@@ -429,6 +432,8 @@ class Encoding:
         return z3.And(z3.Or(S.mode(w) != LATENCY, top), S.nsnap(w, p) > 0)
 
     def fits(self, S: Sym, w: Any, n: Any, b: Any) -> Any:
+        if self.v_room_lt:  # the variant: 'used < cap', whatever the need's size
+            return S.vused(w, b) < self.K.cap(b)
         return S.vused(w, b) + self.K.size(n) <= self.K.cap(b)
 
     # --- Init ------------------------------------------------------------------------
