@@ -12,27 +12,40 @@ implementation runs its broker and workers on threads.
 Everything crossing the boundary is plain data (ints, strings, lists, dicts),
 so an implementation never imports this project's model.
 
+What is accepted depends on ``--parsync-policy``: ``contract`` (the default)
+accepts every choice ADR-0031 leaves open, ``reference`` exactly the reference
+scheduler's heuristics (docs/conformance.md, section 1a, states both in full).
+
 Steps (each the implementation's counterpart of one model action):
 
 =====================  ==========================================================
 adapter call           model action
 =====================  ==========================================================
 ``start_cycle(w)``     StartCycle(w): refresh partition ``cycle mod P``, take the
-                       arrived needs; on a crashed worker, a cycle passes unseen
-``schedule(w)``        Propose(w, buckets) or Defer(w): the worker takes its head
-                       need and either sends a proposal (buckets of its choice,
-                       as its strategy allows) or defers the need
-``broker_step()``      Commit(m): the broker takes the proposal of its choosing
-                       from its queue (every proposal in flight to it) and
-                       decides on it; the suite sees which from the observation
+                       arrived needs; on a crashed worker, a cycle passes unseen.
+                       Contract: at any time; a waiting worker abandons its
+                       attempt (an early timeout: late replies are discarded)
+``schedule(w)``        Propose(w, buckets) or Defer(w): contract: the worker
+                       proposes any pending need on a bucket set that fits its
+                       view, or defers any pending need; reference: the head
+                       need, deferred only when nothing fits
+``broker_step()``      Commit(m) (contract: or Reject(m)): the broker takes the
+                       proposal of its choosing from its queue (every proposal
+                       in flight to it) and decides on it; contract: any reply
+                       true of it; the suite sees which from the observation
 ``deliver(id)``        HandleReply(r): the addressed worker takes reply ``id``
 ``release(n)``         Release(n): need ``n`` completes at the broker
 ``crash(w)``           Crash(w)
-``recover(w)``         Recover(w)
+``recover(w)``         Recover(w): a fresh read of every partition; contract:
+                       or Restart(w), up with nothing read
 ``drop(id)``           Drop(m): the network loses the message
 ``duplicate(id)``      Duplicate(m): the network delivers the message twice
 ``failover()``         Failover(): a new broker epoch from the durable state
 =====================  ==========================================================
+
+Contract: any worker step (``start_cycle``, ``schedule``, ``recover``, ``deliver``
+of a reply to that worker) may also include fresh reads of any partitions,
+before or after the step; these, and early timeouts, are not budgeted.
 
 The observation (``observe()``) is a dict with these keys; the suite checks
 its shape and reports a wrong one in one line:
@@ -42,13 +55,17 @@ its shape and reports a wrong one in one line:
     one per bucket, of the need ids holding a claim there), ``ledger`` (list,
     one per need, of the buckets attributed to it).
 ``workers``
-    one dict per worker: ``up`` (bool), ``cycle`` (int), ``mode``
-    ("latency-first" | "quality-first"), ``fresh_at`` (list of int per
-    partition, -1 if never read), ``view`` (per partition, the list of
-    snapshots the worker holds; a snapshot is a list of ``[seq, used]`` per
-    bucket of the partition, in increasing bucket order), ``pending`` (need ids
-    still to place this cycle, head first), ``waiting`` (bool: a proposal is
-    outstanding), ``retries`` (int).
+    one dict per worker. Required: ``up`` (bool), ``cycle`` (int),
+    ``fresh_at`` (list of int per partition, -1 if not read since the start
+    or a crash), ``view`` (per partition, the list of snapshots the worker
+    holds; a snapshot is a list of ``[seq, used]`` per bucket of the partition,
+    in increasing bucket order; a partition with no buckets has one empty
+    snapshot ``[]``). Optional (leave a key out of every worker and it is
+    hidden; give it and it is checked): ``mode`` ("latency-first" |
+    "quality-first"; compared under reference only), ``pending`` (need ids
+    still to place this cycle, head first; a set under the contract),
+    ``waiting`` (bool: a proposal is outstanding), ``retries`` (int; compared
+    under reference only).
 ``messages``
     the messages in flight, each a dict: ``id`` (str, unique while in flight;
     the handle passed to ``deliver``/``drop``/``duplicate``), ``to``

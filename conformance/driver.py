@@ -22,12 +22,14 @@ from typing import Any, NamedTuple
 
 from parsync.conformance.adapter import Adapter, AdapterError
 from parsync.conformance.observe import (
+    Mask,
     Msg,
     Observed,
     Projection,
     ShapeError,
     describe_diff,
     fmt_msg,
+    mask_for,
     parse_observation,
     project_state,
     proposal_msg,
@@ -44,8 +46,12 @@ from parsync.model.actions import (
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
 )
 from parsync.model.config import Config
 from parsync.model.properties import get_property
@@ -97,13 +103,23 @@ def _tuplify(x: Any) -> Any:
 
 
 def step_of(a: Action) -> Step:
-    """The adapter step that performs model action ``a``."""
+    """The adapter step that performs model action ``a``.
+
+    Under the contract (docs/conformance.md, "Policies"): a broker's Reject is a
+    ``broker_step`` like a Commit, a Timeout (abandon and retry within the cycle)
+    is the worker's ``schedule``, a Restart (up with nothing re-read) its
+    ``recover``. A Refresh (an extra fresh read) has no step of its own: it is
+    folded into the acting worker's step (:func:`acting_worker`)."""
     if isinstance(a, StartCycle):
         return Step("start_cycle", a.w)
-    if isinstance(a, (Propose, Defer)):
+    if isinstance(a, (Propose, Defer, Timeout)):
         return Step("schedule", a.w)
-    if isinstance(a, Commit):
+    if isinstance(a, (Commit, Reject)):
         return Step("broker_step")
+    if isinstance(a, Restart):
+        return Step("recover", a.w)
+    if isinstance(a, Refresh):
+        raise ValueError("a Refresh is folded into the worker's own step (acting_worker)")
     if isinstance(a, HandleReply):
         return Step("deliver", reply_msg(a.r))
     if isinstance(a, Release):
@@ -117,6 +133,33 @@ def step_of(a: Action) -> Step:
         return Step("drop" if isinstance(a, Drop) else "duplicate", content)
     assert isinstance(a, Failover)
     return Step("failover")
+
+
+def acting_worker(st: Step) -> int | None:
+    """The worker whose own step ``st`` is, where an extra read may be folded in:
+    ``start_cycle``, ``schedule``, ``recover`` and ``deliver`` of a reply to it."""
+    if st.kind in ("start_cycle", "schedule", "recover"):
+        return int(st.arg)
+    if st.kind == "deliver" and st.arg[0] == "worker":
+        return int(st.arg[1])
+    return None
+
+
+#: Under the contract the lockstep does not bound what an implementation chooses to
+#: do (timeouts, extra reads): the model's scope budgets for them are set to this.
+UNBOUNDED = 1 << 30
+
+
+def lockstep_model(
+    config: Config, policy: str = "contract", variant: str | None = None
+) -> ParSyncModel:
+    """The model the lockstep follows: ``policy``'s, with the implementation's own
+    choices unbudgeted under the contract (an implementation that times out early in
+    every cycle is not a scope's worth of faults)."""
+    m = ParSyncModel(config, variant, policy=policy)
+    if m.contract:
+        m.max_timeout = m.max_extra_read = UNBOUNDED
+    return m
 
 
 # --- failures --------------------------------------------------------------------------
@@ -221,7 +264,11 @@ class TimedAdapter:
 
 
 class Lockstep:
-    """Drive one implementation instance alongside the model."""
+    """Drive one implementation instance alongside the model.
+
+    The model's policy decides what is accepted: under ``contract`` (the default of
+    :func:`lockstep_model`) every choice ADR-0031 leaves open, under ``reference``
+    exactly the reference heuristics."""
 
     def __init__(
         self,
@@ -229,21 +276,26 @@ class Lockstep:
         config: Config,
         *,
         model: ParSyncModel | None = None,
-        memo: tuple[dict[State, Any], dict[State, Any]] | None = None,
+        memo: tuple[dict[Any, Any], dict[Any, Any]] | None = None,
     ) -> None:
         self.ad = adapter
         self.config = config
-        self.m = model or ParSyncModel(config)
+        self.m = model or lockstep_model(config)
         self.steps: list[Step] = []
         self.cands: list[State] = []
         self.obs: Observed | None = None
+        self.mask: Mask = Mask()
+        self.given: frozenset[str] = frozenset()
         self.proposals_sent: dict[tuple[int, int, int], int] = {}  # (worker, cycle, need) -> n
         self.commits: dict[int, int] = {}  # need -> commits observed
+        # an unbudgeted contract counts no timeouts or extra reads in its states
+        self._norm = self.m.contract and self.m.max_extra_read >= UNBOUNDED
         # model-side memo tables; pass the same ones (with the same model) to
         # several Lockstep instances to share them across resets and examples
-        self._moves_memo: dict[State, list[tuple[Step, State]]]
-        self._proj_memo: dict[State, Projection]
-        self._moves_memo, self._proj_memo = memo if memo is not None else ({}, {})
+        self._moves_memo: dict[State, list[tuple[Step, State, bool]]]
+        self._proj_memo_all: dict[Any, Any]
+        self._moves_memo, self._proj_memo_all = memo if memo is not None else ({}, {})
+        self._proj_memo: dict[State, Projection] = {}
 
     # -- setup ------------------------------------------------------------------
     def reset(self) -> None:
@@ -253,33 +305,103 @@ class Lockstep:
         self.commits = {}
         s0 = self.m.init_state()
         self.cands = [s0]
+        self.obs = None
         self.obs = self._observe()
-        if self.obs.projection != project_state(self.m, s0):
+        self.given = self.obs.given
+        self.mask = mask_for(self.m.contract, self.given)
+        self._proj_memo = self._proj_memo_all.setdefault(self.mask, {})
+        self.obs = self._masked(self.obs)
+        if self.obs.projection != self._project(s0):
             raise self._fail(
                 "divergence at reset: the initial observation is not the model's Init",
                 [],
-                describe_diff(self.obs.projection, project_state(self.m, s0)),
+                describe_diff(self.obs.projection, self._project(s0)),
             )
 
     def _observe(self) -> Observed:
         raw = self.ad.call("observe")
         try:
-            return parse_observation(self.m, raw)
+            got = parse_observation(self.m, raw)
         except ShapeError as e:
             raise AdapterError(str(e)) from None
+        if self.obs is not None and got.given != self.given:
+            raise AdapterError(
+                "observe() gave the optional worker fields "
+                f"{sorted(got.given)} after giving {sorted(self.given)} at reset: "
+                "an adapter gives the same ones throughout"
+            )
+        return self._masked(got) if self.obs is not None else got
+
+    def _masked(self, o: Observed) -> Observed:
+        return o._replace(projection=self.mask.apply(o.projection))
+
+    def hidden_fields(self) -> list[str]:
+        """The worker fields not compared with the model on this adapter."""
+        return [f for f in ("mode", "pending", "waiting", "retries") if f in self.mask.hidden]
 
     # -- the model's side, memoised (the same states recur across resets) -----------
-    def _moves(self, s: State) -> list[tuple[Step, State]]:
+    def _moves(self, s: State) -> list[tuple[Step, State, bool]]:
+        """(step, next state, offered): every model move an adapter step may perform
+        from ``s``. Under the contract a step of worker w may also include extra
+        fresh reads (Refresh) of w before and after it; such moves, and a Timeout,
+        are accepted but never offered to the drivers (a worker chooses them)."""
         got = self._moves_memo.get(s)
         if got is None:
-            got = [(step_of(a), t) for a, t in self.m.successors(s)]
-            self._moves_memo[s] = got
+            got = self._moves_memo[s] = self._compute_moves(s)
         return got
+
+    def _succ(self, s: State) -> list[tuple[Action, State]]:
+        if not self._norm:
+            return list(self.m.successors(s))
+        out = []
+        for a, t in self.m.successors(s):
+            if t.faults[3] or t.faults[4]:
+                t = t._replace(faults=(*t.faults[:3], 0, 0))
+            out.append((a, t))
+        return out
+
+    def _reads(self, s: State, w: int) -> list[State]:
+        """States reached from ``s`` by one or more extra reads of worker ``w``."""
+        seen = {s}
+        todo = [s]
+        out = []
+        while todo:
+            x = todo.pop()
+            for a, t in self._succ(x):
+                if isinstance(a, Refresh) and a.w == w and t not in seen:
+                    seen.add(t)
+                    out.append(t)
+                    todo.append(t)
+        return out
+
+    def _compute_moves(self, s: State) -> list[tuple[Step, State, bool]]:
+        moves: dict[tuple[Step, State], bool] = {}
+        for a, t in self._succ(s):
+            if isinstance(a, Refresh):
+                continue
+            k = (step_of(a), t)
+            moves[k] = moves.get(k, False) or not isinstance(a, Timeout)
+        if self.m.contract and self.m.max_extra_read > 0:
+            for w in range(self.m.W):
+                pre = self._reads(s, w)
+                for s1 in pre:
+                    for a, t in self._succ(s1):
+                        if isinstance(a, Refresh) or isinstance(a, Crash):
+                            continue
+                        st = step_of(a)
+                        if acting_worker(st) == w:
+                            moves.setdefault((st, t), False)
+            for st, t in list(moves):
+                actor = acting_worker(st)
+                if actor is not None:
+                    for t2 in self._reads(t, actor):
+                        moves.setdefault((st, t2), False)
+        return [(st, t, off) for (st, t), off in moves.items()]
 
     def _project(self, s: State) -> Projection:
         got = self._proj_memo.get(s)
         if got is None:
-            got = project_state(self.m, s)
+            got = self.mask.apply(project_state(self.m, s))
             self._proj_memo[s] = got
         return got
 
@@ -288,7 +410,7 @@ class Lockstep:
         """Adapter steps the model allows in every candidate state (deterministic order)."""
         per: list[set[Step]] = []
         for s in self.cands:
-            per.append({st for st, _ in self._moves(s)})
+            per.append({st for st, _, offered in self._moves(s) if offered})
         common = set.intersection(*per) if per else set()
         order = {k: i for i, k in enumerate(STEP_KINDS)}
         return sorted(common, key=lambda st: (order[st.kind], repr(st.arg)))
@@ -317,7 +439,7 @@ class Lockstep:
         survivors: list[State] = []
         seen: set[State] = set()
         for s in self.cands:
-            for step, t in self._moves(s):
+            for step, t, _offered in self._moves(s):
                 if step == st and t not in seen:
                     if self._project(t) == after.projection:
                         survivors.append(t)
@@ -339,7 +461,9 @@ class Lockstep:
         self.cands = survivors
 
     def _closest(self, observed: Projection, st: Step) -> list[str]:
-        allowed = [self._project(t) for s in self.cands for step, t in self._moves(s) if step == st]
+        allowed = [
+            self._project(t) for s in self.cands for step, t, _o in self._moves(s) if step == st
+        ]
         if not allowed:
             return ["the model does not allow this step here at all"]
         best = min(allowed, key=lambda p: len(describe_diff(observed, p)))
@@ -366,8 +490,13 @@ class Lockstep:
             if any(a_seq[k] != q for k, q in reads):
                 bad.append("PS-2")
         for w in b.workers:
-            up, cycle, _mode, fresh_at, _view, _pend, _wait, _retries = w
-            if up and any(cycle - f > m.P - 1 for f in fresh_at):
+            up, cycle, _mode, fresh_at, view, _pend, _wait, _retries = w
+            # under the contract a recovering worker may hold no snapshot of a
+            # partition it has not re-read yet (it cannot propose there)
+            if up and any(
+                cycle - f > m.P - 1 and not (m.contract and not view[p])
+                for p, f in enumerate(fresh_at)
+            ):
                 bad.append("PS-3")
                 break
         if any((k in ledger[n]) != (n in claims[k]) for n in range(m.N) for k in range(m.B)):
@@ -390,7 +519,7 @@ class Lockstep:
                 self.proposals_sent[key] = self.proposals_sent.get(key, 0) + 1
                 if self.proposals_sent[key] > m.R + 1:
                     bad.append("PS-6")
-        if any(w[7] > m.R for w in b.workers):
+        if any(w[7] is not None and w[7] > m.R for w in b.workers):
             if "PS-6" not in bad:
                 bad.append("PS-6")
         if committed is not None:

@@ -25,6 +25,16 @@ assert len(KIND_NAMES) == len(REPLY_KINDS)
 Msg = tuple[Any, ...]
 
 
+#: a worker's fields in a projection, in order
+WORKER_FIELDS = ("up", "cycle", "mode", "fresh_at", "view", "pending", "waiting", "retries")
+#: fields an adapter may leave out of every worker's observation (then hidden:
+#: the lockstep keeps every model state consistent with the rest)
+OPTIONAL_WORKER_FIELDS = ("mode", "pending", "waiting", "retries")
+#: fields that are policy memory under the contract: shape-checked when given,
+#: never compared with the model (the contract leaves them to the policy)
+CONTRACT_POLICY_FIELDS = ("mode", "retries")
+
+
 class Projection(NamedTuple):
     broker: tuple[Any, ...]  # (epoch, seq, claims, ledger)
     workers: tuple[tuple[Any, ...], ...]
@@ -123,6 +133,38 @@ def project_state(m: ParSyncModel, s: State) -> Projection:
     return Projection(broker, workers, msgs)
 
 
+class Mask(NamedTuple):
+    """What of a projection is compared: hidden worker fields become None, and under
+    the contract ``pending`` is a set (the order needs are worked in is the policy's)."""
+
+    hidden: frozenset[str] = frozenset()
+    pending_as_set: bool = False
+
+    def apply(self, p: Projection) -> Projection:
+        if not self.hidden and not self.pending_as_set:
+            return p
+        idx = {WORKER_FIELDS.index(f) for f in self.hidden}
+        pend = WORKER_FIELDS.index("pending")
+        ws = []
+        for w in p.workers:
+            x = list(w)
+            for i in idx:
+                x[i] = None
+            if self.pending_as_set and x[pend] is not None:
+                x[pend] = tuple(sorted(x[pend]))
+            ws.append(tuple(x))
+        return Projection(p.broker, tuple(ws), p.messages)
+
+
+def mask_for(contract: bool, given: frozenset[str]) -> Mask:
+    """The mask of a lockstep: optional fields not given are hidden, and under the
+    contract the policy's own memory is hidden too."""
+    hidden = set(OPTIONAL_WORKER_FIELDS) - set(given)
+    if contract:
+        hidden |= set(CONTRACT_POLICY_FIELDS)
+    return Mask(frozenset(hidden), contract)
+
+
 # --- shape checking ---------------------------------------------------------------------
 
 
@@ -151,8 +193,9 @@ def _field(path: str, d: Any, key: str) -> Any:
 
 
 class Observed(NamedTuple):
-    projection: Projection
+    projection: Projection  # optional fields not given are None
     ids: dict[str, Msg]  # message id -> message
+    given: frozenset[str] = frozenset()  # the optional worker fields given
 
 
 def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
@@ -178,13 +221,24 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
     if len(ws_raw) != m.W:
         raise ShapeError(f"observation has {len(ws_raw)} workers, the config has {m.W}")
     workers = []
+    given: frozenset[str] | None = None
     for i, w in enumerate(ws_raw):
         p = f"workers[{i}]"
         up = _field(p, w, "up")
         if not isinstance(up, bool):
             raise ShapeError(f"observation {p}.up must be a bool, got {up!r}")
-        mode = _field(p, w, "mode")
-        if mode not in MODES:
+        if not isinstance(w, Mapping):
+            raise ShapeError(f"observation {p} must be a dict, got {type(w).__name__}")
+        keys = frozenset(f for f in OPTIONAL_WORKER_FIELDS if f in w)
+        if given is None:
+            given = keys
+        elif keys != given:
+            raise ShapeError(
+                f"observation {p} gives {_names(keys)} of the optional fields, workers[0] "
+                f"gives {_names(given)}: every worker must give the same ones"
+            )
+        mode = w.get("mode")
+        if mode is not None and mode not in MODES:
             raise ShapeError(
                 f"observation {p}.mode must be one of {', '.join(MODES)}, got {mode!r}"
             )
@@ -212,9 +266,11 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
                     tuple(_ints(f"{p}.view[{pi}][{si}][{k}]", e) for k, e in enumerate(entries))
                 )
             view.append(tuple(out))
-        waiting = _field(p, w, "waiting")
-        if not isinstance(waiting, bool):
+        waiting = w.get("waiting")
+        if waiting is not None and not isinstance(waiting, bool):
             raise ShapeError(f"observation {p}.waiting must be a bool, got {waiting!r}")
+        pending = w.get("pending")
+        retries = w.get("retries")
         workers.append(
             (
                 up,
@@ -222,9 +278,9 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
                 mode,
                 fresh,
                 tuple(view),
-                _ints(f"{p}.pending", _field(p, w, "pending")),
+                None if pending is None else _ints(f"{p}.pending", pending),
                 waiting,
-                _int(f"{p}.retries", _field(p, w, "retries")),
+                None if retries is None else _int(f"{p}.retries", retries),
             )
         )
     ids: dict[str, Msg] = {}
@@ -272,7 +328,11 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
         ids[mid] = one
         msgs.append(one)
     proj = Projection((epoch, seq, claims, ledger), tuple(workers), tuple(sorted(msgs, key=repr)))
-    return Observed(proj, ids)
+    return Observed(proj, ids, given or frozenset())
+
+
+def _names(fields: frozenset[str]) -> str:
+    return "{" + ", ".join(f for f in OPTIONAL_WORKER_FIELDS if f in fields) + "}"
 
 
 def describe_diff(observed: Projection, allowed: Projection) -> list[str]:
@@ -293,7 +353,7 @@ def describe_diff(observed: Projection, allowed: Projection) -> list[str]:
                     )
             continue
         out.append(f"broker.{n}: observed {_fmt(a)}, model allows {_fmt(b)}")
-    wnames = ("up", "cycle", "mode", "fresh_at", "view", "pending", "waiting", "retries")
+    wnames = WORKER_FIELDS
     for i, (wa, wb) in enumerate(zip(observed.workers, allowed.workers, strict=True)):
         for n, a, b in zip(wnames, wa, wb, strict=True):
             if a != b:

@@ -48,7 +48,14 @@ def _run(parsync_conformance: Any, body: Any, config: Any = None) -> None:
 
 
 def test_initial_state(parsync_conformance: Any) -> None:
-    _run(parsync_conformance, lambda: parsync_conformance.lockstep().reset())
+    ls = parsync_conformance.lockstep()
+    _run(parsync_conformance, ls.reset)
+    hidden = ls.hidden_fields()
+    print(
+        f"observation: policy {parsync_conformance.policy}; worker fields not compared: "
+        + (", ".join(hidden) if hidden else "none")
+        + "; PS-1..PS-10 checked on what is observed"
+    )
 
 
 def _replay_path(ls: Lockstep, path: list[Step]) -> None:
@@ -58,25 +65,32 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
 
 
 def test_exhaustive_lockstep(parsync_conformance: Any) -> None:
-    """Every edge of the model's state graph for the preset's exhaustive scope."""
+    """Every edge of the model's state graph for the preset's exhaustive scopes."""
     from parsync.conformance.walk import ModelGraph, walk_edges
 
-    config = parsync_conformance.exhaustive_config
-    graph = ModelGraph(config)
-    ls = parsync_conformance.lockstep(config)
-    stats: list[Any] = []
+    for config in parsync_conformance.exhaustive_configs:
+        graph = ModelGraph(config, policy=parsync_conformance.policy)
+        ls = parsync_conformance.lockstep(config)
+        stats: list[Any] = []
 
-    def walk() -> None:
-        stats.append(walk_edges(ls, graph, parsync_conformance.preset.exhaustive_steps))
+        def walk(ls: Lockstep = ls, graph: ModelGraph = graph, stats: list[Any] = stats) -> None:
+            stats.append(walk_edges(ls, graph, parsync_conformance.preset.exhaustive_steps))
 
-    _run(parsync_conformance, walk, config)
-    st = stats[0]
-    print(
-        f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
-        f"adapter edges taken in {st.steps} steps and {st.resets} resets"
-        + ("" if st.complete else " (step budget reached)")
-    )
-    assert st.taken > 0, "the walk took no edge at all"
+        _run(parsync_conformance, walk, config)
+        st = stats[0]
+        print(
+            f"exhaustive lockstep: {st.states} model states, {st.taken}/{st.adapter_edges} "
+            f"adapter edges taken in {st.steps} steps and {st.resets} resets"
+            + ("" if st.complete else " (step budget reached)")
+            + _faults_note(config)
+        )
+        assert st.taken > 0, "the walk took no edge at all"
+
+
+def _faults_note(config: Any) -> str:
+    f = config.faults
+    on = [f"{k}={v}" for k, v in vars(f).items() if v]
+    return f" (faults: {', '.join(on)})" if on else ""
 
 
 def test_hypothesis_lockstep(parsync_conformance: Any) -> None:

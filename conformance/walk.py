@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from parsync.conformance.driver import Lockstep, Step, step_of
+from parsync.model.actions import Refresh
 from parsync.model.config import Config
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
@@ -36,8 +37,8 @@ class WalkStats:
 class ModelGraph:
     """The reachable states of a scope and, per state, the adapter steps leaving it."""
 
-    def __init__(self, config: Config, max_states: int = 200_000) -> None:
-        m = ParSyncModel(config)
+    def __init__(self, config: Config, max_states: int = 200_000, policy: str = "contract") -> None:
+        m = ParSyncModel(config, policy=policy)
         s0 = m.init_state()
         self.index: dict[State, int] = {s0: 0}
         self.states: list[State] = [s0]
@@ -47,6 +48,8 @@ class ModelGraph:
             s = self.states[i]
             outs: dict[Step, set[int]] = {}
             for a, t in m.successors(s):
+                if isinstance(a, Refresh):
+                    continue  # folded into a worker's own step, never offered
                 j = self.index.get(t)
                 if j is None:
                     if len(self.states) >= max_states:

@@ -348,6 +348,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--impl", metavar="MODULE[:FACTORY]", help="run the conformance suite on it")
     g.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="contract",
+        help="what the conformance stage accepts: every choice ADR-0031 leaves open "
+        "(contract, default) or the reference's heuristics (check, liveness and prove "
+        "report the recorded results of their scopes)",
+    )
+    g.add_argument(
         "--trace", metavar="GLOB", action="append", default=[], help="validate trace files"
     )
     g.add_argument("--variant", metavar="NAME", help="gate a known-bad design variant (must fail)")
@@ -1238,6 +1246,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         budgets=dict(args.budget),
         replay_dir=args.replay_dir,
         recheck=args.recheck,
+        policy=args.policy,
     )
     reports = [p for p in (args.junit, args.json_out, args.markdown) if p]
     try:

@@ -237,6 +237,7 @@ class GateOptions:
     replay_dir: str = ".parsync/replays"
     seed: int = 0
     recheck: bool = False  # re-run check, liveness and prove even when a record matches
+    policy: str = "contract"  # what the conformance stage accepts (--parsync-policy)
 
 
 def parse_budget(text: str) -> tuple[str, float]:
@@ -500,6 +501,7 @@ def conformance_command(opts: GateOptions, junit: Path) -> list[str]:
         f"--parsync-impl={opts.impl}",
         f"--parsync-preset={opts.preset}",
         f"--parsync-seed={opts.seed}",
+        f"--parsync-policy={opts.policy}",
         f"--parsync-replay-dir={opts.replay_dir}",
         f"--junitxml={junit}",
     ]

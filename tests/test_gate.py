@@ -110,17 +110,17 @@ def test_the_reference_is_safe_with_every_report(tmp_path: Path) -> None:
 def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Path) -> None:
     r, rep = gate(tmp_path, f"--impl={MUTANT}", "--skip=check", "--skip=prove", "--skip=liveness")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert "UNSAFE" in r.stdout and "PS-7 PriorityOnConflict violated at step 5" in r.stdout
+    assert "UNSAFE" in r.stdout and "PS-7 PriorityOnConflict violated at step 7" in r.stdout
     doc = json.loads(rep["json"].read_text())
     assert doc["verdict"] == UNSAFE
     (conf,) = doc["stages"]
     assert conf["verdict"] == FAILED
-    assert conf["headline"] == "PS-7 PriorityOnConflict violated at step 5"
+    assert conf["headline"] == "PS-7 PriorityOnConflict violated at step 7"
     failure = junit_cases(rep["xml"])["parsync.conformance/test_exhaustive_lockstep"]["failure"]
-    assert failure == "PS-7 PriorityOnConflict violated at step 5"
+    assert failure == "PS-7 PriorityOnConflict violated at step 7"
     md = rep["md"].read_text()
     assert "unsafe: do not merge" in md
-    assert "5. broker_step()" in md
+    assert "7. broker_step()" in md
     assert list((tmp_path / "replays").glob("*.json")), "the replay file is kept"
     # the comment's replay command is the installed form, and copying it reruns the failure
     (line,) = [ln for ln in md.splitlines() if ln.startswith("replay: ")]
@@ -135,10 +135,10 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
         shlex.split(command), cwd=tmp_path, env=env, capture_output=True, text=True, check=False
     )
     assert again.returncode == 1, again.stdout + again.stderr
-    assert "PS-7 PriorityOnConflict violated at step 5" in again.stdout
+    assert "PS-7 PriorityOnConflict violated at step 7" in again.stdout
     # the interleaving as a sequence diagram, from the replay file
-    assert "```mermaid\nsequenceDiagram\n" in md and "    Note over B: 5. broker_step\n" in md
-    assert "Note over B: FAILED PS-7 PriorityOnConflict violated at step 5" in md
+    assert "```mermaid\nsequenceDiagram\n" in md and "    Note over B: 7. broker_step\n" in md
+    assert "Note over B: FAILED PS-7 PriorityOnConflict violated at step 7" in md
 
 
 def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path: Path) -> None:

@@ -154,7 +154,13 @@ def test_it_adds_nothing_without_the_parsync_prefix(
     # their conftest claims --impl, so the alias is absent and --impl is theirs
     assert "--impl" in _options(theirs) and "alias of --parsync-impl" not in ours.stdout.str()
     added_ini = _ini_names(ours) - _ini_names(theirs)
-    assert added_ini == {"parsync_impl", "parsync_preset", "parsync_seed", "parsync_configs"}
+    assert added_ini == {
+        "parsync_impl",
+        "parsync_preset",
+        "parsync_seed",
+        "parsync_policy",
+        "parsync_configs",
+    }
 
 
 def test_the_impl_alias_exists_when_nobody_claims_it(pytester: pytest.Pytester) -> None:

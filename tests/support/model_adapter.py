@@ -1,8 +1,10 @@
 """An adapter backed by the model itself: the suite's own self-test fixture.
 
-Not a scheduler: it makes the model's first allowed choice at every step (the
-lowest bucket set, the first unblocked proposal), so a lockstep run against it
-must never diverge. A `variant=` argument makes it a model of a known-bad
+Not a scheduler: it makes the contract model's first allowed choice at every
+step (the head need, the lowest bucket set, the first unblocked proposal), so a
+lockstep run against it must never diverge. Like any time-paced worker it starts
+a cycle whenever the suite says one begins (the contract model, unbudgeted as
+the lockstep's is). A `variant=` argument makes it a model of a known-bad
 design, which the suite must then reject.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from parsync.conformance.driver import lockstep_model
 from parsync.conformance.observe import observation_of
 from parsync.model.actions import (
     Commit,
@@ -26,18 +29,19 @@ from parsync.model.actions import (
     StartCycle,
 )
 from parsync.model.config import config_from_dict
-from parsync.model.protocol import ParSyncModel
+from parsync.model.protocol import ParSyncModel  # noqa: F401 (the type of .m)
 from parsync.model.state import State
 
 
 class ModelAdapter:
-    def __init__(self, variant: str | None = None) -> None:
+    def __init__(self, variant: str | None = None, policy: str = "contract") -> None:
         self.variant = variant
+        self.policy = policy
         self.m: ParSyncModel | None = None
         self.s: State | None = None
 
     def reset(self, config: Mapping[str, Any]) -> None:
-        self.m = ParSyncModel(config_from_dict(dict(config)), self.variant)
+        self.m = lockstep_model(config_from_dict(dict(config)), self.policy, self.variant)
         self.s = self.m.init_state()
 
     def _do(self, pred: Any) -> None:
@@ -57,10 +61,11 @@ class ModelAdapter:
         self._do(lambda a: a == StartCycle(worker))
 
     def schedule(self, worker: int) -> None:
-        self._do(lambda a: isinstance(a, (Propose, Defer)) and a.w == worker)
+        # the head need (a Propose or Defer naming no other need), as the reference
+        self._do(lambda a: isinstance(a, (Propose, Defer)) and a.w == worker and a.n < 0)
 
     def broker_step(self) -> None:
-        self._do(lambda a: isinstance(a, Commit))
+        self._do(lambda a: isinstance(a, Commit))  # the contract's Reject: never chosen
 
     def deliver(self, message_id: str) -> None:
         r = self._msg(message_id)
