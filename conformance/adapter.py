@@ -140,8 +140,15 @@ class AdapterError(Exception):
     """The implementation under test cannot be loaded or misbehaves (one line)."""
 
 
-def load_adapter(target: str) -> Adapter:
-    """Import ``module[:factory]`` and call the factory; one-line AdapterError on failure."""
+def load_adapter(target: str, timeout: float = 10.0) -> Adapter:
+    """Import ``module[:factory]`` and call the factory, or start ``exec:COMMAND`` (an
+    implementation in any language behind the pipe protocol, ``conformance/pipe.py``,
+    whose replies must come within ``timeout`` seconds); one-line AdapterError on
+    failure."""
+    if target.startswith("exec:"):
+        from parsync.conformance.pipe import ExecAdapter
+
+        return ExecAdapter(target[len("exec:") :], timeout)  # type: ignore[return-value]
     module_name, _, factory_name = target.partition(":")
     factory_name = factory_name or FACTORY_NAME
     if not module_name:

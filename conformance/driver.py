@@ -241,6 +241,8 @@ class TimedAdapter:
                 f"adapter.{name}({shown}) did not return within {self.timeout:g}s "
                 "(per-step timeout)"
             ) from None
+        if not ok and isinstance(val, AdapterError):
+            raise val  # already one line naming the call (the exec adapter's pipe)
         if not ok:
             shown = ", ".join(repr(a) for a in args)
             raise AdapterError(

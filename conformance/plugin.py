@@ -27,13 +27,15 @@ Options (the command line overrides the ini setting of the same name):
 ``--parsync-step-timeout=S``    per-step timeout in seconds (default: 10)
 ``--parsync-replay-dir=DIR``    where failing interleavings are written
 ``--parsync-trace=FILE``        validate an event trace, one test per file (globs allowed)
-ini ``parsync_configs``         config files (TOML), one a line; each must exist
+``--parsync-config=FILE.toml``  a scope of your own (repeatable), with ini ``parsync_configs``
+                                (config files, one a line, relative to the ini file)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import shlex
 import sys
 from collections.abc import Generator
@@ -62,14 +64,57 @@ class ConformancePreset:
     exhaustive_steps: int  # step budget of the exhaustive walk
     examples: int  # Hypothesis examples
     steps: int  # Hypothesis steps per example
+    extra: tuple[str, ...] = ()  # more model presets for the Hypothesis driver
+    extra_local: tuple[str, ...] = ()  # conformance-only scopes ("gang-of-3": _gang_of_3)
+    extra_examples: int = 0  # Hypothesis examples on each extra scope
 
 
 CONFORMANCE_PRESETS = {
-    # pr: every edge of the fault-free small scope; Hypothesis over the pr scope
-    "pr": ConformancePreset("pr", "pr", False, 50_000, 150, 40),
-    # nightly: every edge of the small scope with its faults; a longer Hypothesis run
-    "nightly": ConformancePreset("nightly", "nightly", True, 2_000_000, 2000, 80),
+    # pr: every edge of the fault-free small scope; Hypothesis over the pr scope,
+    # then over the capacity scope and a gang of 3
+    "pr": ConformancePreset("pr", "pr", False, 50_000, 150, 40, ("capacity",), ("gang-of-3",), 60),
+    # nightly: every edge of the small scope with its faults; a longer Hypothesis run,
+    # also over P = 3
+    "nightly": ConformancePreset(
+        "nightly",
+        "nightly",
+        True,
+        2_000_000,
+        2000,
+        80,
+        ("capacity", "three-partitions"),
+        ("gang-of-3",),
+        500,
+    ),
 }
+
+
+def _gang_of_3() -> Any:
+    """A gang of 3 over 3 buckets, one of which another need may fill first: a gang
+    rule that checks fewer than three buckets overcommits the third."""
+    from parsync.model.config import Config, Need
+
+    return Config(
+        workers=2,
+        partitions=2,
+        capacities=(1, 1, 1),
+        needs=(
+            Need(owner=1, priority=2, arrival=1, eligible=(2,)),
+            Need(owner=0, priority=1, arrival=1, gang=3),
+        ),
+        retry_budget=1,
+        strategy="quality-first",
+        max_cycle=2,
+    )
+
+
+def _load_user_config(path: Path) -> Any:
+    from parsync.model.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        raise pytest.UsageError(f"parsync: {e}") from None
 
 
 def _preset(text: str) -> str:
@@ -130,6 +175,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=_policy,
         help="what the model accepts: contract (default: every choice ADR-0031 leaves "
         "open) or reference (the reference heuristics) (ini: parsync_policy)",
+    )
+    g.addoption(
+        "--parsync-config",
+        dest="parsync_config",
+        action="append",
+        default=[],
+        metavar="FILE.toml",
+        help="a scope of your own (repeatable): walked exhaustively when small enough, "
+        "and driven by Hypothesis (ini: parsync_configs)",
     )
     g.addoption(
         "--parsync-replay",
@@ -250,6 +304,12 @@ def read_settings(config: pytest.Config) -> Settings:
         policy = check("parsync_policy", raw.strip(), _policy) if raw else "contract"
     base = config.inipath.parent if config.inipath else config.invocation_params.dir
     configs = []
+    for given in config.getoption("parsync_config") or []:
+        p = Path(given)
+        p = p if p.is_absolute() else config.invocation_params.dir / p
+        if not p.is_file():
+            raise pytest.UsageError(f"parsync: --parsync-config: no such file: {given}")
+        configs.append(p)
     for line in config.getini("parsync_configs"):
         p = base / line.strip()
         if not p.is_file():
@@ -269,8 +329,11 @@ def settings_of(config: pytest.Config) -> Settings:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    target = settings_of(config).impl
+    st = settings_of(config)
+    target = st.impl
     if target:
+        for p in st.configs:  # a bad scope file is a usage error before any test
+            _load_user_config(p)
         from parsync.conformance.adapter import AdapterError, load_adapter
 
         try:
@@ -471,6 +534,19 @@ class Conformance:
             ]
         self.exhaustive_configs: tuple[Any, ...] = tuple(walks)
         self.exhaustive_config = walks[0]
+        # scopes that unit sizes, capacity 1 and gangs of 2 cannot show: capacities
+        # 2-3, sizes 1-2, eligible sets, a partition map, P = 3, a gang of 3
+        every_fault = Faults(crash=1, drop=1, duplicate=1, failover=1)
+        extra = [replace(get_preset(n).config, faults=every_fault) for n in self.preset.extra]
+        if "gang-of-3" in self.preset.extra_local:
+            extra.append(replace(_gang_of_3(), faults=every_fault))
+        self.user_configs = tuple(_load_user_config(p) for p in self.configs)
+        #: (name, config) of every scope the Hypothesis driver runs on, in order
+        self.hypothesis_scopes: tuple[tuple[str, Any], ...] = (
+            (self.preset.scope, self.config),
+            *zip(self.preset.extra + self.preset.extra_local, extra, strict=True),
+            *((p.name, c) for p, c in zip(self.configs, self.user_configs, strict=True)),
+        )
         self._open: list[Any] = []
         self._shared: dict[Any, Any] = {}  # config -> (model, memo tables), per test
 
@@ -482,7 +558,12 @@ class Conformance:
         shared = self._shared.get(cfg)
         if shared is None:
             shared = self._shared[cfg] = (lockstep_model(cfg, self.policy), ({}, {}))
-        ad = TimedAdapter(load_adapter(self.target), self.timeout)
+        # an exec adapter enforces the step timeout itself, naming the call; the
+        # thread's timeout is only a backstop
+        piped = self.target.startswith("exec:")
+        ad = TimedAdapter(
+            load_adapter(self.target, self.timeout), self.timeout + (2.0 if piped else 0.0)
+        )
         self._open.append(ad)
         return Lockstep(ad, cfg, model=shared[0], memo=shared[1])
 
@@ -499,7 +580,7 @@ class Conformance:
         from parsync.conformance.driver import write_replay
 
         self.replay_dir.mkdir(parents=True, exist_ok=True)
-        name = self.target.replace(":", "_").replace(".", "_")
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", self.target).strip("_")[:80]
         path = self.replay_dir / f"{name}-{len(failure.steps)}steps.json"
         write_replay(path, config or self.config, failure.steps, failure.headline)
         failure.replay_file = str(path)

@@ -68,8 +68,17 @@ def test_exhaustive_lockstep(parsync_conformance: Any) -> None:
     """Every edge of the model's state graph for the preset's exhaustive scopes."""
     from parsync.conformance.walk import ModelGraph, walk_edges
 
-    for config in parsync_conformance.exhaustive_configs:
-        graph = ModelGraph(config, policy=parsync_conformance.policy)
+    ctx = parsync_conformance
+    scopes = [(c, None) for c in ctx.exhaustive_configs]
+    scopes += [(c, p.name) for p, c in zip(ctx.configs, ctx.user_configs, strict=True)]
+    for config, user_file in scopes:
+        try:
+            graph = ModelGraph(config, policy=ctx.policy)
+        except ValueError as e:
+            if user_file is None:
+                raise
+            print(f"exhaustive lockstep: {user_file} not walked ({e}); Hypothesis only")
+            continue
         ls = parsync_conformance.lockstep(config)
         stats: list[Any] = []
 
@@ -83,6 +92,7 @@ def test_exhaustive_lockstep(parsync_conformance: Any) -> None:
             f"adapter edges taken in {st.steps} steps and {st.resets} resets"
             + ("" if st.complete else " (step budget reached)")
             + _faults_note(config)
+            + (f" [{user_file}]" if user_file else "")
         )
         assert st.taken > 0, "the walk took no edge at all"
 
@@ -95,13 +105,22 @@ def _faults_note(config: Any) -> str:
 
 def test_hypothesis_lockstep(parsync_conformance: Any) -> None:
     """Random interleavings chosen by Hypothesis; failures shrink to a shortest one."""
-    holder: dict[str, ConformanceFailure] = {}
     ctx = parsync_conformance
+    for i, (name, config) in enumerate(ctx.hypothesis_scopes):
+        examples = (
+            ctx.preset.examples if i == 0 else ctx.preset.extra_examples or ctx.preset.examples
+        )
+        _hypothesis_on(ctx, config, examples)
+        print(f"hypothesis lockstep: {examples} examples on {name}")
+
+
+def _hypothesis_on(ctx: Any, config: Any, examples: int) -> None:
+    holder: dict[str, ConformanceFailure] = {}
 
     class Machine(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
-            self.ls = ctx.lockstep()
+            self.ls = ctx.lockstep(config)
             self.ls.reset()
 
         def teardown(self) -> None:
@@ -136,8 +155,8 @@ def test_hypothesis_lockstep(parsync_conformance: Any) -> None:
     Machine.quiescent = idle
 
     s = settings(
-        max_examples=parsync_conformance.preset.examples,
-        stateful_step_count=parsync_conformance.preset.steps,
+        max_examples=examples,
+        stateful_step_count=ctx.preset.steps,
         deadline=None,
         derandomize=False,
         database=None,
@@ -151,14 +170,14 @@ def test_hypothesis_lockstep(parsync_conformance: Any) -> None:
     def run() -> None:
         try:
             run_state_machine_as_test(  # type: ignore[no-untyped-call]
-                hseed(parsync_conformance.seed)(Machine), settings=s
+                hseed(ctx.seed)(Machine), settings=s
             )
         except AssertionError:
             if "failure" in holder:  # the shrunk failure, re-run last by Hypothesis
                 raise holder["failure"] from None
             raise
 
-    _run(parsync_conformance, run)
+    _run(ctx, run, config)
 
 
 def test_replay(parsync_conformance: Any) -> None:

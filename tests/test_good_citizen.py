@@ -20,6 +20,7 @@ environment, then the repository regular and editable in turn).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -318,7 +319,9 @@ def test_only_the_suites_trace_test_is_deselected_and_reported(
 
 def test_ini_settings_and_the_command_line_overriding_them(pytester: pytest.Pytester) -> None:
     (pytester.path / "configs").mkdir()
-    (pytester.path / "configs" / "small.toml").write_text("workers = 2\n")
+    from parsync.model.presets import get_preset
+
+    (pytester.path / "configs" / "small.toml").write_text(_toml(get_preset("small").config))
     pytester.makeini(
         """
         [pytest]
@@ -492,3 +495,19 @@ def test_an_installed_copy_is_a_good_citizen(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def _toml(config: object) -> str:
+    """A config as a TOML file (the scope files ``parsync_configs`` names)."""
+    d = config.to_dict()  # type: ignore[attr-defined]
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, (dict, list)) and k in ("faults", "needs"):
+            continue
+        lines.append(f"{k} = {json.dumps(v)}")
+    lines.append("[faults]")
+    lines += [f"{k} = {v}" for k, v in d["faults"].items()]
+    for n in d["needs"]:
+        lines.append("[[needs]]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in n.items()]
+    return "\n".join(lines) + "\n"

@@ -98,6 +98,23 @@ MUTANTS: list[tuple[str, str, str]] = [
         # under the reference policy PS-6 itself
         "PS-6|divergence",
     ),
+    # mistakes that unit sizes, capacity 1, gangs of 2 and no eligible sets hide:
+    # killed by the pr preset's capacity and gang-of-3 scopes (Hypothesis)
+    (
+        f"{PACKAGE}.used_counts_claims",
+        "the broker reports used as the number of claims, not their summed sizes",
+        "divergence|PS-1",
+    ),
+    (
+        f"{PACKAGE}.gang_fit_first_two_only",
+        "a gang's room is checked on its first two buckets only",
+        "PS-1|divergence",
+    ),
+    (
+        f"{PACKAGE}.ignores_eligible",
+        "a worker proposes on buckets outside the need's eligible set",
+        "divergence",
+    ),
 ]
 
 MUTANT_NAMES: list[str] = [name for name, _, _ in MUTANTS]
