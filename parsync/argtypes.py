@@ -24,6 +24,18 @@ def positive_int(text: str) -> int:
     return v
 
 
+def workers(text: str) -> int:
+    """``N`` processes (at most 256), or ``auto``: one per core this process may use."""
+    if text == "auto":
+        import os
+
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    v = int(_number(text, int, "a number of worker processes or 'auto'"))
+    if not 1 <= v <= 256:
+        raise argparse.ArgumentTypeError(f"expected 1 to 256 worker processes, got {text!r}")
+    return v
+
+
 def seed(text: str) -> int:
     v = int(_number(text, int, "an integer seed"))
     if v < 0:

@@ -505,6 +505,19 @@ def test_mutant_catalogue() -> None:
         )
 
 
+# mutants whose mistake needs more than the walk's scope: (need, field) -> value
+WALK_SCOPE: dict[str, dict[tuple[int, str], Any]] = {
+    "used_counts_claims": {(0, "size"): 2, (0, "eligible"): [2]},  # a size-2 claim on b2
+    # n1 fills b2, the third bucket of the gang n2
+    "gang_fit_first_two_only": {
+        (1, "size"): 2,
+        (1, "eligible"): [2],
+        (2, "gang"): 3,
+        (2, "eligible"): [0, 1, 2],
+    },
+}
+
+
 @pytest.mark.parametrize("name", MUTANT_NAMES)
 def test_mutant_imports_and_differs_from_the_reference(name: str) -> None:
     """Same random steps on the reference and the mutant: the mutant's mistake shows."""
@@ -514,6 +527,9 @@ def test_mutant_imports_and_differs_from_the_reference(name: str) -> None:
     cfg = config(capacities=[1, 1, 2], max_cycle=3, retry_budget=0)
     cfg["needs"][1]["eligible"] = [1]  # n1 fills b1 ...
     cfg["needs"][2]["eligible"] = [0, 1]  # ... where the gang n2 needs room too
+    for path, value in WALK_SCOPE.get(name.rsplit(".", 1)[1], {}).items():
+        i, field = path
+        cfg["needs"][i][field] = value
     try:
         walks = next(
             (k for k in range(300) if _walk_differs(ref, mutant, cfg, random.Random(k))), None

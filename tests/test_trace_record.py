@@ -35,6 +35,9 @@ REACH: dict[str, str] = {
     P + "gang_fit_last_bucket_only": "Propose",
     P + "release_keeps_ledger": "",
     P + "retry_off_by_one": "Propose",
+    P + "used_counts_claims": "",  # free runs: size-1 needs only
+    P + "gang_fit_first_two_only": "",  # free runs: gangs of at most two
+    P + "ignores_eligible": "",  # free runs: every bucket eligible
 }
 FAST = [P + "rotation_off_by_one", P + "recovered_keeps_view", P + "retry_without_reread"]
 

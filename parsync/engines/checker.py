@@ -99,6 +99,7 @@ class CheckResult:
             "unfired_actions": self.unfired,
             "witnesses": self.witnesses,
             "stop_reason": self.stop_reason,
+            **self.extra,
         }
         if self.violation is not None:
             d["violation"] = {
@@ -299,39 +300,17 @@ class Checker:
         finally:
             if gc_was:
                 gc.enable()
-        seconds = time.perf_counter() - t0
-        coverage = {t.__name__: k for t, k in by_type.items()}
-        if violation is None and i >= len(states) and not stop_reason:
-            stop_reason = ""
-        complete = not stop_reason and violation is None
-        app = applicable_actions(m)
-        unfired = [a for a in app if coverage[a] == 0] if complete else []
-        if violation is not None:
-            verdict = VIOLATION
-        elif not complete:
-            verdict = INCOMPLETE
-        elif unfired or any(v is False for v in witnesses.values()):
-            verdict = VACUOUS
-        else:
-            verdict = PASS
-        if not complete:
-            # a search stopped early (budget or violation) proves nothing about
-            # the witnesses it has not reached yet
-            witnesses = {k: (None if v is False else v) for k, v in witnesses.items()}
-        return CheckResult(
-            verdict=verdict,
+        return finish(
+            m,
             states=len(states),
             transitions=transitions,
             depth=depth,
-            seconds=seconds,
+            seconds=time.perf_counter() - t0,
             symmetry=self.sym.size if self.sym is not None else 1,
-            coverage={a: coverage[a] for a in m.action_names},
-            unfired=unfired,
+            by_type=by_type,
             witnesses=witnesses,
             violation=violation,
             stop_reason=stop_reason,
-            config=m.config.describe(),
-            variant=m.variant,
         )
 
     def _trace(
@@ -348,6 +327,53 @@ class Checker:
             actions=[a for a in acts if a is not None],
             states=[states[j] for j in path[1:]],
         )
+
+
+def finish(
+    m: ParSyncModel,
+    *,
+    states: int,
+    transitions: int,
+    depth: int,
+    seconds: float,
+    symmetry: int,
+    by_type: dict[type, int],
+    witnesses: dict[str, bool | None],
+    violation: Violation | None,
+    stop_reason: str,
+) -> CheckResult:
+    """The verdict of a search from its counts (shared by every search engine)."""
+    coverage = {t.__name__: k for t, k in by_type.items()}
+    complete = not stop_reason and violation is None
+    app = applicable_actions(m)
+    unfired = [a for a in app if coverage[a] == 0] if complete else []
+    if violation is not None:
+        verdict = VIOLATION
+    elif not complete:
+        verdict = INCOMPLETE
+    elif unfired or any(v is False for v in witnesses.values()):
+        verdict = VACUOUS
+    else:
+        verdict = PASS
+    if not complete:
+        # a search stopped early (budget or violation) proves nothing about
+        # the witnesses it has not reached yet
+        witnesses = {k: (None if v is False else v) for k, v in witnesses.items()}
+    return CheckResult(
+        verdict=verdict,
+        states=states,
+        transitions=transitions,
+        depth=depth,
+        seconds=seconds,
+        symmetry=symmetry,
+        coverage={a: coverage[a] for a in m.action_names},
+        unfired=unfired,
+        witnesses=witnesses,
+        violation=violation,
+        stop_reason=stop_reason,
+        config=m.config.describe(),
+        variant=m.variant,
+    )
 
 
 def _id_order(pid: str) -> tuple[int, str]:
@@ -374,6 +400,7 @@ __all__ = [
     "Violation",
     "Progress",
     "check",
+    "finish",
     "applicable_actions",
     "action_name",
     "PASS",

@@ -1,0 +1,564 @@
+"""Multi-process breadth-first search: ``parsync check --workers N``.
+
+The state space is partitioned by fingerprint. Shard ``k`` of ``N`` processes
+owns the states whose 64-bit fingerprint maps to ``k``: it holds their
+fingerprints (the seen set) and expands them. The search is level-synchronous;
+one BFS level is five steps, every shard doing each at once:
+
+1. **expand** the shard's frontier: successors, coverage, witnesses, action
+   properties on every transition; each successor goes, by its fingerprint,
+   into a batch for the shard that owns it;
+2. **offer**: send each owner the fingerprints (and BFS keys, below) of the
+   candidates it owns - integers only, never a state;
+3. **decide**: each owner drops what it has seen and picks, per new
+   fingerprint, the candidate with the least BFS key; it tells every shard
+   which of its candidates won;
+4. **ship**: only the winners travel, once each (about one state per
+   distinct state, not one per transition);
+5. **admit**: the owner adds the winners to its seen set and next frontier
+   and checks the state properties on them.
+
+**The same answer as one process.** Every state carries its *BFS key*: the
+successor indices of the path by which breadth-first search discovers it
+first (the index of its initial state, then the index of each step among its
+source's successors). Sequential BFS visits a level in exactly the
+lexicographic order of these keys, so keeping the least key per state, and
+reporting the violation with the least key in the first level that has one,
+gives the distinct-state count, verdict, counterexample and coverage of
+``Checker`` - the same trace, step for step, not only the same length
+(``tests/test_parallel.py`` compares them on every preset and on failing
+variants). A failing run stops when the violating level has been expanded,
+so its state and transition counts differ from the sequential engine's, which
+stops at the violating step; pass or fail, nothing else differs.
+
+**Fingerprints, as TLC.** A shard's seen set is a sorted ``numpy`` array of
+unsigned 64-bit fingerprints (8 bytes a state; a level's new ones are merged
+in once per level, membership is a vectorised binary search). Two different
+states with one fingerprint would make the second look seen: the result
+reports the probability of that for the run's state count,
+``n * (n - 1) / 2**65`` (TLC's optimistic estimate). Fingerprints are Python's
+tuple hash of the canonical state key (ints only, no strings), mixed by a
+64-bit odd multiplier; the shards are forked from one interpreter, so they
+hash alike. A counterexample is rebuilt by re-executing its key in the model
+from the initial state, so it is always a real path, and its properties are
+re-evaluated on the replayed states.
+
+The frontier is kept in memory (the widest level of a preset, not the whole
+state space); it does not spill to disk yet.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from parsync.counterexample import Trace
+from parsync.engines.checker import Checker, CheckResult, Progress, Violation, finish
+from parsync.model.properties import WITNESSES, witness_applicable
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import State
+
+M64 = (1 << 64) - 1
+# a BFS key is an int: a leading 1, then 16 bits per step (the initial state's index, then
+# each step's index among its source's successors); keys of one level have one length, so
+# comparing them as ints is comparing the paths lexicographically
+_STEP_BITS = 16
+_STEP_MASK = (1 << _STEP_BITS) - 1
+_MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: a bijection on 64-bit words
+
+
+def fingerprint(key: object) -> int:
+    """The 64-bit fingerprint of a canonical state key."""
+    return ((hash(key) & M64) * _MIX) & M64
+
+
+def collision_probability(states: int) -> float:
+    """TLC's optimistic estimate that two of ``states`` distinct states share a fingerprint."""
+    return states * (states - 1) / 2.0**65
+
+
+class ShardError(RuntimeError):
+    """A shard process failed or died; the message (one line) says which and why.
+
+    ``detail`` holds the shard's whole traceback when it raised.
+    """
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@dataclass
+class _Level:
+    """What a shard reports at the end of a level."""
+
+    new: int  # states admitted into the next frontier
+    transitions: int
+    by_type: dict[str, int]
+    witnesses: list[str]
+    # the violation with the least key found in this level, if any:
+    # (key, kind, property ids); kind 0 = on a transition, 1 = on a new state
+    violation: tuple[int, int, tuple[str, ...]] | None
+    frontier: int
+    seconds: dict[str, float]  # this level's time per step, and waiting on the others
+
+
+class _Shard:
+    """One process's part of the search (runs in the child)."""
+
+    def __init__(
+        self,
+        k: int,
+        n: int,
+        model: ParSyncModel,
+        symmetry: bool,
+        inits: list[State],
+        inboxes: list[Any],
+    ) -> None:
+        self.k = k
+        self.n = n
+        self.m = model
+        self.ev = Checker(model, symmetry=symmetry)
+        sym = self.ev.sym
+        self.sym = sym if sym is not None and not sym.trivial else None
+        # fingerprints hash values, never identities (model.state_key is a tuple of ids,
+        # which differ between processes): per interned component, its value's hash
+        self._vh: dict[int, int] = {}
+        self._alive: list[object] = []
+        # under symmetry, the fingerprint of the orbit per state key (as Symmetry memoises)
+        self._orbit: dict[tuple[object, ...], int] = {}
+        self.inboxes = inboxes
+        self.stash: dict[tuple[str, int], list[tuple[int, Any]]] = {}
+        self.seen = np.empty(0, dtype=np.uint64)
+        self.frontier: list[tuple[int, State]] = []
+        todo = [w for w in WITNESSES if witness_applicable(model, w)]
+        self.witnesses_todo = todo
+        self.level = 0
+        self.waited = 0.0
+        fps = []
+        for i, s0 in enumerate(inits):
+            s0 = self.interned(s0)
+            fp = self.fp(s0)
+            if self.owner(fp) == k:
+                self.frontier.append(((1 << _STEP_BITS) | i, s0))
+                fps.append(fp)
+        self.seen = np.sort(np.array(fps, dtype=np.uint64))
+
+    def interned(self, s: State) -> State:
+        """``s`` with this process's canonical components (a shipped state arrives as copies)."""
+        i = self.m.intern
+        return State(
+            i(s.broker),
+            tuple(i(w) for w in s.workers),
+            i(s.to_broker),
+            i(s.to_workers),
+            s.faults,
+            s.placed,
+        )
+
+    def fp(self, t: State) -> int:
+        """The fingerprint of ``t``'s canonical form; ``t``'s components are interned."""
+        if self.sym is not None:
+            k = self.m.state_key(t)
+            got = self._orbit.get(k)
+            if got is None:
+                got = self._orbit[k] = fingerprint(hash(self.sym.canonical(t)))
+            return got
+        vh = self._vh
+        try:
+            hs = (
+                vh[id(t.broker)],
+                *[vh[id(w)] for w in t.workers],
+                vh[id(t.to_broker)],
+                vh[id(t.to_workers)],
+            )
+        except KeyError:
+            for x in (t.broker, *t.workers, t.to_broker, t.to_workers):
+                if id(x) not in vh:
+                    # kept alive here, so its id is never another object's while the
+                    # shard runs: the id alone then stands for the value
+                    self._alive.append(x)
+                    vh[id(x)] = hash(x)
+            return self.fp(t)
+        return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
+
+    def _drop_seen(self, d: dict[int, Any]) -> None:
+        """Remove from ``d`` the fingerprints already in the seen set (one vectorised search)."""
+        seen = self.seen
+        if not d or not len(seen):
+            return
+        fps = np.fromiter(d, dtype=np.uint64, count=len(d))
+        pos = np.searchsorted(seen, fps)
+        pos[pos >= len(seen)] = 0
+        for fp in fps[seen[pos] == fps].tolist():
+            del d[fp]
+
+    def owner(self, fp: int) -> int:
+        return (fp >> 32) % self.n
+
+    # --- all-to-all exchange ------------------------------------------------------
+    def send(self, phase: str, to: int, payload: Any) -> None:
+        self.inboxes[to].put((phase, self.level, self.k, payload))
+
+    def gather(self, phase: str) -> dict[int, Any]:
+        """The payloads of ``phase`` for this level from every other shard."""
+        key = (phase, self.level)
+        t0 = time.perf_counter()
+        got = self.stash.pop(key, [])
+        while len(got) < self.n - 1:
+            ph, lvl, frm, payload = self.inboxes[self.k].get()
+            if (ph, lvl) == key:
+                got.append((frm, payload))
+            else:  # a faster shard is already one step ahead
+                self.stash.setdefault((ph, lvl), []).append((frm, payload))
+        self.waited += time.perf_counter() - t0
+        return dict(got)
+
+    # --- one level ------------------------------------------------------------
+    def step(self) -> _Level:
+        m, ev, fpof, n, k = self.m, self.ev, self.fp, self.n, self.k
+        counts: dict[type, int] = dict.fromkeys(m.action_types, 0)
+        found: list[str] = []
+        todo = self.witnesses_todo
+        transitions = 0
+        best: tuple[int, int, tuple[str, ...]] | None = None
+        clock = time.perf_counter
+        t_start = clock()
+        self.waited = 0.0
+        # 1. expand, in key order, so that the first candidate of a fingerprint is its least
+        self.frontier.sort(key=lambda e: e[0])
+        cand: list[dict[int, tuple[int, State]]] = [{} for _ in range(n)]
+        succ = m.successors
+        for path, s in self.frontier:
+            base = path << _STEP_BITS
+            idx = -1
+            for idx, (a, t) in enumerate(succ(s)):
+                transitions += 1
+                counts[type(a)] += 1
+                if todo:
+                    hit = [w for w in todo if w.action_pred(m, s, a, t)]  # type: ignore[misc]
+                    if hit:
+                        found.extend(w.id for w in hit)
+                        todo = [w for w in todo if w not in hit]
+                if t.broker is not s.broker:
+                    abad = ev.action_violations(s, a, t)
+                    if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
+                        more = [i for i in ev.state_violations(t) if i not in abad]
+                        best = (base | idx, 0, (*abad, *more))
+                fp = fpof(t)
+                d = cand[(fp >> 32) % n]  # self.owner, inline
+                if fp not in d:
+                    d[fp] = (base | idx, t)
+            if idx > _STEP_MASK:
+                raise ValueError(f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}")
+        self.witnesses_todo = todo
+        self.frontier = []
+        t_expand = clock()
+        # 2. offer: fingerprints and keys only
+        for j in range(n):
+            if j != k:
+                items = cand[j]
+                self.send("offer", j, (list(items), [key for key, _t in items.values()]))
+        offers = self.gather("offer")
+        # 3. decide: unseen fingerprints, least key per fingerprint
+        own = cand[k]
+        remote: dict[int, tuple[int, int]] = {}
+        for frm, (fps, keys) in offers.items():
+            for fp, key in zip(fps, keys, strict=True):
+                r = remote.get(fp)
+                if r is None or key < r[0]:
+                    remote[fp] = (key, frm)
+        self._drop_seen(own)
+        self._drop_seen(remote)
+        won: list[list[int]] = [[] for _ in range(n)]
+        for fp, (key, frm) in remote.items():
+            mine_too = own.get(fp)
+            if mine_too is not None:
+                if mine_too[0] < key:
+                    continue
+                del own[fp]
+            won[frm].append(fp)
+        new_fps = np.fromiter(own, dtype=np.uint64, count=len(own))
+        for j in range(n):
+            if j != k:
+                new_fps = np.concatenate([new_fps, np.array(won[j], dtype=np.uint64)])
+                self.send("won", j, won[j])
+        if len(new_fps):
+            # two sorted runs: the stable sort (a timsort) merges them in linear time
+            both = np.concatenate([self.seen, np.sort(new_fps)])
+            both.sort(kind="stable")
+            self.seen = both
+        # 4. ship the winners the others chose from this shard's candidates
+        mine = self.gather("won")
+        for j, fps_won in mine.items():
+            self.send("ship", j, [cand[j][fp][1] for fp in fps_won])
+        shipped = self.gather("ship")
+        t_exchange = clock()
+        # 5. admit: the next frontier, and the state properties on each new state
+        nxt = self.frontier
+        nxt.extend(own.values())
+        for frm, states in shipped.items():
+            interned = self.interned
+            nxt.extend((remote[fp][0], interned(t)) for fp, t in zip(won[frm], states, strict=True))
+        sv = ev.state_violations
+        for key, t in nxt:
+            bad = sv(t)
+            if bad and (best is None or (key, 1) < (best[0], best[1])):
+                best = (key, 1, bad)
+        self.level += 1
+        by_type = {t.__name__: c for t, c in counts.items() if c}
+        t_end = clock()
+        seconds = {
+            "expand": t_expand - t_start,
+            "exchange": t_exchange - t_expand - self.waited,
+            "wait": self.waited,
+            "admit": t_end - t_exchange,
+        }
+        return _Level(len(nxt), transitions, by_type, found, best, len(nxt), seconds)
+
+
+def _shard_main(
+    k: int,
+    n: int,
+    model: ParSyncModel,
+    symmetry: bool,
+    inits: list[State],
+    inboxes: list[Any],
+    commands: Any,
+    results: Any,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    try:
+        import gc
+
+        gc.disable()  # acyclic tuples only, as in the sequential search
+        shard = _Shard(k, n, model, symmetry, inits, inboxes)
+        results.put(("ready", k, len(shard.frontier)))
+        while True:
+            cmd = commands.get()
+            if cmd == "stop":
+                break
+            results.put(("level", k, shard.step()))
+    except BaseException:  # noqa: BLE001 - reported to the coordinator, which raises
+        results.put(("error", k, traceback.format_exc(limit=8)))
+
+
+class ParallelChecker:
+    """Fingerprint-partitioned BFS over ``workers`` processes; the result of ``Checker``."""
+
+    def __init__(
+        self,
+        model: ParSyncModel,
+        *,
+        workers: int,
+        symmetry: bool = False,
+        max_states: int | None = None,
+        max_seconds: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.m = model
+        self.workers = workers
+        self.symmetry = symmetry
+        self.ev = Checker(model, symmetry=symmetry)
+        self.max_states = max_states
+        self.max_seconds = max_seconds
+        self.progress = progress
+        self.shard_seconds: list[dict[str, float]] = [{} for _ in range(workers)]
+
+    def run(self) -> CheckResult:
+        m, ev = self.m, self.ev
+        sym = ev.sym
+        canon = sym.canonical_key if sym is not None and not sym.trivial else m.state_key
+        t0 = time.perf_counter()
+        inits: list[State] = []
+        seen0: set[object] = set()
+        for s0 in m.init_states():
+            key = canon(s0)
+            if key not in seen0:
+                seen0.add(key)
+                inits.append(s0)
+        by_type: dict[type, int] = dict.fromkeys(m.action_types, 0)
+        names = {t.__name__: t for t in m.action_types}
+        applicable = [w for w in WITNESSES if witness_applicable(m, w)]
+        witnesses: dict[str, bool | None] = {
+            w.id: (False if w in applicable else None) for w in WITNESSES
+        }
+        sym_size = sym.size if sym is not None else 1
+        states = len(inits)
+        transitions = 0
+        depth = 0
+        stop_reason = ""
+        violation: Violation | None = None
+        for i, s0 in enumerate(inits):  # the initial level, as the sequential search
+            bad = ev.state_violations(s0)
+            if bad:
+                violation = Violation(list(bad), Trace(init=inits[i], actions=[], states=[]))
+                break
+        if violation is None:
+            try:
+                states, transitions, depth, stop_reason, violation = self._search(
+                    inits, by_type, names, witnesses, t0
+                )
+            except KeyboardInterrupt:  # raised between levels by _search's own handler
+                stop_reason = "interrupted"
+        result = finish(
+            m,
+            states=states,
+            transitions=transitions,
+            depth=depth,
+            seconds=time.perf_counter() - t0,
+            symmetry=sym_size,
+            by_type=by_type,
+            witnesses=witnesses,
+            violation=violation,
+            stop_reason=stop_reason,
+        )
+        result.extra["workers"] = self.workers
+        result.extra["shard_seconds"] = [
+            {what: round(sec, 2) for what, sec in d.items()} for d in self.shard_seconds
+        ]
+        result.extra["fingerprint_collision_probability"] = collision_probability(result.states)
+        return result
+
+    def _search(
+        self,
+        inits: list[State],
+        by_type: dict[type, int],
+        names: dict[str, type],
+        witnesses: dict[str, bool | None],
+        t0: float,
+    ) -> tuple[int, int, int, str, Violation | None]:
+        n = self.workers
+        ctx = mp.get_context("fork")
+        inboxes = [ctx.Queue() for _ in range(n)]
+        commands = [ctx.Queue() for _ in range(n)]
+        results = ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=_shard_main,
+                args=(k, n, self.m, self.symmetry, inits, inboxes, commands[k], results),
+                daemon=True,
+                name=f"parsync-shard-{k}",
+            )
+            for k in range(n)
+        ]
+        states = len(inits)
+        transitions = 0
+        depth = 0
+        stop_reason = ""
+        violation: Violation | None = None
+        for p in procs:
+            p.start()
+        try:
+            frontier = sum(self._collect(results, procs, "ready").values())
+            while frontier:
+                for c in commands:
+                    c.put("step")
+                levels = self._collect(results, procs, "level")
+                best = None
+                new = 0
+                for k, lv in levels.items():
+                    for what, sec in lv.seconds.items():
+                        self.shard_seconds[k][what] = self.shard_seconds[k].get(what, 0.0) + sec
+                    new += lv.new
+                    transitions += lv.transitions
+                    for name, c in lv.by_type.items():
+                        by_type[names[name]] += c
+                    for wid in lv.witnesses:
+                        witnesses[wid] = True
+                    if lv.violation is not None and (best is None or lv.violation[:2] < best[:2]):
+                        best = lv.violation
+                if best is not None:
+                    violation = self._rebuild(inits, best)
+                    break
+                states += new
+                frontier = new
+                if frontier:
+                    depth += 1
+                elapsed = time.perf_counter() - t0
+                if not frontier:
+                    break
+                if self.progress is not None:
+                    self.progress(Progress(states, transitions, depth, frontier, elapsed))
+                if self.max_seconds is not None and elapsed > self.max_seconds:
+                    stop_reason = f"time budget of {self.max_seconds:g}s reached"
+                    break
+                if self.max_states is not None and states >= self.max_states:
+                    stop_reason = f"state budget of {self.max_states} reached"
+                    break
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+        finally:
+            for c in commands:
+                c.put("stop")
+            for p in procs:
+                p.join(timeout=2)
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+            for q in (*inboxes, *commands, results):
+                q.cancel_join_thread()
+                q.close()
+        return states, transitions, depth, stop_reason, violation
+
+    def _collect(self, results: Any, procs: list[Any], kind: str) -> dict[int, Any]:
+        got: dict[int, Any] = {}
+        while len(got) < len(procs):
+            try:
+                what, k, payload = results.get(timeout=1.0)
+            except queue_mod.Empty:
+                for k, p in enumerate(procs):
+                    if not p.is_alive() and k not in got:
+                        raise ShardError(
+                            f"shard {k} of {len(procs)} died (exit code {p.exitcode}); "
+                            "out of memory? try fewer --workers or a smaller scope"
+                        ) from None
+                continue
+            if what == "error":
+                last = payload.strip().splitlines()[-1] if payload.strip() else "no reason given"
+                raise ShardError(f"shard {k} of {len(procs)} failed: {last}", detail=payload)
+            assert what == kind, (what, kind)
+            got[k] = payload
+        return got
+
+    def _rebuild(self, inits: list[State], best: tuple[int, int, tuple[str, ...]]) -> Violation:
+        """Re-execute the violation's key in the model: a real path, its properties re-checked."""
+        key, kind, ids = best
+        m, ev = self.m, self.ev
+        path = []
+        while key > 1:
+            path.append(key & _STEP_MASK)
+            key >>= _STEP_BITS
+        path.reverse()
+        s = inits[path[0]]
+        tr = Trace(init=s, actions=[], states=[])
+        prev = s
+        for idx in path[1:]:
+            prev = s
+            a, s = list(m.successors(s))[idx]
+            tr = tr.extend(a, s)
+        if kind == 0:
+            abad = ev.action_violations(prev, tr.actions[-1], s)
+            more = [i for i in ev.state_violations(s) if i not in abad]
+            again = (*abad, *more)
+        else:
+            again = ev.state_violations(s)
+        if tuple(again) != tuple(ids):
+            raise ShardError(
+                f"the counterexample re-executed in the model breaks {list(again)}, the search "
+                f"reported {list(ids)} (a fingerprint collision or a nondeterministic model)"
+            )
+        return Violation(list(ids), tr)
+
+
+__all__ = ["ParallelChecker", "ShardError", "collision_probability", "fingerprint"]

@@ -1,0 +1,221 @@
+"""``parsync check --workers N``: the fingerprint-partitioned multi-process search
+(parsync/engines/parallel.py) gives exactly the single-process result.
+
+Passing scopes: the same distinct states, transitions, depth, coverage and
+witnesses. Failing variants: the same properties and the same counterexample,
+step for step (both report the violation with the least BFS key). Budgets,
+Ctrl-C and a failing or dying shard end with the documented result or one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from parsync.cli import main
+from parsync.engines.checker import Checker
+from parsync.engines.parallel import ParallelChecker, ShardError, collision_probability
+from parsync.model.presets import PRESETS
+from parsync.model.protocol import ParSyncModel
+from parsync.model.variants import CAPACITY_VARIANTS, CONTRACT_VARIANTS, REFERENCE_VARIANTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _same(a: object, b: object) -> None:
+    assert a.verdict == b.verdict  # type: ignore[attr-defined]
+    for f in ("states", "transitions", "depth", "coverage", "witnesses", "unfired", "symmetry"):
+        assert getattr(a, f) == getattr(b, f), f
+
+
+def _same_violation(a: object, b: object) -> None:
+    va, vb = a.violation, b.violation  # type: ignore[attr-defined]
+    assert va is not None and vb is not None
+    assert va.property_ids == vb.property_ids
+    assert va.trace.actions == vb.trace.actions
+    assert va.trace.states == vb.trace.states
+    assert a.depth == b.depth  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("preset", ["small", "twins", "capacity"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_a_passing_preset_has_the_single_process_counts(preset: str, workers: int) -> None:
+    m = ParSyncModel(PRESETS[preset].config)
+    one = Checker(m, symmetry=True).run()
+    par = ParallelChecker(m, workers=workers, symmetry=True).run()
+    assert one.verdict == "pass"
+    _same(one, par)
+    assert par.extra["workers"] == workers
+    assert par.extra["fingerprint_collision_probability"] == collision_probability(one.states)
+
+
+def test_symmetry_off_too() -> None:
+    m = ParSyncModel(PRESETS["twins"].config)
+    one = Checker(m, symmetry=False).run()
+    par = ParallelChecker(m, workers=2, symmetry=False).run()
+    _same(one, par)
+    assert par.symmetry == 1 and one.states > Checker(m, symmetry=True).run().states
+
+
+def _variants() -> list[tuple[str, str, str]]:
+    out = [("small", v.name, "reference") for v in REFERENCE_VARIANTS]
+    out += [("capacity", v.name, "reference") for v in CAPACITY_VARIANTS]
+    # timeout-reuses-tag needs a timeout budget that small's contract model lacks
+    out += [("small", v.name, "contract") for v in CONTRACT_VARIANTS if "timeout" not in v.name]
+    assert len(out) >= 17
+    return out
+
+
+@pytest.mark.parametrize(("preset", "variant", "policy"), _variants())
+def test_a_variant_gives_the_same_verdict_and_counterexample(
+    preset: str, variant: str, policy: str
+) -> None:
+    m = ParSyncModel(PRESETS[preset].config, variant=variant, policy=policy)
+    one = Checker(m, symmetry=True, max_states=400_000).run()
+    par = ParallelChecker(m, workers=2, symmetry=True, max_states=400_000).run()
+    assert one.verdict == par.verdict
+    if one.verdict == "violation":
+        _same_violation(one, par)
+    else:  # the capacity mistakes are the correct rule at small's unit sizes
+        assert one.verdict == "pass", (variant, one.verdict)
+        _same(one, par)
+
+
+def test_a_state_budget_stops_with_an_incomplete_result() -> None:
+    m = ParSyncModel(PRESETS["small"].config)
+    r = ParallelChecker(m, workers=2, symmetry=True, max_states=5_000).run()
+    assert r.verdict == "incomplete"
+    assert r.stop_reason == "state budget of 5000 reached"
+    assert 5_000 <= r.states < 111_204
+    assert r.unfired == [] and all(v is not False for v in r.witnesses.values())
+
+
+def test_progress_is_reported_per_level() -> None:
+    m = ParSyncModel(PRESETS["small"].config)
+    seen: list[tuple[int, int]] = []
+    r = ParallelChecker(
+        m, workers=2, symmetry=True, progress=lambda p: seen.append((p.depth, p.states))
+    ).run()
+    assert [d for d, _ in seen] == sorted({d for d, _ in seen})
+    assert seen[-1] == (r.depth, r.states)
+
+
+class _Boom(ParSyncModel):
+    def successors(self, s):  # type: ignore[no-untyped-def]
+        if any(w.cycle >= 2 for w in s.workers):
+            raise ValueError("boom in successors")
+        return super().successors(s)
+
+
+class _Dies(ParSyncModel):
+    def successors(self, s):  # type: ignore[no-untyped-def]
+        if any(w.cycle >= 2 for w in s.workers):
+            os._exit(9)
+        return super().successors(s)
+
+
+def test_a_shard_that_raises_is_one_line_naming_it() -> None:
+    with pytest.raises(ShardError) as e:
+        ParallelChecker(_Boom(PRESETS["small"].config), workers=2).run()
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("shard ") and "ValueError: boom in successors" in msg, msg
+
+
+def test_a_shard_that_dies_is_one_line_with_its_exit_code() -> None:
+    t0 = time.perf_counter()
+    with pytest.raises(ShardError, match=r"^shard \d of 2 died \(exit code 9\)"):
+        ParallelChecker(_Dies(PRESETS["small"].config), workers=2).run()
+    assert time.perf_counter() - t0 < 60
+
+
+def test_fingerprints_are_values_not_identities() -> None:
+    m = ParSyncModel(PRESETS["small"].config)
+    s0 = next(iter(m.init_states()))
+    copy = type(s0)(*s0)  # an equal state from other objects
+    from parsync.engines.parallel import _Shard
+
+    sh = _Shard(0, 1, m, False, [s0], [None])
+    assert sh.fp(s0) == sh.fp(sh.interned(copy))
+    assert 0 <= sh.fp(s0) < 2**64
+    assert collision_probability(2_070_097) == pytest.approx(1.16e-7, rel=0.01)
+
+
+def test_cli_workers_json_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["check", "--workers", "2", "--no-progress", "--json-out", str(out)]) == 0
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert d["states"] == 111_204 and d["workers"] == 2
+    assert d["fingerprint_collision_probability"] == collision_probability(111_204)
+    assert "2 worker process(es)" in capsys.readouterr().out
+    assert main(["check", "--variant", "no-dedup", "--workers", "auto", "--no-progress"]) == 1
+    for bad in ("0", "x", "300"):
+        with pytest.raises(SystemExit) as e:
+            main(["check", "--workers", bad])
+        assert e.value.code == 2
+        assert "--workers" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_the_shards_and_prints_a_partial_result() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen(
+        [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(6)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 3, (out, err)
+    assert "Traceback" not in err, err
+    assert "interrupted" in (out + err)
+    assert "the result is incomplete" in (out + err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["pr", "nightly", "three-partitions", "duplicates"])
+def test_every_larger_preset_has_the_recorded_counts(preset: str) -> None:
+    rec = json.loads((ROOT / "spec" / "manifest.json").read_text(encoding="utf-8"))
+    want = rec["presets"][preset]
+    par = ParallelChecker(ParSyncModel(PRESETS[preset].config), workers=2, symmetry=True).run()
+    assert par.verdict == want["verdict"]
+    assert (par.states, par.transitions, par.depth) == (
+        want["states"],
+        want["transitions"],
+        want["depth"],
+    )
+
+
+def test_the_benchmark_runs_side_by_side(tmp_path: Path) -> None:
+    """bench/bench_parallel.py (a measurement, not a timed test) keeps working."""
+    out = tmp_path / "b.json"
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bench_parallel.py"),
+            "--preset",
+            "twins",
+            "--workers",
+            "1,2",
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert [row["workers"] for row in d["rows"]] == [0, 1, 2]
+    assert all(row["bytes_per_state"] > 0 and row["seconds"] > 0 for row in d["rows"])
+    assert "11,660 distinct states" in r.stdout
