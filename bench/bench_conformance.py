@@ -1,11 +1,15 @@
 """Benchmark the conformance suite: the reference passes, every mutant is killed.
 
-    python bench/bench_conformance.py [--preset pr] [--json]
+    python bench/bench_conformance.py [--preset pr] [--adapter both] [--json] [--json-out F]
 
-Runs `pytest conformance --impl=TARGET -x` for the reference and for each
+Runs `pytest conformance --parsync-impl=TARGET -x` for the reference and for each
 mutant of refsched.mutants.MUTANTS, each in its own process, and reports the
-wall time per target, the median time-to-kill and the total. A measurement,
-never a test assertion (issue 4's target: the whole set under 120 s on pr).
+wall time per target (pytest's start-up included), the median and worst
+time-to-kill and the total. ``--adapter pipe`` drives the same targets through
+the language-neutral pipe (``exec:python -m parsync.conformance.pipe MODULE``),
+``both`` (the default) runs each target both ways, one after the other, so the
+two columns are measured side by side. A measurement, never a test assertion
+(issue 14's target: every mutant killed on pr, under 10 s median and 30 s worst).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from parsync.refsched import REFERENCE
 from parsync.refsched.mutants import MUTANTS
 
 SUITE = Path(__file__).resolve().parent.parent / "conformance"
+PIPE = "parsync.conformance.pipe"
 
 
-def run(target: str, preset: str) -> tuple[float, int]:
+def run(target: str, preset: str, policy: str) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         p = subprocess.run(
@@ -34,7 +39,8 @@ def run(target: str, preset: str) -> tuple[float, int]:
                 "-m",
                 "pytest",
                 str(SUITE),
-                f"--impl={target}",
+                f"--parsync-impl={target}",
+                f"--parsync-policy={policy}",
                 "-x",
                 "-q",
                 "-p",
@@ -49,45 +55,67 @@ def run(target: str, preset: str) -> tuple[float, int]:
         return time.perf_counter() - t0, p.returncode
 
 
+def _through(adapter: str, module: str) -> str:
+    return module if adapter == "in-process" else f"exec:{sys.executable} -m {PIPE} {module}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="pr")
+    ap.add_argument("--policy", default="contract", choices=("contract", "reference"))
+    ap.add_argument("--adapter", default="both", choices=("in-process", "pipe", "both"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json-out", metavar="FILE")
     args = ap.parse_args()
+    ways = ["in-process", "pipe"] if args.adapter == "both" else [args.adapter]
     rows = []
-    secs, rc = run(REFERENCE, args.preset)
-    rows.append(
-        {
-            "target": REFERENCE,
-            "seconds": round(secs, 2),
-            "outcome": "pass" if rc == 0 else f"FAIL rc={rc}",
-        }
-    )
-    for module, _desc, _expected in MUTANTS:
-        secs, rc = run(module, args.preset)
-        rows.append(
-            {
-                "target": module,
+    for i, module in enumerate([REFERENCE, *(m for m, _d, _e in MUTANTS)]):
+        row: dict[str, object] = {"target": module}
+        for way in ways:
+            secs, rc = run(_through(way, module), args.preset, args.policy)
+            want = 0 if i == 0 else 1
+            ok = "pass" if i == 0 else "killed"
+            bad = "FAIL" if i == 0 else "SURVIVED"
+            row[way] = {
                 "seconds": round(secs, 2),
-                "outcome": "killed" if rc == 1 else f"SURVIVED rc={rc}",
+                "outcome": ok if rc == want else f"{bad} rc={rc}",
             }
-        )
-    kills = [r["seconds"] for r in rows[1:] if r["outcome"] == "killed"]
-    summary = {
-        "preset": args.preset,
-        "reference_seconds": rows[0]["seconds"],
-        "mutants": len(rows) - 1,
-        "killed": len(kills),
-        "median_time_to_kill": round(statistics.median(kills), 2) if kills else None,
-        "total_seconds": round(sum(r["seconds"] for r in rows), 2),
-    }
+            print(
+                f"  {way:10s} {secs:7.2f}s  {row[way]['outcome']:9s} {module}",  # type: ignore[index]
+                file=sys.stderr,
+            )
+        rows.append(row)
+    summary: dict[str, object] = {"preset": args.preset, "policy": args.policy}
+    good = True
+    for way in ways:
+        kills = [r[way]["seconds"] for r in rows[1:] if r[way]["outcome"] == "killed"]  # type: ignore[index]
+        good = good and len(kills) == len(rows) - 1 and rows[0][way]["outcome"] == "pass"  # type: ignore[index]
+        summary[way] = {
+            "reference_seconds": rows[0][way]["seconds"],  # type: ignore[index]
+            "mutants": len(rows) - 1,
+            "killed": len(kills),
+            "median_time_to_kill": round(statistics.median(kills), 2) if kills else None,
+            "worst_time_to_kill": max(kills) if kills else None,
+            "total_seconds": round(sum(r[way]["seconds"] for r in rows), 2),  # type: ignore[index]
+        }
+    doc = {"summary": summary, "runs": rows}
     if args.json:
-        print(json.dumps({"summary": summary, "runs": rows}, indent=2))
+        print(json.dumps(doc, indent=2))
     else:
+        head = "".join(f"{w:>22s}" for w in ways)
+        print(f"{'target':50s}{head}")
         for r in rows:
-            print(f"{r['seconds']:8.2f}s  {r['outcome']:10s} {r['target']}")
+            cells = "".join(
+                f"{r[w]['seconds']:>10.2f}s {r[w]['outcome']:>10s}"
+                for w in ways  # type: ignore[index]
+            )
+            print(f"{str(r['target']).rsplit('.', 1)[-1]:50s}{cells}")
         print(json.dumps(summary))
-    return 0 if summary["killed"] == summary["mutants"] and rows[0]["outcome"] == "pass" else 1
+    if args.json_out:
+        with open(args.json_out, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+            f.write("\n")
+    return 0 if good else 1
 
 
 if __name__ == "__main__":

@@ -159,10 +159,12 @@ class ExecAdapter:
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
+            self.stuck = True  # out of step with the protocol: never reused
             shown = line.strip()
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise PipeError(f"the reply to {call} is not JSON: {shown!r}") from None
         if not isinstance(reply, dict) or len(reply.keys() & {"ok", "error"}) != 1:
+            self.stuck = True
             shown = json.dumps(reply)
             shown = shown if len(shown) <= 80 else shown[:77] + "..."
             raise PipeError(

@@ -65,14 +65,16 @@ class ConformancePreset:
     examples: int  # Hypothesis examples
     steps: int  # Hypothesis steps per example
     extra: tuple[str, ...] = ()  # more model presets for the Hypothesis driver
-    extra_local: tuple[str, ...] = ()  # conformance-only scopes ("gang-of-3": _gang_of_3)
+    extra_local: tuple[str, ...] = ()  # conformance-only scopes (LOCAL_SCOPES)
     extra_examples: int = 0  # Hypothesis examples on each extra scope
 
 
 CONFORMANCE_PRESETS = {
     # pr: every edge of the fault-free small scope; Hypothesis over the pr scope,
     # then over the capacity scope and a gang of 3
-    "pr": ConformancePreset("pr", "pr", False, 50_000, 150, 40, ("capacity",), ("gang-of-3",), 60),
+    "pr": ConformancePreset(
+        "pr", "pr", False, 50_000, 150, 40, ("capacity",), ("gang-of-3", "partly-used"), 60
+    ),
     # nightly: every edge of the small scope with its faults; a longer Hypothesis run,
     # also over P = 3
     "nightly": ConformancePreset(
@@ -83,7 +85,7 @@ CONFORMANCE_PRESETS = {
         2000,
         80,
         ("capacity", "three-partitions"),
-        ("gang-of-3",),
+        ("gang-of-3", "partly-used"),
         500,
     ),
 }
@@ -106,6 +108,29 @@ def _gang_of_3() -> Any:
         strategy="quality-first",
         max_cycle=2,
     )
+
+
+def _partly_used() -> Any:
+    """A size-2 need whose only bucket (capacity 2) a size-1 need may fill first: a fit
+    rule that asks only ``used < capacity`` places it on the half-full bucket."""
+    from parsync.model.config import Config, Need
+
+    return Config(
+        workers=2,
+        partitions=2,
+        capacities=(2, 1),
+        needs=(
+            Need(owner=0, priority=1, arrival=1, eligible=(0,)),
+            Need(owner=1, priority=2, arrival=1, size=2, eligible=(0,)),
+        ),
+        retry_budget=1,
+        strategy="quality-first",
+        max_cycle=2,
+    )
+
+
+#: conformance-only scopes, by name, for ``ConformancePreset.extra_local``
+LOCAL_SCOPES = {"gang-of-3": _gang_of_3, "partly-used": _partly_used}
 
 
 def _load_user_config(path: Path) -> Any:
@@ -538,8 +563,7 @@ class Conformance:
         # 2-3, sizes 1-2, eligible sets, a partition map, P = 3, a gang of 3
         every_fault = Faults(crash=1, drop=1, duplicate=1, failover=1)
         extra = [replace(get_preset(n).config, faults=every_fault) for n in self.preset.extra]
-        if "gang-of-3" in self.preset.extra_local:
-            extra.append(replace(_gang_of_3(), faults=every_fault))
+        extra += [replace(LOCAL_SCOPES[n](), faults=every_fault) for n in self.preset.extra_local]
         self.user_configs = tuple(_load_user_config(p) for p in self.configs)
         #: (name, config) of every scope the Hypothesis driver runs on, in order
         self.hypothesis_scopes: tuple[tuple[str, Any], ...] = (

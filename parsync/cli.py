@@ -157,6 +157,26 @@ def build_parser() -> argparse.ArgumentParser:
         "(docs/scale.md). Default: the single-process search",
     )
     c.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="with the multi-process search (--workers, else 1 worker): write the seen sets, "
+        "frontier and counts to DIR every --checkpoint-every seconds and when a budget or "
+        "Ctrl-C stops the run (docs/scale.md)",
+    )
+    c.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (any --workers) to the counts of an "
+        "uninterrupted run; it goes on checkpointing to DIR unless --checkpoint names another",
+    )
+    c.add_argument(
+        "--checkpoint-every",
+        type=_positive_float,
+        default=60.0,
+        metavar="S",
+        help="seconds between checkpoints (default 60)",
+    )
+    c.add_argument(
         "--trace-out", metavar="FILE", help="write the counterexample (JSON, replayable)"
     )
     c.add_argument(
@@ -629,20 +649,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
         def cb(p: Progress) -> None:
             bar.search(p.states, p.transitions, p.depth, p.queue, p.seconds, total)
 
-        if args.workers is not None:
-            from parsync.engines.parallel import ParallelChecker, ShardError
+        if args.workers is not None or args.checkpoint or args.resume:
+            from parsync.engines.parallel import CheckpointError, ParallelChecker, ShardError
 
+            workers = args.workers or 1
             try:
                 result = ParallelChecker(
                     model,
-                    workers=args.workers,
+                    workers=workers,
                     symmetry=not args.no_symmetry,
                     max_states=args.max_states,
                     max_seconds=args.max_seconds,
                     progress=cb,
+                    checkpoint=args.checkpoint,
+                    resume=args.resume,
+                    checkpoint_every=args.checkpoint_every,
+                    notify=bar.note,
                 ).run()
+            except CheckpointError as e:
+                raise UsageError(f"check {scope}: {e}") from None
             except ShardError as e:
-                raise UsageError(f"check {scope} --workers {args.workers}: {e}") from None
+                raise UsageError(f"check {scope} --workers {workers}: {e}") from None
         else:
             result = Checker(
                 model,
@@ -687,6 +714,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
             f"check {scope}: {result.states:,} distinct states, "
             f"{result.transitions:,} transitions, depth {result.depth} explored, no "
             "violation so far; the result is incomplete"
+            + (
+                f"; continue it with --resume {result.extra['checkpoint']}"
+                if "checkpoint" in result.extra
+                else ""
+            )
         )
 
     if result.verdict == PASS:
@@ -723,8 +755,13 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
             f"collision probability {result.extra['fingerprint_collision_probability']:.1e} "
             "(TLC's optimistic estimate)"
         )
+    if "resumed_from" in result.extra:
+        r = result.extra["resumed_from"]
+        out.print(f"resumed from {r['dir']} at depth {r['depth']} ({r['states']:,} states)")
     if result.stop_reason:
         out.print(f"[yellow]stopped: {result.stop_reason}; the result is incomplete[/yellow]")
+        if "checkpoint" in result.extra:
+            out.print(f"checkpoint in {result.extra['checkpoint']}: continue with --resume")
     t = Table(title="properties", show_edge=False)
     t.add_column("ID")
     t.add_column("name")

@@ -251,6 +251,14 @@ class Display:
             if self._updated - self._last >= self.every:
                 self._emit(text)
 
+    def note(self, text: str) -> None:
+        """A line that stays (a checkpoint written, a stop asked for), progress on or off."""
+        if self._bar is not None:
+            self._bar.console.print(f"{self.label}: {text}", highlight=False, markup=False)
+            return
+        with self._lock:
+            self._emit(text)
+
     def search(
         self,
         states: int,

@@ -219,3 +219,172 @@ def test_the_benchmark_runs_side_by_side(tmp_path: Path) -> None:
     assert [row["workers"] for row in d["rows"]] == [0, 1, 2]
     assert all(row["bytes_per_state"] > 0 and row["seconds"] > 0 for row in d["rows"])
     assert "11,660 distinct states" in r.stdout
+
+
+# --- checkpoint and resume -------------------------------------------------------------
+
+
+def test_a_run_stopped_twice_resumes_to_the_uninterrupted_counts(tmp_path: Path) -> None:
+    """Stopped by a budget at two points, resumed each time with another worker count."""
+    m = ParSyncModel(PRESETS["small"].config)
+    straight = Checker(m, symmetry=True).run()
+    cp = tmp_path / "cp"
+    a = ParallelChecker(m, workers=2, symmetry=True, max_states=20_000, checkpoint=cp).run()
+    assert a.verdict == "incomplete" and a.extra["checkpoint"] == str(cp)
+    meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
+    assert meta["states"] == a.states and meta["workers"] == 2
+    b = ParallelChecker(m, workers=3, symmetry=True, max_states=60_000, resume=cp).run()
+    assert b.verdict == "incomplete" and b.states > a.states
+    assert b.extra["resumed_from"]["states"] == a.states
+    assert sorted(p.name for p in cp.iterdir()) == [
+        "checkpoint.json",
+        *(f"shard-{k}-level{b.depth}.pickle" for k in range(3)),
+    ]  # the first checkpoint's files are gone
+    c = ParallelChecker(m, workers=1, symmetry=True, resume=cp).run()
+    _same(straight, c)
+
+
+def test_a_resumed_run_finds_the_same_counterexample(tmp_path: Path) -> None:
+    m = ParSyncModel(PRESETS["small"].config, variant="no-dedup")
+    straight = Checker(m, symmetry=True).run()
+    cp = tmp_path / "cp"
+    a = ParallelChecker(m, workers=2, symmetry=True, max_states=50, checkpoint=cp).run()
+    assert a.verdict == "incomplete" and a.depth < len(straight.violation.trace.actions)  # type: ignore[union-attr]
+    b = ParallelChecker(m, workers=2, symmetry=True, resume=cp).run()
+    _same_violation(straight, b)
+
+
+def test_checkpoint_problems_are_one_line_before_the_search(tmp_path: Path) -> None:
+    from parsync.engines.parallel import CheckpointError
+
+    small = ParSyncModel(PRESETS["small"].config)
+    cp = tmp_path / "cp"
+    ParallelChecker(small, workers=1, max_states=1_000, checkpoint=cp).run()
+    cases = [
+        (ParSyncModel(PRESETS["twins"].config), cp, "is a checkpoint of config"),
+        (ParSyncModel(PRESETS["small"].config, variant="no-dedup"), cp, "of variant None"),
+        (small, tmp_path / "empty", "holds no checkpoint"),
+    ]
+    (tmp_path / "empty").mkdir()
+    for model, where, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            ParallelChecker(model, workers=1, resume=where)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "checkpoint.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        ParallelChecker(small, workers=1, resume=bad)
+    (cp / "shard-0-level0.pickle").unlink(missing_ok=True)
+    for f in cp.glob("shard-*"):
+        f.unlink()
+    with pytest.raises(CheckpointError, match="is incomplete: shard-0-level"):
+        ParallelChecker(small, workers=1, resume=cp)
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="cannot write checkpoints to"):
+        ParallelChecker(small, workers=1, checkpoint=blocker / "sub")
+
+
+def test_cli_checkpoint_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--resume", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds no checkpoint" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(tmp_path: Path) -> None:
+    """The first Ctrl-C lets the level finish and be saved; the resumed run ends with
+    the counts the manifest records for an uninterrupted run."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cp = tmp_path / "cp"
+    cmd = [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"]
+    p = subprocess.Popen(
+        [*cmd, "--checkpoint", str(cp)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(6)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 3, (out, err)
+    assert "Traceback" not in err
+    assert "the level under way finishes and is saved" in err
+    assert f"continue it with --resume {cp}" in err
+    meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
+    assert 0 < meta["states"] < 2_070_097
+    r = subprocess.run(
+        [*cmd, "--resume", str(cp), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    want = json.loads((ROOT / "spec" / "manifest.json").read_text(encoding="utf-8"))
+    want = want["presets"]["pr"]
+    assert (d["states"], d["transitions"], d["depth"]) == (
+        want["states"],
+        want["transitions"],
+        want["depth"],
+    )
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parsync.cli",
+            "check",
+            "--preset",
+            "pr",
+            "--workers",
+            "2",
+            "--checkpoint",
+            str(tmp_path / "cp"),
+            "--checkpoint-every",
+            "1000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(5)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 3, (out, err)
+    assert "Traceback" not in err, err
+    assert "interrupted" in out + err
+
+
+def test_fingerprints_are_the_same_in_every_interpreter_run() -> None:
+    """A checkpoint is resumed by another run: no fingerprint may depend on an address
+    (in Python 3.11 hash(None) does: the broker's absent replica is hashed apart)."""
+    code = (
+        "from parsync.model.presets import PRESETS\n"
+        "from parsync.model.protocol import ParSyncModel\n"
+        "from parsync.engines.parallel import value_fingerprint\n"
+        "m = ParSyncModel(PRESETS['small'].config)\n"
+        "s = next(iter(m.init_states()))\n"
+        "print([value_fingerprint(t) for _a, t in m.successors(s)])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1] and len(json.loads(runs[0])) > 1
+    from parsync.engines.parallel import stable_hash
+
+    m = ParSyncModel(PRESETS["small"].config)
+    b = next(iter(m.init_states())).broker
+    assert b.replica is None and stable_hash(b) != hash(b)

@@ -215,3 +215,25 @@ def test_the_schema_accepts_both_ends_and_rejects_a_bad_request() -> None:
     assert jsonschema.Draft202012Validator(schema["$defs"]["observation"]).is_valid(obs)
     assert not v.is_valid({"call": "start_cycle"})  # no worker
     assert not v.is_valid({"ok": 1, "error": "both"})
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("garbage", False), ("shape", False), ("error", True)])
+def test_a_process_out_of_step_is_killed_not_reused(mode: str, kept: bool) -> None:
+    """A line that is not a reply leaves the stream in doubt: that process is not given
+    the next run; an error reply is part of the protocol, and the process is kept."""
+    from parsync.conformance.adapter import AdapterError
+
+    cmd = f"{PY} -m tests.support.pipe_faults {mode} start_cycle"
+    a = ExecAdapter(cmd)
+    a.reset(_small())
+    with pytest.raises(AdapterError):
+        a.start_cycle(0)
+    a.close()
+    b = ExecAdapter(cmd)
+    try:
+        assert (b is a) == kept
+        if not kept:
+            assert a.proc.poll() is not None  # killed
+    finally:
+        b.shutdown()
+        ExecAdapter.shutdown_all()

@@ -508,6 +508,8 @@ def test_mutant_catalogue() -> None:
 # mutants whose mistake needs more than the walk's scope: (need, field) -> value
 WALK_SCOPE: dict[str, dict[tuple[int, str], Any]] = {
     "used_counts_claims": {(0, "size"): 2, (0, "eligible"): [2]},  # a size-2 claim on b2
+    # n1 half fills b2, where the size-2 n0 then seems to fit
+    "room_as_used_below_cap": {(0, "size"): 2, (0, "eligible"): [2], (1, "eligible"): [2]},
     # n1 fills b2, the third bucket of the gang n2
     "gang_fit_first_two_only": {
         (1, "size"): 2,

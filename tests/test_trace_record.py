@@ -38,6 +38,7 @@ REACH: dict[str, str] = {
     P + "used_counts_claims": "",  # free runs: size-1 needs only
     P + "gang_fit_first_two_only": "",  # free runs: gangs of at most two
     P + "ignores_eligible": "",  # free runs: every bucket eligible
+    P + "room_as_used_below_cap": "",  # free runs: size-1 needs only
 }
 FAST = [P + "rotation_off_by_one", P + "recovered_keeps_view", P + "retry_without_reread"]
 

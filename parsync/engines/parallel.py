@@ -37,25 +37,34 @@ in once per level, membership is a vectorised binary search). Two different
 states with one fingerprint would make the second look seen: the result
 reports the probability of that for the run's state count,
 ``n * (n - 1) / 2**65`` (TLC's optimistic estimate). Fingerprints are Python's
-tuple hash of the canonical state key (ints only, no strings), mixed by a
-64-bit odd multiplier; the shards are forked from one interpreter, so they
-hash alike. A counterexample is rebuilt by re-executing its key in the model
-from the initial state, so it is always a real path, and its properties are
-re-evaluated on the replayed states.
+tuple hash of the canonical state's value (ints and tuples only; see
+``stable_hash`` for the one ``None``), mixed by a 64-bit odd multiplier: the
+same in every process and every run of the same Python, so a checkpoint
+written by one run is resumed by another. A counterexample is rebuilt by
+re-executing its key in the model from the initial state, so it is always a
+real path, and its properties are re-evaluated on the replayed states.
 
 The frontier is kept in memory (the widest level of a preset, not the whole
-state space); it does not spill to disk yet.
+state space); it does not spill to disk yet. ``checkpoint=DIR`` saves the
+search at a level's end (each shard's seen set and frontier, and the counts);
+``resume=DIR`` continues it, with any number of workers.
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import os
+import pickle
 import queue as queue_mod
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,7 +73,7 @@ from parsync.counterexample import Trace
 from parsync.engines.checker import Checker, CheckResult, Progress, Violation, finish
 from parsync.model.properties import WITNESSES, witness_applicable
 from parsync.model.protocol import ParSyncModel
-from parsync.model.state import State
+from parsync.model.state import Broker, State
 
 M64 = (1 << 64) - 1
 # a BFS key is an int: a leading 1, then 16 bits per step (the initial state's index, then
@@ -76,13 +85,45 @@ _MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: a bijection on 64-bit wo
 
 
 def fingerprint(key: object) -> int:
-    """The 64-bit fingerprint of a canonical state key."""
+    """The 64-bit fingerprint of a hashable value."""
     return ((hash(key) & M64) * _MIX) & M64
+
+
+def stable_hash(x: object) -> int:
+    """``hash`` of a state component, the same in every interpreter run.
+
+    Python hashes ints and tuples of them the same way in every run (only ``str`` and
+    ``bytes`` are salted), but in 3.11 ``hash(None)`` is the object's address; the
+    one ``None`` of a state, a broker's absent replica, is hashed as ``-1`` (a replica
+    is otherwise a 4-tuple, so nothing else hashes alike). A checkpoint written by
+    one run is resumed by another, so fingerprints must not depend on addresses.
+    """
+    if type(x) is Broker and x.replica is None:
+        return hash((x.epoch, x.seq, x.claims, x.ledger, x.status, -1, x.tags))
+    return hash(x)
+
+
+def value_fingerprint(t: State) -> int:
+    """The fingerprint of a state's value (what ``_Shard.fp`` computes, uncached)."""
+    hs = (
+        stable_hash(t.broker),
+        *[hash(w) for w in t.workers],
+        hash(t.to_broker),
+        hash(t.to_workers),
+    )
+    return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
 
 def collision_probability(states: int) -> float:
     """TLC's optimistic estimate that two of ``states`` distinct states share a fingerprint."""
     return states * (states - 1) / 2.0**65
+
+
+CHECKPOINT_FORMAT = "parsync-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that cannot be written, or read back for this scope (one line)."""
 
 
 class ShardError(RuntimeError):
@@ -111,6 +152,20 @@ class _Level:
     seconds: dict[str, float]  # this level's time per step, and waiting on the others
 
 
+@dataclass
+class _Run:
+    """The coordinator's running totals (what a checkpoint records)."""
+
+    states: int
+    by_type: dict[type, int]
+    witnesses: dict[str, bool | None]
+    transitions: int = 0
+    depth: int = 0
+    stop_reason: str = ""
+    violation: Violation | None = None
+    last_save: float = 0.0
+
+
 class _Shard:
     """One process's part of the search (runs in the child)."""
 
@@ -122,6 +177,7 @@ class _Shard:
         symmetry: bool,
         inits: list[State],
         inboxes: list[Any],
+        resume: tuple[str, str, int, list[str]] | None = None,
     ) -> None:
         self.k = k
         self.n = n
@@ -143,6 +199,9 @@ class _Shard:
         self.witnesses_todo = todo
         self.level = 0
         self.waited = 0.0
+        if resume is not None:
+            self._load(*resume)
+            return
         fps = []
         for i, s0 in enumerate(inits):
             s0 = self.interned(s0)
@@ -151,6 +210,37 @@ class _Shard:
                 self.frontier.append(((1 << _STEP_BITS) | i, s0))
                 fps.append(fp)
         self.seen = np.sort(np.array(fps, dtype=np.uint64))
+
+    # --- checkpoint and resume ------------------------------------------------------
+    def save(self, where: str, tag: str) -> None:
+        """This shard's seen set and frontier, written atomically (rename)."""
+        path = Path(where) / f"shard-{self.k}-{tag}.pickle"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(
+                {"seen": self.seen, "frontier": self.frontier, "level": self.level},
+                f,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        os.replace(tmp, path)
+
+    def _load(self, where: str, tag: str, old_n: int, found: list[str]) -> None:
+        """Take, from every shard file of a checkpoint, what this shard owns now (the
+        worker count may differ from the run that wrote it)."""
+        n, k = np.uint64(self.n), np.uint64(self.k)
+        parts = []
+        for j in range(old_n):
+            with open(Path(where) / f"shard-{j}-{tag}.pickle", "rb") as f:
+                doc = pickle.load(f)
+            fps = doc["seen"]
+            parts.append(fps[((fps >> np.uint64(32)) % n) == k])
+            for key, st in doc["frontier"]:
+                st = self.interned(st)
+                if self.owner(self.fp(st)) == self.k:
+                    self.frontier.append((key, st))
+            self.level = doc["level"]
+        self.seen = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+        self.witnesses_todo = [w for w in self.witnesses_todo if w.id not in found]
 
     def interned(self, s: State) -> State:
         """``s`` with this process's canonical components (a shipped state arrives as copies)."""
@@ -170,7 +260,7 @@ class _Shard:
             k = self.m.state_key(t)
             got = self._orbit.get(k)
             if got is None:
-                got = self._orbit[k] = fingerprint(hash(self.sym.canonical(t)))
+                got = self._orbit[k] = value_fingerprint(self.sym.canonical(t))
             return got
         vh = self._vh
         try:
@@ -186,7 +276,7 @@ class _Shard:
                     # kept alive here, so its id is never another object's while the
                     # shard runs: the id alone then stands for the value
                     self._alive.append(x)
-                    vh[id(x)] = hash(x)
+                    vh[id(x)] = stable_hash(x)
             return self.fp(t)
         return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
@@ -334,25 +424,37 @@ def _shard_main(
     inboxes: list[Any],
     commands: Any,
     results: Any,
+    resume: tuple[str, str, int, list[str]] | None,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     try:
         import gc
 
         gc.disable()  # acyclic tuples only, as in the sequential search
-        shard = _Shard(k, n, model, symmetry, inits, inboxes)
+        shard = _Shard(k, n, model, symmetry, inits, inboxes, resume)
         results.put(("ready", k, len(shard.frontier)))
         while True:
             cmd = commands.get()
             if cmd == "stop":
                 break
+            if isinstance(cmd, tuple) and cmd[0] == "save":
+                shard.save(cmd[1], cmd[2])
+                results.put(("saved", k, None))
+                continue
             results.put(("level", k, shard.step()))
     except BaseException:  # noqa: BLE001 - reported to the coordinator, which raises
         results.put(("error", k, traceback.format_exc(limit=8)))
 
 
 class ParallelChecker:
-    """Fingerprint-partitioned BFS over ``workers`` processes; the result of ``Checker``."""
+    """Fingerprint-partitioned BFS over ``workers`` processes; the result of ``Checker``.
+
+    ``checkpoint=DIR`` writes every shard's seen set and frontier, and the run's counts,
+    at a level's end every ``checkpoint_every`` seconds and when a budget or Ctrl-C stops
+    the run (the first Ctrl-C lets the level under way finish and be saved; a second one
+    stops at once). ``resume=DIR`` continues such a run, with any worker count, to the
+    counts an uninterrupted run has.
+    """
 
     def __init__(
         self,
@@ -363,6 +465,10 @@ class ParallelChecker:
         max_states: int | None = None,
         max_seconds: float | None = None,
         progress: Callable[[Progress], None] | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        resume: str | os.PathLike[str] | None = None,
+        checkpoint_every: float = 60.0,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -374,7 +480,92 @@ class ParallelChecker:
         self.max_seconds = max_seconds
         self.progress = progress
         self.shard_seconds: list[dict[str, float]] = [{} for _ in range(workers)]
+        self.resume = Path(resume) if resume is not None else None
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else self.resume
+        self.checkpoint_every = checkpoint_every
+        self.notify = notify or (lambda _msg: None)
+        self.meta = self._read_meta() if self.resume is not None else None
+        if self.checkpoint is not None:
+            self._check_writable(self.checkpoint)
+        self._stop_asked = False
 
+    # --- checkpoints ------------------------------------------------------------------
+    def _identity(self) -> dict[str, Any]:
+        m = self.m
+        return {
+            "config": m.config.describe(),
+            "variant": m.variant,
+            "policy": m.policy,
+            "symmetry": self.symmetry,
+            # fingerprints are Python's hashes of values: the same interpreter family only
+            "hashes": f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]} "
+            f"{sys.hash_info.width}-bit",
+        }
+
+    def _read_meta(self) -> dict[str, Any]:
+        assert self.resume is not None
+        path = self.resume / "checkpoint.json"
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CheckpointError(
+                f"{self.resume} holds no checkpoint ({path.name} missing)"
+            ) from None
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
+        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+        mine = self._identity()
+        for key, want in mine.items():
+            if meta.get(key) != want:
+                raise CheckpointError(
+                    f"{self.resume} is a checkpoint of {key} {meta.get(key)!r}, "
+                    f"not of this run's {want!r}"
+                )
+        for j in range(int(meta["workers"])):
+            f = self.resume / f"shard-{j}-{meta['tag']}.pickle"
+            if not f.is_file():
+                raise CheckpointError(f"checkpoint {self.resume} is incomplete: {f.name} missing")
+        return meta
+
+    @staticmethod
+    def _check_writable(d: Path) -> None:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            probe = d / ".parsync-probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise CheckpointError(f"cannot write checkpoints to {d}: {e.strerror or e}") from None
+
+    def _save(self, commands: list[Any], results: Any, procs: list[Any], run: _Run) -> None:
+        assert self.checkpoint is not None
+        d = self.checkpoint
+        tag = f"level{run.depth}"
+        for c in commands:
+            c.put(("save", str(d), tag))
+        self._collect(results, procs, "saved")
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            **self._identity(),
+            "workers": self.workers,
+            "tag": tag,
+            "depth": run.depth,
+            "states": run.states,
+            "transitions": run.transitions,
+            "coverage": {t.__name__: c for t, c in run.by_type.items()},
+            "witnesses": run.witnesses,
+        }
+        tmp = d / "checkpoint.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, d / "checkpoint.json")
+        for old in d.glob("shard-*-level*.pickle"):  # earlier checkpoints, now superseded
+            if not old.name.endswith(f"-{tag}.pickle"):
+                old.unlink(missing_ok=True)
+        run.last_save = time.perf_counter()
+        self.notify(f"checkpoint: {run.states:,} states, depth {run.depth}, written to {d}")
+
+    # --- the search ------------------------------------------------------------------
     def run(self) -> CheckResult:
         m, ev = self.m, self.ev
         sym = ev.sym
@@ -387,58 +578,64 @@ class ParallelChecker:
             if key not in seen0:
                 seen0.add(key)
                 inits.append(s0)
-        by_type: dict[type, int] = dict.fromkeys(m.action_types, 0)
-        names = {t.__name__: t for t in m.action_types}
         applicable = [w for w in WITNESSES if witness_applicable(m, w)]
-        witnesses: dict[str, bool | None] = {
-            w.id: (False if w in applicable else None) for w in WITNESSES
-        }
-        sym_size = sym.size if sym is not None else 1
-        states = len(inits)
-        transitions = 0
-        depth = 0
-        stop_reason = ""
-        violation: Violation | None = None
-        for i, s0 in enumerate(inits):  # the initial level, as the sequential search
-            bad = ev.state_violations(s0)
-            if bad:
-                violation = Violation(list(bad), Trace(init=inits[i], actions=[], states=[]))
-                break
-        if violation is None:
-            try:
-                states, transitions, depth, stop_reason, violation = self._search(
-                    inits, by_type, names, witnesses, t0
-                )
-            except KeyboardInterrupt:  # raised between levels by _search's own handler
-                stop_reason = "interrupted"
+        run = _Run(
+            states=len(inits),
+            by_type=dict.fromkeys(m.action_types, 0),
+            witnesses={w.id: (False if w in applicable else None) for w in WITNESSES},
+        )
+        if self.meta is not None:
+            names = {t.__name__: t for t in m.action_types}
+            run.states = int(self.meta["states"])
+            run.transitions = int(self.meta["transitions"])
+            run.depth = int(self.meta["depth"])
+            for name, c in self.meta["coverage"].items():
+                run.by_type[names[name]] = int(c)
+            run.witnesses = dict(self.meta["witnesses"])
+        else:
+            for i, s0 in enumerate(inits):  # the initial level, as the sequential search
+                bad = ev.state_violations(s0)
+                if bad:
+                    run.violation = Violation(
+                        list(bad), Trace(init=inits[i], actions=[], states=[])
+                    )
+                    break
+        if run.violation is None:
+            self._search(inits, run, t0)
         result = finish(
             m,
-            states=states,
-            transitions=transitions,
-            depth=depth,
+            states=run.states,
+            transitions=run.transitions,
+            depth=run.depth,
             seconds=time.perf_counter() - t0,
-            symmetry=sym_size,
-            by_type=by_type,
-            witnesses=witnesses,
-            violation=violation,
-            stop_reason=stop_reason,
+            symmetry=sym.size if sym is not None else 1,
+            by_type=run.by_type,
+            witnesses=run.witnesses,
+            violation=run.violation,
+            stop_reason=run.stop_reason,
         )
         result.extra["workers"] = self.workers
         result.extra["shard_seconds"] = [
             {what: round(sec, 2) for what, sec in d.items()} for d in self.shard_seconds
         ]
         result.extra["fingerprint_collision_probability"] = collision_probability(result.states)
+        if self.meta is not None:
+            result.extra["resumed_from"] = {
+                "dir": str(self.resume),
+                "depth": self.meta["depth"],
+                "states": self.meta["states"],
+            }
+        if self.checkpoint is not None:
+            result.extra["checkpoint"] = str(self.checkpoint)
         return result
 
-    def _search(
-        self,
-        inits: list[State],
-        by_type: dict[type, int],
-        names: dict[str, type],
-        witnesses: dict[str, bool | None],
-        t0: float,
-    ) -> tuple[int, int, int, str, Violation | None]:
+    def _search(self, inits: list[State], run: _Run, t0: float) -> None:
         n = self.workers
+        names = {t.__name__: t for t in self.m.action_types}
+        resume = None
+        if self.meta is not None:
+            found = [k for k, v in run.witnesses.items() if v]
+            resume = (str(self.resume), self.meta["tag"], int(self.meta["workers"]), found)
         ctx = mp.get_context("fork")
         inboxes = [ctx.Queue() for _ in range(n)]
         commands = [ctx.Queue() for _ in range(n)]
@@ -446,19 +643,31 @@ class ParallelChecker:
         procs = [
             ctx.Process(
                 target=_shard_main,
-                args=(k, n, self.m, self.symmetry, inits, inboxes, commands[k], results),
+                args=(k, n, self.m, self.symmetry, inits, inboxes, commands[k], results, resume),
                 daemon=True,
                 name=f"parsync-shard-{k}",
             )
             for k in range(n)
         ]
-        states = len(inits)
-        transitions = 0
-        depth = 0
-        stop_reason = ""
-        violation: Violation | None = None
+        graceful = (
+            self.checkpoint is not None and threading.current_thread() is threading.main_thread()
+        )
+        old_handler = None
+        if graceful:
+
+            def on_sigint(_sig: int, _frame: Any) -> None:
+                if self._stop_asked:
+                    raise KeyboardInterrupt
+                self._stop_asked = True
+                self.notify(
+                    "stopping: the level under way finishes and is saved to "
+                    f"{self.checkpoint} (Ctrl-C again to stop at once)"
+                )
+
+            old_handler = signal.signal(signal.SIGINT, on_sigint)
         for p in procs:
             p.start()
+        run.last_save = time.perf_counter()
         try:
             frontier = sum(self._collect(results, procs, "ready").values())
             while frontier:
@@ -471,34 +680,43 @@ class ParallelChecker:
                     for what, sec in lv.seconds.items():
                         self.shard_seconds[k][what] = self.shard_seconds[k].get(what, 0.0) + sec
                     new += lv.new
-                    transitions += lv.transitions
+                    run.transitions += lv.transitions
                     for name, c in lv.by_type.items():
-                        by_type[names[name]] += c
+                        run.by_type[names[name]] += c
                     for wid in lv.witnesses:
-                        witnesses[wid] = True
+                        run.witnesses[wid] = True
                     if lv.violation is not None and (best is None or lv.violation[:2] < best[:2]):
                         best = lv.violation
                 if best is not None:
-                    violation = self._rebuild(inits, best)
+                    run.violation = self._rebuild(inits, best)
                     break
-                states += new
+                run.states += new
                 frontier = new
-                if frontier:
-                    depth += 1
-                elapsed = time.perf_counter() - t0
                 if not frontier:
                     break
+                run.depth += 1
+                elapsed = time.perf_counter() - t0
                 if self.progress is not None:
-                    self.progress(Progress(states, transitions, depth, frontier, elapsed))
-                if self.max_seconds is not None and elapsed > self.max_seconds:
-                    stop_reason = f"time budget of {self.max_seconds:g}s reached"
-                    break
-                if self.max_states is not None and states >= self.max_states:
-                    stop_reason = f"state budget of {self.max_states} reached"
+                    self.progress(
+                        Progress(run.states, run.transitions, run.depth, frontier, elapsed)
+                    )
+                if self._stop_asked:
+                    run.stop_reason = "interrupted"
+                elif self.max_seconds is not None and elapsed > self.max_seconds:
+                    run.stop_reason = f"time budget of {self.max_seconds:g}s reached"
+                elif self.max_states is not None and run.states >= self.max_states:
+                    run.stop_reason = f"state budget of {self.max_states} reached"
+                if self.checkpoint is not None and (
+                    run.stop_reason or time.perf_counter() - run.last_save >= self.checkpoint_every
+                ):
+                    self._save(commands, results, procs, run)
+                if run.stop_reason:
                     break
         except KeyboardInterrupt:
-            stop_reason = "interrupted"
+            run.stop_reason = "interrupted"
         finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
             for c in commands:
                 c.put("stop")
             for p in procs:
@@ -509,7 +727,6 @@ class ParallelChecker:
             for q in (*inboxes, *commands, results):
                 q.cancel_join_thread()
                 q.close()
-        return states, transitions, depth, stop_reason, violation
 
     def _collect(self, results: Any, procs: list[Any], kind: str) -> dict[int, Any]:
         got: dict[int, Any] = {}
@@ -561,4 +778,10 @@ class ParallelChecker:
         return Violation(list(ids), tr)
 
 
-__all__ = ["ParallelChecker", "ShardError", "collision_probability", "fingerprint"]
+__all__ = [
+    "CheckpointError",
+    "ParallelChecker",
+    "ShardError",
+    "collision_probability",
+    "fingerprint",
+]

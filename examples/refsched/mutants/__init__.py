@@ -115,6 +115,12 @@ MUTANTS: list[tuple[str, str, str]] = [
         "a worker proposes on buckets outside the need's eligible set",
         "divergence",
     ),
+    # killed by the pr preset's partly-used scope: a size-2 need beside a half-full bucket
+    (
+        f"{PACKAGE}.room_as_used_below_cap",
+        "a bucket has room while used < capacity, whatever the need's size",
+        "divergence|PS-1",
+    ),
 ]
 
 MUTANT_NAMES: list[str] = [name for name, _, _ in MUTANTS]
