@@ -27,6 +27,28 @@ from parsync.model.protocol import ParSyncModel
 from parsync.model.variants import CAPACITY_VARIANTS, CONTRACT_VARIANTS, REFERENCE_VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
+PR2 = [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"]
+
+
+def _interrupted(
+    *extra: str, after: float, again: float | None = None, timeout: float = 60
+) -> tuple[int, str, str]:
+    """``parsync check --preset pr --workers 2 EXTRA``, Ctrl-C after ``after`` seconds
+    (and a second one ``again`` seconds later): exit code, stdout, stderr."""
+    p = subprocess.Popen(
+        [*PR2, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    time.sleep(after)
+    p.send_signal(signal.SIGINT)
+    if again is not None:
+        time.sleep(again)
+        p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=timeout)
+    return p.returncode, out, err
 
 
 def _same(a: object, b: object) -> None:
@@ -164,18 +186,8 @@ def test_cli_workers_json_and_usage(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_ctrl_c_stops_the_shards_and_prints_a_partial_result() -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen(
-        [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    time.sleep(6)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 3, (out, err)
+    rc, out, err = _interrupted(after=6)
+    assert rc == 3, (out, err)
     assert "Traceback" not in err, err
     assert "interrupted" in (out + err)
     assert "the result is incomplete" in (out + err)
@@ -297,25 +309,15 @@ def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(tmp_path: Path) ->
     the counts the manifest records for an uninterrupted run."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cp = tmp_path / "cp"
-    cmd = [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"]
-    p = subprocess.Popen(
-        [*cmd, "--checkpoint", str(cp)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    time.sleep(6)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == 3, (out, err)
+    rc, out, err = _interrupted("--checkpoint", str(cp), after=6, timeout=120)
+    assert rc == 3, (out, err)
     assert "Traceback" not in err
     assert "the level under way finishes and is saved" in err
     assert f"continue it with --resume {cp}" in err
     meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
     assert 0 < meta["states"] < 2_070_097
     r = subprocess.run(
-        [*cmd, "--resume", str(cp), "--json"],
+        [*PR2, "--resume", str(cp), "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -333,33 +335,9 @@ def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(tmp_path: Path) ->
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parsync.cli",
-            "check",
-            "--preset",
-            "pr",
-            "--workers",
-            "2",
-            "--checkpoint",
-            str(tmp_path / "cp"),
-            "--checkpoint-every",
-            "1000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    time.sleep(5)
-    p.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 3, (out, err)
+    cp = ["--checkpoint", str(tmp_path / "cp"), "--checkpoint-every", "1000"]
+    rc, out, err = _interrupted(*cp, after=5, again=0.3)
+    assert rc == 3, (out, err)
     assert "Traceback" not in err, err
     assert "interrupted" in out + err
 

@@ -148,7 +148,6 @@ class _Level:
     # the violation with the least key found in this level, if any:
     # (key, kind, property ids); kind 0 = on a transition, 1 = on a new state
     violation: tuple[int, int, tuple[str, ...]] | None
-    frontier: int
     seconds: dict[str, float]  # this level's time per step, and waiting on the others
 
 
@@ -412,7 +411,7 @@ class _Shard:
             "wait": self.waited,
             "admit": t_end - t_exchange,
         }
-        return _Level(len(nxt), transitions, by_type, found, best, len(nxt), seconds)
+        return _Level(len(nxt), transitions, by_type, found, best, seconds)
 
 
 def _shard_main(
