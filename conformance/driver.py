@@ -285,6 +285,8 @@ class Lockstep:
         self.m = model or lockstep_model(config)
         self.steps: list[Step] = []
         self.cands: list[State] = []
+        self._enabled_for: list[State] | None = None  # enabled_steps' cache: for this list
+        self._enabled: list[Step] = []
         self.obs: Observed | None = None
         self.mask: Mask = Mask()
         self.given: frozenset[str] = frozenset()
@@ -409,13 +411,21 @@ class Lockstep:
 
     # -- what may happen next ------------------------------------------------------
     def enabled_steps(self) -> list[Step]:
-        """Adapter steps the model allows in every candidate state (deterministic order)."""
+        """Adapter steps the model allows in every candidate state (deterministic order).
+
+        Kept for the current candidate list (the Hypothesis driver asks once per step
+        kind between two steps); a step or a reset replaces the list, and the cache holds
+        the list it was computed for, so an identity check is exact."""
+        if self._enabled_for is self.cands:
+            return list(self._enabled)
         per: list[set[Step]] = []
         for s in self.cands:
             per.append({st for st, _, offered in self._moves(s) if offered})
         common = set.intersection(*per) if per else set()
         order = {k: i for i, k in enumerate(STEP_KINDS)}
-        return sorted(common, key=lambda st: (order[st.kind], repr(st.arg)))
+        self._enabled = sorted(common, key=lambda st: (order[st.kind], repr(st.arg)))
+        self._enabled_for = self.cands
+        return list(self._enabled)
 
     # -- one step ---------------------------------------------------------------------
     def step(self, st: Step) -> None:

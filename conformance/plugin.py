@@ -67,13 +67,32 @@ class ConformancePreset:
     extra: tuple[str, ...] = ()  # more model presets for the Hypothesis driver
     extra_local: tuple[str, ...] = ()  # conformance-only scopes (LOCAL_SCOPES)
     extra_examples: int = 0  # Hypothesis examples on each extra scope
+    # cheap checks first (test_quick_lockstep): the first steps of the edge walk, then
+    # a short Hypothesis run on every scope, smallest first, before the long drivers
+    quick_walk_steps: int = 0
+    quick_examples: int = 0
 
+
+#: the quick stage's budget: the walk's first steps (where a mistake the walk can reach
+#: usually shows, at its shortest) and a few Hypothesis examples per scope
+QUICK_WALK_STEPS = 2_000
+QUICK_EXAMPLES = 12
 
 CONFORMANCE_PRESETS = {
     # pr: every edge of the fault-free small scope; Hypothesis over the pr scope,
     # then over the capacity scope and a gang of 3
     "pr": ConformancePreset(
-        "pr", "pr", False, 50_000, 150, 40, ("capacity",), ("gang-of-3", "partly-used"), 60
+        "pr",
+        "pr",
+        False,
+        50_000,
+        150,
+        40,
+        ("capacity",),
+        ("gang-of-3", "partly-used"),
+        60,
+        quick_walk_steps=QUICK_WALK_STEPS,
+        quick_examples=QUICK_EXAMPLES,
     ),
     # nightly: every edge of the small scope with its faults; a longer Hypothesis run,
     # also over P = 3
@@ -87,6 +106,8 @@ CONFORMANCE_PRESETS = {
         ("capacity", "three-partitions"),
         ("gang-of-3", "partly-used"),
         500,
+        quick_walk_steps=QUICK_WALK_STEPS,
+        quick_examples=QUICK_EXAMPLES,
     ),
 }
 
@@ -570,6 +591,16 @@ class Conformance:
             (self.preset.scope, self.config),
             *zip(self.preset.extra + self.preset.extra_local, extra, strict=True),
             *((p.name, c) for p, c in zip(self.configs, self.user_configs, strict=True)),
+        )
+        #: the same scopes as the quick stage takes them: the tiny conformance-only
+        #: scopes first, then the extra presets, the preset's own scope, the user's
+        n_extra = len(self.preset.extra)
+        main, rest = self.hypothesis_scopes[0], self.hypothesis_scopes[1:]
+        self.quick_scopes: tuple[tuple[str, Any], ...] = (
+            *rest[n_extra : n_extra + len(self.preset.extra_local)],
+            *rest[:n_extra],
+            main,
+            *rest[n_extra + len(self.preset.extra_local) :],
         )
         self._open: list[Any] = []
         self._shared: dict[Any, Any] = {}  # config -> (model, memo tables), per test

@@ -2,9 +2,14 @@
 
 Three drivers choose the interleavings, all through the same lockstep check
 (conformance/driver.py): every observed step must be one the model allows, and
-every property must hold on what is observed.
+every property must hold on what is observed. Cheap checks run first, so that a
+mistake is reported in seconds whichever driver finds it (run with ``-x`` to stop
+at the first failure).
 
 * ``test_initial_state``: reset gives the model's Init.
+* ``test_quick_lockstep``: the first steps of the edge walk (where a mistake the
+  walk can reach usually shows, at its shortest), then a few Hypothesis examples
+  on every scope, the smallest first (faults, capacities, gangs of 3).
 * ``test_exhaustive_lockstep``: every edge of the model's state graph for a
   small scope (conformance/walk.py), following the implementation's choices;
   it runs first, so a mistake it can reach is reported at its shortest.
@@ -62,6 +67,29 @@ def _replay_path(ls: Lockstep, path: list[Step]) -> None:
     ls.reset()
     for s in path:
         ls.step(s)
+
+
+def test_quick_lockstep(parsync_conformance: Any) -> None:
+    """Cheap checks first: the walk's first steps, then a short Hypothesis run per scope."""
+    from parsync.conformance.walk import ModelGraph, walk_edges
+
+    ctx = parsync_conformance
+    if ctx.preset.quick_walk_steps and ctx.exhaustive_configs:
+        config = ctx.exhaustive_configs[0]
+        graph = ModelGraph(config, policy=ctx.policy)
+        ls = ctx.lockstep(config)
+        stats: list[Any] = []
+
+        def walk() -> None:
+            stats.append(walk_edges(ls, graph, ctx.preset.quick_walk_steps))
+
+        _run(ctx, walk, config)
+        print(f"quick lockstep: the edge walk's first {stats[0].steps} steps")
+    if ctx.preset.quick_examples:
+        for _name, config in ctx.quick_scopes:
+            _hypothesis_on(ctx, config, ctx.preset.quick_examples)
+        names = ", ".join(name for name, _c in ctx.quick_scopes)
+        print(f"quick lockstep: {ctx.preset.quick_examples} Hypothesis examples on each of {names}")
 
 
 def test_exhaustive_lockstep(parsync_conformance: Any) -> None:

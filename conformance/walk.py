@@ -14,7 +14,8 @@ implementation would take are reported as not taken, not as failures.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Container
 from dataclasses import dataclass
 
 from parsync.conformance.driver import Lockstep, Step, step_of
@@ -69,14 +70,18 @@ class ModelGraph:
         start: set[int],
         untaken: set[tuple[int, Step]],
         learned: dict[tuple[int, Step], set[int]] | None = None,
+        has: Container[int] | None = None,
     ) -> list[tuple[Step, int]] | None:
         """Shortest (step, expected state) sequence from ``start`` to an untaken edge.
 
         Where the implementation's own choice at (state, step) has been seen
-        (``learned``), only the states it actually went to are followed.
+        (``learned``), only the states it actually went to are followed. ``has``, when
+        given, is the set of states with an untaken edge (a caller that keeps it up to
+        date spares a pass over ``untaken`` per call).
         """
         learned = learned or {}
-        has = {i for i, _ in untaken}
+        if has is None:
+            has = {i for i, _ in untaken}
         prev: dict[int, tuple[int, Step] | None] = {i: None for i in start}
         q = deque(sorted(start))
         while q:
@@ -103,6 +108,15 @@ def walk_edges(ls: Lockstep, graph: ModelGraph, max_steps: int) -> WalkStats:
     """Drive ``ls`` over every adapter edge of ``graph`` (raises ConformanceFailure)."""
     untaken = {(i, st) for i, outs in enumerate(graph.out) for st in outs}
     total = len(untaken)
+    # per state, how many of its edges are untaken (the states path_to_untaken looks for)
+    has = Counter(i for i, _ in untaken)
+
+    def take(edge: tuple[int, Step]) -> None:
+        untaken.discard(edge)
+        has[edge[0]] -= 1
+        if not has[edge[0]]:
+            del has[edge[0]]
+
     steps = resets = 0
 
     learned: dict[tuple[int, Step], set[int]] = {}
@@ -129,10 +143,10 @@ def walk_edges(ls: Lockstep, graph: ModelGraph, max_steps: int) -> WalkStats:
                 ((i, st) for i in sorted(cur) for st in graph.out[i] if (i, st) in untaken), None
             )
             if pick is not None:
-                untaken.discard(pick)
+                take(pick)
                 do(pick[1])
                 continue
-            path = graph.path_to_untaken(cur, untaken, learned)
+            path = graph.path_to_untaken(cur, untaken, learned, has)
             if not path:
                 break  # nothing untaken is reachable from here: start again from Init
             moved = False

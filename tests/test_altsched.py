@@ -45,7 +45,7 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def test_it_passes_under_the_contract(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, "-s")
-    r.assert_outcomes(passed=3, skipped=1)
+    r.assert_outcomes(passed=4, skipped=1)
     out = r.stdout.str()
     assert "policy=contract" in out
     assert "worker fields not compared: mode, pending, waiting, retries" in out
@@ -54,7 +54,7 @@ def test_it_passes_under_the_contract(pytester: pytest.Pytester) -> None:
 
 def test_it_diverges_under_the_reference_policy(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, "--parsync-policy=reference", "-k", "exhaustive")
-    r.assert_outcomes(failed=1, deselected=4)
+    r.assert_outcomes(failed=1, deselected=5)
     out = r.stdout.str()
     # it holds a need back where the reference proposes
     assert "divergence at step 5: schedule(1) led to a state the model does not allow" in out
@@ -73,7 +73,7 @@ def test_the_documented_toysched_passes_under_the_contract(pytester: pytest.Pyte
     r = pytester.runpytest_subprocess(
         "--pyargs", "parsync.conformance", "--parsync-impl=toysched", "-p", "no:cacheprovider", "-s"
     )
-    r.assert_outcomes(passed=3, skipped=1, deselected=1)
+    r.assert_outcomes(passed=4, skipped=1, deselected=1)
     quoted = text[
         text.index("$ python -m pytest --pyargs parsync.conformance --parsync-impl=toysched") :
     ]

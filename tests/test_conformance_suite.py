@@ -40,7 +40,7 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def test_the_model_itself_conforms(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, f"--parsync-impl={ADAPTER}")
-    r.assert_outcomes(passed=3, skipped=1)
+    r.assert_outcomes(passed=4, skipped=1)
     assert f"parsync conformance: impl={ADAPTER} preset=pr seed=0" in r.stdout.str()
 
 
@@ -76,7 +76,7 @@ def test_a_known_bad_design_is_rejected(pytester: pytest.Pytester, variant: str)
     again = run_suite(
         pytester, f"--parsync-impl={target}", f"--parsync-replay={replays[0]}", "-k", "replay"
     )
-    again.assert_outcomes(failed=1, deselected=4)  # 3 by -k, the trace test by the plugin
+    again.assert_outcomes(failed=1, deselected=5)  # 4 by -k, the trace test by the plugin
     assert headline.strip() in again.stdout.str()
 
 
@@ -123,4 +123,22 @@ def test_a_misbehaving_adapter_fails_in_one_line(
 
 def test_no_impl_skips(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester)
-    r.assert_outcomes(skipped=4, deselected=1)  # the trace test: no --parsync-trace
+    r.assert_outcomes(skipped=5, deselected=1)  # the trace test: no --parsync-trace
+
+
+def test_the_quick_stage_is_documented_with_its_real_budget() -> None:
+    """docs/conformance.md quotes the quick stage's budget and its order of scopes."""
+    from parsync.conformance.plugin import (
+        CONFORMANCE_PRESETS,
+        QUICK_EXAMPLES,
+        QUICK_WALK_STEPS,
+    )
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "conformance.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| `test_quick_lockstep`"))
+    assert f"the first {QUICK_WALK_STEPS:,} steps of the edge walk" in row
+    assert f"then {QUICK_EXAMPLES} Hypothesis examples on every scope" in row
+    pr = CONFORMANCE_PRESETS["pr"]
+    assert (pr.quick_walk_steps, pr.quick_examples) == (QUICK_WALK_STEPS, QUICK_EXAMPLES)
+    order = [*pr.extra_local, *pr.extra]
+    assert ", ".join(f"`{n}`" for n in order) in row

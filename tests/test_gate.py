@@ -116,7 +116,8 @@ def test_a_mutant_is_unsafe_and_the_comment_shows_the_interleaving(tmp_path: Pat
     (conf,) = doc["stages"]
     assert conf["verdict"] == FAILED
     assert conf["headline"] == "PS-7 PriorityOnConflict violated at step 7"
-    failure = junit_cases(rep["xml"])["parsync.conformance/test_exhaustive_lockstep"]["failure"]
+    # the quick stage (the walk's first steps) finds it first
+    failure = junit_cases(rep["xml"])["parsync.conformance/test_quick_lockstep"]["failure"]
     assert failure == "PS-7 PriorityOnConflict violated at step 7"
     md = rep["md"].read_text()
     assert "unsafe: do not merge" in md

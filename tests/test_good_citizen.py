@@ -250,7 +250,7 @@ def test_the_suite_is_imported_as_parsync_conformance(pytester: pytest.Pytester,
         "-k",
         "test_replay",  # a skip: the packages are set up, nothing slow runs
     )
-    r.assert_outcomes(skipped=1, deselected=4)
+    r.assert_outcomes(skipped=1, deselected=5)
     line = (pytester.path / "probe.txt").read_text()
     assert line == (
         "PROBE added=[] conformance=False "
@@ -300,7 +300,7 @@ def test_only_the_suites_trace_test_is_deselected_and_reported(
     out = r.stdout.str()
     assert "tests/test_traces.py::test_their_trace_test" in out
     assert "parsync/conformance/test_traces.py" not in out and "test_trace[" not in out
-    assert re.search(r"6/7 tests collected \(1 deselected\)", out), out
+    assert re.search(r"7/8 tests collected \(1 deselected\)", out), out
     r = pytester.runpytest_subprocess(
         "--pyargs",
         "parsync.conformance",
@@ -408,7 +408,7 @@ def test_the_printed_replay_command_reruns_the_failure(
     again = _rerun(command, pytester.path, tmp_path / "cache2")
     assert again.returncode == 1, again.stdout + again.stderr
     assert headline in again.stdout
-    assert re.search(r"1 failed, .*4 deselected", again.stdout), again.stdout[-500:]
+    assert re.search(r"1 failed, .*5 deselected", again.stdout), again.stdout[-500:]
 
 
 def test_without_the_cache_plugin_replays_go_under_the_rootdir(pytester: pytest.Pytester) -> None:
@@ -467,7 +467,7 @@ def test_an_installed_copy_is_a_good_citizen(
         env,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert re.search(r"1 passed, 1 skipped, 3 deselected", r.stdout), r.stdout[-500:]
+    assert re.search(r"1 passed, 1 skipped, 4 deselected", r.stdout), r.stdout[-500:]
     # bare `pytest` (no current directory on sys.path): the suite's files come in as
     # parsync.conformance.*, and neither the checkout's root (editable: the checkout
     # form, from the copy) nor anything else is put on sys.path (regular: from a directory

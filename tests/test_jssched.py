@@ -10,7 +10,6 @@ latest unblocked proposal. It passes under the contract and diverges under
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -22,14 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITE = str(ROOT / "conformance")
 IMPL = f"--parsync-impl=exec:node {ROOT / 'examples' / 'jssched' / 'adapter.js'}"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
-
-
-@pytest.fixture(autouse=True)
-def _repo_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="needs node"),
+    pytest.mark.usefixtures("repo_on_path"),
+]
 
 
 def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -40,13 +35,13 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 def test_it_passes_under_the_contract(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, "-s")
-    r.assert_outcomes(passed=3, skipped=1)
+    r.assert_outcomes(passed=4, skipped=1)
     assert "exhaustive lockstep: 22753 model states" in r.stdout.str()
 
 
 def test_it_diverges_under_the_reference_policy(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, "--parsync-policy=reference", "-k", "exhaustive")
-    r.assert_outcomes(failed=1, deselected=4)
+    r.assert_outcomes(failed=1, deselected=5)
     assert "divergence at step 8: schedule(0) led to a state the model does not allow" in (
         r.stdout.str()
     )

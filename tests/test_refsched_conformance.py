@@ -32,7 +32,7 @@ def test_the_reference_passes(pytester: pytest.Pytester, policy: str, states: in
     graph is larger, and the walk takes only the edges the reference's policy
     chooses (the rest are reported as not taken, not as failures)."""
     r = run_suite(pytester, f"--parsync-impl={REFERENCE}", f"--parsync-policy={policy}", "-s")
-    r.assert_outcomes(passed=3, skipped=1)
+    r.assert_outcomes(passed=4, skipped=1)
     assert f"parsync conformance: impl={REFERENCE} preset=pr seed=0 policy={policy}" in (
         r.stdout.str()
     )
