@@ -116,6 +116,8 @@ def evidence(r: Records, p: dict[str, Any]) -> tuple[str, str]:
             return "not recorded", f"no liveness run recorded; broken by {broken}"
         texts = []
         ok = True
+        # entries recorded before the fairness was recorded were made under weak fairness
+        fairness = sorted({e.get("fairness", "weak") for _scope, e in got})
         for scope, e in got:
             v = e["verdict"] if pid not in e.get("violated", []) else "violation"
             ok = ok and v == "pass"
@@ -124,7 +126,9 @@ def evidence(r: Records, p: dict[str, Any]) -> tuple[str, str]:
             )
         verdict = "holds" if ok else "violated"
         return verdict, (
-            "weak fairness, explicit state graph: " + "; ".join(texts) + f"; broken by {broken}"
+            f"{' and '.join(fairness)} fairness, explicit state graph: "
+            + "; ".join(texts)
+            + f"; broken by {broken}"
         )
     proof = r.proofs.get(pid)
     proof_text = f"Z3: {proof[0]} ({proof[1]} obligations)" if proof else "Z3: no proof recorded"

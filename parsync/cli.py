@@ -188,12 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--liveness",
         action="store_true",
-        help="check PS-L1..PS-L3 under weak fairness instead (no cycle bound; docs/liveness.md)",
+        help="check PS-L1..PS-L3 under fairness instead (no cycle bound; docs/liveness.md)",
     )
     c.add_argument(
         "--steady",
         action="store_true",
         help="with --liveness: released needs arrive again (a workload that never drains)",
+    )
+    c.add_argument(
+        "--fairness",
+        choices=("strong-broker", "weak"),
+        default=None,
+        help="with --liveness: strong-broker (default: the broker's step on each proposal "
+        "strongly fair, the other protocol steps weakly fair) or weak (every step weakly fair)",
     )
     _diagram_options(c)
 
@@ -617,7 +624,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from parsync.model.presets import PRESETS
     from parsync.model.variants import ALL_VARIANTS, REFERENCE_VARIANTS
 
-    if args.liveness or args.steady:  # its own scopes (--preset NAME) and variants
+    if args.liveness or args.steady or args.fairness:  # its own scopes (--preset NAME) and variants
         from parsync.engines.liveness import run_command
 
         return run_command(args, _load_scope, UsageError)

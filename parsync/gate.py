@@ -6,7 +6,7 @@ The gate runs, in order, the stages a change must pass before it merges:
 stage      what it runs
 ========== =================================================================
 check      exhaustive BFS of the preset's scope: PS-1..PS-10, coverage, witnesses
-liveness   PS-L1..PS-L3 under weak fairness on the same scope (when available)
+liveness   PS-L1..PS-L3 under fairness (the broker strongly fair) on the same scope (when available)
 prove      the Z3 inductive proofs of PS-1..PS-10 for every size, non-vacuity
 conformance ``pytest --pyargs parsync.conformance --parsync-impl=MODULE`` in a subprocess
            (``--impl`` only)
@@ -651,7 +651,7 @@ def _liveness_scope(liveness: Any, preset: str) -> tuple[str, Any]:
 
 
 def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | None:
-    """PS-L1..L3 under weak fairness; None when the liveness engine is not installed."""
+    """PS-L1..L3 under fairness; None when the liveness engine is not installed."""
     import importlib
 
     try:  # the liveness engine is optional to the gate: older checkouts lack it
@@ -695,7 +695,7 @@ def run_liveness(opts: GateOptions, budget: float, tick: Tick) -> StageResult | 
     if r.verdict == "vacuous":
         headline = "vacuous: no fair behaviour runs forever in this scope"
     if verdict == PASSED:
-        summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under weak fairness"
+        summary = f"{scope}: {r.states:,} states, PS-L1..L3 hold under {r.fairness} fairness"
     elif verdict in (INCOMPLETE, INTERRUPTED):
         summary = f"{scope}: stopped after {r.states:,} states: {r.stop_reason}"
     else:

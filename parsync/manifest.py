@@ -206,7 +206,7 @@ def run_liveness(
     max_seconds: float | None,
     progress: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
-    """PS-L1..L3 on one preset's scope (finite workload, weak fairness); its entry.
+    """PS-L1..L3 on one preset's scope (finite workload, default fairness); its entry.
     Ctrl-C raises KeyboardInterrupt, as in :func:`run_preset`."""
     from parsync.engines.liveness import LIVENESS_IDS, check_liveness
 
@@ -219,6 +219,7 @@ def run_liveness(
     return {
         "config": cfg.describe(),
         "workload": "finite",
+        "fairness": r.fairness,
         "properties": list(LIVENESS_IDS),
         "verdict": r.verdict,
         "violated": sorted(r.violations),

@@ -1,4 +1,4 @@
-"""Liveness (PS-L1 .. PS-L3) under weak fairness: the engine, its soundness, its variants.
+"""Liveness (PS-L1 .. PS-L3) under fairness: the engine, its soundness, its variants.
 
 * the correct model passes on the liveness scopes (pinned counts), and the
   steady workload's PS-L3 answer (adaptive oscillates) is pinned as a result;
@@ -36,8 +36,11 @@ from parsync.engines.liveness import (
     Graph,
     LivenessResult,
     _abstract_action,
+    _cycle,
+    _strongly_connected_within,
     build_graph,
     check_liveness,
+    fair_components,
     fairness_instance,
     get_liveness_scope,
     lifted_model,
@@ -389,8 +392,11 @@ def test_naive_message_instances_give_a_false_lasso() -> None:
         def instance(self, a: Action, s: State) -> tuple[object, ...] | None:
             return fairness_instance(_abstract_action(a, s, self))
 
-    good = check_liveness(LivenessModel(CRASH))
-    bad = check_liveness(LivenessModel(CRASH), abstraction=NaiveInstances)
+    # under weak fairness: a strongly fair broker step would starve none of the split
+    # instances either (each is enabled again and again), hiding the defect for Commit;
+    # the same keys serve HandleReply, which stays weakly fair
+    good = check_liveness(LivenessModel(CRASH), fairness="weak")
+    bad = check_liveness(LivenessModel(CRASH), abstraction=NaiveInstances, fairness="weak")
     assert good.verdict == PASS
     assert (good.states, good.transitions, good.fair_components) == PINNED_CRASH
     assert (bad.states, bad.transitions) == PINNED_CRASH[:2]  # same graph, other instances
@@ -414,6 +420,101 @@ def test_tarjan_agrees_with_networkx() -> None:
     d.add_edges_from((i, j) for i, out in enumerate(g.succ) for j, _ in out)
     mine = {frozenset(c) for c in strongly_connected(g, bytearray(b"\x01") * len(g.states))}
     assert mine == {frozenset(c) for c in nx.strongly_connected_components(d)}
+
+
+def test_tarjan_within_a_subset_agrees_with_networkx() -> None:
+    """The strong-fairness refinement decomposes subsets of a component: its own Tarjan
+    over a subset gives networkx's components of the induced subgraph."""
+    _, _, g = graph("calm")
+    sub = {i for i in range(len(g.states)) if i % 3}  # an arbitrary, disconnected subset
+    d = nx.DiGraph()
+    d.add_nodes_from(sub)
+    d.add_edges_from((i, j) for i in sub for j, _ in g.succ[i] if j in sub)
+    mine = {frozenset(c) for c in _strongly_connected_within(g, sub, frozenset())}
+    assert mine == {frozenset(c) for c in nx.strongly_connected_components(d)}
+
+
+def _toy_graph(self_loop: bool) -> Graph:
+    """States 0, 1, 3 (and 2, unreachable): 0 <-> 1 by instances 0 and 1; at 1 the
+    broker's instance 2 leads to 3, which loops by instance 3; with ``self_loop`` state
+    0 also loops by instance 4. Instance 2 is enabled at 1 only, never taken inside
+    {0, 1}: weak fairness accepts a run that circles 0 <-> 1 forever, strong does not.
+    The self-loop is another edge of instance 0, so a run that stays in 0 is fair."""
+    succ: list[list[tuple[int, int]]] = [[(1, 0)], [(0, 1), (3, 2)], [], [(3, 3)]]
+    if self_loop:
+        succ[0].append((0, 0))
+    return Graph(
+        states=[None] * 4,  # type: ignore[list-item]
+        succ=succ,
+        parent=[0, 0, 0, 1],
+        instances=[("Place", 0), ("Place", 1), ("Commit", "m"), ("Release", 0)],
+        transitions=sum(map(len, succ)),
+        complete=True,
+    )
+
+
+def test_strong_fairness_drops_a_component_that_starves_the_broker() -> None:
+    g = _toy_graph(self_loop=False)
+    everything = bytearray(b"\x01\x01\x00\x01")  # state 2 (a dead end) left out
+    weak = {frozenset(c) for c, _ in fair_components(g, everything)}
+    strong = {frozenset(c) for c, _ in fair_components(g, everything, strong=frozenset({2}))}
+    assert weak == {frozenset({0, 1}), frozenset({3})}
+    assert strong == {frozenset({3})}
+
+
+def test_strong_fairness_keeps_the_fair_part_of_a_component() -> None:
+    """Removing the states that enable the starved instance leaves state 0 with its
+    self-loop: a fair sub-component (the refinement recurses)."""
+    g = _toy_graph(self_loop=True)
+    everything = bytearray(b"\x01\x01\x00\x01")  # state 2 (a dead end) left out
+    strong = {frozenset(c) for c, _ in fair_components(g, everything, strong=frozenset({2}))}
+    assert strong == {frozenset({0}), frozenset({3})}
+
+
+def test_a_strongly_fair_lasso_takes_the_broker_step_it_enables() -> None:
+    """A cycle through a state that enables a strong instance takes that instance:
+    here the component {0, 1, 3} (3 leads back to 0) must be walked through 3."""
+    g = _toy_graph(self_loop=False)
+    g.succ[3] = [(3, 3), (0, 0)]
+    comp = {0, 1, 3}
+    edges = [(i, j, f) for i in comp for j, f in g.succ[i] if j in comp]
+    weak = _cycle(g, comp, edges, 0, [])
+    strong = _cycle(g, comp, edges, 0, [], frozenset({2}))
+    assert 2 not in {f for _, f in weak}  # weak fairness: circling 0 <-> 1 is fine
+    assert 2 in {f for _, f in strong} and strong[-1][0] == 0
+
+
+def test_strong_broker_fairness_is_the_default_and_weak_is_selectable() -> None:
+    r = result("steady-contention", steady=True)
+    assert r.fairness == "strong-broker" and r.to_json()["fairness"] == "strong-broker"
+    w = check_liveness(
+        LivenessModel(LIVENESS_SCOPES["steady-contention"]), steady=True, fairness="weak"
+    )
+    assert w.fairness == "weak" and (w.states, w.transitions) == (r.states, r.transitions)
+    with pytest.raises(ValueError, match="unknown fairness 'fair'"):
+        check_liveness(LivenessModel(LIVENESS_SCOPES["calm"]), fairness="fair")
+
+
+@pytest.mark.slow
+def test_priority_starvation_is_an_artefact_of_weak_broker_fairness() -> None:
+    """docs/liveness.md: under the steady workload with priorities (calm, steady), weak
+    fairness on the broker's step lets a low-priority proposal wait forever while the
+    broker is idle in most states of the cycle (PS-L1, PS-L2 fail); with the broker's
+    step on each proposal strongly fair only the adaptive oscillation (PS-L3) is left."""
+    model = LivenessModel(LIVENESS_SCOPES["calm"])
+    weak = check_liveness(model, steady=True, fairness="weak")
+    strong = check_liveness(model, steady=True)
+    assert sorted(weak.violations) == ["PS-L1", "PS-L2", "PS-L3"]
+    assert sorted(strong.violations) == ["PS-L3"]
+    assert (
+        (weak.states, weak.transitions)
+        == (strong.states, strong.transitions)
+        == (
+            176_375,
+            453_042,
+        )
+    )
+    assert (weak.fair_components, strong.fair_components) == (27, 1)
 
 
 def test_budget_gives_incomplete() -> None:

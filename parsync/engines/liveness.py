@@ -1,4 +1,4 @@
-"""Liveness: PS-L1 .. PS-L3 under weak fairness, on the explicit state graph.
+"""Liveness: PS-L1 .. PS-L3 under fairness, on the explicit state graph.
 
 What is checked, and why it is sound
 ------------------------------------
@@ -65,8 +65,13 @@ forever into instances none of which is enabled throughout, and a run starving
 it would pass as fair (``Abstraction.instance``; tests/test_liveness.py shows
 the false lasso the naive key gives on a crash scope). Faults are not
 fair: ``Crash``, ``Recover`` (a crashed worker may stay down forever),
-``Drop``, ``Duplicate``, ``Failover``. A state with no successor would be a
-deadlock, i.e. a fair stutter; the lifted model has none, but the engine
+``Drop``, ``Duplicate``, ``Failover``. The broker's step on each proposal,
+``Commit(m)``, is *strongly* fair by default (``fairness="strong-broker"``): priority
+on conflict disables it for a low-priority proposal whenever a higher-priority one
+sharing a bucket is in flight, so under a steady workload it is enabled only now and
+then, and weak fairness would let the broker ignore a proposal it could take again
+and again (docs/liveness.md; ``fairness="weak"`` keeps that reading). A state with
+no successor would be a deadlock, i.e. a fair stutter; the lifted model has none, but the engine
 treats one as a lasso anyway.
 
 **Algorithm.** Breadth-first search builds the abstract graph over integer
@@ -83,7 +88,10 @@ non-trivial component ``C`` is *fair* when every fairness instance enabled in
 all states of ``C`` is taken by an edge inside ``C``. Under weak fairness no
 recursion is needed: if an instance is enabled in every state of ``C`` and
 taken inside none, every sub-component has the same defect, so a run staying
-in ``C`` forever is unfair however it moves. A fair component yields a lasso:
+in ``C`` forever is unfair however it moves. A strongly fair instance enabled
+somewhere in ``C`` and taken nowhere inside it is refined away instead: the states
+that enable it are removed and the rest is decomposed again (``fair_components``).
+A fair component yields a lasso:
 a shortest prefix from Init to it, then a cycle inside it that takes every
 instance enabled somewhere in ``C`` or visits a state where it is disabled
 (and, for PS-L3, visits both modes). The lasso is unfolded in the real model
@@ -301,6 +309,13 @@ class Abstraction:
         return fairness_instance(a)
 
 
+#: the fairness assumptions ``check_liveness`` offers: ``strong-broker`` (the default)
+#: makes the broker's step on each proposal strongly fair, every other protocol step
+#: weakly fair; ``weak`` makes every protocol step weakly fair (module doc)
+FAIRNESS = ("strong-broker", "weak")
+STRONG_KINDS = {"strong-broker": frozenset({"Commit"}), "weak": frozenset()}
+
+
 def fairness_instance(a: Action) -> tuple[object, ...] | None:
     """The weakly fair action instance a step belongs to (None: a fault, not fair)."""
     if isinstance(a, StartCycle):
@@ -401,6 +416,7 @@ class LivenessResult:
     stop_reason: str = ""
     config: str = ""
     variant: str | None = None
+    fairness: str = "strong-broker"
 
     @property
     def lasso(self) -> Lasso | None:
@@ -423,6 +439,7 @@ class LivenessResult:
             "config": self.config,
             "variant": self.variant,
             "workload": self.workload,
+            "fairness": self.fairness,
             "states": self.states,
             "transitions": self.transitions,
             "seconds": round(self.seconds, 3),
@@ -606,20 +623,105 @@ def _fair(g: Graph, comp: set[int], edges: list[tuple[int, int, int]]) -> bool:
     return not (always or set()) - taken
 
 
-def fair_components(
-    g: Graph, inside: bytearray, banned: frozenset[int] = frozenset()
-) -> Iterable[tuple[set[int], list[tuple[int, int, int]]]]:
-    """Fair strongly connected components of the subgraph (states inside, edges not banned)."""
+def _strongly_connected_within(
+    g: Graph, nodes: set[int], banned: frozenset[int]
+) -> list[list[int]]:
+    """Tarjan's algorithm over the states in ``nodes`` only (dict-indexed: a sub-problem
+    of the strong-fairness refinement costs what it holds, not the whole graph)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[int] = []
+    out: list[list[int]] = []
     succ = g.succ
-    for comp in strongly_connected(g, inside, banned):
-        if len(comp) == 1:
-            i = comp[0]
-            if succ[i] and not any(j == i and f not in banned for j, f in succ[i]):
-                continue  # trivial: no self-loop, not a deadlock
-        cs = set(comp)
-        edges = [(i, j, f) for i in comp for j, f in succ[i] if j in cs and f not in banned]
-        if _fair(g, cs, edges):
-            yield cs, edges
+    for root in sorted(nodes):
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, 0)]
+        while work:
+            v, k = work[-1]
+            edges = succ[v]
+            while k < len(edges):
+                u, f = edges[k]
+                k += 1
+                if u not in nodes or f in banned:
+                    continue
+                if u not in index:
+                    work[-1] = (v, k)
+                    index[u] = low[u] = len(index)
+                    stack.append(u)
+                    on_stack.add(u)
+                    work.append((u, 0))
+                    break
+                if u in on_stack and index[u] < low[v]:
+                    low[v] = index[u]
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    if low[v] < low[parent]:
+                        low[parent] = low[v]
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        x = stack.pop()
+                        on_stack.discard(x)
+                        comp.append(x)
+                        if x == v:
+                            break
+                    out.append(comp)
+    return out
+
+
+def _component(
+    g: Graph, comp: list[int], banned: frozenset[int]
+) -> tuple[set[int], list[tuple[int, int, int]]] | None:
+    """A non-trivial component (or a deadlock) with its inner edges; None if trivial."""
+    succ = g.succ
+    if len(comp) == 1:
+        i = comp[0]
+        if succ[i] and not any(j == i and f not in banned for j, f in succ[i]):
+            return None  # trivial: no self-loop, not a deadlock
+    cs = set(comp)
+    return cs, [(i, j, f) for i in comp for j, f in succ[i] if j in cs and f not in banned]
+
+
+def fair_components(
+    g: Graph,
+    inside: bytearray,
+    banned: frozenset[int] = frozenset(),
+    strong: frozenset[int] = frozenset(),
+) -> Iterable[tuple[set[int], list[tuple[int, int, int]]]]:
+    """Fair strongly connected components of the subgraph (states inside, edges not banned).
+
+    ``strong``: the fairness instances under *strong* fairness (taken infinitely often
+    if enabled infinitely often); the rest are weakly fair. A component that is weakly
+    fair but enables a strong instance somewhere without taking it inside is not fair,
+    yet a part of it may be: the states that enable such an instance are removed and
+    the rest is decomposed again (the usual refinement for Streett conditions; a run
+    staying in a fair sub-component never sees the instance enabled). Weak fairness
+    needs no such recursion (module doc), so a weakly unfair component is dropped."""
+    work: list[list[int]] = list(strongly_connected(g, inside, banned))
+    while work:
+        comp = work.pop(0)
+        got = _component(g, comp, banned)
+        if got is None:
+            continue
+        cs, edges = got
+        if not _fair(g, cs, edges):
+            continue
+        if strong and edges:
+            taken = {f for _, _, f in edges}
+            starved = {i for i in comp if (g.enabled(i) & strong) - taken}
+            if starved:
+                rest = cs - starved
+                if rest:
+                    work[:0] = _strongly_connected_within(g, rest, banned)
+                continue
+        yield cs, edges
 
 
 # --- lassos --------------------------------------------------------------------------
@@ -655,13 +757,16 @@ def _cycle(
     edges: list[tuple[int, int, int]],
     entry: int,
     must_visit: list[Callable[[State], bool]],
+    strong: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
-    """A closed walk from ``entry`` inside ``comp`` that is weakly fair.
+    """A closed walk from ``entry`` inside ``comp`` that is fair.
 
     Start with a shortest closed walk (through the states ``must_visit`` asks
     for); while some instance is enabled in every state of the walk and taken
     by none of its edges, splice in a detour to an edge of that instance (or to
-    a state where it is disabled) and back. ``comp`` is fair, so each detour exists.
+    a state where it is disabled) and back; likewise for a ``strong`` instance
+    enabled anywhere on the walk and taken by none of its edges (a detour to an
+    edge of it). ``comp`` is fair, so each detour exists.
     """
     if not edges:
         return []
@@ -689,7 +794,13 @@ def _cycle(
         always = set(g.enabled(entry))
         for j, _ in walk:
             always &= g.enabled(j)
-        starved = sorted(always - {f for _, f in walk})
+        taken = {f for _, f in walk}
+        starved = sorted(always - taken)
+        if not starved and strong:
+            seen = set(g.enabled(entry))
+            for j, _ in walk:
+                seen |= g.enabled(j)
+            starved = sorted((seen & strong) - taken)
         if not starved:
             return walk
         f = starved[0]
@@ -821,12 +932,13 @@ def _violation(
     ob: _Obligation,
     whole: list[Any] | None,
     depth: list[int],
+    strong: frozenset[int] = frozenset(),
 ) -> Lasso | None:
     if ob.both_modes is not None and whole is not None:
         comps = whole
     else:
         inside = bytearray(ob.node(s) for s in g.states)
-        comps = list(fair_components(g, inside, ob.banned))
+        comps = list(fair_components(g, inside, ob.banned, strong))
     must: list[Callable[[State], bool]] = []
     if ob.both_modes is not None:
         w = ob.both_modes
@@ -841,7 +953,7 @@ def _violation(
     if best is None:
         return None
     _, comp, edges, entry = best
-    walk = _cycle(g, comp, edges, entry, must)
+    walk = _cycle(g, comp, edges, entry, must, strong)
     pre, cyc = _unfold(m, ab, g, _prefix(g, entry), walk)
     return Lasso(ob.pid, ob.subject, pre, cyc)
 
@@ -863,6 +975,7 @@ def check_liveness(
     max_seconds: float | None = None,
     progress: Callable[[Progress], None] | None = None,
     abstraction: Callable[[LivenessModel], Abstraction] = Abstraction,
+    fairness: str = "strong-broker",
 ) -> LivenessResult:
     """Check PS-L1 .. PS-L3 on ``model``'s protocol, config and variant (see module doc).
 
@@ -870,7 +983,10 @@ def check_liveness(
     variants); its cycle bound is ignored. ``steady`` switches the steady
     workload on. A budget stops the search with an ``incomplete`` verdict.
     ``abstraction`` exists for the tests, which show what a broken one gets wrong.
+    ``fairness`` is one of :data:`FAIRNESS` (ValueError otherwise).
     """
+    if fairness not in FAIRNESS:
+        raise ValueError(f"unknown fairness {fairness!r}; choose from {', '.join(FAIRNESS)}")
     t0 = time.perf_counter()
     m = lifted_model(model, steady=steady or getattr(model, "steady", False))
     ab = abstraction(m)
@@ -887,6 +1003,7 @@ def check_liveness(
         "workload": "steady" if m.steady else "finite",
         "config": model.config.describe(),
         "variant": model.variant,
+        "fairness": fairness,
     }
     if not g.complete:
         return LivenessResult(
@@ -898,12 +1015,14 @@ def check_liveness(
         )
     violations: dict[str, Lasso] = {}
     try:
-        whole = list(fair_components(g, bytearray(b"\x01") * len(g.states)))
+        kinds = STRONG_KINDS[fairness]
+        strong = frozenset(f for f, inst in enumerate(g.instances) if inst[0] in kinds)
+        whole = list(fair_components(g, bytearray(b"\x01") * len(g.states), strong=strong))
         depth = g.depth()
         for ob in _obligations(m, g):
             if ob.pid in violations:
                 continue
-            lasso = _violation(m, ab, g, ob, whole, depth)
+            lasso = _violation(m, ab, g, ob, whole, depth, strong)
             if lasso is not None:
                 violations[ob.pid] = lasso
     except KeyboardInterrupt:  # the graph is complete; the fair cycles are not searched
@@ -957,6 +1076,7 @@ __all__ = [
     "Lasso",
     "LivenessResult",
     "check_liveness",
+    "FAIRNESS",
     "fairness_instance",
     "get_liveness_scope",
     "lifted_model",
@@ -990,6 +1110,8 @@ def run_command(
 
     if args.steady and not args.liveness:
         raise usage_error("--steady applies to --liveness only")
+    if getattr(args, "fairness", None) and not args.liveness:
+        raise usage_error("--fairness applies to --liveness only")
     if args.list_variants:
         for name in dict.fromkeys((*VARIANT_NAMES, *LIVENESS_VARIANT_NAMES)):
             print(name)
@@ -1035,7 +1157,11 @@ def run_command(
 
         try:
             result = check_liveness(
-                model, max_states=args.max_states, max_seconds=args.max_seconds, progress=cb
+                model,
+                max_states=args.max_states,
+                max_seconds=args.max_seconds,
+                progress=cb,
+                fairness=getattr(args, "fairness", None) or "strong-broker",
             )
         except ValueError as e:
             raise usage_error(str(e)) from None
@@ -1056,7 +1182,7 @@ def run_command(
             f"[bold {colour}]{result.verdict.upper()}[/bold {colour}]  "
             f"{result.states:,} abstract states, {result.transitions:,} transitions, "
             f"{result.fair_components:,} fair components, {result.seconds:.2f}s "
-            f"(workload {result.workload}, weak fairness, no symmetry reduction)"
+            f"(workload {result.workload}, {result.fairness} fairness, no symmetry reduction)"
         )
         if result.stop_reason:
             out.print(f"[yellow]stopped: {result.stop_reason}; the result is incomplete[/yellow]")
