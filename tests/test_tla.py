@@ -10,7 +10,9 @@ safety property in the right section; the modules parse with the offline
 installed). With the TLA+ tools (``PARSYNC_TLA2TOOLS`` or the shared jar;
 skipped with the reason otherwise), SANY loads every module and TLC's counts
 equal the Python checker's on ``small`` under both policies (the contract's
-run, a few minutes, under the ``slow`` marker).
+run, a few minutes, under the ``slow`` marker), and TLC reports the property a
+mutated spec breaks (AttributionMirror under the reference; RetryBudget under
+the contract, ``slow``).
 """
 
 from __future__ import annotations
@@ -233,6 +235,27 @@ def test_tlc_finds_a_violation(tmp_path: Path) -> None:
     r = tlc.run_tlc(_jar(), spec=tmp_path, workers="2")
     assert not r.ok
     assert r.error == "Error: Invariant AttributionMirror is violated."
+
+
+@pytest.mark.slow
+def test_tlc_finds_a_violation_of_the_contract(tmp_path: Path) -> None:
+    """The contract's own checks can fail too: the retry-resets-tag variant (a Conflict
+    or Fenced reply resets the attempt tag and the retry counter together) breaks PS-6
+    RetryBudget on MCParSyncContract, which counts the ghost sent; TLC finds it within a
+    dozen steps, as the Python checker does (20 s of CPU, up to 90 s on a busy machine:
+    ``slow``)."""
+    for name in (Path(s).name for s in tlc.TLA_SOURCES):
+        (tmp_path / name).write_text((SPEC / name).read_text(encoding="utf-8"), encoding="utf-8")
+    old = (
+        "        retried == IF wr.retries + 1 > R THEN NextNeed(narrowed)\n"
+        "                   ELSE [narrowed EXCEPT !.waiting = FALSE, !.retries = @ + 1]\n"
+    )
+    new = "        retried == [narrowed EXCEPT !.waiting = FALSE, !.retries = 0, !.attempts = 0]\n"
+    assert old in TLA
+    (tmp_path / "ParSync.tla").write_text(TLA.replace(old, new), encoding="utf-8")
+    r = tlc.run_tlc(_jar(), spec=tmp_path, workers="2", module="MCParSyncContract")
+    assert not r.ok
+    assert r.error == "Error: Invariant RetryBudget is violated."
 
 
 # --- parsync manifest --write --tlc-only: TLC's section alone ------------------------
