@@ -1082,7 +1082,9 @@ def _manifest_tlc_only(args: argparse.Namespace, path: Path) -> int:
         mf.dump(doc, path)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-    print(f"wrote {path} (tlc only; {doc['tlc']['tla_hash']})")
+    shown = path.resolve()
+    shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+    print(f"wrote {shown} (tlc only; {doc['tlc']['tla_hash']})")
     failed = [m.key for m in tlc.MODELS if doc["tlc"][m.key]["verdict"] != "pass"]
     return EXIT_FAIL if failed else EXIT_OK
 
