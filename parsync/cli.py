@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="time budget per preset; a preset needing longer is recorded as omitted "
         "(default: 600)",
     )
+    mf.add_argument(
+        "--tlc-only",
+        action="store_true",
+        help="with --write: run only TLC on the TLA+ models and rewrite only the manifest's "
+        "tlc section (the presets' records are kept as they are)",
+    )
     mf.add_argument("--file", metavar="FILE", help="manifest path (default: spec/manifest.json)")
     _json_options(mf)
     _progress_options(mf)
@@ -1032,8 +1038,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _record_tlc(doc: dict[str, Any]) -> None:
-    """TLC's counts on MCParSync into the manifest (``tlc``), when the TLA+ tools are
-    found; otherwise the recorded entry stays while the TLA+ sources are unchanged."""
+    """TLC's counts on every model of ``tlc.MODELS`` into the manifest (``tlc``), when the
+    TLA+ tools are found; otherwise the recorded entry stays while the TLA+ sources are
+    unchanged."""
     from parsync import tlc
 
     try:
@@ -1044,10 +1051,49 @@ def _record_tlc(doc: dict[str, Any]) -> None:
             doc.pop("tlc", None)
         print(f"tlc: not run ({e}); {'kept the recorded entry' if kept else 'no entry'}")
         return
-    print("parsync manifest: TLC on spec/MCParSync.tla ...", file=sys.stderr, flush=True)
-    doc["tlc"] = tlc.manifest_entry(jar)
-    got = doc["tlc"][tlc.MC_PRESET]
-    print(f"tlc {tlc.MC_PRESET}: {got['verdict']}, {got['distinct']:,} distinct states")
+    names = ", ".join(f"spec/{m.module}.tla" for m in tlc.MODELS)
+    print(f"parsync manifest: TLC on {names} ...", file=sys.stderr, flush=True)
+
+    def show(model: tlc.TlcModel, r: tlc.TlcResult) -> None:
+        verdict = "pass" if r.ok else "fail"
+        count = f"{r.distinct:,}" if r.distinct is not None else "?"
+        print(f"tlc {model.key}: {verdict}, {count} distinct states ({model.policy} policy)")
+        sys.stdout.flush()
+
+    doc["tlc"] = tlc.manifest_entry(jar, on_model=show)
+
+
+def _manifest_tlc_only(args: argparse.Namespace, path: Path) -> int:
+    """``parsync manifest --write --tlc-only``: TLC's models only, into the ``tlc`` section
+    of the existing manifest; every other field is written back unchanged."""
+    from parsync import manifest as mf
+    from parsync import tlc
+
+    if not args.write or args.preset or args.json or args.json_out:
+        raise UsageError("--tlc-only goes with --write alone (no --preset, --check or --json)")
+    try:
+        doc = mf.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"no manifest at {path}; create it with `{mf.REGENERATE}`") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read manifest {path}: {e}") from None
+    try:
+        tlc.find_tla2tools()
+    except tlc.TlaToolsMissing as e:
+        raise UsageError(f"--tlc-only: {e}") from None
+    try:
+        _record_tlc(doc)
+    except KeyboardInterrupt:
+        raise Interrupted(f"manifest: interrupted while TLC ran; {path} not written") from None
+    try:
+        mf.dump(doc, path)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+    shown = path.resolve()
+    shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+    print(f"wrote {shown} (tlc only; {doc['tlc']['tla_hash']})")
+    failed = [m.key for m in tlc.MODELS if doc["tlc"][m.key]["verdict"] != "pass"]
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def _cmd_manifest(args: argparse.Namespace) -> int:
@@ -1055,6 +1101,8 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
     from parsync.model.presets import PRESETS
 
     path = Path(args.file) if args.file else mf.DEFAULT_PATH
+    if args.tlc_only:
+        return _manifest_tlc_only(args, path)
     names = list(dict.fromkeys(args.preset or []))
     for n in names:
         if n not in PRESETS:

@@ -7,9 +7,11 @@ Java must be on ``PATH``. Both tools run in a temporary directory holding a copy
 the modules, so TLC's ``states/`` folder and its trace files never land in the
 user's tree.
 
-``run_tlc`` parses TLC's closing lines into a :class:`TlcResult`; ``parsync manifest
---write`` records it (``tlc`` in ``spec/manifest.json``) beside the Python checker's
-count, and ``tests/test_tla.py`` checks the two agree.
+``spec/ParSync.tla`` renders both policies of the Python model (constant ``Policy``);
+:data:`MODELS` names the TLC model of each on the ``small`` preset. ``run_tlc``
+parses TLC's closing lines into a :class:`TlcResult`; ``parsync manifest --write``
+(or ``--write --tlc-only``) records one per policy (``tlc`` in ``spec/manifest.json``)
+beside the Python checker's counts, and ``tests/test_tla.py`` checks they agree.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,32 @@ from parsync.hashing import sources_hash
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
 ENV = "PARSYNC_TLA2TOOLS"
-#: The modules and the TLC configuration, hashed for the record (paths from the root).
-TLA_SOURCES: tuple[str, ...] = ("spec/ParSync.tla", "spec/MCParSync.tla", "spec/MCParSync.cfg")
-#: The preset MCParSync.cfg renders (tests/test_tla.py checks the constants).
+#: The modules and the TLC configurations, hashed for the record (paths from the root).
+TLA_SOURCES: tuple[str, ...] = (
+    "spec/ParSync.tla",
+    "spec/MCParSync.tla",
+    "spec/MCParSync.cfg",
+    "spec/MCParSyncContract.tla",
+    "spec/MCParSyncContract.cfg",
+)
+#: The preset the TLC models render (tests/test_tla.py checks the constants).
 MC_PRESET = "small"
+
+
+@dataclass(frozen=True)
+class TlcModel:
+    """One TLC model: a module with its configuration, and the policy it selects."""
+
+    module: str  # e.g. "MCParSync": MCParSync.tla with MCParSync.cfg
+    policy: str  # the Python model's policy (ParSyncModel(config, policy=...))
+    key: str  # its record's key in the manifest's ``tlc`` section
+
+
+#: The TLC models, one per policy of model/protocol.py, in the order they are recorded.
+MODELS: tuple[TlcModel, ...] = (
+    TlcModel("MCParSync", "reference", MC_PRESET),
+    TlcModel("MCParSyncContract", "contract", f"{MC_PRESET}_contract"),
+)
 
 
 class TlaToolsMissing(RuntimeError):
@@ -56,6 +81,7 @@ class TlcResult:
     version: str | None
     seconds: float
     output: str
+    workers: str = "auto"  # TLC's -workers
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +91,7 @@ class TlcResult:
             "depth": self.depth,
             "tlc": self.version,
             "seconds": round(self.seconds, 1),  # information only
+            "workers": self.workers,  # information only
         }
 
 
@@ -90,7 +117,8 @@ def tla_hash(root: Path = ROOT) -> str:
 
 
 def _copy_spec(into: Path, spec: Path) -> None:
-    for name in ("ParSync.tla", "MCParSync.tla", "MCParSync.cfg"):
+    for source in TLA_SOURCES:
+        name = Path(source).name
         shutil.copy(spec / name, into / name)
 
 
@@ -121,8 +149,11 @@ def _int(pattern: str, text: str) -> int | None:
     return int(found[-1].replace(",", "")) if found else None
 
 
-def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult:
-    """TLC on MCParSync (the ``small`` preset), with its own metadata in a temp dir."""
+def run_tlc(
+    jar: Path, *, spec: Path = SPEC, workers: str = "auto", module: str = "MCParSync"
+) -> TlcResult:
+    """TLC on one model (``module``.tla with ``module``.cfg; default MCParSync, the
+    ``small`` preset under the reference policy), with its own metadata in a temp dir."""
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="parsync-tlc-") as tmp:
         _copy_spec(Path(tmp), spec)
@@ -138,8 +169,8 @@ def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult
                 "-metadir",
                 str(Path(tmp) / "states"),
                 "-config",
-                "MCParSync.cfg",
-                "MCParSync.tla",
+                f"{module}.cfg",
+                f"{module}.tla",
             ],
             cwd=tmp,
             capture_output=True,
@@ -159,17 +190,30 @@ def run_tlc(jar: Path, *, spec: Path = SPEC, workers: str = "auto") -> TlcResult
         version=m.group(1) if m else None,
         seconds=time.monotonic() - t0,
         output=out,
+        workers=workers,
     )
 
 
-def manifest_entry(jar: Path) -> dict[str, Any]:
-    """The ``tlc`` section of spec/manifest.json: TLC's counts on MCParSync."""
-    r = run_tlc(jar)
-    return {
+def manifest_entry(
+    jar: Path,
+    *,
+    workers: str = "auto",
+    on_model: Callable[[TlcModel, TlcResult], None] | None = None,
+) -> dict[str, Any]:
+    """The ``tlc`` section of spec/manifest.json: TLC's counts on every model of
+    :data:`MODELS` (``on_model`` is called after each run)."""
+    entry: dict[str, Any] = {
         "note": (
-            "TLC on spec/MCParSync.tla (the small preset, reference policy); generated "
-            "counts the initial state, depth starts at 1 for it"
+            "TLC on the small preset: spec/MCParSync.tla (reference policy, key small) and "
+            "spec/MCParSyncContract.tla (contract policy, key small_contract); generated "
+            "counts the initial state, depth starts at 1 for it; seconds and workers are "
+            "information only"
         ),
         "tla_hash": tla_hash(),
-        MC_PRESET: r.to_json(),
     }
+    for model in MODELS:
+        r = run_tlc(jar, workers=workers, module=model.module)
+        entry[model.key] = {"policy": model.policy, "module": model.module, **r.to_json()}
+        if on_model is not None:
+            on_model(model, r)
+    return entry

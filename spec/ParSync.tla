@@ -12,10 +12,25 @@
 (* tests/test_tla.py keeps the two in step. PS-L1..PS-L3 are stated for    *)
 (* the model without the cycle bound: under the bound TLC would report     *)
 (* them violated by stuttering at MaxCycle (see docs/liveness.md).         *)
+(*                                                                         *)
+(* Two policies (docs/contract.md), selected by the constant Policy:       *)
+(*  "contract": every choice ADR-0031 leaves open is a nondeterministic    *)
+(*    choice: Propose or Defer any pending need at any time, the adaptive  *)
+(*    strategy in either mode at each proposal, StartCycle at any time,    *)
+(*    Timeout, extra fresh reads (Refresh), recovery with nothing re-read  *)
+(*    (Restart) and any broker reply that is true of a proposal (Reject);  *)
+(*    timeouts and extra reads are budgeted like faults.                   *)
+(*  "reference": one implementation's heuristics, a restriction of the     *)
+(*    contract (head need first, defer only when nothing fits, a timeout   *)
+(*    only once the proposal and its reply are both lost, ...).            *)
+(* Guards that differ between the policies are mutually exclusive          *)
+(* disjuncts or IF-THEN-ELSE, so that TLC generates each successor once,   *)
+(* as the Python checker counts transitions (tests/test_tla.py).           *)
 (***************************************************************************)
 EXTENDS Integers, Sequences, FiniteSets, TLC
 
 CONSTANTS
+    Policy,       \* "contract" | "reference"
     W,            \* number of workers
     P,            \* number of partitions
     Capacity,     \* [Buckets -> Nat]: capacity of each bucket
@@ -29,7 +44,12 @@ CONSTANTS
     R,            \* retry budget per need and cycle
     Strategy,     \* "latency-first" | "quality-first" | "adaptive"
     MaxCycle,     \* state constraint: the cycle bound (safety checking only)
-    MaxCrash, MaxDrop, MaxDup, MaxFailover  \* fault budgets (0 = off)
+    MaxCrash, MaxDrop, MaxDup, MaxFailover,  \* fault budgets (0 = off)
+    MaxTimeout,   \* contract: Timeouts (and StartCycles abandoning an attempt in flight)
+    MaxExtraRead  \* contract: extra fresh reads (Refresh)
+
+ASSUME Policy \in {"contract", "reference"}
+Contract == Policy = "contract"
 
 Workers == 0 .. W - 1
 Partitions == 0 .. P - 1
@@ -50,10 +70,19 @@ VARIABLES
     workers,     \* [Workers -> worker record]: cycle, mode, view, pending, ...
     to_broker,   \* proposals in flight: a bag [Proposal -> count]
     to_workers,  \* replies in flight: a bag [Reply -> count]
-    faults,      \* [crash, drop, dup]: faults used so far
+    faults,      \* [crash, drop, dup, timeout, extra_read]: budgets used so far
     placed       \* ghost: per need, how many times it was committed
 
 vars == <<broker, workers, to_broker, to_workers, faults, placed>>
+
+(* A worker record (model/state.py's Worker, field for field):              *)
+(*   up, cycle, mode (LATENCY/QUALITY), epoch (of its latest read),         *)
+(*   fresh_at[p] (its own bookkeeping), view[p] (carry-forward snapshots),  *)
+(*   pending (needs still to place this cycle, head first), waiting (a      *)
+(*   proposal for the head is outstanding), retries, attempts (the reply    *)
+(*   tag), known (own needs it knows are placed), sent (ghost: proposals    *)
+(*   of the head this cycle, for PS-6) and parked (contract only: the       *)
+(*   needs set aside this cycle, as <<need, retries, attempts, sent>>).     *)
 
 (* A snapshot is the partition as read: the ghost read_at cycle plus        *)
 (* [seq, used] per member bucket. view[p] is a sequence of snapshots.       *)
@@ -89,9 +118,11 @@ TypeOK ==
         /\ workers[w].retries \in Nat
         /\ workers[w].attempts \in Nat
         /\ workers[w].known \in SUBSET Needs
+        /\ workers[w].sent \in Nat
+        /\ workers[w].parked \subseteq Needs \X Nat \X Nat \X Nat
     /\ DOMAIN to_broker \subseteq Proposal
     /\ DOMAIN to_workers \subseteq Reply
-    /\ faults \in [crash : Nat, drop : Nat, dup : Nat]
+    /\ faults \in [crash : Nat, drop : Nat, dup : Nat, timeout : Nat, extra_read : Nat]
     /\ placed \in [Needs -> Nat]
 
 -----------------------------------------------------------------------------
@@ -104,13 +135,14 @@ SumOf(S, f(_)) ==
 Used(b) == SumOf(broker.claims[b], LAMBDA n : Size[n])
 Max(S) == CHOOSE x \in S : \A y \in S : y <= x
 Last(s) == s[Len(s)]
+Range(s) == {s[i] : i \in DOMAIN s}
 Rotation(c) == c % P
 
 Read(p, at) == [read_at |-> at,
                 entries |-> [b \in Members(p) |-> [seq |-> broker.seq[b], used |-> Used(b)]]]
 
 \* fresh read of the partitions in ps: view, fresh_at and epoch updated
-Refresh(wr, ps) ==
+Reread(wr, ps) ==
     [wr EXCEPT !.view = [p \in Partitions |-> IF p \in ps THEN <<Read(p, wr.cycle)>>
                                                          ELSE wr.view[p]],
                !.fresh_at = [p \in Partitions |-> IF p \in ps THEN wr.cycle
@@ -119,9 +151,11 @@ Refresh(wr, ps) ==
 
 ViewEntry(wr, b) == Last(wr.view[PartitionOf[b]]).entries[b]
 
-\* bucket sets the worker may propose for need n (strategy and view room)
+\* bucket sets the worker may propose for need n (strategy and view room); under
+\* the contract the adaptive strategy may be in either mode: any partition
 Choices(wr, n) ==
-    LET allowed == IF wr.mode = LATENCY
+    LET latency == wr.mode = LATENCY /\ ~(Contract /\ Strategy = "adaptive")
+        allowed == IF latency
                    THEN {p \in Partitions : wr.fresh_at[p] = Max({wr.fresh_at[q] : q \in Partitions})}
                    ELSE Partitions
     IN {bs \in SUBSET Eligible[n] :
@@ -135,8 +169,45 @@ BagAdd(bag, m) == IF m \in DOMAIN bag THEN [bag EXCEPT ![m] = @ + 1]
 BagRemove(bag, m) == IF bag[m] = 1 THEN [x \in DOMAIN bag \ {m} |-> bag[x]]
                      ELSE [bag EXCEPT ![m] = @ - 1]
 
-NextNeed(wr) == [wr EXCEPT !.pending = Tail(wr.pending), !.waiting = FALSE,
-                           !.retries = 0, !.attempts = 0]
+\* a worker's needs, highest priority first (ties: lowest id)
+SortedNeeds(w) ==
+    LET mine == {n \in Needs : Owner[n] = w}
+        Before(a, b) == Priority[a] > Priority[b] \/ (Priority[a] = Priority[b] /\ a < b)
+        Rank(n) == Cardinality({m \in mine : Before(m, n)})
+    IN [i \in 1 .. Cardinality(mine) |-> CHOOSE n \in mine : Rank(n) = i - 1]
+
+\* the head need leaves pending; the next one's counters are restored if it was
+\* set aside earlier in the cycle (contract), else zero
+NextNeed(wr) ==
+    LET rest == Tail(wr.pending)
+        back == {e \in wr.parked : rest # <<>> /\ e[1] = Head(rest)}
+        e == CHOOSE x \in back : TRUE
+    IN IF back = {}
+       THEN [wr EXCEPT !.pending = rest, !.waiting = FALSE, !.retries = 0, !.attempts = 0,
+                       !.sent = 0]
+       ELSE [wr EXCEPT !.pending = rest, !.waiting = FALSE, !.retries = e[2], !.attempts = e[3],
+                       !.sent = e[4], !.parked = @ \ back]
+
+\* contract: worker w takes pending need n up (moves it to the head); the old
+\* head's counters are set aside in parked, n's restored (zero if not worked on)
+Focus(w, n) ==
+    LET wr == workers[w]
+        head == Head(wr.pending)
+        aside == IF wr.sent # 0 \/ wr.attempts # 0 \/ wr.retries # 0
+                 THEN wr.parked \cup {<<head, wr.retries, wr.attempts, wr.sent>>}
+                 ELSE wr.parked
+        back == {e \in aside : e[1] = n}
+        e == CHOOSE x \in back : TRUE
+        rest == SelectSeq(SortedNeeds(w), LAMBDA x : x # n /\ x \in Range(wr.pending))
+    IN IF n = head THEN wr
+       ELSE [wr EXCEPT !.pending = <<n>> \o rest,
+                       !.retries = IF back = {} THEN 0 ELSE e[2],
+                       !.attempts = IF back = {} THEN 0 ELSE e[3],
+                       !.sent = IF back = {} THEN 0 ELSE e[4],
+                       !.parked = aside \ back]
+
+\* adaptive: a deferral (scheduling delay observed) widens the search
+Widen(wr) == IF Strategy = "adaptive" THEN [wr EXCEPT !.mode = QUALITY] ELSE wr
 
 \* the proposal or reply of the worker's outstanding attempt is still in flight
 InFlight(w) ==
@@ -151,8 +222,15 @@ Blocked(m) == \E o \in DOMAIN to_broker :
                  /\ \E x \in o.reads, y \in m.reads : x[1] = y[1]
 
 Buckets_(m) == {x[1] : x \in m.reads}
+Conflicted(m) == {x[1] : x \in {y \in m.reads : broker.seq[y[1]] # y[2]}}
 MkReply(m, kind, bs) == [worker |-> m.worker, need |-> m.need, kind |-> kind,
                          cycle |-> m.cycle, attempt |-> m.attempt, buckets |-> bs]
+
+\* the non-commit replies that are true of m (the contract's broker may give any)
+TrueReplies(m) ==
+    (IF m.epoch # broker.epoch THEN {"Fenced"} ELSE {})
+    \cup (IF broker.status[m.need] # UNPLACED THEN {"AlreadyPlaced"} ELSE {})
+    \cup (IF Conflicted(m) # {} THEN {"Conflict"} ELSE {})
 
 -----------------------------------------------------------------------------
 (* Init: every worker starts with a full bootstrap read at cycle 0. *)
@@ -166,69 +244,76 @@ Init ==
                      fresh_at |-> [p \in Partitions |-> 0],
                      view |-> [p \in Partitions |-> <<Read(p, 0)>>],
                      pending |-> <<>>, waiting |-> FALSE, retries |-> 0,
-                     attempts |-> 0, known |-> {}]]
+                     attempts |-> 0, known |-> {}, sent |-> 0, parked |-> {}]]
     /\ to_broker = <<>>
     /\ to_workers = <<>>
-    /\ faults = [crash |-> 0, drop |-> 0, dup |-> 0]
+    /\ faults = [crash |-> 0, drop |-> 0, dup |-> 0, timeout |-> 0, extra_read |-> 0]
     /\ placed = [n \in Needs |-> 0]
 
 -----------------------------------------------------------------------------
 (* Actions: guards first, then the new values, then what is unchanged. *)
 
-\* a worker's needs, highest priority first (ties: lowest id)
-SortedNeeds(w) ==
-    LET mine == {n \in Needs : Owner[n] = w}
-        Before(a, b) == Priority[a] > Priority[b] \/ (Priority[a] = Priority[b] /\ a < b)
-        Rank(n) == Cardinality({m \in mine : Before(m, n)})
-    IN [i \in 1 .. Cardinality(mine) |-> CHOOSE n \in mine : Rank(n) = i - 1]
-
 \* cycle += 1; refresh partition (cycle mod P); pending := arrived, not known
-\* placed. A live worker starts a cycle when idle, or when its outstanding
-\* proposal and reply are both lost (timeout); a crashed worker's cycles tick.
+\* placed. Reference: a live worker starts a cycle when idle, or when its
+\* outstanding proposal and reply are both lost. Contract: at any time; while
+\* the attempt is still in flight that is a timeout (budgeted). A crashed
+\* worker's cycles tick.
 StartCycle(w) ==
     LET wr == workers[w]
         c == wr.cycle + 1
-        fresh == Refresh([wr EXCEPT !.cycle = c], {Rotation(c)})
+        fresh == Reread([wr EXCEPT !.cycle = c], {Rotation(c)})
         ready == SelectSeq(SortedNeeds(w), LAMBDA n : Arrival[n] <= c /\ n \notin wr.known)
     IN /\ wr.cycle < MaxCycle
        /\ IF ~wr.up
-          THEN workers' = [workers EXCEPT ![w].cycle = c]
-          ELSE /\ \/ ~wr.waiting /\ wr.pending = <<>>
-                  \/ wr.waiting /\ ~InFlight(w)
+          THEN /\ workers' = [workers EXCEPT ![w].cycle = c]
+               /\ UNCHANGED faults
+          ELSE /\ \/ Contract
+                  \/ ~Contract /\ ~wr.waiting /\ wr.pending = <<>>
+                  \/ ~Contract /\ wr.waiting /\ ~InFlight(w)
+               /\ IF wr.waiting /\ InFlight(w)
+                  THEN /\ faults.timeout < MaxTimeout
+                       /\ faults' = [faults EXCEPT !.timeout = @ + 1]
+                  ELSE UNCHANGED faults
                /\ workers' = [workers EXCEPT ![w] = [fresh EXCEPT !.pending = ready,
-                                  !.waiting = FALSE, !.retries = 0, !.attempts = 0]]
-       /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+                                  !.waiting = FALSE, !.retries = 0, !.attempts = 0,
+                                  !.sent = 0, !.parked = {}]]
+       /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
 
-\* propose the head pending need on buckets the view says have room
-Propose(w, bs) ==
-    LET wr == workers[w]
-        n == Head(wr.pending)
+\* propose need n on buckets the view says have room. Reference: the head need.
+\* Contract: any pending need, at most R + 1 proposals of it per cycle (PS-6).
+Propose(w, bs, n) ==
+    LET wr == Focus(w, n)
         m == [worker |-> w, need |-> n, priority |-> Priority[n], epoch |-> wr.epoch,
               reads |-> {<<b, ViewEntry(wr, b).seq>> : b \in bs}, cycle |-> wr.cycle,
               attempt |-> wr.attempts + 1, fresh |-> Rotation(wr.cycle)]
-    IN /\ wr.up /\ ~wr.waiting /\ wr.pending # <<>>
+    IN /\ workers[w].up /\ ~workers[w].waiting /\ workers[w].pending # <<>>
+       /\ IF Contract THEN n \in Range(workers[w].pending) /\ wr.attempts < R + 1
+                      ELSE n = Head(workers[w].pending)
        /\ bs \in Choices(wr, n)
-       /\ workers' = [workers EXCEPT ![w].waiting = TRUE, ![w].attempts = @ + 1]
+       /\ workers' = [workers EXCEPT ![w] = [wr EXCEPT !.waiting = TRUE, !.attempts = @ + 1,
+                                                       !.sent = @ + 1]]
        /\ to_broker' = BagAdd(to_broker, m)
        /\ UNCHANGED <<broker, to_workers, faults, placed>>
 
-\* nothing fits: the head need waits for a later cycle (adaptive: widen)
-Defer(w) ==
+\* need n waits for a later cycle (adaptive: widen). Reference: the head need,
+\* when nothing fits. Contract: any pending need, any time.
+Defer(w, n) ==
     LET wr == workers[w]
+        held == IF n = Head(wr.pending) THEN NextNeed(wr)
+                ELSE [wr EXCEPT !.pending = SelectSeq(@, LAMBDA x : x # n),
+                                !.parked = {e \in @ : e[1] # n}]
     IN /\ wr.up /\ ~wr.waiting /\ wr.pending # <<>>
-       /\ Choices(wr, Head(wr.pending)) = {}
-       /\ workers' = [workers EXCEPT ![w] =
-                        [NextNeed(wr) EXCEPT !.mode = IF Strategy = "adaptive" THEN QUALITY
-                                                      ELSE wr.mode]]
+       /\ IF Contract THEN n \in Range(wr.pending)
+                      ELSE n = Head(wr.pending) /\ Choices(wr, n) = {}
+       /\ workers' = [workers EXCEPT ![w] = Widen(held)]
        /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
 
 \* fence older epochs; AlreadyPlaced for a placed need; else seqno CAS over
 \* every touched bucket. No capacity re-check: the CAS must be enough.
 Commit(m) ==
-    LET conflicted == {x[1] : x \in {y \in m.reads : broker.seq[y[1]] # y[2]}}
-        reply == IF m.epoch # broker.epoch THEN MkReply(m, "Fenced", {})
+    LET reply == IF m.epoch # broker.epoch THEN MkReply(m, "Fenced", {})
                  ELSE IF broker.status[m.need] # UNPLACED THEN MkReply(m, "AlreadyPlaced", {})
-                 ELSE IF conflicted # {} THEN MkReply(m, "Conflict", conflicted)
+                 ELSE IF Conflicted(m) # {} THEN MkReply(m, "Conflict", Conflicted(m))
                  ELSE MkReply(m, "Committed", {})
     IN /\ m \in DOMAIN to_broker
        /\ ~Blocked(m)
@@ -253,8 +338,8 @@ HandleReply(r) ==
         current == wr.waiting /\ wr.pending # <<>> /\ r.need = Head(wr.pending)
                    /\ r.cycle = wr.cycle /\ r.attempt = wr.attempts
         reread == IF r.kind = "Conflict"
-                  THEN Refresh(wr, {PartitionOf[b] : b \in r.buckets})
-                  ELSE Refresh(wr, Partitions)
+                  THEN Reread(wr, {PartitionOf[b] : b \in r.buckets})
+                  ELSE Reread(wr, Partitions)
         narrowed == IF r.kind = "Conflict" /\ Strategy = "adaptive"
                     THEN [reread EXCEPT !.mode = LATENCY] ELSE reread
         retried == IF wr.retries + 1 > R THEN NextNeed(narrowed)
@@ -286,13 +371,15 @@ Crash(w) ==
     /\ workers' = [workers EXCEPT ![w] = [@ EXCEPT !.up = FALSE, !.mode = InitialMode,
                      !.fresh_at = [p \in Partitions |-> -1],
                      !.view = [p \in Partitions |-> <<>>], !.pending = <<>>,
-                     !.waiting = FALSE, !.retries = 0, !.attempts = 0, !.known = {}]]
+                     !.waiting = FALSE, !.retries = 0, !.attempts = 0, !.known = {},
+                     !.sent = 0, !.parked = {}]]
     /\ faults' = [faults EXCEPT !.crash = @ + 1]
     /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
 
+\* back up with one full re-read
 Recover(w) ==
     /\ ~workers[w].up
-    /\ workers' = [workers EXCEPT ![w] = Refresh([@ EXCEPT !.up = TRUE], Partitions)]
+    /\ workers' = [workers EXCEPT ![w] = Reread([@ EXCEPT !.up = TRUE], Partitions)]
     /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
 
 Drop(m) ==
@@ -319,12 +406,52 @@ Failover ==
     /\ broker' = [broker EXCEPT !.epoch = @ + 1]
     /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed>>
 
+\* contract steps --------------------------------------------------------------
+
+\* a waiting worker abandons its outstanding attempt (whatever is in flight);
+\* replies to it no longer match (the next proposal has a new attempt tag)
+Timeout(w) ==
+    /\ Contract
+    /\ workers[w].up /\ workers[w].waiting
+    /\ faults.timeout < MaxTimeout
+    /\ workers' = [workers EXCEPT ![w].waiting = FALSE]
+    /\ faults' = [faults EXCEPT !.timeout = @ + 1]
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+
+\* an extra fresh read of partition p (more freshness never hurts PS-3)
+Refresh(w, p) ==
+    /\ Contract
+    /\ workers[w].up
+    /\ faults.extra_read < MaxExtraRead
+    /\ workers' = [workers EXCEPT ![w] = Reread(@, {p})]
+    /\ faults' = [faults EXCEPT !.extra_read = @ + 1]
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+
+\* a crashed worker comes back with nothing read; it re-reads with Refresh or
+\* the rotation, and cannot name a bucket of a partition it holds no data of
+Restart(w) ==
+    /\ Contract
+    /\ ~workers[w].up
+    /\ workers' = [workers EXCEPT ![w].up = TRUE]
+    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+
+\* the broker answers m with any non-commit reply that is true of it (its check
+\* order is free); Conflict names every stale bucket
+Reject(m, k) ==
+    /\ Contract
+    /\ m \in DOMAIN to_broker
+    /\ k \in TrueReplies(m)
+    /\ to_broker' = BagRemove(to_broker, m)
+    /\ to_workers' = BagAdd(to_workers, MkReply(m, k, IF k = "Conflict" THEN Conflicted(m)
+                                                                      ELSE {}))
+    /\ UNCHANGED <<broker, workers, faults, placed>>
+
 -----------------------------------------------------------------------------
 
 Next ==
     \/ \E w \in Workers : StartCycle(w)
-    \/ \E w \in Workers, bs \in SUBSET Buckets : Propose(w, bs)
-    \/ \E w \in Workers : Defer(w)
+    \/ \E w \in Workers, n \in Needs, bs \in SUBSET Buckets : Propose(w, bs, n)
+    \/ \E w \in Workers, n \in Needs : Defer(w, n)
     \/ \E m \in DOMAIN to_broker : Commit(m)
     \/ \E r \in DOMAIN to_workers : HandleReply(r)
     \/ \E n \in Needs : Release(n)
@@ -333,12 +460,18 @@ Next ==
     \/ \E m \in DOMAIN to_broker \cup DOMAIN to_workers : Drop(m)
     \/ \E m \in DOMAIN to_broker \cup DOMAIN to_workers : Duplicate(m)
     \/ Failover
+    \/ \E w \in Workers : Timeout(w)
+    \/ \E w \in Workers, p \in Partitions : Refresh(w, p)
+    \/ \E w \in Workers : Restart(w)
+    \/ \E m \in DOMAIN to_broker, k \in Kinds : Reject(m, k)
 
 \* Weak fairness for the protocol's own steps, per instance; faults
-\* (Crash, Recover, Drop, Duplicate, Failover) are not fair.
+\* (Crash, Recover, Drop, Duplicate, Failover) and the contract's optional
+\* steps (Timeout, Refresh, Restart, Reject) are not fair.
 Fairness ==
     /\ \A w \in Workers : WF_vars(StartCycle(w))
-    /\ \A w \in Workers : WF_vars(Defer(w) \/ \E bs \in SUBSET Buckets : Propose(w, bs))
+    /\ \A w \in Workers :
+          WF_vars(\E n \in Needs : Defer(w, n) \/ \E bs \in SUBSET Buckets : Propose(w, bs, n))
     /\ \A m \in Proposal : WF_vars(Commit(m))
     /\ \A r \in Reply : WF_vars(HandleReply(r))
     /\ \A n \in Needs : WF_vars(Release(n))
@@ -363,8 +496,10 @@ CommitTimeConsistency ==
 BoundedStaleness ==
     \A w \in Workers : workers[w].up =>
         \A p \in Partitions :
-            /\ workers[w].view[p] # <<>>
-            /\ workers[w].cycle - Last(workers[w].view[p]).read_at <= P - 1
+            \* the contract's Restart re-reads partitions one at a time: a partition
+            \* it holds no snapshot of yet is allowed there (it cannot propose on it)
+            IF workers[w].view[p] = <<>> THEN Contract
+            ELSE workers[w].cycle - Last(workers[w].view[p]).read_at <= P - 1
 
 \* PS-4
 AttributionMirror ==
@@ -375,8 +510,12 @@ SeqnoMonotonic ==
     [][\A b \in Buckets :
          broker'.seq[b] - broker.seq[b] = IF broker'.claims[b] # broker.claims[b] THEN 1 ELSE 0]_vars
 
+\* (counted on the ghost sent, raised by Propose only, for the need in hand and
+\* for every need set aside this cycle)
 \* PS-6
-RetryBudget == \A w \in Workers : workers[w].attempts <= R + 1
+RetryBudget ==
+    \A w \in Workers : /\ workers[w].sent <= R + 1
+                       /\ \A e \in workers[w].parked : e[4] <= R + 1
 
 \* PS-7
 PriorityOnConflict ==
