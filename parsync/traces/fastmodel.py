@@ -31,8 +31,9 @@ The hashed model files are untouched.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
+from heapq import merge
 from itertools import chain
 from typing import Any, TypeVar, overload
 
@@ -153,6 +154,17 @@ class PVec:
         return repr(tuple(self))
 
 
+def pappend(vec: Any, x: Any) -> Any:
+    """``vec`` with ``x`` appended: a PVec's last chunk copied (or a new one), a tuple's copy."""
+    if type(vec) is PVec:
+        cs = vec._chunks
+        n = len(vec)
+        if n & _LOW:  # room in the last chunk
+            return PVec._of(cs[:-1] + (cs[-1] + (x,),), n + 1)
+        return PVec._of(cs + ((x,),), n + 1)
+    return (*vec, x)
+
+
 def pset(vec: Any, i: int, x: Any) -> Any:
     """``vec`` with item ``i`` replaced: a PVec's :meth:`PVec.set`, a tuple's slice copy."""
     if type(vec) is PVec:
@@ -161,10 +173,19 @@ def pset(vec: Any, i: int, x: Any) -> Any:
 
 
 class TraceModel(ParSyncModel):
-    """ParSyncModel (no variant, memo off) with need-count-independent step costs."""
+    """ParSyncModel (no variant, memo off) with need-count-independent step costs.
 
-    def __init__(self, config: Config) -> None:
-        super().__init__(config, memo=False)
+    ``policy`` is the model's (``reference``: version 1 traces; ``contract``). Needs
+    may be added after construction (:meth:`add_need`, a version 2 ``Need`` event):
+    a need added so is *arrived* in a state whose broker already has its slot
+    (``n < len(broker.status)``: the validator extends each candidate state when
+    the event comes), so a StartCycle after the event takes it up and one before it
+    does not - in each candidate, the model with that need's arrival cycle set to
+    its owner's next cycle.
+    """
+
+    def __init__(self, config: Config, policy: str = "reference") -> None:
+        super().__init__(config, memo=False, policy=policy)
         assert self.variant is None, "a TraceModel is the model itself, without variants"
         # per worker: its needs in arrival order and their arrival cycles
         self._by_arrival = tuple(
@@ -173,10 +194,64 @@ class TraceModel(ParSyncModel):
         self._arrivals = tuple(tuple(self.arrival[n] for n in ns) for ns in self._by_arrival)
         # per worker, for the last k asked: (k, mask of the first k, them in model order)
         self._arrived: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
-        rank = [0] * self.N  # position in the model's need order (_need_key)
-        for i, n in enumerate(sorted(range(self.N), key=self._need_key)):
-            rank[n] = i
-        self._rank = tuple(rank)
+        # the model's need order (_need_key) as a per-need sort key; a list, as needs
+        # declared by events extend it
+        self._rank: list[tuple[int, int]] = [self._need_key(n) for n in range(self.N)]
+        self._static = self.N  # needs of the Config; later ids were added by add_need
+        # per worker: the needs added by add_need, in id order, and the cache of the
+        # last prefix asked (count, mask, them in model order)
+        self._dyn: list[list[int]] = [[] for _ in range(self.W)]
+        self._declared: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
+
+    # -- needs declared by events (version 2 Need) ---------------------------------------------
+    def add_need(
+        self, owner: int, priority: int, gang: int, size: int, eligible: tuple[int, ...]
+    ) -> int:
+        """Add a need (its id: the next one); the caller checked the fields."""
+        n = self.N
+        self.N = n + 1
+        self.prio = (*self.prio, priority)
+        self.size = (*self.size, size)
+        self.owner = (*self.owner, owner)
+        self.arrival = (*self.arrival, 0)
+        self.gang = (*self.gang, gang)
+        elig = tuple(sorted(eligible))
+        self.eligible = (*self.eligible, elig)
+        self.eligible_sets = (*self.eligible_sets, frozenset(elig))
+        self._rank.append(self._need_key(n))
+        mine = list(self.needs_of[owner])
+        insort(mine, n, key=self._need_key)
+        self.needs_of = (*self.needs_of[:owner], tuple(mine), *self.needs_of[owner + 1 :])
+        self._dyn[owner].append(n)
+        return n
+
+    def extend_state(self, s: State, count: int = 1) -> State:
+        """``s`` with broker and ghost slots for ``count`` more needs (unplaced)."""
+        br = s.broker
+        ledger, status, placed = br.ledger, br.status, s.placed
+        for _ in range(count):
+            ledger = pappend(ledger, ())
+            status = pappend(status, UNPLACED)
+            placed = pappend(placed, 0)
+        return s._replace(broker=br._replace(ledger=ledger, status=status), placed=placed)
+
+    def _declared_by(self, wi: int, known_needs: int) -> tuple[int, tuple[int, ...]]:
+        """Worker ``wi``'s event-declared needs with an id below ``known_needs`` (the
+        broker's need count in a state): (bit mask, the needs in model order)."""
+        dyn = self._dyn[wi]
+        k = bisect_left(dyn, known_needs)
+        have, mask, ranked = self._declared[wi]
+        if k != have:
+            if k < have:
+                have, mask, ranked = 0, 0, ()
+            got = list(ranked)
+            rank = self._rank.__getitem__
+            for n in dyn[have:k]:
+                mask |= 1 << n
+                insort(got, n, key=rank)
+            ranked = tuple(got)
+            self._declared[wi] = (k, mask, ranked)
+        return mask, ranked
 
     # -- the per-need sequences as PVecs --------------------------------------------------
     def init_state(self) -> State:
@@ -267,6 +342,13 @@ class TraceModel(ParSyncModel):
         c = w.cycle + 1
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
         pending = self.pending_of(wi, c, w.known)
+        if self._dyn[wi]:  # needs declared by events that this state has seen arrive
+            dmask, dranked = self._declared_by(wi, len(br.status))
+            todo = dmask & ~w.known
+            if todo:
+                rank = self._rank.__getitem__
+                got = [n for n in dranked if (todo >> n) & 1]
+                pending = tuple(merge(pending, got, key=rank))
         return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
 
     # -- the worker's hot steps, built positionally ------------------------------------------
@@ -331,4 +413,4 @@ class TraceModel(ParSyncModel):
 _T = TypeVar("_T")
 
 
-__all__ = ["PVec", "TraceModel", "pset"]
+__all__ = ["PVec", "TraceModel", "pappend", "pset"]

@@ -32,27 +32,41 @@ from parsync.model.actions import (
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
 )
 from parsync.model.config import Config
 from parsync.model.protocol import _IS_CRASH, _NEEDS_LOST, _PLAIN, ParSyncModel
 from parsync.model.state import COMMITTED, Proposal, Reply, State, Worker, distinct
-from parsync.traces.format import FORMAT, KIND_NAMES, VERSION
+from parsync.traces.format import FORMAT, KIND_NAMES
 from parsync.traces.validate import _reread
 
 
-def header(config: Config, *, source: str, hidden: list[str] | None = None) -> dict[str, Any]:
-    """The first line of a trace for ``config``."""
+def header(
+    config: Config,
+    *,
+    source: str,
+    hidden: list[str] | None = None,
+    version: int = 1,
+    policy: str | None = None,
+) -> dict[str, Any]:
+    """The first line of a trace for ``config`` (version 1 unless asked: a model walk is
+    a reference run, which every version accepts; ``policy`` only in version 2)."""
     h: dict[str, Any] = {
         "type": "header",
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "config": config.to_dict(),
         "source": source,
     }
     if hidden is not None:
         h["hidden"] = hidden
+    if policy is not None:
+        h["policy"] = policy
     return h
 
 
@@ -139,7 +153,32 @@ def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[
             "id": ids.new(p),
         }
     if isinstance(a, Defer):
-        return {"type": "Defer", "worker": a.w, "need": s.workers[a.w].pending[0]}
+        return {
+            "type": "Defer",
+            "worker": a.w,
+            "need": a.n if a.n >= 0 else s.workers[a.w].pending[0],
+        }
+    if isinstance(a, Reject):  # version 2: a broker answer other than the fixed order's
+        r = _added(s.to_workers, t.to_workers)
+        ev = {
+            "type": "Commit",
+            "id": ids.take(a.m),
+            "worker": a.m.worker,
+            "need": a.m.need,
+            "result": KIND_NAMES[r.kind],
+            "epoch": s.broker.epoch,
+            "seq": [[b, t.broker.seq[b]] for b, _ in a.m.reads],
+            "reply": ids.new(r),
+        }
+        if r.buckets:
+            ev["conflicts"] = list(r.buckets)
+        return ev
+    if isinstance(a, Timeout):
+        return {"type": "Timeout", "worker": a.w}
+    if isinstance(a, Refresh):
+        return {"type": "Refresh", "worker": a.w, "read": _reads(m, t.workers[a.w], (a.p,))}
+    if isinstance(a, Restart):
+        return {"type": "Restart", "worker": a.w, "cycle": t.workers[a.w].cycle}
     if isinstance(a, Commit):
         r = _added(s.to_workers, t.to_workers)
         ev = {
@@ -258,6 +297,48 @@ def enabled(m: ParSyncModel, s: State, placed: set[int]) -> tuple[list[Action], 
     return faults, [Release(n) for n in sorted(placed)], rest
 
 
+_CONTRACT_FAULTS = (Crash, Drop, Duplicate, Failover, Timeout, Refresh, Restart, Recover)
+
+
+def simulate_contract(
+    config: Config,
+    *,
+    seed: int = 0,
+    steps: int = 1000,
+    fault_rate: float = 0.1,
+    release_rate: float = 0.3,
+) -> Iterator[dict[str, Any]]:
+    """A version 2 trace of a random walk of the model's ``contract`` policy (header
+    ``policy: contract``): Propose and Defer of any pending need, StartCycle at any
+    time, Timeout, Refresh, Restart and every true broker reply, as the Config's fault
+    budgets (``timeout``, ``extra_read``, ...) allow. It lists ``successors``, so it is
+    for small Configs (tests), not for long benchmark traces."""
+    rng = random.Random(seed)
+    m = ParSyncModel(config, memo=False, policy="contract")
+    s = m.init_state()
+    ids = _Ids()
+    yield header(
+        config, source=f"contract random walk (seed {seed})", hidden=[], version=2,
+        policy="contract",
+    )  # fmt: skip
+    for _ in range(steps):
+        moves = list(m.successors(s))
+        if not moves:
+            return
+        faults = [x for x in moves if isinstance(x[0], _CONTRACT_FAULTS)]
+        releases = [x for x in moves if isinstance(x[0], Release)]
+        rest = [x for x in moves if not isinstance(x[0], (*_CONTRACT_FAULTS, Release))]
+        r = rng.random()
+        if faults and (r < fault_rate or not (rest or releases)):
+            a, t = rng.choice(faults)
+        elif releases and (r < fault_rate + release_rate or not rest):
+            a, t = rng.choice(releases)
+        else:
+            a, t = rng.choice(rest)
+        yield event_of(m, s, a, t, ids)
+        s = t
+
+
 def simulate(
     config: Config,
     *,
@@ -317,7 +398,15 @@ def write_file(path: str | Path, lines: Iterator[dict[str, Any]]) -> int:
         return write_trace(f, lines)
 
 
-__all__ = ["enabled", "event_of", "header", "simulate", "write_file", "write_trace"]
+__all__ = [
+    "enabled",
+    "event_of",
+    "header",
+    "simulate",
+    "simulate_contract",
+    "write_file",
+    "write_trace",
+]
 
 
 def long_config(*, needs: int, workers: int = 4, partitions: int = 4, buckets: int = 8) -> Config:
