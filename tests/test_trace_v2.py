@@ -22,7 +22,13 @@ from parsync.model.actions import action_name
 from parsync.model.config import Config, Faults, Need
 from parsync.model.presets import get_preset
 from parsync.traces.format import HIDEABLE_V2
-from parsync.traces.simulate import long_config, simulate, simulate_contract, write_trace
+from parsync.traces.simulate import (
+    long_config,
+    simulate,
+    simulate_contract,
+    simulate_sampled,
+    write_trace,
+)
 from parsync.traces.validate import TraceResult, Validator, validate_path, validate_stream
 
 CFG: dict[str, Any] = {
@@ -532,3 +538,66 @@ def test_v2_trace_file_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["trace", str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"{bad}:7: invalid" in out and "fenced iff the epochs differ" in out
+
+
+def test_sampled_walks_of_a_large_config_validate() -> None:
+    """The benchmark's walk (bucket sets drawn, never listed) at 16 workers, 256 buckets,
+    P = 8, gangs and every reference fault: valid under the contract, and reproducible."""
+    needs = tuple(
+        Need(owner=i % 16, priority=1 + i % 4, arrival=1 + i // 8, gang=3 if i % 5 == 0 else 1)
+        for i in range(120)
+    )
+    big = 1 << 30
+    cfg = Config(
+        workers=16,
+        partitions=8,
+        capacities=tuple(2 + b % 3 for b in range(256)),
+        needs=needs,
+        retry_budget=2,
+        strategy="adaptive",
+        max_cycle=big,
+        faults=Faults(big, big, big, big),
+    )
+    lines = list(simulate_sampled(cfg, seed=2, steps=1500, fault_rate=0.05))
+    assert lines == list(simulate_sampled(cfg, seed=2, steps=1500, fault_rate=0.05))
+    kinds = {x["type"] for x in lines}
+    assert {"Crash", "Recover", "Drop", "Duplicate", "Failover", "Release"} <= kinds
+    assert any(len(x["buckets"]) == 3 for x in lines if x["type"] == "Propose")
+    r = _validate(lines)
+    assert r.verdict == "valid", (r.line, r.message)
+
+
+@pytest.mark.parametrize("policy", ["contract", "reference"])
+def test_explainers_build_the_models_step(policy: str) -> None:
+    """Each event of a walk, explained from the state before it, gives the model's own
+    next state (``ParSyncModel.step``, or ``successors`` for the steps it lists)."""
+    from parsync.model.protocol import ParSyncModel
+    from parsync.traces.simulate import _Ids, event_of
+
+    cfg = dataclasses.replace(
+        get_preset("pr").config,
+        max_cycle=6,
+        faults=Faults(crash=2, drop=2, duplicate=2, failover=1, timeout=3, extra_read=3),
+    )
+    import random
+
+    m = ParSyncModel(cfg, memo=False, policy=policy)
+    v = Validator(cfg, hidden=[], version=2, policy=policy)
+    rng = random.Random(5)
+    checked = 0
+    for _ in range(12):
+        s = m.init_state()
+        ids = _Ids()
+        for _ in range(150):
+            moves = list(m.successors(s))
+            if not moves:
+                break
+            a, t = rng.choice(moves)
+            ev = event_of(m, s, a, t, ids)
+            # match by content (every message the event may mean); a network fault by id
+            v.ids = {ev["id"]: (a.m,)} if ev["type"] in ("Drop", "Duplicate") else {}
+            ok, why, _made = v._explainers[ev["type"]](s, ev)
+            assert t in ok, (a, why)
+            checked += 1
+            s = t
+    assert checked > 300

@@ -50,6 +50,7 @@ from parsync.model.state import (
     Broker,
     Proposal,
     Reply,
+    Snapshot,
     State,
     Worker,
     bag_add,
@@ -202,6 +203,7 @@ class TraceModel(ParSyncModel):
         # last prefix asked (count, mask, them in model order)
         self._dyn: list[list[int]] = [[] for _ in range(self.W)]
         self._declared: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
+        self._unit = all(z == 1 for z in self.size)  # every need takes one unit per bucket
 
     # -- needs declared by events (version 2 Need) ---------------------------------------------
     def add_need(
@@ -212,6 +214,7 @@ class TraceModel(ParSyncModel):
         self.N = n + 1
         self.prio = (*self.prio, priority)
         self.size = (*self.size, size)
+        self._unit = self._unit and size == 1
         self.owner = (*self.owner, owner)
         self.arrival = (*self.arrival, 0)
         self.gang = (*self.gang, gang)
@@ -295,6 +298,19 @@ class TraceModel(ParSyncModel):
         ledger = pset(br.ledger, n, ())
         status = pset(br.status, n, RELEASED)
         return br._replace(seq=tuple(seq), claims=tuple(claims), ledger=ledger, status=status)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def read(self, br: Broker, p: int, at: int) -> Snapshot:
+        # ParSyncModel.read without variants: used units per bucket as a list comprehension
+        # (len of the claims when every need is one unit: the common case)
+        seq = br.seq
+        claims = br.claims
+        if self._unit:
+            return Snapshot(at, tuple([(seq[b], len(claims[b])) for b in self.members[p]]))
+        size = self.size
+        return Snapshot(
+            at, tuple([(seq[b], sum([size[n] for n in claims[b]])) for b in self.members[p]])
+        )
 
     # -- StartCycle -------------------------------------------------------------------------
     def _arrived_by(self, wi: int, cycle: int) -> tuple[int, tuple[int, ...]]:

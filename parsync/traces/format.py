@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -235,15 +236,20 @@ _COMPILED = _COMPILED_BY[VERSION]  # the latest (a superset of every earlier ver
 
 
 def _pairs_ok(v: Any) -> bool:
+    # every test runs in C (map, set, min): a read carries a pair per bucket of a partition
     if type(v) is not list:
         return False
-    for x in v:
-        if type(x) is not list or len(x) != 2:
-            return False
-        a, b = x
-        if type(a) is not int or type(b) is not int or a < 0 or b < 0:
-            return False
-    return True
+    if not v:
+        return True
+    if set(map(type, v)) != _LIST or set(map(len, v)) != _TWO:
+        return False
+    flat = list(chain.from_iterable(v))
+    return set(map(type, flat)) == _INT and min(flat) >= 0
+
+
+_LIST = {list}
+_TWO = {2}
+_INT = {int}
 
 
 def _reads_ok(v: Any) -> bool:
@@ -257,53 +263,61 @@ def _reads_ok(v: Any) -> bool:
     return True
 
 
-def _any(v: Any) -> bool:
-    return True
-
-
-# The fast path of :func:`check_event`, one table per event type: the field names
-# it must have, the names it may have, and a yes/no test per name. It answers
-# only "well-formed or not" (one set test and one predicate call per field, a few
-# microseconds on a long trace); a "not" is re-checked by the slow, table-driven
-# path that words the error. It is never looser than the slow path (a test
+# The fast path of :func:`check_event`, per version and event type: the field names
+# it must have, the names it may have, and a yes/no test per name, compiled into one
+# straight-line function (``_compile_fast``). It answers only "well-formed or not"
+# (a few microseconds on a long trace); a "not" is re-checked by the slow,
+# table-driven path that words the error. It is never looser than the slow path (a test
 # checks the two agree), so the error text and the verdicts stay those of the
 # slow path.
 _FAST_TESTS: dict[str, Any] = {**_OK, PAIRS: _pairs_ok, READS: _reads_ok}
-_Fast = dict[str, tuple[frozenset[str], frozenset[str], dict[str, Any]]]
-_FAST_BY: dict[int, _Fast] = {
-    v: {
-        t: (
-            frozenset(req),
-            frozenset(("type", *req, *opt, *COMMON_OPTIONAL)),
-            {
-                "type": _any,
-                # None: an integer >= 0, tested inline (the commonest kind: no call)
-                **{
-                    n: None if k == NAT else _FAST_TESTS[k] for n, k in (*req.items(), *opt.items())
-                },
-                **{n: _FAST_TESTS[k] for n, k in COMMON_OPTIONAL.items()},
-            },
-        )
-        for t, (req, opt) in table.items()
+_MISSING = object()
+
+
+def _compile_fast(t: str, req: Mapping[str, str], opt: Mapping[str, str]) -> Any:
+    """One event type's fast test as straight-line code: the key sets, then each field
+    inline (integers and ids without a call; the other kinds call their predicate).
+    Equal to looping over the table (``_FAST``), without the loop."""
+    body = [
+        "def check(ev):",
+        "    keys = ev.keys()",
+        "    if not (REQ <= keys and keys <= ALLOWED):",
+        "        return False",
+        "    get = ev.get",
+    ]
+    env: dict[str, Any] = {
+        "REQ": frozenset(req),
+        "ALLOWED": frozenset(("type", *req, *opt, *COMMON_OPTIONAL)),
+        "MISSING": _MISSING,
     }
+    fields = [(n, k, True) for n, k in req.items()]
+    fields += [(n, k, False) for n, k in (*opt.items(), *COMMON_OPTIONAL.items())]
+    for i, (name, kind, required) in enumerate(fields):
+        body.append(f"    v = get({name!r}, MISSING)")
+        guard = "" if required else "v is not MISSING and "
+        if kind == NAT:
+            bad = "(type(v) is not int or v < 0)"
+        elif kind == ID:
+            bad = "not ((type(v) is str and v != '') or (type(v) is int and v >= 0))"
+        else:
+            env[f"T{i}"] = _FAST_TESTS[kind]
+            bad = f"not T{i}(v)"
+        body += [f"    if {guard}{bad}:", "        return False"]
+    body.append("    return True")
+    exec("\n".join(body), env)  # noqa: S102 - code built from the field table above
+    return env["check"]
+
+
+# per version, per event type: the compiled fast test
+_WF_BY: dict[int, dict[str, Any]] = {
+    v: {t: _compile_fast(t, req, opt) for t, (req, opt) in table.items()}
     for v, table in TABLES.items()
 }
-_FAST = _FAST_BY[VERSION]
 
 
-def _well_formed(ev: dict[str, Any], t: str, fast: _Fast = _FAST) -> bool:
+def _well_formed(ev: dict[str, Any], t: str, version: int = VERSION) -> bool:
     """The fast path: True only when every field is present, known and well typed."""
-    req, allowed, tests = fast[t]
-    if not (req.issubset(ev) and allowed.issuperset(ev)):
-        return False
-    for k, v in ev.items():
-        test = tests[k]
-        if test is None:
-            if type(v) is not int or v < 0:
-                return False
-        elif not test(v):
-            return False
-    return True
+    return bool(_WF_BY[version][t](ev))
 
 
 def _field_ok(name: str, kind: str, test: Any, v: Any) -> None:
@@ -317,8 +331,8 @@ def check_event(ev: Any, version: int = VERSION) -> str:
     :data:`EVENTS_V2`); its type, or raise ``_Bad``."""
     if type(ev) is dict:
         t = ev.get("type")
-        fast = _FAST_BY[version]
-        if type(t) is str and t in fast and _well_formed(ev, t, fast):
+        fast = _WF_BY[version]
+        if type(t) is str and t in fast and fast[t](ev):
             return t
     return check_event_slow(ev, version)
 
@@ -604,8 +618,7 @@ def event_lines(
     """
     number = after
     loads = _loads
-    fast = _FAST_BY[version]
-    well_formed = _well_formed
+    fast = _WF_BY[version]
     for raw in stream:
         number += 1
         try:
@@ -616,7 +629,7 @@ def event_lines(
             ev = _decode(path, number, raw)  # raises the worded error
         if type(ev) is dict:
             t = ev.get("type")
-            if type(t) is str and t in fast and well_formed(ev, t, fast):
+            if type(t) is str and t in fast and fast[t](ev):
                 yield number, ev, t
                 continue
         try:

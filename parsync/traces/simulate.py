@@ -384,6 +384,98 @@ def simulate(
         s = t
 
 
+def simulate_sampled(
+    config: Config,
+    *,
+    seed: int = 0,
+    steps: int = 1000,
+    fault_rate: float = 0.02,
+    release_rate: float = 0.3,
+) -> Iterator[dict[str, Any]]:
+    """A version 2 trace (policy contract) of a reference walk of a large Config.
+
+    :func:`simulate` lists every bucket set a worker may propose (``choices``), which a
+    Config with gangs over hundreds of buckets cannot afford (2 of 256: 32,640 sets per
+    worker view). Here a worker's Propose is one bucket set drawn at random among those
+    that fit (from its room list, never enumerated), Crash is built directly, and every
+    other step is ``ParSyncModel.step``; the faults are the reference's (crash, drop,
+    duplicate, failover) with probability ``fault_rate`` when enabled. A reference run is
+    a contract run, so the header says version 2 and the contract, as a recorder of a
+    real scheduler would. Reproducible under a seed; not the same walk as
+    :func:`simulate`.
+    """
+    from parsync.traces.fastmodel import TraceModel
+
+    rng = random.Random(seed)
+    m = TraceModel(config)
+    s = m.init_state()
+    ids = _Ids()
+    placed: set[int] = set()
+    cache: dict[int, tuple[Worker, tuple[Action, ...]]] = {}
+
+    def moves(wi: int, w: Worker) -> tuple[Action, ...]:
+        e = cache.get(wi)
+        if e is not None and e[0] is w:
+            return e[1]
+        out: list[Action] = []
+        if not w.up:
+            out += [StartCycle(wi), Recover(wi)]
+        else:
+            if not w.waiting and not w.pending:
+                out.append(StartCycle(wi))
+            if not w.waiting and w.pending:
+                n = w.pending[0]
+                room, _named = m._candidates(w, n)
+                if len(room) >= m.gang[n]:
+                    out.append(Propose(wi, tuple(sorted(rng.sample(room, m.gang[n])))))
+                else:
+                    out.append(Defer(wi))
+        got = tuple(out)
+        cache[wi] = (w, got)
+        return got
+
+    yield header(
+        config, source=f"sampled reference walk (seed {seed})", hidden=[], version=2,
+        policy="contract",
+    )  # fmt: skip
+    for _ in range(steps):
+        faults: list[Action] = []
+        rest: list[Action] = []
+        for wi, w in enumerate(s.workers):
+            rest += moves(wi, w)
+            if w.up:
+                faults.append(Crash(wi))
+                if w.waiting and m.lost(s, wi, w):
+                    rest.append(StartCycle(wi))
+        rest += [Commit(p) for p in m.deliverable(s.to_broker)]
+        rest += [HandleReply(r) for r in distinct(s.to_workers) if s.workers[r.worker].up]
+        for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+            faults += [Drop(x), Duplicate(x)]
+        faults.append(Failover())
+        releases = [Release(n) for n in sorted(placed)]
+        r = rng.random()
+        if r < fault_rate or not (rest or releases):
+            a = rng.choice(faults)
+        elif releases and (r < fault_rate + release_rate or not rest):
+            a = rng.choice(releases)
+        else:
+            a = rng.choice(rest)
+        if isinstance(a, Crash):
+            f = s.faults
+            ws = s.workers[: a.w] + (m.crash(s.workers[a.w]),) + s.workers[a.w + 1 :]
+            t: State | None = s._replace(workers=ws, faults=(f[0] + 1, *f[1:]))
+        else:
+            t = m.step(s, a)
+        assert t is not None, f"{a} was listed as enabled"
+        ev = event_of(m, s, a, t, ids)
+        if isinstance(a, Release):
+            placed.discard(a.n)
+        elif isinstance(a, Commit) and ev["result"] == KIND_NAMES[COMMITTED]:
+            placed.add(a.m.need)
+        yield ev
+        s = t
+
+
 def write_trace(out: IO[str], lines: Iterator[dict[str, Any]]) -> int:
     """Write JSONL; the number of event lines written (the header excluded)."""
     n = -1
@@ -404,6 +496,7 @@ __all__ = [
     "header",
     "simulate",
     "simulate_contract",
+    "simulate_sampled",
     "write_file",
     "write_trace",
 ]
