@@ -601,3 +601,22 @@ def test_explainers_build_the_models_step(policy: str) -> None:
             checked += 1
             s = t
     assert checked > 300
+
+
+def test_the_documented_v2_example_is_valid() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "traces.md").read_text("utf-8")
+    block = doc.split("<!-- trace-v2-example:begin -->")[1].split("<!-- trace-v2-example:end -->")[
+        0
+    ]
+    lines = [json.loads(x) for x in block.splitlines() if x.startswith("{")]
+    assert lines[0]["version"] == 2 and len(lines) > 15
+    r = _validate(lines)
+    assert r.verdict == "valid", (r.line, r.message)
+    assert [x["type"] for x in lines[1:]] == [x["type"] for x in GOOD[1:17]] + [
+        "Need",
+        "StartCycle",
+        "Release",
+    ]
+    # the need declared last is pending at worker 0 and does not fit yet
+    bad = {"type": "Propose", "worker": 0, "need": 2, "buckets": [[0, 1], [1, 0]]}
+    _rejected([*lines, bad], len(lines) + 1, "bucket 0 has no room for n2")

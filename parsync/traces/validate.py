@@ -15,6 +15,15 @@ event nothing explains is reported with its line, the reasons per candidate,
 the candidate states, and the property it would break if the step were taken
 anyway (``properties.py`` evaluated on the forced step).
 
+Policy: a version 1 trace is judged against the model's ``reference`` policy, a
+version 2 trace against the ``contract`` (or the ``reference`` when its header
+says so): ``Timeout``, ``Refresh``, ``Restart``, Propose and Defer of any pending
+need, StartCycle at any time, and a broker answer other than committed valid iff
+it is true of the proposal (``ParSyncModel.rejections``). Version 2 ``Need``
+events add needs as the trace goes (:meth:`Validator.declare`,
+``TraceModel.add_need``): each candidate state gets the need's broker slots when
+the event comes, and a StartCycle of its owner after it takes it up.
+
 Scope: the header's Config gives the constants (workers, partitions,
 capacities, partition map, needs, R, strategy). Its ``max_cycle`` and fault
 budgets are state constraints that keep *exhaustive* checking finite, not
@@ -23,11 +32,14 @@ real run is not bounded by a checker's scope, and a million-event trace needs
 no special header.
 
 Speed: each event is explained by building only the successor along its own
-action from the model's component steps (``start_cycle``/``_worker_moves``,
-``propose``, ``commit``, ``handle``, ``release``, ``failover``,
+action from the model's component steps (``start_cycle``, ``defer``/``defer_need``,
+``crash``, ``recover``/``restart``, ``timeout``, ``refresh``, ``propose``,
+``commit``/``rejections``, ``handle``, ``release``, ``failover``,
 ``_drop``/``_dup``), never by enumerating every successor; Propose asks only
-whether its own bucket set is allowed (``ParSyncModel.fits``) and Crash builds
-no other move. The model is :class:`~model.traces.fastmodel.TraceModel`: no
+whether its own bucket set is allowed (``ParSyncModel.fits``), no worker's moves
+are listed (so no bucket set is ever enumerated), and the hidden-step search
+generates each hidden type's steps directly (:meth:`Validator._hidden_succ`).
+The model is :class:`~model.traces.fastmodel.TraceModel`: no
 memo tables, per-need sequences as persistent vectors (a commit or release
 copies a chunk, not N entries), and no step whose cost grows with the number
 of needs beyond a worker's own pending list.
