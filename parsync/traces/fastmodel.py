@@ -53,7 +53,6 @@ from parsync.model.state import (
     Snapshot,
     State,
     Worker,
-    bag_add,
     bag_remove,
 )
 
@@ -420,7 +419,9 @@ class TraceModel(ParSyncModel):
         return self._handle(r, w, br)
 
     def bag_add(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
-        return bag_add(bag, m)
+        # the model's bag_add (a sorted copy), by bisection: the bag is sorted already
+        i = bisect_right(bag, m)
+        return bag[:i] + (m,) + bag[i:]
 
     def bag_remove(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
         return bag_remove(bag, m)

@@ -959,6 +959,19 @@ class Validator:
     # -- the broker -----------------------------------------------------------------------------
     def _proposals(self, s: State, ev: dict[str, Any]) -> list[Proposal]:
         """Distinct proposals in flight the event may mean (by id, else by content)."""
+        known = self.ids.get(ev["id"]) if "id" in ev else None
+        if known is not None:  # the messages the id may be, those still in flight
+            tb = s.to_broker
+            w = ev.get("worker")
+            n = ev.get("need")
+            return [
+                p
+                for p in known
+                if type(p) is Proposal
+                and (w is None or p.worker == w)
+                and (n is None or p.need == n)
+                and p in tb
+            ]
         return [p for p in distinct(s.to_broker) if _may_be(p, ev, self.ids)]
 
     def _queue(self, s: State, ev: dict[str, Any]) -> tuple[Proposal, ...]:
@@ -1086,8 +1099,9 @@ class Validator:
         known = self.ids.get(ev["id"]) if "id" in ev else None
         ok: list[State] = []
         why: list[str] = []
-        for r in distinct(s.to_workers):
-            if r.worker != wi or (known is not None and r not in known):
+        tw0 = s.to_workers
+        for r in distinct(tw0) if known is None else known:
+            if r.worker != wi or type(r) is not Reply or (known is not None and r not in tw0):
                 continue
             if (
                 ev.get("need", r.need) != r.need
