@@ -921,8 +921,9 @@ class Validator:
         return [self._put(s, wi, nw, (*f[:4], f[4] + 1, *f[5:]))], [], []
 
     def _ev_Need(self, s: State, ev: dict[str, Any]) -> Any:
-        # the need was added to the model by declare(); each candidate gets its slot
-        missing = self.m.N - len(s.broker.status)
+        # the need was added to the model by declare(); each candidate gets its slot (up to
+        # this need only: a replayed earlier Need must not make later needs arrive)
+        missing = ev["need"] + 1 - len(s.broker.status)
         return [self.m.extend_state(s, missing) if missing > 0 else s], [], []
 
     def declare(self, ev: dict[str, Any]) -> None:
