@@ -650,3 +650,46 @@ def test_need_events_with_hidden_duplicates() -> None:
         v2 = _validate(hide_first_copy(_with_need_events(json.loads(json.dumps(lines)))))
         assert (v1.verdict, v1.hidden_steps) == ("valid", 1), (seed, v1.message)
         assert (v2.verdict, v2.hidden_steps) == ("valid", 1), (seed, v2.line, v2.message)
+
+
+def test_v2_lines_agree_with_the_schema() -> None:
+    """The checker for version 2 lines (header and events) and the schema's ``v2``
+    definition accept and refuse the same lines; version 1's definition refuses the
+    version 2 events and header."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from parsync.traces.format import _Bad, check_event, check_header, schema
+
+    doc = schema()
+    v2 = jsonschema.Draft202012Validator({**doc, "anyOf": [{"$ref": "#/$defs/v2"}]})
+    v1 = jsonschema.Draft202012Validator({**doc, "anyOf": [{"$ref": "#/$defs/v1"}]})
+
+    def ok(line: Any) -> bool:
+        try:
+            if isinstance(line, dict) and line.get("type") == "header":
+                check_header(line)
+                return bool(line.get("version") == 2)
+            check_event(line, 2)
+        except _Bad:
+            return False
+        return True
+
+    extra = [
+        {"type": "Need", "need": 2, "owner": 0, "priority": 3, "gang": 2, "eligible": [0, 1]},
+        {"type": "Recover", "worker": 0, "cycle": 4, "read": []},
+        {"type": "Restart", "worker": 0, "cycle": 4},
+        {**_header(policy="reference", hidden=["Timeout", "StartCycle"])},
+    ]
+    n = 0
+    for line in [*GOOD, *extra]:
+        cands: list[Any] = [line]
+        for k in line:
+            for bad in (None, "x", -1, 1.5, [], {}, [[1]], "Propose", ["Need"]):
+                cands.append({**line, k: bad})
+            cands.append({kk: vv for kk, vv in line.items() if kk != k})
+        cands.append({**line, "bogus": 1})
+        for c in cands:
+            assert ok(c) == v2.is_valid(c), c
+            n += 1
+        if line["type"] in ("Timeout", "Refresh", "Restart", "Need", "header"):
+            assert not v1.is_valid(line), line
+    assert n > 500
