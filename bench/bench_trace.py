@@ -34,9 +34,10 @@ fault of the reference (crashes, recoveries, drops, duplicates, failovers), gene
 by ``simulate_sampled`` (a reference walk in which each Propose is one bucket set
 drawn among those that fit) and written as a version 2 trace judged against the
 contract. Target: at least 100,000 events/s (wall, one core). ``--results FILE``
-writes the rows as JSON (``bench/results/trace-realistic.json``).
+writes the rows as JSON (``bench/results/trace-realistic.json``). ``--need-events``
+also measures each run with its needs declared by version 2 ``Need`` events.
 
-    python bench/bench_trace.py --realistic --lengths 25000,100000,400000 \
+    python bench/bench_trace.py --realistic --need-events --lengths 25000,100000,400000 \
         --results bench/results/trace-realistic.json
 """
 
@@ -105,6 +106,36 @@ def _child(path: Path, stdlib_json: bool) -> dict[str, Any] | None:
     return got
 
 
+def _to_need_events(path: Path) -> Path:
+    """The same run with its needs declared by version 2 Need events instead of the
+    Config: each need just before its owner's StartCycle that reaches its arrival cycle,
+    renumbered in declaration order (a Need's id is the next one); streamed."""
+    out = path.with_suffix(".needs.jsonl")
+    with open(path, "rb") as src, open(out, "w", encoding="utf-8") as dst:
+        h = json.loads(src.readline())
+        needs = h["config"]["needs"]
+        todo: dict[int, list[int]] = {}  # owner -> its needs, latest arrival last
+        for n in sorted(range(len(needs)), key=lambda n: (needs[n].get("arrival", 1), n)):
+            todo.setdefault(needs[n]["owner"], []).append(n)
+        at = dict.fromkeys(todo, 0)
+        new: dict[int, int] = {}
+        dst.write(json.dumps({**h, "config": {**h["config"], "needs": []}}) + "\n")
+        for line in src:
+            ev = json.loads(line)
+            if ev["type"] == "StartCycle" and ev["worker"] in todo:
+                mine, i = todo[ev["worker"]], at[ev["worker"]]
+                while i < len(mine) and needs[mine[i]].get("arrival", 1) <= ev["cycle"]:
+                    d = {k: v for k, v in needs[mine[i]].items() if k != "arrival"}
+                    new[mine[i]] = len(new)
+                    dst.write(json.dumps({"type": "Need", "need": new[mine[i]], **d}) + "\n")
+                    i += 1
+                at[ev["worker"]] = i
+            if "need" in ev:
+                ev["need"] = new[ev["need"]]
+            dst.write(json.dumps(ev, separators=(",", ":")) + "\n")
+    return out
+
+
 def realistic(a: argparse.Namespace) -> int:
     """Generate and validate the realistic trace at each length; print and record rows."""
     rows: list[dict[str, Any]] = []
@@ -115,46 +146,54 @@ def realistic(a: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         k = write_file(path, simulate_sampled(realistic_config(needs), seed=a.seed, steps=n))
         gen_s = time.perf_counter() - t0
-        m = _child(path, a.stdlib_json)
-        if m is None:
-            return 2
-        kinds: dict[str, int] = {}
-        with open(path, "rb") as f:
-            f.readline()
-            for line in f:
-                t = json.loads(line)["type"]
-                kinds[t] = kinds.get(t, 0) + 1
-        rss = [kb for _, kb in m["rss_kb"]]
-        half = rss[len(rss) // 2 :]
-        row = {
-            "events": m["events"],
-            "needs": needs,
-            "mb": round(path.stat().st_size / 1e6, 1),
-            "generate_seconds": round(gen_s, 1),
-            "verdict": m["verdict"],
-            "message": m["message"],
-            "wall_seconds": round(m["seconds"], 2),
-            "cpu_seconds": round(m["cpu_seconds"], 2),
-            "events_per_second_wall": round(m["events"] / m["seconds"]),
-            "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
-            "rss_before_mb": round(m["rss_start_kb"] / 1024, 1),
-            "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
-            "rss_growth_second_half_mb": round((max(half) - min(half)) / 1024, 1) if half else 0,
-            "peak_candidates": m["peak_candidates"],
-            "hidden_steps": m["hidden_steps"],
-            "event_types": dict(sorted(kinds.items())),
-        }
-        ok = ok and m["verdict"] == "valid" and k == m["events"]
-        rows.append(row)
-        print(
-            f"{row['events']:>9,} events ({row['mb']} MB, {needs:,} needs, generated in "
-            f"{gen_s:.0f} s): {row['verdict']}, {row['wall_seconds']} s wall, "
-            f"{row['events_per_second_wall']:,} events/s wall "
-            f"({row['events_per_second_cpu']:,} CPU), peak RSS {row['peak_rss_mb']} MB, "
-            f"growth over the second half {row['rss_growth_second_half_mb']} MB",
-            flush=True,
-        )
-        path.unlink()
+        variants = [("config", path)]
+        if a.need_events:
+            variants.append(("Need events", _to_need_events(path)))
+        for variant, vpath in variants:
+            m = _child(vpath, a.stdlib_json)
+            if m is None:
+                return 2
+            kinds: dict[str, int] = {}
+            with open(vpath, "rb") as f:
+                f.readline()
+                for line in f:
+                    t = json.loads(line)["type"]
+                    kinds[t] = kinds.get(t, 0) + 1
+            rss = [kb for _, kb in m["rss_kb"]]
+            half = rss[len(rss) // 2 :]
+            row = {
+                "needs_declared_by": variant,
+                "events": m["events"],
+                "needs": needs,
+                "mb": round(vpath.stat().st_size / 1e6, 1),
+                "generate_seconds": round(gen_s, 1),
+                "verdict": m["verdict"],
+                "message": m["message"],
+                "wall_seconds": round(m["seconds"], 2),
+                "cpu_seconds": round(m["cpu_seconds"], 2),
+                "events_per_second_wall": round(m["events"] / m["seconds"]),
+                "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+                "rss_before_mb": round(m["rss_start_kb"] / 1024, 1),
+                "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
+                "rss_growth_second_half_mb": round((max(half) - min(half)) / 1024, 1)
+                if half
+                else 0,
+                "peak_candidates": m["peak_candidates"],
+                "hidden_steps": m["hidden_steps"],
+                "event_types": dict(sorted(kinds.items())),
+            }
+            want = k + kinds.get("Need", 0)
+            ok = ok and m["verdict"] == "valid" and want == m["events"]
+            rows.append(row)
+            print(
+                f"{row['events']:>9,} events, needs in the {variant} ({row['mb']} MB, "
+                f"{needs:,} needs, generated in {gen_s:.0f} s): {row['verdict']}, "
+                f"{row['wall_seconds']} s wall, {row['events_per_second_wall']:,} events/s wall "
+                f"({row['events_per_second_cpu']:,} CPU), peak RSS {row['peak_rss_mb']} MB, "
+                f"growth over the second half {row['rss_growth_second_half_mb']} MB",
+                flush=True,
+            )
+            vpath.unlink()
     best = max(r["events_per_second_wall"] for r in rows)
     doc = {
         "command": f"python bench/bench_trace.py {' '.join(a.argv)}".rstrip(),
@@ -287,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         help="--realistic: trace lengths, comma-separated",
     )
     ap.add_argument("--results", help="--realistic: write the rows as JSON here")
+    ap.add_argument(
+        "--need-events",
+        action="store_true",
+        help="--realistic: also measure the same runs with their needs declared by Need events",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process
     a = ap.parse_args(argv)
     a.argv = sys.argv[1:] if argv is None else argv

@@ -35,7 +35,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from heapq import merge
 from itertools import chain
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from parsync.model.config import Config
 from parsync.model.protocol import _M, ParSyncModel
@@ -202,6 +202,18 @@ class TraceModel(ParSyncModel):
         # last prefix asked (count, mask, them in model order)
         self._dyn: list[list[int]] = [[] for _ in range(self.W)]
         self._declared: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
+        # the per-need tables as lists (they index alike), so that a need declared by an
+        # event is an append, not a copy of every table (quadratic over a long trace)
+        grow: Any = list
+        self.prio = grow(self.prio)
+        self.size = grow(self.size)
+        self.owner = grow(self.owner)
+        self.arrival = grow(self.arrival)
+        self.gang = grow(self.gang)
+        self.eligible = grow(self.eligible)
+        self.eligible_sets = grow(self.eligible_sets)
+        # one tuple and set per distinct eligible list (most needs may use every bucket)
+        self._elig: dict[tuple[int, ...], tuple[tuple[int, ...], frozenset[int]]] = {}
         self._unit = all(z == 1 for z in self.size)  # every need takes one unit per bucket
 
     # -- needs declared by events (version 2 Need) ---------------------------------------------
@@ -211,15 +223,18 @@ class TraceModel(ParSyncModel):
         """Add a need (its id: the next one); the caller checked the fields."""
         n = self.N
         self.N = n + 1
-        self.prio = (*self.prio, priority)
-        self.size = (*self.size, size)
+        cast(list[int], self.prio).append(priority)
+        cast(list[int], self.size).append(size)
         self._unit = self._unit and size == 1
-        self.owner = (*self.owner, owner)
-        self.arrival = (*self.arrival, 0)
-        self.gang = (*self.gang, gang)
+        cast(list[int], self.owner).append(owner)
+        cast(list[int], self.arrival).append(0)
+        cast(list[int], self.gang).append(gang)
         elig = tuple(sorted(eligible))
-        self.eligible = (*self.eligible, elig)
-        self.eligible_sets = (*self.eligible_sets, frozenset(elig))
+        shared = self._elig.get(elig)
+        if shared is None:
+            shared = self._elig[elig] = (elig, frozenset(elig))
+        cast(list[tuple[int, ...]], self.eligible).append(shared[0])
+        cast(list[frozenset[int]], self.eligible_sets).append(shared[1])
         self._rank.append(self._need_key(n))
         mine = list(self.needs_of[owner])
         insort(mine, n, key=self._need_key)
