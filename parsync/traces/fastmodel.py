@@ -31,10 +31,11 @@ The hashed model files are untouched.
 
 from __future__ import annotations
 
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
+from heapq import merge
 from itertools import chain
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 from parsync.model.config import Config
 from parsync.model.protocol import _M, ParSyncModel
@@ -49,9 +50,9 @@ from parsync.model.state import (
     Broker,
     Proposal,
     Reply,
+    Snapshot,
     State,
     Worker,
-    bag_add,
     bag_remove,
 )
 
@@ -153,6 +154,17 @@ class PVec:
         return repr(tuple(self))
 
 
+def pappend(vec: Any, x: Any) -> Any:
+    """``vec`` with ``x`` appended: a PVec's last chunk copied (or a new one), a tuple's copy."""
+    if type(vec) is PVec:
+        cs = vec._chunks
+        n = len(vec)
+        if n & _LOW:  # room in the last chunk
+            return PVec._of(cs[:-1] + (cs[-1] + (x,),), n + 1)
+        return PVec._of(cs + ((x,),), n + 1)
+    return (*vec, x)
+
+
 def pset(vec: Any, i: int, x: Any) -> Any:
     """``vec`` with item ``i`` replaced: a PVec's :meth:`PVec.set`, a tuple's slice copy."""
     if type(vec) is PVec:
@@ -161,10 +173,19 @@ def pset(vec: Any, i: int, x: Any) -> Any:
 
 
 class TraceModel(ParSyncModel):
-    """ParSyncModel (no variant, memo off) with need-count-independent step costs."""
+    """ParSyncModel (no variant, memo off) with need-count-independent step costs.
 
-    def __init__(self, config: Config) -> None:
-        super().__init__(config, memo=False)
+    ``policy`` is the model's (``reference``: version 1 traces; ``contract``). Needs
+    may be added after construction (:meth:`add_need`, a version 2 ``Need`` event):
+    a need added so is *arrived* in a state whose broker already has its slot
+    (``n < len(broker.status)``: the validator extends each candidate state when
+    the event comes), so a StartCycle after the event takes it up and one before it
+    does not - in each candidate, the model with that need's arrival cycle set to
+    its owner's next cycle.
+    """
+
+    def __init__(self, config: Config, policy: str = "reference") -> None:
+        super().__init__(config, memo=False, policy=policy)
         assert self.variant is None, "a TraceModel is the model itself, without variants"
         # per worker: its needs in arrival order and their arrival cycles
         self._by_arrival = tuple(
@@ -173,10 +194,81 @@ class TraceModel(ParSyncModel):
         self._arrivals = tuple(tuple(self.arrival[n] for n in ns) for ns in self._by_arrival)
         # per worker, for the last k asked: (k, mask of the first k, them in model order)
         self._arrived: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
-        rank = [0] * self.N  # position in the model's need order (_need_key)
-        for i, n in enumerate(sorted(range(self.N), key=self._need_key)):
-            rank[n] = i
-        self._rank = tuple(rank)
+        # the model's need order (_need_key) as a per-need sort key; a list, as needs
+        # declared by events extend it
+        self._rank: list[tuple[int, int]] = [self._need_key(n) for n in range(self.N)]
+        self._static = self.N  # needs of the Config; later ids were added by add_need
+        # per worker: the needs added by add_need, in id order, and the cache of the
+        # last prefix asked (count, mask, them in model order)
+        self._dyn: list[list[int]] = [[] for _ in range(self.W)]
+        self._declared: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
+        # the per-need tables as lists (they index alike), so that a need declared by an
+        # event is an append, not a copy of every table (quadratic over a long trace)
+        grow: Any = list
+        self.prio = grow(self.prio)
+        self.size = grow(self.size)
+        self.owner = grow(self.owner)
+        self.arrival = grow(self.arrival)
+        self.gang = grow(self.gang)
+        self.eligible = grow(self.eligible)
+        self.eligible_sets = grow(self.eligible_sets)
+        # one tuple and set per distinct eligible list (most needs may use every bucket)
+        self._elig: dict[tuple[int, ...], tuple[tuple[int, ...], frozenset[int]]] = {}
+        self._unit = all(z == 1 for z in self.size)  # every need takes one unit per bucket
+
+    # -- needs declared by events (version 2 Need) ---------------------------------------------
+    def add_need(
+        self, owner: int, priority: int, gang: int, size: int, eligible: tuple[int, ...]
+    ) -> int:
+        """Add a need (its id: the next one); the caller checked the fields."""
+        n = self.N
+        self.N = n + 1
+        cast(list[int], self.prio).append(priority)
+        cast(list[int], self.size).append(size)
+        self._unit = self._unit and size == 1
+        cast(list[int], self.owner).append(owner)
+        cast(list[int], self.arrival).append(0)
+        cast(list[int], self.gang).append(gang)
+        elig = tuple(sorted(eligible))
+        shared = self._elig.get(elig)
+        if shared is None:
+            shared = self._elig[elig] = (elig, frozenset(elig))
+        cast(list[tuple[int, ...]], self.eligible).append(shared[0])
+        cast(list[frozenset[int]], self.eligible_sets).append(shared[1])
+        self._rank.append(self._need_key(n))
+        mine = list(self.needs_of[owner])
+        insort(mine, n, key=self._need_key)
+        self.needs_of = (*self.needs_of[:owner], tuple(mine), *self.needs_of[owner + 1 :])
+        self._dyn[owner].append(n)
+        return n
+
+    def extend_state(self, s: State, count: int = 1) -> State:
+        """``s`` with broker and ghost slots for ``count`` more needs (unplaced)."""
+        br = s.broker
+        ledger, status, placed = br.ledger, br.status, s.placed
+        for _ in range(count):
+            ledger = pappend(ledger, ())
+            status = pappend(status, UNPLACED)
+            placed = pappend(placed, 0)
+        return s._replace(broker=br._replace(ledger=ledger, status=status), placed=placed)
+
+    def _declared_by(self, wi: int, known_needs: int) -> tuple[int, tuple[int, ...]]:
+        """Worker ``wi``'s event-declared needs with an id below ``known_needs`` (the
+        broker's need count in a state): (bit mask, the needs in model order)."""
+        dyn = self._dyn[wi]
+        k = bisect_left(dyn, known_needs)
+        have, mask, ranked = self._declared[wi]
+        if k != have:
+            if k < have:
+                have, mask, ranked = 0, 0, ()
+            got = list(ranked)
+            rank = self._rank.__getitem__
+            for n in dyn[have:k]:
+                mask |= 1 << n
+                insort(got, n, key=rank)
+            ranked = tuple(got)
+            self._declared[wi] = (k, mask, ranked)
+        return mask, ranked
 
     # -- the per-need sequences as PVecs --------------------------------------------------
     def init_state(self) -> State:
@@ -220,6 +312,19 @@ class TraceModel(ParSyncModel):
         ledger = pset(br.ledger, n, ())
         status = pset(br.status, n, RELEASED)
         return br._replace(seq=tuple(seq), claims=tuple(claims), ledger=ledger, status=status)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def read(self, br: Broker, p: int, at: int) -> Snapshot:
+        # ParSyncModel.read without variants: used units per bucket as a list comprehension
+        # (len of the claims when every need is one unit: the common case)
+        seq = br.seq
+        claims = br.claims
+        if self._unit:
+            return Snapshot(at, tuple([(seq[b], len(claims[b])) for b in self.members[p]]))
+        size = self.size
+        return Snapshot(
+            at, tuple([(seq[b], sum([size[n] for n in claims[b]])) for b in self.members[p]])
+        )
 
     # -- StartCycle -------------------------------------------------------------------------
     def _arrived_by(self, wi: int, cycle: int) -> tuple[int, tuple[int, ...]]:
@@ -267,6 +372,13 @@ class TraceModel(ParSyncModel):
         c = w.cycle + 1
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
         pending = self.pending_of(wi, c, w.known)
+        if self._dyn[wi]:  # needs declared by events that this state has seen arrive
+            dmask, dranked = self._declared_by(wi, len(br.status))
+            todo = dmask & ~w.known
+            if todo:
+                rank = self._rank.__getitem__
+                got = [n for n in dranked if (todo >> n) & 1]
+                pending = tuple(merge(pending, got, key=rank))
         return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
 
     # -- the worker's hot steps, built positionally ------------------------------------------
@@ -322,7 +434,9 @@ class TraceModel(ParSyncModel):
         return self._handle(r, w, br)
 
     def bag_add(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
-        return bag_add(bag, m)
+        # the model's bag_add (a sorted copy), by bisection: the bag is sorted already
+        i = bisect_right(bag, m)
+        return bag[:i] + (m,) + bag[i:]
 
     def bag_remove(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
         return bag_remove(bag, m)
@@ -331,4 +445,4 @@ class TraceModel(ParSyncModel):
 _T = TypeVar("_T")
 
 
-__all__ = ["PVec", "TraceModel", "pset"]
+__all__ = ["PVec", "TraceModel", "pappend", "pset"]

@@ -1,4 +1,4 @@
-"""The JSONL event-trace format (version 1): field table, fast checker, JSON Schema, reader.
+"""The JSONL event-trace format (versions 1 and 2): field tables, fast checker, JSON Schema, reader.
 
 A trace is one JSON object per line. The first line is a header carrying the
 :class:`~model.config.Config` the scheduler ran with; every later line is one
@@ -25,13 +25,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
 from parsync.model.actions import ACTION_NAMES
 
 FORMAT = "parsync-trace"
-VERSION = 1
+#: the latest version; the validator reads every version in VERSIONS. Version 1 is
+#: judged against the model's ``reference`` policy with the eleven events of
+#: ``EVENTS``; version 2 against the ``contract`` (default) or ``reference`` policy
+#: named in its header, with the events of ``EVENTS_V2`` (docs/traces.md)
+VERSION = 2
+VERSIONS = (1, 2)
+POLICIES = ("contract", "reference")
+DEFAULT_POLICY = {1: "reference", 2: "contract"}
 # The broker's answers, spelled as in the conformance observation vocabulary
 # (conformance/observe.py KIND_NAMES; a test keeps the two identical).
 KIND_NAMES = ("committed", "conflict", "already-placed", "fenced")
@@ -88,8 +96,39 @@ EVENTS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 assert tuple(EVENTS) == ACTION_NAMES, "one event type per model action, in the same order"
 
+#: version 2: the contract's own steps, needs declared by an event, and the worker's
+#: cycle on Recover (for a recorder that does not log a crashed worker's ticks)
+EVENTS_V2: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    **EVENTS,
+    "Recover": ({"worker": NAT}, {"read": READS, "cycle": NAT}),
+    "Timeout": ({"worker": NAT}, {}),
+    "Refresh": ({"worker": NAT, "read": READS}, {}),
+    "Restart": ({"worker": NAT}, {"cycle": NAT}),
+    "Need": (
+        {"need": NAT, "owner": NAT},
+        {"priority": NAT, "gang": NAT, "size": NAT, "eligible": NATS},
+    ),
+}
+TABLES: dict[int, dict[str, tuple[dict[str, str], dict[str, str]]]] = {1: EVENTS, 2: EVENTS_V2}
+#: the event types a version 2 header may declare ``hidden`` (the validator searches
+#: over unlogged steps of these; a Propose, a broker decision or a Need cannot be
+#: left out: the events after them could not be matched)
+HIDEABLE_V2 = (
+    "StartCycle",
+    "Release",
+    "Crash",
+    "Recover",
+    "Drop",
+    "Duplicate",
+    "Failover",
+    "Timeout",
+    "Refresh",
+    "Restart",
+)
+
 HEADER_REQUIRED: dict[str, str] = {"format": "format", "version": "version", "config": OBJECT}
 HEADER_OPTIONAL: dict[str, str] = {"hidden": "hidden", "source": "str"}
+HEADER_OPTIONAL_V2: dict[str, str] = {**HEADER_OPTIONAL, "policy": "policy"}
 
 
 class TraceFormatError(Exception):
@@ -179,27 +218,38 @@ _OK: dict[str, Any] = {
     NUMBER: lambda v: type(v) in (int, float),
     OBJECT: lambda v: type(v) is dict,
 }
-# per event type: (required (name, kind, test) ..., {optional name: (kind, test)}, line size)
-_COMPILED: dict[str, tuple[tuple[tuple[str, str, Any], ...], dict[str, tuple[str, Any]], int]] = {
-    t: (
-        tuple((n, k, _OK.get(k)) for n, k in req.items()),
-        {n: (k, _OK.get(k)) for n, k in (*opt.items(), *COMMON_OPTIONAL.items())},
-        len(req) + 1,
-    )
-    for t, (req, opt) in EVENTS.items()
+_Compiled = dict[str, tuple[tuple[tuple[str, str, Any], ...], dict[str, tuple[str, Any]], int]]
+# per version, per event type: (required (name, kind, test) ..., {optional name: (kind,
+# test)}, line size)
+_COMPILED_BY: dict[int, _Compiled] = {
+    v: {
+        t: (
+            tuple((n, k, _OK.get(k)) for n, k in req.items()),
+            {n: (k, _OK.get(k)) for n, k in (*opt.items(), *COMMON_OPTIONAL.items())},
+            len(req) + 1,
+        )
+        for t, (req, opt) in table.items()
+    }
+    for v, table in TABLES.items()
 }
+_COMPILED = _COMPILED_BY[VERSION]  # the latest (a superset of every earlier version)
 
 
 def _pairs_ok(v: Any) -> bool:
+    # every test runs in C (map, set, min): a read carries a pair per bucket of a partition
     if type(v) is not list:
         return False
-    for x in v:
-        if type(x) is not list or len(x) != 2:
-            return False
-        a, b = x
-        if type(a) is not int or type(b) is not int or a < 0 or b < 0:
-            return False
-    return True
+    if not v:
+        return True
+    if set(map(type, v)) != _LIST or set(map(len, v)) != _TWO:
+        return False
+    flat = list(chain.from_iterable(v))
+    return set(map(type, flat)) == _INT and min(flat) >= 0
+
+
+_LIST = {list}
+_TWO = {2}
+_INT = {int}
 
 
 def _reads_ok(v: Any) -> bool:
@@ -213,46 +263,61 @@ def _reads_ok(v: Any) -> bool:
     return True
 
 
-def _any(v: Any) -> bool:
-    return True
-
-
-# The fast path of :func:`check_event`, one table per event type: the field names
-# it must have, the names it may have, and a yes/no test per name. It answers
-# only "well-formed or not" (one set test and one predicate call per field, a few
-# microseconds on a long trace); a "not" is re-checked by the slow, table-driven
-# path that words the error. It is never looser than the slow path (a test
+# The fast path of :func:`check_event`, per version and event type: the field names
+# it must have, the names it may have, and a yes/no test per name, compiled into one
+# straight-line function (``_compile_fast``). It answers only "well-formed or not"
+# (a few microseconds on a long trace); a "not" is re-checked by the slow,
+# table-driven path that words the error. It is never looser than the slow path (a test
 # checks the two agree), so the error text and the verdicts stay those of the
 # slow path.
 _FAST_TESTS: dict[str, Any] = {**_OK, PAIRS: _pairs_ok, READS: _reads_ok}
-_FAST: dict[str, tuple[frozenset[str], frozenset[str], dict[str, Any]]] = {
-    t: (
-        frozenset(req),
-        frozenset(("type", *req, *opt, *COMMON_OPTIONAL)),
-        {
-            "type": _any,
-            # None: an integer >= 0, tested inline (the commonest kind: no call)
-            **{n: None if k == NAT else _FAST_TESTS[k] for n, k in (*req.items(), *opt.items())},
-            **{n: _FAST_TESTS[k] for n, k in COMMON_OPTIONAL.items()},
-        },
-    )
-    for t, (req, opt) in EVENTS.items()
+_MISSING = object()
+
+
+def _compile_fast(t: str, req: Mapping[str, str], opt: Mapping[str, str]) -> Any:
+    """One event type's fast test as straight-line code: the key sets, then each field
+    inline (integers and ids without a call; the other kinds call their predicate).
+    Equal to looping over the table (``_FAST``), without the loop."""
+    body = [
+        "def check(ev):",
+        "    keys = ev.keys()",
+        "    if not (REQ <= keys and keys <= ALLOWED):",
+        "        return False",
+        "    get = ev.get",
+    ]
+    env: dict[str, Any] = {
+        "REQ": frozenset(req),
+        "ALLOWED": frozenset(("type", *req, *opt, *COMMON_OPTIONAL)),
+        "MISSING": _MISSING,
+    }
+    fields = [(n, k, True) for n, k in req.items()]
+    fields += [(n, k, False) for n, k in (*opt.items(), *COMMON_OPTIONAL.items())]
+    for i, (name, kind, required) in enumerate(fields):
+        body.append(f"    v = get({name!r}, MISSING)")
+        guard = "" if required else "v is not MISSING and "
+        if kind == NAT:
+            bad = "(type(v) is not int or v < 0)"
+        elif kind == ID:
+            bad = "not ((type(v) is str and v != '') or (type(v) is int and v >= 0))"
+        else:
+            env[f"T{i}"] = _FAST_TESTS[kind]
+            bad = f"not T{i}(v)"
+        body += [f"    if {guard}{bad}:", "        return False"]
+    body.append("    return True")
+    exec("\n".join(body), env)  # noqa: S102 - code built from the field table above
+    return env["check"]
+
+
+# per version, per event type: the compiled fast test
+_WF_BY: dict[int, dict[str, Any]] = {
+    v: {t: _compile_fast(t, req, opt) for t, (req, opt) in table.items()}
+    for v, table in TABLES.items()
 }
 
 
-def _well_formed(ev: dict[str, Any], t: str) -> bool:
+def _well_formed(ev: dict[str, Any], t: str, version: int = VERSION) -> bool:
     """The fast path: True only when every field is present, known and well typed."""
-    req, allowed, tests = _FAST[t]
-    if not (req.issubset(ev) and allowed.issuperset(ev)):
-        return False
-    for k, v in ev.items():
-        test = tests[k]
-        if test is None:
-            if type(v) is not int or v < 0:
-                return False
-        elif not test(v):
-            return False
-    return True
+    return bool(_WF_BY[version][t](ev))
 
 
 def _field_ok(name: str, kind: str, test: Any, v: Any) -> None:
@@ -261,25 +326,30 @@ def _field_ok(name: str, kind: str, test: Any, v: Any) -> None:
         _check_field(name, kind, v)
 
 
-def check_event(ev: Any) -> str:
-    """Check one event's shape against :data:`EVENTS`; its type, or raise ``_Bad``."""
+def check_event(ev: Any, version: int = VERSION) -> str:
+    """Check one event's shape against the version's table (:data:`EVENTS`,
+    :data:`EVENTS_V2`); its type, or raise ``_Bad``."""
     if type(ev) is dict:
         t = ev.get("type")
-        if type(t) is str and t in _FAST and _well_formed(ev, t):
+        fast = _WF_BY[version]
+        if type(t) is str and t in fast and fast[t](ev):
             return t
-    return check_event_slow(ev)
+    return check_event_slow(ev, version)
 
 
-def check_event_slow(ev: Any) -> str:
+def check_event_slow(ev: Any, version: int = VERSION) -> str:
     """:func:`check_event` without its fast path: the checker that words each error."""
     if type(ev) is not dict:
         raise _Bad(f"an event must be a JSON object, got {_show(ev)}")
     t = ev.get("type")
-    spec = _COMPILED.get(t) if type(t) is str else None
+    compiled = _COMPILED_BY[version]
+    spec = compiled.get(t) if type(t) is str else None
     if spec is None:
         if t == "header":
             raise _Bad("a second header: the header is the first line only")
-        known = ", ".join(EVENTS)
+        if type(t) is str and t in _COMPILED_BY[VERSION]:
+            raise _Bad(f"event type {t!r} is new in version 2; this trace is version {version}")
+        known = ", ".join(TABLES[version])
         raise _Bad(f"unknown event type {_show(t)}; known types: {known}")
     required, optional, n = spec
     for name, kind, test in required:
@@ -310,18 +380,31 @@ def check_header(h: Any) -> None:
             raise _Bad(f"the header lacks the required field {name!r}")
     if h["format"] != FORMAT:
         raise _Bad(f"the header's format must be {FORMAT!r}, got {_show(h['format'])}")
-    if type(h["version"]) is not int or h["version"] != VERSION:
-        raise _Bad(
-            f"unsupported trace version {_show(h['version'])} (this validator reads {VERSION})"
-        )
+    version = h["version"]
+    if type(version) is not int or version not in VERSIONS:
+        reads = " and ".join(map(str, VERSIONS))
+        raise _Bad(f"unsupported trace version {_show(version)} (this validator reads {reads})")
     if type(h["config"]) is not dict:
         raise _Bad(f"the header's config must be an object, got {_show(h['config'])}")
+    table = TABLES[version]
     for name, v in h.items():
         if name in ("type", *HEADER_REQUIRED):
             continue
         if name == "hidden":
-            if type(v) is not list or not all(type(x) is str and x in EVENTS for x in v):
+            if type(v) is not list or not all(type(x) is str and x in table for x in v):
                 raise _Bad(f"the header's hidden must be a list of event types, got {_show(v)}")
+            if version >= 2:
+                for x in v:
+                    if x not in HIDEABLE_V2:
+                        raise _Bad(
+                            f"the header declares {x} hidden; in version 2 only "
+                            f"{', '.join(HIDEABLE_V2)} may be left out"
+                        )
+        elif name == "policy" and version >= 2:
+            if type(v) is not str or v not in POLICIES:
+                raise _Bad(
+                    f"the header's policy must be one of {', '.join(POLICIES)}, got {_show(v)}"
+                )
         elif name == "source":
             if type(v) is not str:
                 raise _Bad(f"the header's source must be a string, got {_show(v)}")
@@ -360,8 +443,11 @@ def _schema_of(kind: str) -> dict[str, Any]:
         NUMBER: {"type": "number"},
         OBJECT: {"type": "object"},
         "format": {"const": FORMAT},
-        "version": {"const": VERSION},
+        "version": {"const": 1},
+        "version2": {"const": 2},
         "hidden": {"type": "array", "items": {"enum": list(EVENTS)}},
+        "hidden2": {"type": "array", "items": {"enum": list(HIDEABLE_V2)}},
+        "policy": {"enum": list(POLICIES)},
         "str": {"type": "string"},
     }
     return table[kind]
@@ -382,6 +468,21 @@ _DOC = {
     "Drop": "The network loses a message in flight.",
     "Duplicate": "The network delivers a second copy of a message (copy: the copy's id).",
     "Failover": "A new broker epoch starts from the durable state.",
+    "Timeout": "Version 2: a waiting worker abandons its outstanding attempt.",
+    "Refresh": "Version 2: an extra fresh read of one partition (read: exactly one entry).",
+    "Restart": (
+        "Version 2: a crashed worker comes back with nothing re-read (cycle: its cycle now)."
+    ),
+    "Need": (
+        "Version 2: a need arrives (need: the next need id; the fields of a Config need "
+        "but arrival); its owner's next StartCycle takes it up."
+    ),
+}
+_DOC_V2 = {
+    "Recover": (
+        "A crashed worker comes back and re-reads every partition (version 2 cycle: its "
+        "cycle now, when its ticks while down are hidden)."
+    ),
 }
 
 
@@ -400,24 +501,41 @@ def _object(type_const: str, req: Mapping[str, str], opt: Mapping[str, str], doc
 
 
 def schema() -> dict[str, Any]:
-    """The JSON Schema of one trace line (header or event), rendered from the field table."""
-    header = _object(
+    """The JSON Schema of one trace line (header or event) of either version, rendered
+    from the field tables: a line is a version 1 line or a version 2 line (``$defs``
+    ``v1`` and ``v2``); which events follow a header is the header's ``version``."""
+    header1 = _object(
         "header",
         HEADER_REQUIRED,
         HEADER_OPTIONAL,
-        "First line: the Config (model/config.py Config.to_dict fields), the actions the "
-        f"recorder may leave out (default {list(DEFAULT_HIDDEN)}) and a free-form source.",
+        "Version 1 first line: the Config (model/config.py Config.to_dict fields), the "
+        f"actions the recorder may leave out (default {list(DEFAULT_HIDDEN)}) and a "
+        "free-form source. Judged against the reference policy.",
     )
-    events = [_object(t, req, opt, _DOC[t]) for t, (req, opt) in EVENTS.items()]
+    header2 = _object(
+        "header",
+        {**HEADER_REQUIRED, "version": "version2"},
+        {**HEADER_OPTIONAL_V2, "hidden": "hidden2"},
+        "Version 2 first line: as version 1, plus the policy judged against (default "
+        "contract). Needs may also be declared by Need events.",
+    )
+    events1 = [_object(t, req, opt, _DOC[t]) for t, (req, opt) in EVENTS.items()]
+    events2 = [_object(t, req, opt, _DOC_V2.get(t, _DOC[t])) for t, (req, opt) in EVENTS_V2.items()]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://parsync-spec.invalid/{FORMAT}/v{VERSION}.schema.json",
-        "title": f"ParSync event trace, version {VERSION}: one line",
+        "title": "ParSync event trace, versions 1 and 2: one line",
         "description": (
             "One JSON object per line. The first line is the header, every later line "
-            "an event named after the model action it records. See docs/traces.md."
+            "an event named after the model action it records. The header's version "
+            "(1 or 2) says which events may follow: a line is valid when it is a line of "
+            "that version ($defs v1, v2). See docs/traces.md."
         ),
-        "oneOf": [header, *events],
+        "$defs": {
+            "v1": {"oneOf": [header1, *events1]},
+            "v2": {"oneOf": [header2, *events2]},
+        },
+        "anyOf": [{"$ref": "#/$defs/v1"}, {"$ref": "#/$defs/v2"}],
     }
 
 
@@ -475,6 +593,7 @@ def read_lines(stream: IO[bytes], path: str) -> Iterator[tuple[int, Any]]:
 
 
 def read_header(path: str, lines: Iterator[tuple[int, Any]]) -> tuple[int, dict[str, Any]]:
+    """(line number, header) of the first non-blank line, shape-checked."""
     try:
         number, h = next(lines)
     except StopIteration:
@@ -487,7 +606,7 @@ def read_header(path: str, lines: Iterator[tuple[int, Any]]) -> tuple[int, dict[
 
 
 def event_lines(
-    stream: IO[bytes], path: str, after: int = 0
+    stream: IO[bytes], path: str, after: int = 0, version: int = 1
 ) -> Iterator[tuple[int, dict[str, Any], str]]:
     """(line number, event, its type) for each event line, parsed and shape-checked.
 
@@ -499,8 +618,7 @@ def event_lines(
     """
     number = after
     loads = _loads
-    fast = _FAST
-    well_formed = _well_formed
+    fast = _WF_BY[version]
     for raw in stream:
         number += 1
         try:
@@ -511,11 +629,11 @@ def event_lines(
             ev = _decode(path, number, raw)  # raises the worded error
         if type(ev) is dict:
             t = ev.get("type")
-            if type(t) is str and t in fast and well_formed(ev, t):
+            if type(t) is str and t in fast and fast[t](ev):
                 yield number, ev, t
                 continue
         try:
-            t = check_event_slow(ev)
+            t = check_event_slow(ev, version)
         except _Bad as e:
             raise TraceFormatError(path, number, str(e)) from None
         yield number, ev, t
@@ -523,7 +641,13 @@ def event_lines(
 
 __all__ = [
     "DEFAULT_HIDDEN",
+    "DEFAULT_POLICY",
     "EVENTS",
+    "EVENTS_V2",
+    "HIDEABLE_V2",
+    "POLICIES",
+    "TABLES",
+    "VERSIONS",
     "FORMAT",
     "KIND_NAMES",
     "SCHEMA_FILE",

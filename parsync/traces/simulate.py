@@ -32,27 +32,41 @@ from parsync.model.actions import (
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
 )
 from parsync.model.config import Config
 from parsync.model.protocol import _IS_CRASH, _NEEDS_LOST, _PLAIN, ParSyncModel
 from parsync.model.state import COMMITTED, Proposal, Reply, State, Worker, distinct
-from parsync.traces.format import FORMAT, KIND_NAMES, VERSION
+from parsync.traces.format import FORMAT, KIND_NAMES
 from parsync.traces.validate import _reread
 
 
-def header(config: Config, *, source: str, hidden: list[str] | None = None) -> dict[str, Any]:
-    """The first line of a trace for ``config``."""
+def header(
+    config: Config,
+    *,
+    source: str,
+    hidden: list[str] | None = None,
+    version: int = 1,
+    policy: str | None = None,
+) -> dict[str, Any]:
+    """The first line of a trace for ``config`` (version 1 unless asked: a model walk is
+    a reference run, which every version accepts; ``policy`` only in version 2)."""
     h: dict[str, Any] = {
         "type": "header",
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "config": config.to_dict(),
         "source": source,
     }
     if hidden is not None:
         h["hidden"] = hidden
+    if policy is not None:
+        h["policy"] = policy
     return h
 
 
@@ -139,7 +153,32 @@ def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[
             "id": ids.new(p),
         }
     if isinstance(a, Defer):
-        return {"type": "Defer", "worker": a.w, "need": s.workers[a.w].pending[0]}
+        return {
+            "type": "Defer",
+            "worker": a.w,
+            "need": a.n if a.n >= 0 else s.workers[a.w].pending[0],
+        }
+    if isinstance(a, Reject):  # version 2: a broker answer other than the fixed order's
+        r = _added(s.to_workers, t.to_workers)
+        ev = {
+            "type": "Commit",
+            "id": ids.take(a.m),
+            "worker": a.m.worker,
+            "need": a.m.need,
+            "result": KIND_NAMES[r.kind],
+            "epoch": s.broker.epoch,
+            "seq": [[b, t.broker.seq[b]] for b, _ in a.m.reads],
+            "reply": ids.new(r),
+        }
+        if r.buckets:
+            ev["conflicts"] = list(r.buckets)
+        return ev
+    if isinstance(a, Timeout):
+        return {"type": "Timeout", "worker": a.w}
+    if isinstance(a, Refresh):
+        return {"type": "Refresh", "worker": a.w, "read": _reads(m, t.workers[a.w], (a.p,))}
+    if isinstance(a, Restart):
+        return {"type": "Restart", "worker": a.w, "cycle": t.workers[a.w].cycle}
     if isinstance(a, Commit):
         r = _added(s.to_workers, t.to_workers)
         ev = {
@@ -258,6 +297,48 @@ def enabled(m: ParSyncModel, s: State, placed: set[int]) -> tuple[list[Action], 
     return faults, [Release(n) for n in sorted(placed)], rest
 
 
+_CONTRACT_FAULTS = (Crash, Drop, Duplicate, Failover, Timeout, Refresh, Restart, Recover)
+
+
+def simulate_contract(
+    config: Config,
+    *,
+    seed: int = 0,
+    steps: int = 1000,
+    fault_rate: float = 0.1,
+    release_rate: float = 0.3,
+) -> Iterator[dict[str, Any]]:
+    """A version 2 trace of a random walk of the model's ``contract`` policy (header
+    ``policy: contract``): Propose and Defer of any pending need, StartCycle at any
+    time, Timeout, Refresh, Restart and every true broker reply, as the Config's fault
+    budgets (``timeout``, ``extra_read``, ...) allow. It lists ``successors``, so it is
+    for small Configs (tests), not for long benchmark traces."""
+    rng = random.Random(seed)
+    m = ParSyncModel(config, memo=False, policy="contract")
+    s = m.init_state()
+    ids = _Ids()
+    yield header(
+        config, source=f"contract random walk (seed {seed})", hidden=[], version=2,
+        policy="contract",
+    )  # fmt: skip
+    for _ in range(steps):
+        moves = list(m.successors(s))
+        if not moves:
+            return
+        faults = [x for x in moves if isinstance(x[0], _CONTRACT_FAULTS)]
+        releases = [x for x in moves if isinstance(x[0], Release)]
+        rest = [x for x in moves if not isinstance(x[0], (*_CONTRACT_FAULTS, Release))]
+        r = rng.random()
+        if faults and (r < fault_rate or not (rest or releases)):
+            a, t = rng.choice(faults)
+        elif releases and (r < fault_rate + release_rate or not rest):
+            a, t = rng.choice(releases)
+        else:
+            a, t = rng.choice(rest)
+        yield event_of(m, s, a, t, ids)
+        s = t
+
+
 def simulate(
     config: Config,
     *,
@@ -303,6 +384,98 @@ def simulate(
         s = t
 
 
+def simulate_sampled(
+    config: Config,
+    *,
+    seed: int = 0,
+    steps: int = 1000,
+    fault_rate: float = 0.02,
+    release_rate: float = 0.3,
+) -> Iterator[dict[str, Any]]:
+    """A version 2 trace (policy contract) of a reference walk of a large Config.
+
+    :func:`simulate` lists every bucket set a worker may propose (``choices``), which a
+    Config with gangs over hundreds of buckets cannot afford (2 of 256: 32,640 sets per
+    worker view). Here a worker's Propose is one bucket set drawn at random among those
+    that fit (from its room list, never enumerated), Crash is built directly, and every
+    other step is ``ParSyncModel.step``; the faults are the reference's (crash, drop,
+    duplicate, failover) with probability ``fault_rate`` when enabled. A reference run is
+    a contract run, so the header says version 2 and the contract, as a recorder of a
+    real scheduler would. Reproducible under a seed; not the same walk as
+    :func:`simulate`.
+    """
+    from parsync.traces.fastmodel import TraceModel
+
+    rng = random.Random(seed)
+    m = TraceModel(config)
+    s = m.init_state()
+    ids = _Ids()
+    placed: set[int] = set()
+    cache: dict[int, tuple[Worker, tuple[Action, ...]]] = {}
+
+    def moves(wi: int, w: Worker) -> tuple[Action, ...]:
+        e = cache.get(wi)
+        if e is not None and e[0] is w:
+            return e[1]
+        out: list[Action] = []
+        if not w.up:
+            out += [StartCycle(wi), Recover(wi)]
+        else:
+            if not w.waiting and not w.pending:
+                out.append(StartCycle(wi))
+            if not w.waiting and w.pending:
+                n = w.pending[0]
+                room, _named = m._candidates(w, n)
+                if len(room) >= m.gang[n]:
+                    out.append(Propose(wi, tuple(sorted(rng.sample(room, m.gang[n])))))
+                else:
+                    out.append(Defer(wi))
+        got = tuple(out)
+        cache[wi] = (w, got)
+        return got
+
+    yield header(
+        config, source=f"sampled reference walk (seed {seed})", hidden=[], version=2,
+        policy="contract",
+    )  # fmt: skip
+    for _ in range(steps):
+        faults: list[Action] = []
+        rest: list[Action] = []
+        for wi, w in enumerate(s.workers):
+            rest += moves(wi, w)
+            if w.up:
+                faults.append(Crash(wi))
+                if w.waiting and m.lost(s, wi, w):
+                    rest.append(StartCycle(wi))
+        rest += [Commit(p) for p in m.deliverable(s.to_broker)]
+        rest += [HandleReply(r) for r in distinct(s.to_workers) if s.workers[r.worker].up]
+        for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+            faults += [Drop(x), Duplicate(x)]
+        faults.append(Failover())
+        releases = [Release(n) for n in sorted(placed)]
+        r = rng.random()
+        if r < fault_rate or not (rest or releases):
+            a = rng.choice(faults)
+        elif releases and (r < fault_rate + release_rate or not rest):
+            a = rng.choice(releases)
+        else:
+            a = rng.choice(rest)
+        if isinstance(a, Crash):
+            f = s.faults
+            ws = s.workers[: a.w] + (m.crash(s.workers[a.w]),) + s.workers[a.w + 1 :]
+            t: State | None = s._replace(workers=ws, faults=(f[0] + 1, *f[1:]))
+        else:
+            t = m.step(s, a)
+        assert t is not None, f"{a} was listed as enabled"
+        ev = event_of(m, s, a, t, ids)
+        if isinstance(a, Release):
+            placed.discard(a.n)
+        elif isinstance(a, Commit) and ev["result"] == KIND_NAMES[COMMITTED]:
+            placed.add(a.m.need)
+        yield ev
+        s = t
+
+
 def write_trace(out: IO[str], lines: Iterator[dict[str, Any]]) -> int:
     """Write JSONL; the number of event lines written (the header excluded)."""
     n = -1
@@ -317,7 +490,16 @@ def write_file(path: str | Path, lines: Iterator[dict[str, Any]]) -> int:
         return write_trace(f, lines)
 
 
-__all__ = ["enabled", "event_of", "header", "simulate", "write_file", "write_trace"]
+__all__ = [
+    "enabled",
+    "event_of",
+    "header",
+    "simulate",
+    "simulate_contract",
+    "simulate_sampled",
+    "write_file",
+    "write_trace",
+]
 
 
 def long_config(*, needs: int, workers: int = 4, partitions: int = 4, buckets: int = 8) -> Config:

@@ -15,6 +15,15 @@ event nothing explains is reported with its line, the reasons per candidate,
 the candidate states, and the property it would break if the step were taken
 anyway (``properties.py`` evaluated on the forced step).
 
+Policy: a version 1 trace is judged against the model's ``reference`` policy, a
+version 2 trace against the ``contract`` (or the ``reference`` when its header
+says so): ``Timeout``, ``Refresh``, ``Restart``, Propose and Defer of any pending
+need, StartCycle at any time, and a broker answer other than committed valid iff
+it is true of the proposal (``ParSyncModel.rejections``). Version 2 ``Need``
+events add needs as the trace goes (:meth:`Validator.declare`,
+``TraceModel.add_need``): each candidate state gets the need's broker slots when
+the event comes, and a StartCycle of its owner after it takes it up.
+
 Scope: the header's Config gives the constants (workers, partitions,
 capacities, partition map, needs, R, strategy). Its ``max_cycle`` and fault
 budgets are state constraints that keep *exhaustive* checking finite, not
@@ -23,11 +32,14 @@ real run is not bounded by a checker's scope, and a million-event trace needs
 no special header.
 
 Speed: each event is explained by building only the successor along its own
-action from the model's component steps (``start_cycle``/``_worker_moves``,
-``propose``, ``commit``, ``handle``, ``release``, ``failover``,
+action from the model's component steps (``start_cycle``, ``defer``/``defer_need``,
+``crash``, ``recover``/``restart``, ``timeout``, ``refresh``, ``propose``,
+``commit``/``rejections``, ``handle``, ``release``, ``failover``,
 ``_drop``/``_dup``), never by enumerating every successor; Propose asks only
-whether its own bucket set is allowed (``ParSyncModel.fits``) and Crash builds
-no other move. The model is :class:`~model.traces.fastmodel.TraceModel`: no
+whether its own bucket set is allowed (``ParSyncModel.fits``), no worker's moves
+are listed (so no bucket set is ever enumerated), and the hidden-step search
+generates each hidden type's steps directly (:meth:`Validator._hidden_succ`).
+The model is :class:`~model.traces.fastmodel.TraceModel`: no
 memo tables, per-need sequences as persistent vectors (a commit or release
 copies a chunk, not N entries), and no step whose cost grows with the number
 of needs beyond a worker's own pending list.
@@ -46,24 +58,25 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 from parsync.model.actions import (
     Action,
     Commit,
-    Crash,
     Defer,
     Propose,
     Recover,
+    Refresh,
+    Restart,
     StartCycle,
+    Timeout,
     action_name,
     fmt_action,
 )
 from parsync.model.config import Config, ConfigError, Faults, config_from_dict
 from parsync.model.properties import action_violations, get_property, state_violations
-from parsync.model.protocol import _IS_CRASH, _NEEDS_LOST, ParSyncModel, _Move
+from parsync.model.protocol import ParSyncModel
 from parsync.model.state import (
     COMMITTED,
     CONFLICT,
@@ -74,14 +87,16 @@ from parsync.model.state import (
     Reply,
     State,
     Worker,
+    bag_add,
     distinct,
 )
 from parsync.render import diff_lines, state_lines, violations_of
 from parsync.traces.fastmodel import TraceModel, pset
 from parsync.traces.format import (
     DEFAULT_HIDDEN,
-    EVENTS,
+    DEFAULT_POLICY,
     KIND_NAMES,
+    TABLES,
     TraceFormatError,
     event_lines,
     read_header,
@@ -111,11 +126,11 @@ EXIT_CODES = {VALID: 0, INVALID: 1, UNREADABLE: 2, INCOMPLETE: 3}
 Progress = Callable[[int, int, int | None], None]  # (events, bytes read, total bytes)
 Msg = Proposal | Reply
 
-#: bucket sets shown when a Propose is rejected (the rest are elided)
-_SHOWN_CHOICES = 8
+#: hidden step types the validator takes from ``successors`` (they list the worker's moves)
+_LISTED = frozenset({"Propose", "Defer", "Commit", "HandleReply"})
 
 
-def validation_config(config: Config) -> Config:
+def validation_config(config: Config, *, contract: bool = False) -> Config:
     """The Config with its checker-scope bounds lifted: cycles and faults unbounded.
 
     ``config`` is valid and the lifted bounds are too, so the copy is not checked
@@ -124,7 +139,9 @@ def validation_config(config: Config) -> Config:
     """
     lifted = copy.copy(config)
     object.__setattr__(lifted, "max_cycle", _LIFTED)
-    object.__setattr__(lifted, "faults", Faults(_LIFTED, _LIFTED, _LIFTED, _LIFTED))
+    # the contract's timeout and extra-read budgets too (the reference ignores them)
+    budgets = 6 if contract else 4
+    object.__setattr__(lifted, "faults", Faults(*(_LIFTED,) * budgets))
     return lifted
 
 
@@ -245,11 +262,19 @@ class Validator:
         max_hidden: int = DEFAULT_MAX_HIDDEN,
         max_candidates: int = DEFAULT_MAX_CANDIDATES,
         hidden_window: int = DEFAULT_HIDDEN_WINDOW,
+        version: int = 1,
+        policy: str | None = None,
     ) -> None:
         self.config = config
+        self.version = version
+        self.policy = policy or DEFAULT_POLICY[version]
+        self.contract = self.policy == "contract"
         # memo off: a trace rarely revisits a state, and the tables cost time and memory
-        self.m = TraceModel(validation_config(config))
+        self.m = TraceModel(validation_config(config, contract=self.contract), policy=self.policy)
         self.hidden = frozenset(hidden)
+        # version 2: a crashed worker's unlogged ticks are taken at its Recover/Restart
+        # (its cycle then); version 1 searches over them like any hidden step
+        self.hidden_ticks = version >= 2 and "StartCycle" in self.hidden
         self.max_hidden = max_hidden
         self.max_candidates = max_candidates
         self.cands: list[State] = [self.m.init_state()]
@@ -267,31 +292,38 @@ class Validator:
         self.peak = 1
         m = self.m
         limits = {"worker": m.W, "need": m.N, "buckets": m.B, "seq": m.B, "conflicts": m.B}
-        # per event type, the fields that name a worker, need, bucket or partition
+        table = TABLES[version]
+        # per event type, the fields that name a worker, need, bucket or partition (a Need
+        # event's fields are checked by declare)
         self._ranged: dict[str, tuple[tuple[str, int], ...]] = {
             t: tuple(
                 (name, limits.get(name, m.P))
                 for name in (*req, *opt)
                 if name in limits or name == "read"
             )
-            for t, (req, opt) in EVENTS.items()
+            for t, (req, opt) in table.items()
+            if t != "Need"
         }
+        self._ranged["Need"] = ()
         self._explainers: dict[str, Callable[..., Any]] = {
-            t: getattr(self, "_ev_" + t) for t in EVENTS
+            t: getattr(self, "_ev_" + t) for t in table
         }
 
     # -- input checks that need the Config (ids out of range are bad input) -------------------
     def check_ranges(self, ev: dict[str, Any], etype: str | None = None) -> None:
         """Raise ValueError naming the field when an id is outside the Config."""
         m = self.m
-        for name, limit in self._ranged[etype or ev["type"]]:
+        etype = etype or ev["type"]
+        for name, limit in self._ranged[etype]:
             v = ev.get(name)
             if v is None:
                 continue
-            if name == "worker" or name == "need":
+            if name == "worker":
                 if v >= limit:
-                    what = "workers" if name == "worker" else "needs"
-                    raise ValueError(f"{name} {v} does not exist ({what} are 0..{limit - 1})")
+                    raise ValueError(f"worker {v} does not exist (workers are 0..{limit - 1})")
+            elif name == "need":
+                if v >= m.N:  # needs declared by Need events extend the Config's
+                    raise ValueError(f"need {v} does not exist (needs are 0..{m.N - 1})")
             elif name == "read":
                 for r in v:
                     p = r["partition"]
@@ -303,6 +335,8 @@ class Validator:
                             f"read of partition {p} lists {len(e)} entries; it has "
                             f"{len(m.members[p])} bucket(s)"
                         )
+                if etype == "Refresh" and len(v) != 1:
+                    raise ValueError(f"a Refresh reads exactly one partition; read lists {len(v)}")
             else:
                 for x in v:
                     b = x[0] if type(x) is list else x
@@ -368,6 +402,62 @@ class Validator:
         if self.count % CLEAR_EVERY == 0:
             self._compact()
 
+    def _hidden_succ(self, s: State) -> Iterator[State]:
+        """The next states of ``s`` along one step of a hidden type: ``successors``
+        restricted to the header's ``hidden`` types, built per type without listing any
+        worker's moves (no bucket set is enumerated; ``tests/test_trace_v2.py`` checks
+        the two agree). A hidden Propose, Defer, Commit or HandleReply (version 1 allows
+        declaring them) falls back to ``successors``."""
+        m = self.m
+        hidden = self.hidden
+        if hidden & _LISTED:
+            for a, t in m.successors(s):
+                if action_name(a) in hidden:
+                    yield t
+            return
+        br = s.broker
+        f = s.faults
+        contract = self.contract
+        for wi, w in enumerate(s.workers):
+            if w.up:
+                if "StartCycle" in hidden and not self.hidden_ticks:
+                    if w.waiting:
+                        if contract or m.lost(s, wi, w):
+                            tf = f if m.lost(s, wi, w) else (*f[:3], f[3] + 1, *f[4:])
+                            yield self._put(s, wi, m.start_cycle(wi, w, br), tf)
+                    elif contract or not w.pending:
+                        yield self._put(s, wi, m.start_cycle(wi, w, br))
+                if contract and "Timeout" in hidden and w.waiting:
+                    yield self._put(s, wi, m.timeout(w), (*f[:3], f[3] + 1, *f[4:]))
+                if contract and "Refresh" in hidden:
+                    for p in range(m.P):
+                        nw = m.refresh(w, br, (p,))
+                        yield self._put(s, wi, nw, (*f[:4], f[4] + 1, *f[5:]))
+                if "Crash" in hidden:
+                    yield self._put(s, wi, m.crash(w), (f[0] + 1, *f[1:]))
+            else:
+                if "StartCycle" in hidden and not self.hidden_ticks:
+                    yield self._put(s, wi, w._replace(cycle=w.cycle + 1))
+                if "Recover" in hidden:
+                    yield self._put(s, wi, m.recover(w, br))
+                if contract and "Restart" in hidden:
+                    yield self._put(s, wi, m.restart(w))
+        if "Release" in hidden:
+            for n, st in enumerate(br.status):
+                if st == PLACED:
+                    nb = m.release(br, n)
+                    yield State(nb, s.workers, s.to_broker, s.to_workers, f, s.placed)
+        drop = "Drop" in hidden
+        dup = "Duplicate" in hidden
+        if drop or dup:
+            for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+                if drop:
+                    yield m._drop(s, x)
+                if dup:
+                    yield m._dup(s, x)
+        if "Failover" in hidden:
+            yield State(m.failover(br), s.workers, s.to_broker, s.to_workers, f, s.placed)
+
     def _explain_all(
         self, explain: Callable[..., Any], ev: dict[str, Any], cands: list[State]
     ) -> tuple[list[State], list[str], list[Msg]]:
@@ -420,8 +510,8 @@ class Validator:
         for depth in range(1, limit + 1):
             nxt: list[State] = []
             for s in frontier:
-                for a, t in self.m.successors(s):
-                    if action_name(a) in self.hidden and t not in seen:
+                for t in self._hidden_succ(s):
+                    if t not in seen:
                         seen.add(t)
                         nxt.append(t)
             if len(seen) > self.max_candidates:
@@ -485,9 +575,8 @@ class Validator:
         n = len(past)
         for j in range(n - 1, max(n - GENERIC_HIDDEN_REACH, 0) - 1, -1):
             for s in past[j][2]:
-                for a, t in m.successors(s):
-                    if action_name(a) in self.hidden:
-                        yield j, t
+                for t in self._hidden_succ(s):
+                    yield j, t
         if "Duplicate" not in self.hidden or n <= GENERIC_HIDDEN_REACH:
             return
         live: set[Msg] = set()
@@ -598,67 +687,108 @@ class Validator:
         return None
 
     # -- worker steps -------------------------------------------------------------------------
-    def _moves(self, s: State, wi: int, kind: type) -> Iterator[_Move]:
-        """The worker's moves of one kind, from the model's own (lazy) move generator.
+    # Each is the guard and the update of the model's own move (``_worker_moves`` /
+    # ``_contract_moves``, under the Validator's policy) for the one move the event
+    # names, built from the model's component steps: no worker's moves are listed,
+    # so no bucket set is enumerated (``tests/test_trace_v2.py`` checks these against
+    # ``ParSyncModel.step`` on walks of both policies).
+    @staticmethod
+    def _put(
+        s: State, wi: int, nw: Worker, faults: tuple[int, ...] | None = None, msg: Msg | None = None
+    ) -> State:
+        ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
+        tb = s.to_broker if msg is None else bag_add(s.to_broker, msg)
+        return State(
+            s.broker, ws, tb, s.to_workers, s.faults if faults is None else faults, s.placed
+        )
 
-        The generator yields StartCycle first and Recover second, so those cost
-        one step; only a Crash walks past the Propose options (rare).
-        """
-        for mv in self.m._worker_moves(wi, s.workers[wi], s.broker):
-            if type(mv[0]) is kind:
-                yield mv
-
-    def _worker_step(
-        self,
-        s: State,
-        wi: int,
-        kind: type,
-        check: Callable[[Action, Worker, Worker, Proposal | None], str | None],
-        moves: Iterator[_Move] | None = None,
-    ) -> tuple[list[State], list[str], list[Msg]]:
-        m = self.m
-        w = s.workers[wi]
-        ok: list[State] = []
-        why: list[str] = []
-        made: list[Msg] = []
-        for a, nw, msg, flag in moves if moves is not None else self._moves(s, wi, kind):
-            if flag == _NEEDS_LOST and not m.lost(s, wi, w):
-                why.append(
-                    f"worker {wi} is still waiting on its proposal (tag {w.cycle}.{w.attempts}), "
-                    "which or whose reply is in flight: it may not start a cycle"
-                )
-                continue
-            bad = check(a, w, nw, msg)
-            if bad is not None:
-                why.append(f"{fmt_action(a)}: {bad}")
-                continue
-            faults = s.faults
-            if flag == _IS_CRASH:
-                faults = (faults[0] + 1, faults[1], faults[2])
-            ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
-            tb = s.to_broker
-            if msg is not None:
-                tb = m.bag_add(tb, msg)
-                made.append(msg)
-            ok.append(State(s.broker, ws, tb, s.to_workers, faults, s.placed))
-        if not ok and not why:
-            why.append(f"worker {wi} cannot take a {kind.__name__} step here ({_worker_brief(w)})")
-        return ok, why, made
+    def _back_cycles(self, w: Worker, ev: dict[str, Any]) -> list[int] | str:
+        """The cycles a crashed worker may have when it comes back (Recover, Restart): its
+        own, or - when its ticks while down are hidden (version 2) - the event's ``cycle``
+        if it gives one, else one of each rotation phase."""
+        c = ev.get("cycle")
+        if c is None:
+            if self.hidden_ticks:
+                return [w.cycle + k for k in range(self.m.P)]
+            return [w.cycle]
+        if c == w.cycle or (self.hidden_ticks and c > w.cycle):
+            return [c]
+        if c < w.cycle:
+            return f"the worker's cycle is already {w.cycle} per the model, not {c}"
+        return (
+            f"the worker's cycle is {w.cycle} per the model, not {c} (its ticks while down "
+            "are logged: the header does not declare StartCycle hidden)"
+        )
 
     def _ev_StartCycle(self, s: State, ev: dict[str, Any]) -> Any:
+        m = self.m
         wi = ev["worker"]
+        w = s.workers[wi]
+        faults = s.faults
+        a = StartCycle(wi)
+        if not w.up:
+            c = w.cycle + 1
+            if self.hidden_ticks and ev.get("cycle", c) > c:
+                c = ev["cycle"]  # its earlier ticks were not logged
+            nw = w._replace(cycle=c)
+        else:
+            if w.waiting and not m.lost(s, wi, w):
+                if not self.contract:
+                    why = (
+                        f"worker {wi} is still waiting on its proposal (tag {w.cycle}."
+                        f"{w.attempts}), which or whose reply is in flight: it may not start "
+                        "a cycle"
+                    )
+                    return [], [why], []
+                faults = (*faults[:3], faults[3] + 1, *faults[4:])  # a timeout
+            elif not w.waiting and w.pending and not self.contract:
+                why = f"worker {wi} cannot take a StartCycle step here ({_worker_brief(w)})"
+                return [], [why], []
+            nw = m.start_cycle(wi, w, s.broker)
+        if "cycle" in ev and ev["cycle"] != nw.cycle:
+            bad: str | None = f"starts cycle {nw.cycle} per the model, the event says {ev['cycle']}"
+        else:
+            bad = self._read_mismatch(ev, (m.rotation(nw.cycle),) if w.up else (), nw)
+        if bad is not None:
+            return [], [f"{fmt_action(a)}: {bad}"], []
+        return [self._put(s, wi, nw, faults)], [], []
 
-        def check(a: Action, w: Worker, nw: Worker, msg: Proposal | None) -> str | None:
-            if "cycle" in ev and ev["cycle"] != nw.cycle:
-                return f"starts cycle {nw.cycle} per the model, the event says {ev['cycle']}"
-            parts = (self.m.rotation(nw.cycle),) if w.up else ()
-            return self._read_mismatch(ev, parts, nw)
-
-        return self._worker_step(s, wi, StartCycle, check)
+    def _propose_problem(self, w: Worker, n: int, bs: tuple[int, ...]) -> str:
+        """The rule a proposal of ``bs`` for need ``n`` breaks in the worker's view (the
+        rules of ``ParSyncModel.fits``, checked one by one to name the one broken)."""
+        m = self.m
+        g = m.gang[n]
+        if len(bs) != g:
+            return f"n{n} is a gang of {g} bucket(s), the proposal names {len(bs)} (gang size)"
+        if len(set(bs)) != len(bs):
+            return f"the proposal names a bucket twice: {list(bs)}"
+        allowed = m._allowed(w)
+        for b in bs:
+            p = m.part[b]
+            if b not in m.eligible_sets[n]:
+                return f"bucket {b} is not eligible for n{n} (eligibility)"
+            if allowed is not None and p not in allowed:
+                return (
+                    f"bucket {b} is in partition {p}, which is not fresh: latency-first "
+                    f"proposes from the freshest partition(s) {sorted(allowed)} only "
+                    "(strategy: partition/mode)"
+                )
+            e = m.view_entry(w, b)
+            if e is None:
+                return (
+                    f"the worker holds no data of bucket {b}'s partition {p} (not read "
+                    "since its crash)"
+                )
+            if not m.room(e[1], n, b):
+                return (
+                    f"bucket {b} has no room for n{n} in the worker's view ({e[1]} of "
+                    f"{m.cap[b]} used, n{n} needs {m.size[n]}) (room)"
+                )
+        return "the proposal breaks a rule of the model"  # pragma: no cover - fits said no
 
     def _ev_Propose(self, s: State, ev: dict[str, Any]) -> Any:
-        # At most one model move matches (its bucket set is the event's), so this is
-        # the guard of _worker_moves' Propose for that one set, then the step.
+        # At most one model move matches (its need and bucket set are the event's): the
+        # guard of the Propose move for that one set, then the step.
         m = self.m
         wi = ev["worker"]
         w = s.workers[wi]
@@ -666,48 +796,183 @@ class Validator:
             return [], [f"worker {wi} cannot take a Propose step here ({_worker_brief(w)})"], []
         reads = _pairs(ev["buckets"])
         buckets = tuple([b for b, _ in reads])
-        n = w.pending[0]
-        if m.fits(w, n, buckets):
-            nw, msg = m.propose(wi, w, n, buckets)
-            bad = _propose_mismatch(ev, reads, msg)
-            if bad is None:
-                ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
-                tb = m.bag_add(s.to_broker, msg)
-                return [State(s.broker, ws, tb, s.to_workers, s.faults, s.placed)], [], [msg]
-            why = f"{fmt_action(Propose(wi, buckets))}: {bad}"
-        else:
-            why = f"worker {wi} cannot take a Propose step here ({_worker_brief(w)})"
-        # a few of the sets it may propose, never all of them (a large gang has ~10^19)
-        first = [list(o) for o in islice(m.iter_choices(w, n), _SHOWN_CHOICES + 1)]
-        more = ", ..." if len(first) > _SHOWN_CHOICES else ""
-        opts = f"{first[:_SHOWN_CHOICES]}{more}" if first else "nothing (it must defer)"
-        return [], [f"worker {wi} may propose n{n} only on {opts}; {why}"], []
+        head = w.pending[0]
+        n = ev["need"]
+        a = Propose(wi, buckets, -1 if n == head else n)
+        if self.contract:
+            if n not in w.pending:
+                why = f"n{n} is not pending at worker {wi} (pending: {_needs(w.pending)})"
+                return [], [f"{fmt_action(a)}: {why}"], []
+            w = m._focus(w, n)
+            if w.attempts >= m.attempt_limit():
+                why = (
+                    f"n{n} was proposed {w.attempts} times this cycle; at most R + 1 = "
+                    f"{m.R + 1} (PS-6 RetryBudget)"
+                )
+                return [], [f"{fmt_action(a)}: {why}"], []
+        elif n != head:
+            why = f"the head pending need is n{head}, not n{n}"
+            return [], [f"{fmt_action(Propose(wi, buckets))}: {why}"], []
+        if not m.fits(w, n, buckets):
+            return [], [f"{fmt_action(a)}: {self._propose_problem(w, n, buckets)}"], []
+        nw, msg = m.propose(wi, w, n, buckets)
+        bad = _propose_mismatch(ev, reads, msg)
+        if bad is not None:
+            return [], [f"{fmt_action(a)}: {bad}"], []
+        ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
+        tb = m.bag_add(s.to_broker, msg)
+        return [State(s.broker, ws, tb, s.to_workers, s.faults, s.placed)], [], [msg]
 
     def _ev_Defer(self, s: State, ev: dict[str, Any]) -> Any:
-        def check(a: Action, w: Worker, nw: Worker, msg: Proposal | None) -> str | None:
-            if "need" in ev and w.pending[0] != ev["need"]:
-                return f"the head pending need is n{w.pending[0]}, not n{ev['need']}"
-            return None
-
-        return self._worker_step(s, ev["worker"], Defer, check)
+        m = self.m
+        wi = ev["worker"]
+        w = s.workers[wi]
+        if not (w.up and not w.waiting and w.pending):
+            return [], [f"worker {wi} cannot take a Defer step here ({_worker_brief(w)})"], []
+        head = w.pending[0]
+        if self.contract:  # any pending need, any time
+            if "need" in ev:
+                if ev["need"] not in w.pending:
+                    why = f"n{ev['need']} is not pending (pending: {_needs(w.pending)})"
+                    return [], [f"{fmt_action(Defer(wi, ev['need']))}: {why}"], []
+                needs: tuple[int, ...] = (ev["need"],)
+            else:
+                needs = w.pending
+            return [self._put(s, wi, m.defer_need(w, n)) for n in needs], [], []
+        if "need" in ev and ev["need"] != head:
+            why = f"the head pending need is n{head}, not n{ev['need']}"
+            return [], [f"{fmt_action(Defer(wi))}: {why}"], []
+        if m.has_choice(w, head):
+            why = (
+                f"a bucket set fits n{head} in the worker's view: the reference policy defers "
+                "only when nothing fits"
+            )
+            return [], [f"{fmt_action(Defer(wi))}: {why}"], []
+        return [self._put(s, wi, m.defer(w))], [], []
 
     def _ev_Crash(self, s: State, ev: dict[str, Any]) -> Any:
         wi = ev["worker"]
         w = s.workers[wi]
-        # the guard of _worker_moves' Crash (a live worker), without building the moves
-        # before it (every Propose option; a test checks it against successors)
-        moves = iter([(Crash(wi), self.m.crash(w), None, _IS_CRASH)] if w.up else [])
-        return self._worker_step(s, wi, Crash, lambda a, w, nw, msg: None, moves)
+        if not w.up:
+            return [], [f"worker {wi} cannot take a Crash step here (it is down)"], []
+        f = s.faults
+        return [self._put(s, wi, self.m.crash(w), (f[0] + 1, *f[1:]))], [], []
+
+    def _comes_back(self, s: State, ev: dict[str, Any], restart: bool) -> Any:
+        m = self.m
+        wi = ev["worker"]
+        w = s.workers[wi]
+        a = Restart(wi) if restart else Recover(wi)
+        if w.up:
+            return [], [f"worker {wi} cannot take a {action_name(a)} step here (it is up)"], []
+        cycles = self._back_cycles(w, ev)
+        if isinstance(cycles, str):
+            return [], [f"{fmt_action(a)}: {cycles}"], []
+        ok: list[State] = []
+        why: list[str] = []
+        for c in cycles:
+            wc = w._replace(cycle=c)
+            nw = m.restart(wc) if restart else m.recover(wc, s.broker)
+            bad = self._read_mismatch(ev, () if restart else tuple(range(m.P)), nw)
+            if bad is not None:
+                why.append(f"{fmt_action(a)}: {bad}")
+                continue
+            ok.append(self._put(s, wi, nw))
+        return ok, why, []
 
     def _ev_Recover(self, s: State, ev: dict[str, Any]) -> Any:
-        def check(a: Action, w: Worker, nw: Worker, msg: Proposal | None) -> str | None:
-            return self._read_mismatch(ev, tuple(range(self.m.P)), nw)
+        return self._comes_back(s, ev, restart=False)
 
-        return self._worker_step(s, ev["worker"], Recover, check)
+    # -- the contract's own worker steps (version 2) ----------------------------------------
+    def _not_reference(self, t: str) -> Any:
+        return [], [f"the reference policy has no {t} step (the header's policy is reference)"], []
+
+    def _ev_Restart(self, s: State, ev: dict[str, Any]) -> Any:
+        if not self.contract:
+            return self._not_reference("Restart")
+        return self._comes_back(s, ev, restart=True)
+
+    def _ev_Timeout(self, s: State, ev: dict[str, Any]) -> Any:
+        if not self.contract:
+            return self._not_reference("Timeout")
+        wi = ev["worker"]
+        w = s.workers[wi]
+        if not (w.up and w.waiting):
+            why = f"worker {wi} has no outstanding attempt to abandon ({_worker_brief(w)})"
+            return [], [f"{fmt_action(Timeout(wi))}: {why}"], []
+        f = s.faults
+        return [self._put(s, wi, self.m.timeout(w), (*f[:3], f[3] + 1, *f[4:]))], [], []
+
+    def _ev_Refresh(self, s: State, ev: dict[str, Any]) -> Any:
+        if not self.contract:
+            return self._not_reference("Refresh")
+        m = self.m
+        wi = ev["worker"]
+        w = s.workers[wi]
+        p = ev["read"][0]["partition"]
+        a = Refresh(wi, p)
+        if not w.up:
+            return [], [f"{fmt_action(a)}: worker {wi} is down"], []
+        nw = m.refresh(w, s.broker, (p,))
+        bad = self._read_mismatch(ev, (p,), nw)
+        if bad is not None:
+            return [], [f"{fmt_action(a)}: {bad}"], []
+        f = s.faults
+        return [self._put(s, wi, nw, (*f[:4], f[4] + 1, *f[5:]))], [], []
+
+    def _ev_Need(self, s: State, ev: dict[str, Any]) -> Any:
+        # the need was added to the model by declare(); each candidate gets its slot (up to
+        # this need only: a replayed earlier Need must not make later needs arrive)
+        missing = ev["need"] + 1 - len(s.broker.status)
+        return [self.m.extend_state(s, missing) if missing > 0 else s], [], []
+
+    def declare(self, ev: dict[str, Any]) -> None:
+        """A version 2 Need event: check it (ValueError naming the field: bad input) and
+        add the need to the model."""
+        m = self.m
+        n = ev["need"]
+        if n != m.N:
+            raise ValueError(
+                f"Need declares need {n}; the next need id is {m.N} (needs are numbered from "
+                "0, the Config's first, then one per Need event in order)"
+            )
+        owner = ev["owner"]
+        if owner >= m.W:
+            raise ValueError(f"Need's owner {owner} does not exist (workers are 0..{m.W - 1})")
+        gang = ev.get("gang", 1)
+        size = ev.get("size", 1)
+        if gang < 1 or size < 1:
+            what = "gang" if gang < 1 else "size"
+            raise ValueError(f"Need's {what} must be at least 1")
+        elig = ev.get("eligible")
+        eligible = tuple(range(m.B)) if elig is None else tuple(elig)
+        for b in eligible:
+            if b >= m.B:
+                raise ValueError(f"Need's eligible names bucket {b}, buckets are 0..{m.B - 1}")
+        if len(set(eligible)) != len(eligible):
+            raise ValueError(f"Need's eligible lists a bucket twice: {list(eligible)}")
+        if gang > len(eligible):
+            raise ValueError(
+                f"Need is a gang of {gang} buckets but only {len(eligible)} are eligible"
+            )
+        m.add_need(owner, ev.get("priority", 1), gang, size, eligible)
 
     # -- the broker -----------------------------------------------------------------------------
     def _proposals(self, s: State, ev: dict[str, Any]) -> list[Proposal]:
         """Distinct proposals in flight the event may mean (by id, else by content)."""
+        known = self.ids.get(ev["id"]) if "id" in ev else None
+        if known is not None:  # the messages the id may be, those still in flight
+            tb = s.to_broker
+            w = ev.get("worker")
+            n = ev.get("need")
+            return [
+                p
+                for p in known
+                if type(p) is Proposal
+                and (w is None or p.worker == w)
+                and (n is None or p.need == n)
+                and p in tb
+            ]
         return [p for p in distinct(s.to_broker) if _may_be(p, ev, self.ids)]
 
     def _queue(self, s: State, ev: dict[str, Any]) -> tuple[Proposal, ...]:
@@ -739,6 +1004,8 @@ class Validator:
         if not props:
             return [], [f"no proposal matching the event is in flight ({_flight(s)})"], []
         queue = self._queue(s, ev)
+        if self.contract and ev["result"] != KIND_NAMES[COMMITTED]:
+            return self._rejects(s, ev, props)
         for p in props:
             if m.blocked(queue, p):
                 why.append(
@@ -765,6 +1032,31 @@ class Validator:
                     placed,
                 )
             )
+        return ok, why, made
+
+    def _rejects(self, s: State, ev: dict[str, Any], props: list[Proposal]) -> Any:
+        """Contract: the broker answers with any reply that is true of the proposal, in any
+        check order, and no priority guard (``Reject``): fenced iff the epoch differs,
+        already-placed iff the need is placed, conflict iff a read seqno is stale."""
+        m = self.m
+        br = s.broker
+        kind = KIND_NAMES.index(ev["result"])
+        ok: list[State] = []
+        why: list[str] = []
+        made: list[Msg] = []
+        for p in props:
+            replies = [r for r in m.rejections(br, p) if r.kind == kind]
+            if not replies:
+                why.append(f"Commit({_brief(p)}): {_untrue(ev['result'], p, br)}")
+                continue
+            reply = replies[0]
+            bad = self._decision_mismatch(ev, br, br, reply)
+            if bad is not None:
+                why.append(f"Commit({_brief(p)}): {bad}")
+                continue
+            made.append(reply)
+            tw = m.bag_add(s.to_workers, reply)
+            ok.append(State(br, s.workers, m.bag_remove(s.to_broker, p), tw, s.faults, s.placed))
         return ok, why, made
 
     def _decision_mismatch(self, ev: dict[str, Any], br: Any, nb: Any, reply: Reply) -> str | None:
@@ -808,8 +1100,9 @@ class Validator:
         known = self.ids.get(ev["id"]) if "id" in ev else None
         ok: list[State] = []
         why: list[str] = []
-        for r in distinct(s.to_workers):
-            if r.worker != wi or (known is not None and r not in known):
+        tw0 = s.to_workers
+        for r in distinct(tw0) if known is None else known:
+            if r.worker != wi or type(r) is not Reply or (known is not None and r not in tw0):
                 continue
             if (
                 ev.get("need", r.need) != r.need
@@ -995,6 +1288,29 @@ def _why_kind(reply: Reply, br: Any) -> str:
     return "the need is already placed"
 
 
+def _untrue(result: str, p: Proposal, br: Any) -> str:
+    """Why a non-commit reply is not true of proposal ``p`` at broker ``br``."""
+    if result == KIND_NAMES[FENCED]:
+        return (
+            f"the reply fenced is not true of the proposal: its epoch {p.epoch} is the "
+            f"broker's (the contract's rule: fenced iff the epochs differ)"
+        )
+    if result == KIND_NAMES[CONFLICT]:
+        return (
+            "the reply conflict is not true of the proposal: every seqno it read is current "
+            f"({_fmt_pairs(p.reads)}; the contract's rule: conflict iff a read seqno is stale)"
+        )
+    return (
+        f"the reply already-placed is not true of the proposal: n{p.need} is not placed "
+        "(the contract's rule: already-placed iff the need is placed)"
+    )
+
+
+def _needs(ns: Iterable[int]) -> str:
+    shown = [f"n{n}" for n in ns]
+    return ", ".join(shown) if shown else "none"
+
+
 def _brief(x: Msg) -> str:
     if isinstance(x, Proposal):
         reads = _fmt_pairs(x.reads)
@@ -1024,6 +1340,17 @@ def _unique(xs: list[str]) -> list[str]:
 # --- whole files ----------------------------------------------------------------------------
 
 
+def _config_of(header: dict[str, Any]) -> Config:
+    """The header's Config. Version 2 lets ``needs`` be empty or absent (every need then
+    comes from a Need event): the Config is checked with a stand-in need, then emptied."""
+    raw = header["config"]
+    if header["version"] >= 2 and isinstance(raw, dict) and not raw.get("needs"):
+        config = config_from_dict({**raw, "needs": [{"owner": 0}]})
+        object.__setattr__(config, "needs", ())
+        return config
+    return config_from_dict(raw)
+
+
 def validate_stream(
     stream: IO[bytes],
     path: str,
@@ -1050,21 +1377,26 @@ def validate_stream(
         first, header = read_header(path, read_lines(stream, path))
         number = first
         try:
-            config = config_from_dict(header["config"])
+            config = _config_of(header)
         except (ConfigError, TypeError, ValueError) as e:
             raise TraceFormatError(path, first, f"the header's config is not valid: {e}") from None
+        version = header["version"]
         v = Validator(
             config,
             hidden=header.get("hidden", DEFAULT_HIDDEN),
             max_hidden=max_hidden,
             max_candidates=max_candidates,
             hidden_window=hidden_window,
+            version=version,
+            policy=header.get("policy"),
         )
         check_ranges = v.check_ranges
         feed = v.feed
-        for number, ev, etype in event_lines(stream, path, first):
+        for number, ev, etype in event_lines(stream, path, first, version):
             try:
                 check_ranges(ev, etype)
+                if etype == "Need":
+                    v.declare(ev)
             except ValueError as e:
                 raise TraceFormatError(path, number, str(e)) from None
             feed(ev, etype)
