@@ -276,6 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     bsrc.add_argument("--preset", metavar="NAME", help="named scope (default: small)")
     bsrc.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     bm.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
+    bm.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="reference",
+        help="contract: every behaviour ADR-0031 allows, so a result covers every scheduling "
+        "policy; reference: the reference heuristics (default, for now: docs/contract.md)",
+    )
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
     _json_options(bm)
     _progress_options(bm)
@@ -1229,6 +1236,7 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
             cfg,
             scope,
             args.variant,
+            policy=args.policy,
             depth=args.depth,
             as_json=bool(args.json),
             timeout_s=args.timeout,

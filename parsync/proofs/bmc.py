@@ -129,10 +129,21 @@ _rw(["Drop[proposal]"], "P Cd", "P Cd")
 _rw(["Drop[reply]"], "R Cd", "R Cd")
 _rw(["Duplicate[proposal]"], "P Cu", "P Cu")
 _rw(["Duplicate[reply]"], "R Cu", "R Cu")
+# the contract's sub-actions ("Ct"/"Cx": the timeout/extra-read counters). Its
+# StartCycle[up] reads and may raise the timeout counter while the worker waits
+# (not when idle: IDLE_START above holds for it too)
+START_UP_CONTRACT = "StartCycle[up]/contract"
+_rw([START_UP_CONTRACT], "W B P R Ct", "W Ct")
+_rw(["Defer[head]", "Defer[other]", "Restart"], "W", "W")
+_rw([f"Reject[{k}]" for k in ("Fenced", "AlreadyPlaced", "Conflict")], "P B", "P R")
+_rw(["Timeout"], "W Ct", "W Ct")
+_rw(["Refresh"], "W B Cx", "W Cx")
 
 
-def independence(a: str, b: str) -> str | None:
+def independence(a: str, b: str, *, contract: bool = False) -> str | None:
     """None: dependent; "always"; or "workers-differ" (independent for different workers)."""
+    if contract:
+        a, b = (START_UP_CONTRACT if x == START_UP else x for x in (a, b))
     ra, wa = _RW[a]
     rb, wb = _RW[b]
     acc_a = ra | {"P" if x == "P+" else x for x in wa}
@@ -205,6 +216,8 @@ def width_for(model: ParSyncModel, k: int) -> int:
 def max_constant(model: ParSyncModel) -> int:
     """The largest constant of the Config the encoding reads."""
     consts = [
+        model.max_timeout,
+        model.max_extra_read,
         model.P,
         model.R,
         model.max_cycle,
@@ -243,6 +256,13 @@ def never_enabled(model: ParSyncModel) -> frozenset[str]:
         off |= {"Crash", "Recover"}
     if model.max_failover == 0:
         off.add("Failover")
+    if model.contract:
+        if model.max_crash == 0:
+            off.add("Restart")
+        if model.max_timeout == 0:
+            off.add("Timeout")
+        if model.max_extra_read == 0:
+            off.add("Refresh")
     return frozenset(off)
 
 
@@ -321,7 +341,7 @@ class Bmc:
         for g, subs in groups:
             if any(a.action == "Propose" for a in subs):
                 gps[g]["m"] = pm[min(max(0, d - 2), len(pm) - 1)]
-            if any(a.action == "Commit" for a in subs):
+            if any(a.action in ("Commit", "Reject") for a in subs):
                 gps[g]["r"] = rm[min(max(0, d - 3), len(rm) - 1)]
         # so a message taken from a bag at step d (Commit, HandleReply, Drop,
         # Duplicate) is one of the proposals sent at steps < d (elements < d-2) or
@@ -389,6 +409,7 @@ class Bmc:
         broker): such pairs are forbidden under that condition.
         """
         order = {a.name: j for j, a in enumerate(self.enc.actions)}
+        contract = self.enc.contract
         names = [n for n in order if n not in self.off]
         sa, sb = self.acts[i], self.acts[i + 1]
         cs = []
@@ -396,9 +417,11 @@ class Bmc:
             for b in names:
                 if order[a] < order[b]:
                     continue  # increasing kinds: the canonical order, always allowed
-                ind, cond = independence(a, b), z3.BoolVal(True)
+                ind, cond = independence(a, b, contract=contract), z3.BoolVal(True)
                 if ind is None and START_UP in (a, b):
-                    ind = independence(*(IDLE_START if x == START_UP else x for x in (a, b)))
+                    ind = independence(
+                        *(IDLE_START if x == START_UP else x for x in (a, b)), contract=contract
+                    )
                     cond = z3.And(
                         *(
                             z3.Not(self.states[i + j].waiting(self._worker(i + j, x)))

@@ -58,11 +58,16 @@ def _ids(raw: list[str] | None) -> tuple[str, ...]:
     return tuple(g for g in ALL_GOAL_IDS if g in wanted or g == TYPE_OK)
 
 
-def _encoded(variant: str) -> None:
+def _encoded(variant: str, policy: str = "reference") -> None:
     """A known variant the Z3 encoding has no switch for is a usage error, said so."""
-    from parsync.proofs.encoding import ENCODED_VARIANTS
+    from parsync.proofs.encoding import CONTRACT_VARIANTS, ENCODED_VARIANTS
 
-    if variant not in ENCODED_VARIANTS:
+    if policy == "reference" and variant in CONTRACT_VARIANTS:
+        raise BadUsage(
+            f"variant {variant!r} changes a step of the contract policy only; add --policy contract"
+        )
+    known = ENCODED_VARIANTS | (CONTRACT_VARIANTS if policy == "contract" else frozenset())
+    if variant not in known:
         raise BadUsage(
             f"variant {variant!r} is not in the Z3 encoding yet; the explicit-state engines "
             f"have it: parsync check --policy contract --variant {variant}"
@@ -232,21 +237,23 @@ def run_bmc(
     timeout_s: float | None,
     json_out: str | None = None,
     progress: bool = True,
+    policy: str = "reference",
 ) -> int:
     from parsync.model.protocol import ParSyncModel
     from parsync.proofs.bmc import Bmc
 
     try:
-        model = ParSyncModel(config, variant)
+        model = ParSyncModel(config, variant, policy=policy)
     except KeyError as e:
         raise BadUsage(e.args[0]) from None
     if variant is not None:
-        _encoded(variant)
+        _encoded(variant, policy)
+    shown = scope + (" --policy contract" if policy == "contract" else "")
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()
     reached = [0]
-    with Display(f"parsync bmc {scope}", enabled=progress) as bar:
+    with Display(f"parsync bmc {shown}", enabled=progress) as bar:
 
         def tick(d: int, k: int) -> None:
             reached[0] = d
@@ -267,9 +274,10 @@ def run_bmc(
     if as_json or json_out:
         d = res.to_json()
         d["scope"] = scope
+        d["policy"] = policy
         emit_json(d, stdout=as_json, path=json_out)
     if not as_json:
-        title = f"parsync bmc {scope}" + (f" --variant {variant}" if variant else "")
+        title = f"parsync bmc {shown}" + (f" --variant {variant}" if variant else "")
         print(f"{title}: depth <= {depth}, {res.seconds:.1f}s")
         if res.unknown:
             print(f"UNKNOWN: the solver gave up ({res.unknown}); nothing is shown")

@@ -1,0 +1,174 @@
+"""The Z3 engines on the contract policy (issue 13): the encoding read with
+``policy="contract"`` is tied to ``ParSyncModel(policy="contract")`` by the
+differential check, on a scope with a timeout and an extra read, and BMC on the
+contract agrees with the explicit-state checker on the contract.
+
+Every check here can fail: a mutated next state is rejected (the differential's
+mutations), the design's contract relation rejects a step of a contract
+variant, and each variant's violation is found by BMC with the property named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from parsync.engines.checker import Checker
+from parsync.model.actions import Timeout
+from parsync.model.config import Config
+from parsync.model.presets import get_preset
+from parsync.model.protocol import ParSyncModel
+from parsync.model.state import State
+from parsync.proofs.concrete import Scope
+from parsync.proofs.differential import DiffStats, _truth, check_state, random_walks
+from parsync.proofs.encoding import CONTRACT_VARIANTS, Encoding
+from parsync.proofs.logic import ParamUniverse
+from parsync.proofs.witness import find_witnesses, sub_action
+
+CONTRACT_SUBS = [a.name for a in Encoding(ParamUniverse("c"), policy="contract").actions]
+
+
+def contract_scope(preset: str = "small", **faults: int) -> Config:
+    """A preset with one timeout and one extra read (the contract's budgets)."""
+    c = get_preset(preset).config
+    extra = {"timeout": 1, "extra_read": 1, **faults}
+    return dataclasses.replace(c, faults=dataclasses.replace(c.faults, **extra))
+
+
+def test_contract_encoding_has_the_contract_steps() -> None:
+    ref = {a.name for a in Encoding(ParamUniverse("r")).actions}
+    extra = set(CONTRACT_SUBS) - ref
+    assert extra == {
+        "Defer[head]",
+        "Defer[other]",
+        "Reject[Fenced]",
+        "Reject[AlreadyPlaced]",
+        "Reject[Conflict]",
+        "Restart",
+        "Timeout",
+        "Refresh",
+    }
+    assert ref - set(CONTRACT_SUBS) == {"Defer"}
+    with pytest.raises(KeyError, match="reference policy"):
+        Encoding(ParamUniverse("x"), "retry-resets-tag")
+
+
+@pytest.mark.parametrize(
+    "every", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["sampled", "every-entry"]
+)
+def test_contract_differential_on_a_witness_of_every_sub_action(every: bool) -> None:
+    """Each contract sub-action on a reachable step: accepted (exact and parametric),
+    BMC's Next has no other successor, mutations of the next state are rejected
+    (every single-entry one in the slow run), and the properties agree with the
+    Python predicates."""
+    wit = find_witnesses(CONTRACT_SUBS, policy="contract")
+    assert set(wit) == set(CONTRACT_SUBS)
+    stats = DiffStats()
+    rng = random.Random(3)
+    for w in wit.values():
+        check_state(
+            w.model,
+            w.pre,
+            stats,
+            rng,
+            mutations_per_step=None if every else 4,
+            mutate_only=w.action,
+        )
+    assert stats.problems == []
+    assert set(stats.by_action) == set(CONTRACT_SUBS)
+    assert stats.mutations > (1000 if every else 150)
+
+
+@pytest.mark.parametrize(
+    ("preset", "seed"), [("small", 11), pytest.param("pr", 5, marks=pytest.mark.slow)]
+)
+def test_contract_differential_random_walks(preset: str, seed: int) -> None:
+    model = ParSyncModel(contract_scope(preset), policy="contract")
+    stats = random_walks(model, walks=1, steps=10, seed=seed, mutations_per_step=4)
+    assert stats.problems == []
+    assert stats.steps > 20 and stats.mutations > 30
+
+
+def _bfs_trace(model: ParSyncModel) -> list[State]:
+    res = Checker(model, max_seconds=120).run()
+    assert res.violation is not None
+    tr = res.violation.trace
+    return [tr.init, *tr.states]
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_VARIANTS))
+def test_contract_differential_along_the_variant_counterexample(name: str) -> None:
+    """Every state of the contract variant's shortest BFS counterexample, bug included."""
+    model = ParSyncModel(contract_scope(), name, policy="contract")
+    states = _bfs_trace(model)
+    stats = DiffStats()
+    rng = random.Random(5)
+    for s in states:
+        check_state(model, s, stats, rng, mutations_per_step=2, precision=False)
+    assert stats.problems == []
+    assert stats.states == len(states)
+
+
+def test_the_design_relation_rejects_the_variant_step() -> None:
+    """The differential can fail: timeout-reuses-tag's Timeout (the tag reused) is a
+    step the correct contract relation rejects, and the variant's relation accepts."""
+    cfg = contract_scope()
+    bad = ParSyncModel(cfg, "timeout-reuses-tag", policy="contract")
+    good = ParSyncModel(cfg, policy="contract")
+    step = None
+    for s in _bfs_trace(bad):
+        for a, t in bad.successors(s):
+            if isinstance(a, Timeout) and s.workers[a.w].attempts > 0:
+                step = (s, a, t)
+                break
+        if step:
+            break
+    assert step is not None
+    s, a, t = step
+    verdicts = {}
+    for name, model in (("design", good), ("variant", bad)):
+        props, reps = sorted(set(s.to_broker)), sorted(set(s.to_workers))
+        sc = Scope(model, props, reps, exact=True)
+        sc.structure()
+        enc = sc.enc
+        A = enc.action(sub_action(model, s, a, t))
+        S, T = enc.state("s"), enc.state("t")
+        sc.pin_values(S, sc.values(s))
+        f = enc.step(A, S, T, sc.concrete_params(A, a, s, t))
+        verdicts[name] = _truth(z3_subst(f, sc, T, t))
+    assert verdicts == {"design": False, "variant": True}
+
+
+def z3_subst(f: object, sc: Scope, T: object, t: State) -> object:
+    import z3  # type: ignore[import-untyped]
+
+    return z3.substitute(f, *sc.pairs(T, sc.values(t)))  # type: ignore[arg-type]
+
+
+# --- BMC on the contract agrees with the explicit-state checker on the contract -------------
+
+#: (variant, scope): every contract variant the encoding has a switch for, and a
+#: selection of the reference's, on the contract with a timeout (and an extra read)
+BMC_CASES = [
+    ("timeout-reuses-tag", contract_scope(extra_read=0)),
+    ("retry-resets-tag", contract_scope(extra_read=0)),
+    ("no-epoch-fencing", contract_scope()),
+]
+
+
+@pytest.mark.parametrize(("name", "cfg"), BMC_CASES, ids=[n for n, _ in BMC_CASES])
+def test_contract_bmc_agrees_with_bfs(name: str, cfg: Config) -> None:
+    from parsync.model.variants import get_variant
+    from parsync.proofs.bmc import Bmc
+
+    breaks = get_variant(name).breaks
+    bfs = Checker(ParSyncModel(cfg, name, policy="contract"), max_seconds=120).run()
+    assert bfs.violation is not None and breaks in bfs.violation.property_ids
+    depth = len(bfs.violation.trace.actions)
+    res = Bmc(ParSyncModel(cfg, name, policy="contract"), depth).run(also=(breaks,))
+    assert res.unknown == "" and res.problem == "", (res.unknown, res.problem)
+    assert res.depth == depth, f"BMC's shortest violation is {res.depth} steps, BFS's {depth}"
+    assert breaks in res.properties
+    assert res.replayed and breaks in res.python_violations
