@@ -256,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this property (repeatable or comma-separated; TypeOK always comes along)",
     )
     pv.add_argument("--variant", metavar="NAME", help="prove a known-bad variant (must fail)")
+    pv.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="reference",
+        help="contract: every behaviour ADR-0031 allows, so a proof covers every scheduling "
+        "policy; reference: the reference heuristics, whose results docs/proofs.md records "
+        "(default, for now: docs/contract.md)",
+    )
     _json_options(pv)
     _progress_options(pv)
     pv.add_argument(
@@ -1221,6 +1229,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
             report=args.report,
             json_out=args.json_out,
             progress=args.progress is not False,
+            policy=args.policy,
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None

@@ -25,6 +25,7 @@ from parsync.proofs.concrete import Scope
 from parsync.proofs.differential import DiffStats, _truth, check_state, random_walks
 from parsync.proofs.encoding import CONTRACT_VARIANTS, Encoding
 from parsync.proofs.logic import ParamUniverse
+from parsync.proofs.proofs import GOAL_BY_ID
 from parsync.proofs.witness import find_witnesses, sub_action
 
 CONTRACT_SUBS = [a.name for a in Encoding(ParamUniverse("c"), policy="contract").actions]
@@ -81,9 +82,8 @@ def test_contract_differential_on_a_witness_of_every_sub_action(every: bool) -> 
     assert stats.mutations > (1000 if every else 150)
 
 
-@pytest.mark.parametrize(
-    ("preset", "seed"), [("small", 11), pytest.param("pr", 5, marks=pytest.mark.slow)]
-)
+@pytest.mark.slow
+@pytest.mark.parametrize(("preset", "seed"), [("small", 11), ("pr", 5)])
 def test_contract_differential_random_walks(preset: str, seed: int) -> None:
     model = ParSyncModel(contract_scope(preset), policy="contract")
     stats = random_walks(model, walks=1, steps=10, seed=seed, mutations_per_step=4)
@@ -98,6 +98,7 @@ def _bfs_trace(model: ParSyncModel) -> list[State]:
     return [tr.init, *tr.states]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONTRACT_VARIANTS))
 def test_contract_differential_along_the_variant_counterexample(name: str) -> None:
     """Every state of the contract variant's shortest BFS counterexample, bug included."""
@@ -151,14 +152,16 @@ def z3_subst(f: object, sc: Scope, T: object, t: State) -> object:
 
 #: (variant, scope): every contract variant the encoding has a switch for, and a
 #: selection of the reference's, on the contract with a timeout (and an extra read)
+_SLOW = [pytest.mark.slow]
 BMC_CASES = [
-    ("timeout-reuses-tag", contract_scope(extra_read=0)),
-    ("retry-resets-tag", contract_scope(extra_read=0)),
-    ("no-epoch-fencing", contract_scope()),
+    pytest.param("timeout-reuses-tag", contract_scope(extra_read=0), marks=_SLOW),
+    pytest.param("retry-resets-tag", contract_scope(extra_read=0), marks=_SLOW),
+    pytest.param("no-epoch-fencing", contract_scope()),
+    pytest.param("no-dedup", contract_scope(extra_read=0), marks=_SLOW),
 ]
 
 
-@pytest.mark.parametrize(("name", "cfg"), BMC_CASES, ids=[n for n, _ in BMC_CASES])
+@pytest.mark.parametrize(("name", "cfg"), BMC_CASES, ids=lambda x: x if isinstance(x, str) else "")
 def test_contract_bmc_agrees_with_bfs(name: str, cfg: Config) -> None:
     from parsync.model.variants import get_variant
     from parsync.proofs.bmc import Bmc
@@ -172,3 +175,73 @@ def test_contract_bmc_agrees_with_bfs(name: str, cfg: Config) -> None:
     assert res.depth == depth, f"BMC's shortest violation is {res.depth} steps, BFS's {depth}"
     assert breaks in res.properties
     assert res.replayed and breaks in res.python_violations
+
+
+# --- parametric proofs on the contract ------------------------------------------------------
+
+
+@pytest.mark.parametrize("pid", ["PS-6", pytest.param("PS-3", marks=pytest.mark.slow)])
+def test_contract_proofs_of_the_retry_budget_and_staleness(pid: str) -> None:
+    """PS-3 and PS-6 read other state on the contract and need their own lemmas: proved
+    for every size (the other properties: the slow test below)."""
+    from parsync.proofs.proofs import Prover
+
+    pr = Prover(None, policy="contract", timeout_s=20, first_attempt_s=2)
+    r = pr.prove(pid)
+    assert [o.message() for o in r.failures] == []
+    assert r.lemmas == pr.lemmas_of(GOAL_BY_ID[pid]) and r.lemmas != GOAL_BY_ID[pid].lemmas
+    assert {o.action for o in r.obligations} >= {"Timeout", "Refresh", "Restart"}
+
+
+@pytest.mark.slow
+def test_contract_proofs_of_every_property() -> None:
+    from parsync.proofs.proofs import ALL_GOAL_IDS, Prover
+
+    pr = Prover(None, policy="contract")
+    bad = [o.message() for pid in ALL_GOAL_IDS for o in pr.prove(pid).failures]
+    assert bad == []
+    assert pr.nonvacuous().proved
+
+
+@pytest.mark.parametrize(
+    "name", ["timeout-reuses-tag", pytest.param("retry-resets-tag", marks=pytest.mark.slow)]
+)
+def test_contract_variant_fails_the_proof_with_a_decoded_cti(name: str) -> None:
+    """The contract's variants fail PS-6 on the contract, with a CTI decoded into a
+    Config, a pre-state and a step the Python model (the variant) also takes."""
+    from parsync.model.variants import get_variant
+    from parsync.proofs.proofs import CTI, Prover
+
+    pid = get_variant(name).breaks
+    r = Prover(name, policy="contract", timeout_s=10, first_attempt_s=1).prove(pid)
+    assert not r.proved
+    ctis = [o for o in r.failures if o.outcome == CTI]
+    assert ctis, [o.message() for o in r.failures]
+    for o in ctis:
+        assert o.message().startswith(f"{pid}: ")
+        c = o.cti
+        assert c is not None and c.decode_error == "", o.message()
+        assert c.config is not None and c.pre is not None and c.post is not None
+        assert c.replay == "agrees", o.message()
+    # the tag's bookkeeping is what breaks: the lemma tying the ghost to the tag
+    assert any(o.invariant == "SentWithinAttempts" for o in ctis)
+
+
+def test_cli_prove_and_bmc_on_the_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    from parsync.cli import main
+
+    assert main(["prove", "--policy", "contract", "--property", "PS-9", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "parsync prove --policy contract" in out and "PS-9        proved" in out
+    args = ["prove", "--policy", "contract", "--property", "PS-9", "--no-progress"]
+    assert main([*args, "--variant", "no-epoch-fencing"]) == 1
+    assert "PS-9: goal PS-9 is not preserved by Commit[Committed]" in capsys.readouterr().out
+    # a contract variant needs the contract's encoding
+    assert main(["prove", "--variant", "timeout-reuses-tag"]) == 2
+    assert "add --policy contract" in capsys.readouterr().err
+    assert main(["prove", "--policy", "contract", "--report", "x.md"]) == 2
+    bmc = ["bmc", "--preset", "pr", "--policy", "contract", "--no-progress"]
+    assert main([*bmc, "--variant", "no-epoch-fencing", "--depth", "4"]) == 1
+    out = capsys.readouterr().out
+    assert "--policy contract" in out and "VIOLATION of PS-9 at depth 4" in out
+    assert "replayed in the model: yes" in out

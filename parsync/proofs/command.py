@@ -83,6 +83,7 @@ def run_prove(
     report: str | None,
     json_out: str | None = None,
     progress: bool = True,
+    policy: str = "reference",
 ) -> int:
     from parsync.model.variants import get_variant
     from parsync.proofs.report import render, source_hash, to_json, versions
@@ -93,7 +94,9 @@ def run_prove(
             get_variant(variant)
         except KeyError as e:
             raise BadUsage(e.args[0]) from None
-        _encoded(variant)
+        _encoded(variant, policy)
+    if report is not None and policy != "reference":
+        raise BadUsage("--report is written for the reference policy only (drop --policy)")
     if report is not None and (variant is not None or properties):
         raise BadUsage(
             "--report is written for the design and every property only (drop --variant/--property)"
@@ -101,12 +104,13 @@ def run_prove(
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
-    pr = Prover(variant, timeout_s=timeout_s)
+    pr = Prover(variant, timeout_s=timeout_s, policy=policy)
     results: list[PropertyResult] = []
     out = sys.stdout
     if not as_json:
         v = versions()
         title = "parsync prove" + (f" --variant {variant}" if variant else "")
+        title += " --policy contract" if policy == "contract" else ""
         print(f"{title}: Z3 {v['z3']}, Python {v['python']}, sources {source_hash()}", file=out)
     total = sum(pr.count(pid) for pid in ids)
     done_before = 0
@@ -162,7 +166,10 @@ def run_prove(
         except OSError as e:
             raise BadUsage(f"cannot write {report}: {e.strerror or e}") from None
     if as_json or json_out:
-        emit_json(to_json(results, nonvac), stdout=as_json, path=json_out)
+        doc = to_json(results, nonvac)
+        if policy != "reference":
+            doc["policy"] = policy
+        emit_json(doc, stdout=as_json, path=json_out)
     if not as_json:
         n = sum(len(r.obligations) for r in allr)
         if proved:
@@ -207,10 +214,8 @@ def _prove_interrupted(
 
 
 def _print_result(r: PropertyResult) -> None:
-    from parsync.proofs.proofs import GOAL_BY_ID
-
     ok = sum(1 for o in r.obligations if o.outcome == PROVED)
-    lem = ", ".join(GOAL_BY_ID[r.pid].lemmas)
+    lem = ", ".join(r.lemmas)
     print(
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")

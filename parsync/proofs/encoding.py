@@ -1355,6 +1355,13 @@ class Encoding:
 
     # --- axioms on the constants (the parametric Config is a valid Config) ---------------------
     def axioms(self) -> list[tuple[str, Any]]:
+        out = self._axioms()
+        if self.contract:
+            K = self.K
+            out.append(("contract budgets>=0", z3.And(K.max_timeout() >= 0, K.max_xread() >= 0)))
+        return out
+
+    def _axioms(self) -> list[tuple[str, Any]]:
         K = self.K
         P = self.P
         return [
@@ -1445,8 +1452,9 @@ class Encoding:
             return self.all("N B", lambda n, b: S.ledger(n, b) == (S.hold(n, b) > 0))
         if pid == "PS-6" and self.contract:  # the ghost sent, of every need of the cycle
             lim = K.R() + 1
-            return self.all(
-                "W", lambda w: z3.And(S.sent(w) <= lim, self.all("N", lambda n: S.pks(w, n) <= lim))
+            return z3.And(
+                self.all("W", lambda w: S.sent(w) <= lim),
+                self.all("W N", lambda w, n: S.pks(w, n) <= lim),
             )
         if pid == "PS-6":
             return self.all("W", lambda w: S.attempts(w) <= K.R() + 1)
