@@ -175,8 +175,7 @@ def test_capacity_mistake_fails_the_proof_with_a_replayed_cti() -> None:
     ("cmd", "variant"),
     [
         ("prove", "used-counts-claims"),
-        ("prove", "dedup-by-worker-cycle"),
-        ("bmc", "dedup-by-worker-cycle"),
+        ("bmc", "used-counts-claims"),
     ],
 )
 def test_a_variant_outside_the_encoding_is_a_usage_error(

@@ -188,6 +188,10 @@ def values(
     if m.contract:
         put("timeouts", (), s.faults[3])
         put("xreads", (), s.faults[4])
+    if m.v_dedup_wc:
+        for wi in range(m.W):
+            for c in range(m.max_cycle + 1):
+                put("wctag", (wi, c), (wi, c) in br.tags)
     for n in range(N):
         put("placed", (n,), s.placed[n])
     return v
@@ -217,6 +221,7 @@ class Scope:
             {"W": model.W, "B": model.B, "N": model.N, "PM": kp, "RM": kr},
             model.P,
             bv_width=bv_width,
+            cycles=model.max_cycle + 1,
         )
         self.enc = Encoding(self.u, model.variant, exact=exact, policy=model.policy)
         self.enc.scope_needs = [(model.eligible[n], model.gang[n]) for n in range(model.N)]

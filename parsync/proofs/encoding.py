@@ -81,6 +81,7 @@ class VarSpec:
     doc: str
     lagging_only: bool = False
     contract_only: bool = False  # only in the contract policy's encoding
+    dedup_wc_only: bool = False  # only in the dedup-by-worker-cycle variant (contract)
 
 
 STATE_VARS: tuple[VarSpec, ...] = (
@@ -128,6 +129,14 @@ STATE_VARS: tuple[VarSpec, ...] = (
     ),
     VarSpec("pks", ("W", "N"), "Int", "parked n: its sent (0 if not parked)", contract_only=True),
     VarSpec("timeouts", (), "Int", "timeouts used", contract_only=True),
+    VarSpec(
+        "wctag",
+        ("W", "CY"),
+        "Bool",
+        "broker: a proposal of (w, cycle) was committed (dedup-by-worker-cycle's memory)",
+        contract_only=True,
+        dedup_wc_only=True,
+    ),
     VarSpec("xreads", (), "Int", "extra reads used", contract_only=True),
 )
 
@@ -189,11 +198,17 @@ def _rng(u: Universe, r: str) -> z3.SortRef:
 class Sym:
     """One symbolic state: a function per VARIABLE, named ``<var>@<tag>``."""
 
-    def __init__(self, u: Universe, tag: str, lagging: bool, contract: bool = False) -> None:
+    def __init__(
+        self, u: Universe, tag: str, lagging: bool, contract: bool = False, dedup_wc: bool = False
+    ) -> None:
         self.tag = tag
         self.fns: dict[str, Fn] = {}
         for v in STATE_VARS:
-            if (v.lagging_only and not lagging) or (v.contract_only and not contract):
+            if (
+                (v.lagging_only and not lagging)
+                or (v.contract_only and not contract)
+                or (v.dedup_wc_only and not dedup_wc)
+            ):
                 continue
             self.fns[v.name] = Fn(u, f"{v.name}@{tag}{u.suffix()}", v.dom, _rng(u, v.rng), v.rng)
 
@@ -297,7 +312,9 @@ ENCODED_VARIANTS: frozenset[str] = frozenset(
 
 #: The contract's own known-bad variants (model/variants.py) with a switch here
 #: (the contract encoding only: they change steps the reference never takes).
-CONTRACT_VARIANTS: frozenset[str] = frozenset({"retry-resets-tag", "timeout-reuses-tag"})
+CONTRACT_VARIANTS: frozenset[str] = frozenset(
+    {"retry-resets-tag", "timeout-reuses-tag", "dedup-by-worker-cycle"}
+)
 
 #: The policies the encoding reads (model/protocol.py POLICIES).
 ENCODED_POLICIES: tuple[str, ...] = ("reference", "contract")
@@ -344,6 +361,7 @@ class Encoding:
         self.v_unbounded = v == "unbounded-carry-forward"
         self.v_resets_tag = v == "retry-resets-tag"
         self.v_timeout_tag = v == "timeout-reuses-tag"
+        self.v_dedup_wc = v == "dedup-by-worker-cycle"
         known = ENCODED_VARIANTS | (CONTRACT_VARIANTS if self.contract else frozenset())
         if variant is not None and variant not in known:
             raise KeyError(
@@ -360,14 +378,25 @@ class Encoding:
 
     # --- helpers ---------------------------------------------------------------------
     def state(self, tag: str) -> Sym:
-        return Sym(self.u, tag, self.v_lagging, self.contract)
+        return Sym(self.u, tag, self.v_lagging, self.contract, self.v_dedup_wc)
 
     def var_names(self) -> list[str]:
         return [
             v.name
             for v in STATE_VARS
-            if (self.v_lagging or not v.lagging_only) and (self.contract or not v.contract_only)
+            if (self.v_lagging or not v.lagging_only)
+            and (self.contract or not v.contract_only)
+            and (self.v_dedup_wc or not v.dedup_wc_only)
         ]
+
+    def duplicate(self, S: Sym, m: Any) -> Any:
+        """The broker's dedup test on m (``ParSyncModel._duplicate``)."""
+        K = self.K
+        if self.v_dedup_wc:  # the variant: by (worker, cycle) of committed proposals
+            return S.wctag(K.p_w(m), K.p_cycle(m))
+        if self.v_no_dedup:
+            return z3.BoolVal(False)
+        return S.status(K.p_n(m)) != UNPLACED
 
     @property
     def P(self) -> Any:
@@ -523,6 +552,8 @@ class Encoding:
             S.dups.define(zero),
             S.placed.define(zero),
         ]
+        if self.v_dedup_wc:
+            cs.append(S.wctag.define(false))
         if self.contract:
             cs += [
                 S.hd.define(false),
@@ -885,7 +916,7 @@ class Encoding:
         if kind == "Fenced":
             return z3.BoolVal(False) if self.v_no_fencing else K.p_epoch(m) != S.epoch()
         if kind == "AlreadyPlaced":
-            return z3.BoolVal(False) if self.v_no_dedup else S.status(K.p_n(m)) != UNPLACED
+            return self.duplicate(S, m)
         assert kind == "Conflict"
         return self.some("B", lambda b: self.conflicted(S, m, b))
 
@@ -1143,7 +1174,7 @@ class Encoding:
         """The guard of one Commit outcome (the broker's decision on m)."""
         K = self.K
         fenced = z3.BoolVal(False) if self.v_no_fencing else K.p_epoch(m) != S.epoch()
-        already = z3.BoolVal(False) if self.v_no_dedup else S.status(K.p_n(m)) != UNPLACED
+        already = self.duplicate(S, m)
         anyc = self.some("B", lambda b: self.conflicted(S, m, b))
         if kind == "Fenced":
             return fenced
@@ -1204,6 +1235,9 @@ class Encoding:
                 upd["ledger"] = lambda x, b: z3.Or(S.ledger(x, b), z3.And(x == n, tch(m, b)))
                 upd["status"] = lambda x: z3.If(x == n, self.i(PLACED), S.status(x))
                 upd["placed"] = lambda x: S.placed(x) + self.one_if(x == n)
+                if self.v_dedup_wc:
+                    pw, pcy = K.p_w(m), K.p_cycle(m)
+                    upd["wctag"] = lambda x, c: z3.Or(S.wctag(x, c), z3.And(x == pw, c == pcy))
                 if self.v_lagging:
                     self._snapshot_replica(S, upd)
             return guard, upd

@@ -857,7 +857,7 @@ class Prover:
         from parsync.proofs.logic import FiniteUniverse
 
         for sizes, P in CTI_SCOPES:
-            u = FiniteUniverse(sizes, P)
+            u = FiniteUniverse(sizes, P, cycles=3)
             enc = Encoding(u, self.variant, policy=self.policy)
             S, T = enc.state("s"), enc.state("t")
             p = None if action == "Init" else enc.params(enc.action(action), "c")
@@ -1080,7 +1080,15 @@ def decode_cti(
 
         seq, claims, ledger, status = broker_part("")
         replica = broker_part("r_") if pr.enc.v_lagging else None
-        br = Broker(d.num(S.epoch()), seq, claims, ledger, status, replica)
+        tags: tuple[tuple[int, int], ...] = ()
+        if pr.enc.v_dedup_wc:  # the variant's memory: (worker, cycle) pairs, cycles <= bound
+            tags = tuple(
+                (wi, c)
+                for wi, w in enumerate(Ws)
+                for c in range(cfg.max_cycle + 1)
+                if d.true(S.wctag(w, pr.u.num(c)))
+            )
+        br = Broker(d.num(S.epoch()), seq, claims, ledger, status, replica, tags)
         workers = []
         for wi, w in enumerate(Ws):
             view = []
