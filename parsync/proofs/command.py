@@ -138,6 +138,32 @@ def run_prove(
         except _Stopped:
             where = (current, discharged[0], total)
             _prove_interrupted(results, where, ids, as_json, json_out, report)
+    contract = None
+    if report is not None:  # the report also records the contract's proofs
+        if not as_json:
+            print("the contract policy, for the report:", file=out)
+        cpr = Prover(None, timeout_s=timeout_s, policy="contract")
+        cres = []
+        with Display("parsync prove --policy contract", enabled=progress) as bar:
+            ctotal = sum(cpr.count(pid) for pid in ids)
+            cdone = 0
+            try:
+                with _interruptible():
+                    for pid in ids:
+
+                        def ctick(done: int, _n: int, base: int = cdone, pid: str = pid) -> None:
+                            bar.count(base + done, ctotal, "obligations", pid)
+
+                        r = cpr.prove(pid, progress=ctick)
+                        cdone += len(r.obligations)
+                        cres.append(r)
+                        if not as_json:
+                            _print_result(r)
+                    contract = (cres, cpr.nonvacuous())
+            except _Stopped:
+                _prove_interrupted(
+                    results, ("contract", cdone, ctotal), ids, as_json, json_out, report
+                )
     if nonvac is not None and not as_json:
         ok = sum(1 for o in nonvac.obligations if o.outcome == PROVED)
         print(
@@ -149,12 +175,14 @@ def run_prove(
         for o in nonvac.failures:
             print(f"  NonVacuous / {o.action}: {o.reason}", file=out)
     allr = results + ([nonvac] if nonvac is not None else [])
+    if contract is not None:
+        allr += contract[0] + ([contract[1]] if contract[1] is not None else [])
     proved = all(r.proved for r in allr)
     if report is not None:
         path = Path(report)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(results, nonvac), encoding="utf-8")
+            path.write_text(render(results, nonvac, contract=contract), encoding="utf-8")
             # the machine-readable summary beside it (docs/proofs.json): what `parsync gate`
             # reads, as parsync/records/proofs.json, to report a recorded prove stage
             from parsync.records import proof_summary
