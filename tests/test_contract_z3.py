@@ -275,3 +275,16 @@ def test_cli_prove_and_bmc_on_the_contract(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert "--policy contract" in out and "VIOLATION of PS-9 at depth 4" in out
     assert "replayed in the model: yes" in out
+
+
+@pytest.mark.slow
+def test_contract_bmc_finds_nothing_on_the_design() -> None:
+    """The contract design on pr with one timeout: no violation within 8 steps, and every
+    hint (the contract proofs' lemmas) proved at every depth, none refuted."""
+    from parsync.proofs.bmc import Bmc
+
+    b = Bmc(ParSyncModel(contract_scope("pr", extra_read=0), policy="contract"), 8)
+    res = b.run()
+    assert res.unknown == "" and res.problem == ""
+    assert res.depth is None and len(res.per_depth_seconds) == 9
+    assert b.dropped == []

@@ -83,7 +83,7 @@ from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
 from parsync.proofs.concrete import Scope, Values, values
 from parsync.proofs.encoding import STATE_PROPS, STATE_VARS, Encoding, Sym
-from parsync.proofs.proofs import LEMMAS, TYPE_OK, frame, type_ok
+from parsync.proofs.proofs import GOALS, LEMMAS, TYPE_OK, frame, goal_lemmas, lemma, type_ok
 from parsync.proofs.solving import check
 
 ALL_PROPS = ("PS-1", "PS-2", "PS-3", "PS-4", "PS-5", "PS-6", "PS-7", "PS-8", "PS-9", "PS-10")
@@ -270,7 +270,7 @@ BOUNDS = "CounterBounds"  # the depth-indexed hint (see Bmc._bounds)
 USED_IS_SUM = "UsedIsSum"
 
 
-def hint_catalogue() -> dict[str, Callable[[Encoding, Sym], Any]]:
+def hint_catalogue(policy: str = "reference") -> dict[str, Callable[[Encoding, Sym], Any]]:
     """Candidate facts for the search: the proofs' TypeOK and strengthening lemmas.
 
     They are only ever *assumed* at a depth after this search has proved them
@@ -281,6 +281,10 @@ def hint_catalogue() -> dict[str, Callable[[Encoding, Sym], Any]]:
         TYPE_OK: type_ok,
         USED_IS_SUM: lambda e, S: e.used_is_sum(S),
     }
+    if policy == "contract":  # the contract's invariants (its proofs' lemmas)
+        used = {n for g in GOALS for n in goal_lemmas(g.pid, policy)}
+        out.update({n: lemma(n).formula for n in sorted(used)})
+        return out
     out.update({name: lem.formula for name, lem in LEMMAS.items()})
     return out
 
@@ -303,7 +307,7 @@ class Bmc:
         self.m = model
         self.k = k
         self.timeout_s = timeout_s
-        self.catalogue = hint_catalogue()
+        self.catalogue = hint_catalogue(model.policy)
         self.hints: list[str] = [BOUNDS, *self.catalogue] if hints else []
         self.dropped: list[tuple[int, str]] = []  # (depth, hint) refuted by the solver
         self.off = never_enabled(model)
