@@ -269,6 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this property (repeatable or comma-separated; TypeOK always comes along)",
     )
     pv.add_argument("--variant", metavar="NAME", help="prove a known-bad variant (must fail)")
+    pv.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="reference",
+        help="contract: every behaviour ADR-0031 allows, so a proof covers every scheduling "
+        "policy; reference: the reference heuristics, whose results docs/proofs.md records "
+        "(default, for now: docs/contract.md)",
+    )
     _json_options(pv)
     _progress_options(pv)
     pv.add_argument(
@@ -289,6 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     bsrc.add_argument("--preset", metavar="NAME", help="named scope (default: small)")
     bsrc.add_argument("--config", metavar="FILE.toml", help="scope from a TOML config file")
     bm.add_argument("--variant", metavar="NAME", help="check a known-bad design variant")
+    bm.add_argument(
+        "--policy",
+        choices=("contract", "reference"),
+        default="reference",
+        help="contract: every behaviour ADR-0031 allows, so a result covers every scheduling "
+        "policy; reference: the reference heuristics (default, for now: docs/contract.md)",
+    )
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
     _json_options(bm)
     _progress_options(bm)
@@ -1269,6 +1284,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
             report=args.report,
             json_out=args.json_out,
             progress=args.progress is not False,
+            policy=args.policy,
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
@@ -1284,6 +1300,7 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
             cfg,
             scope,
             args.variant,
+            policy=args.policy,
             depth=args.depth,
             as_json=bool(args.json),
             timeout_s=args.timeout,

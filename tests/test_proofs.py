@@ -173,7 +173,10 @@ def test_capacity_mistake_fails_the_proof_with_a_replayed_cti() -> None:
 
 @pytest.mark.parametrize(
     ("cmd", "variant"),
-    [("prove", "used-counts-claims"), ("prove", "timeout-reuses-tag"), ("bmc", "retry-resets-tag")],
+    [
+        ("prove", "used-counts-claims"),
+        ("bmc", "used-counts-claims"),
+    ],
 )
 def test_a_variant_outside_the_encoding_is_a_usage_error(
     cmd: str, variant: str, capsys: pytest.CaptureFixture[str]

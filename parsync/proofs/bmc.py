@@ -83,7 +83,7 @@ from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
 from parsync.proofs.concrete import Scope, Values, values
 from parsync.proofs.encoding import STATE_PROPS, STATE_VARS, Encoding, Sym
-from parsync.proofs.proofs import LEMMAS, TYPE_OK, frame, type_ok
+from parsync.proofs.proofs import GOALS, LEMMAS, TYPE_OK, frame, goal_lemmas, lemma, type_ok
 from parsync.proofs.solving import check
 
 ALL_PROPS = ("PS-1", "PS-2", "PS-3", "PS-4", "PS-5", "PS-6", "PS-7", "PS-8", "PS-9", "PS-10")
@@ -129,10 +129,21 @@ _rw(["Drop[proposal]"], "P Cd", "P Cd")
 _rw(["Drop[reply]"], "R Cd", "R Cd")
 _rw(["Duplicate[proposal]"], "P Cu", "P Cu")
 _rw(["Duplicate[reply]"], "R Cu", "R Cu")
+# the contract's sub-actions ("Ct"/"Cx": the timeout/extra-read counters). Its
+# StartCycle[up] reads and may raise the timeout counter while the worker waits
+# (not when idle: IDLE_START above holds for it too)
+START_UP_CONTRACT = "StartCycle[up]/contract"
+_rw([START_UP_CONTRACT], "W B P R Ct", "W Ct")
+_rw(["Defer[head]", "Defer[other]", "Restart"], "W", "W")
+_rw([f"Reject[{k}]" for k in ("Fenced", "AlreadyPlaced", "Conflict")], "P B", "P R")
+_rw(["Timeout"], "W Ct", "W Ct")
+_rw(["Refresh"], "W B Cx", "W Cx")
 
 
-def independence(a: str, b: str) -> str | None:
+def independence(a: str, b: str, *, contract: bool = False) -> str | None:
     """None: dependent; "always"; or "workers-differ" (independent for different workers)."""
+    if contract:
+        a, b = (START_UP_CONTRACT if x == START_UP else x for x in (a, b))
     ra, wa = _RW[a]
     rb, wb = _RW[b]
     acc_a = ra | {"P" if x == "P+" else x for x in wa}
@@ -205,6 +216,8 @@ def width_for(model: ParSyncModel, k: int) -> int:
 def max_constant(model: ParSyncModel) -> int:
     """The largest constant of the Config the encoding reads."""
     consts = [
+        model.max_timeout,
+        model.max_extra_read,
         model.P,
         model.R,
         model.max_cycle,
@@ -243,6 +256,13 @@ def never_enabled(model: ParSyncModel) -> frozenset[str]:
         off |= {"Crash", "Recover"}
     if model.max_failover == 0:
         off.add("Failover")
+    if model.contract:
+        if model.max_crash == 0:
+            off.add("Restart")
+        if model.max_timeout == 0:
+            off.add("Timeout")
+        if model.max_extra_read == 0:
+            off.add("Refresh")
     return frozenset(off)
 
 
@@ -250,7 +270,7 @@ BOUNDS = "CounterBounds"  # the depth-indexed hint (see Bmc._bounds)
 USED_IS_SUM = "UsedIsSum"
 
 
-def hint_catalogue() -> dict[str, Callable[[Encoding, Sym], Any]]:
+def hint_catalogue(policy: str = "reference") -> dict[str, Callable[[Encoding, Sym], Any]]:
     """Candidate facts for the search: the proofs' TypeOK and strengthening lemmas.
 
     They are only ever *assumed* at a depth after this search has proved them
@@ -261,6 +281,10 @@ def hint_catalogue() -> dict[str, Callable[[Encoding, Sym], Any]]:
         TYPE_OK: type_ok,
         USED_IS_SUM: lambda e, S: e.used_is_sum(S),
     }
+    if policy == "contract":  # the contract's invariants (its proofs' lemmas)
+        used = {n for g in GOALS for n in goal_lemmas(g.pid, policy)}
+        out.update({n: lemma(n).formula for n in sorted(used)})
+        return out
     out.update({name: lem.formula for name, lem in LEMMAS.items()})
     return out
 
@@ -283,7 +307,7 @@ class Bmc:
         self.m = model
         self.k = k
         self.timeout_s = timeout_s
-        self.catalogue = hint_catalogue()
+        self.catalogue = hint_catalogue(model.policy)
         self.hints: list[str] = [BOUNDS, *self.catalogue] if hints else []
         self.dropped: list[tuple[int, str]] = []  # (depth, hint) refuted by the solver
         self.off = never_enabled(model)
@@ -321,7 +345,7 @@ class Bmc:
         for g, subs in groups:
             if any(a.action == "Propose" for a in subs):
                 gps[g]["m"] = pm[min(max(0, d - 2), len(pm) - 1)]
-            if any(a.action == "Commit" for a in subs):
+            if any(a.action in ("Commit", "Reject") for a in subs):
                 gps[g]["r"] = rm[min(max(0, d - 3), len(rm) - 1)]
         # so a message taken from a bag at step d (Commit, HandleReply, Drop,
         # Duplicate) is one of the proposals sent at steps < d (elements < d-2) or
@@ -389,6 +413,7 @@ class Bmc:
         broker): such pairs are forbidden under that condition.
         """
         order = {a.name: j for j, a in enumerate(self.enc.actions)}
+        contract = self.enc.contract
         names = [n for n in order if n not in self.off]
         sa, sb = self.acts[i], self.acts[i + 1]
         cs = []
@@ -396,9 +421,11 @@ class Bmc:
             for b in names:
                 if order[a] < order[b]:
                     continue  # increasing kinds: the canonical order, always allowed
-                ind, cond = independence(a, b), z3.BoolVal(True)
+                ind, cond = independence(a, b, contract=contract), z3.BoolVal(True)
                 if ind is None and START_UP in (a, b):
-                    ind = independence(*(IDLE_START if x == START_UP else x for x in (a, b)))
+                    ind = independence(
+                        *(IDLE_START if x == START_UP else x for x in (a, b)), contract=contract
+                    )
                     cond = z3.And(
                         *(
                             z3.Not(self.states[i + j].waiting(self._worker(i + j, x)))

@@ -58,11 +58,16 @@ def _ids(raw: list[str] | None) -> tuple[str, ...]:
     return tuple(g for g in ALL_GOAL_IDS if g in wanted or g == TYPE_OK)
 
 
-def _encoded(variant: str) -> None:
+def _encoded(variant: str, policy: str = "reference") -> None:
     """A known variant the Z3 encoding has no switch for is a usage error, said so."""
-    from parsync.proofs.encoding import ENCODED_VARIANTS
+    from parsync.proofs.encoding import CONTRACT_VARIANTS, ENCODED_VARIANTS
 
-    if variant not in ENCODED_VARIANTS:
+    if policy == "reference" and variant in CONTRACT_VARIANTS:
+        raise BadUsage(
+            f"variant {variant!r} changes a step of the contract policy only; add --policy contract"
+        )
+    known = ENCODED_VARIANTS | (CONTRACT_VARIANTS if policy == "contract" else frozenset())
+    if variant not in known:
         raise BadUsage(
             f"variant {variant!r} is not in the Z3 encoding yet; the explicit-state engines "
             f"have it: parsync check --policy contract --variant {variant}"
@@ -78,6 +83,7 @@ def run_prove(
     report: str | None,
     json_out: str | None = None,
     progress: bool = True,
+    policy: str = "reference",
 ) -> int:
     from parsync.model.variants import get_variant
     from parsync.proofs.report import render, source_hash, to_json, versions
@@ -88,7 +94,9 @@ def run_prove(
             get_variant(variant)
         except KeyError as e:
             raise BadUsage(e.args[0]) from None
-        _encoded(variant)
+        _encoded(variant, policy)
+    if report is not None and policy != "reference":
+        raise BadUsage("--report is written for the reference policy only (drop --policy)")
     if report is not None and (variant is not None or properties):
         raise BadUsage(
             "--report is written for the design and every property only (drop --variant/--property)"
@@ -96,12 +104,13 @@ def run_prove(
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
-    pr = Prover(variant, timeout_s=timeout_s)
+    pr = Prover(variant, timeout_s=timeout_s, policy=policy)
     results: list[PropertyResult] = []
     out = sys.stdout
     if not as_json:
         v = versions()
         title = "parsync prove" + (f" --variant {variant}" if variant else "")
+        title += " --policy contract" if policy == "contract" else ""
         print(f"{title}: Z3 {v['z3']}, Python {v['python']}, sources {source_hash()}", file=out)
     total = sum(pr.count(pid) for pid in ids)
     done_before = 0
@@ -129,6 +138,32 @@ def run_prove(
         except _Stopped:
             where = (current, discharged[0], total)
             _prove_interrupted(results, where, ids, as_json, json_out, report)
+    contract = None
+    if report is not None:  # the report also records the contract's proofs
+        if not as_json:
+            print("the contract policy, for the report:", file=out)
+        cpr = Prover(None, timeout_s=timeout_s, policy="contract")
+        cres = []
+        with Display("parsync prove --policy contract", enabled=progress) as bar:
+            ctotal = sum(cpr.count(pid) for pid in ids)
+            cdone = 0
+            try:
+                with _interruptible():
+                    for pid in ids:
+
+                        def ctick(done: int, _n: int, base: int = cdone, pid: str = pid) -> None:
+                            bar.count(base + done, ctotal, "obligations", pid)
+
+                        r = cpr.prove(pid, progress=ctick)
+                        cdone += len(r.obligations)
+                        cres.append(r)
+                        if not as_json:
+                            _print_result(r)
+                    contract = (cres, cpr.nonvacuous())
+            except _Stopped:
+                _prove_interrupted(
+                    results, ("contract", cdone, ctotal), ids, as_json, json_out, report
+                )
     if nonvac is not None and not as_json:
         ok = sum(1 for o in nonvac.obligations if o.outcome == PROVED)
         print(
@@ -140,12 +175,14 @@ def run_prove(
         for o in nonvac.failures:
             print(f"  NonVacuous / {o.action}: {o.reason}", file=out)
     allr = results + ([nonvac] if nonvac is not None else [])
+    if contract is not None:
+        allr += contract[0] + ([contract[1]] if contract[1] is not None else [])
     proved = all(r.proved for r in allr)
     if report is not None:
         path = Path(report)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(results, nonvac), encoding="utf-8")
+            path.write_text(render(results, nonvac, contract=contract), encoding="utf-8")
             # the machine-readable summary beside it (docs/proofs.json): what `parsync gate`
             # reads, as parsync/records/proofs.json, to report a recorded prove stage
             from parsync.records import proof_summary
@@ -157,7 +194,10 @@ def run_prove(
         except OSError as e:
             raise BadUsage(f"cannot write {report}: {e.strerror or e}") from None
     if as_json or json_out:
-        emit_json(to_json(results, nonvac), stdout=as_json, path=json_out)
+        doc = to_json(results, nonvac)
+        if policy != "reference":
+            doc["policy"] = policy
+        emit_json(doc, stdout=as_json, path=json_out)
     if not as_json:
         n = sum(len(r.obligations) for r in allr)
         if proved:
@@ -202,10 +242,8 @@ def _prove_interrupted(
 
 
 def _print_result(r: PropertyResult) -> None:
-    from parsync.proofs.proofs import GOAL_BY_ID
-
     ok = sum(1 for o in r.obligations if o.outcome == PROVED)
-    lem = ", ".join(GOAL_BY_ID[r.pid].lemmas)
+    lem = ", ".join(r.lemmas)
     print(
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")
@@ -232,21 +270,23 @@ def run_bmc(
     timeout_s: float | None,
     json_out: str | None = None,
     progress: bool = True,
+    policy: str = "reference",
 ) -> int:
     from parsync.model.protocol import ParSyncModel
     from parsync.proofs.bmc import Bmc
 
     try:
-        model = ParSyncModel(config, variant)
+        model = ParSyncModel(config, variant, policy=policy)
     except KeyError as e:
         raise BadUsage(e.args[0]) from None
     if variant is not None:
-        _encoded(variant)
+        _encoded(variant, policy)
+    shown = scope + (" --policy contract" if policy == "contract" else "")
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()
     reached = [0]
-    with Display(f"parsync bmc {scope}", enabled=progress) as bar:
+    with Display(f"parsync bmc {shown}", enabled=progress) as bar:
 
         def tick(d: int, k: int) -> None:
             reached[0] = d
@@ -267,9 +307,10 @@ def run_bmc(
     if as_json or json_out:
         d = res.to_json()
         d["scope"] = scope
+        d["policy"] = policy
         emit_json(d, stdout=as_json, path=json_out)
     if not as_json:
-        title = f"parsync bmc {scope}" + (f" --variant {variant}" if variant else "")
+        title = f"parsync bmc {shown}" + (f" --variant {variant}" if variant else "")
         print(f"{title}: depth <= {depth}, {res.seconds:.1f}s")
         if res.unknown:
             print(f"UNKNOWN: the solver gave up ({res.unknown}); nothing is shown")

@@ -32,11 +32,15 @@ from parsync.model.actions import (
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
 )
 from parsync.model.protocol import ParSyncModel
-from parsync.model.state import Proposal, Reply, State
+from parsync.model.state import REPLY_KINDS, Proposal, Reply, State
 from parsync.proofs.encoding import RIGID, STATE_VARS, ActionEnc, Encoding, Params, Sym
 from parsync.proofs.logic import FiniteUniverse
 
@@ -143,9 +147,12 @@ def values(
             e = m.view_entry(w, b)
             put("vseq", (wi, b), e[0] if e else 0)
             put("vused", (wi, b), e[1] if e else 0)
-        if list(w.pending) != sorted(w.pending, key=lambda n: rank[n]) or len(
-            set(w.pending)
-        ) != len(w.pending):
+        # the reference keeps pending in the fixed need order; the contract moves the
+        # need taken up to the head and keeps the rest in order
+        ordered = list(w.pending[1:] if m.contract else w.pending)
+        if ordered != sorted(ordered, key=lambda n: rank[n]) or len(set(w.pending)) != len(
+            w.pending
+        ):
             raise ValueError(f"pending is not in the fixed need order: {w.pending}")
         for n in range(N):
             put("pend", (wi, n), n in w.pending)
@@ -153,6 +160,18 @@ def values(
         put("waiting", (wi,), w.waiting)
         put("retries", (wi,), w.retries)
         put("attempts", (wi,), w.attempts)
+        if m.contract:
+            parked = {e[0]: e for e in w.parked}
+            if len(parked) != len(w.parked):
+                raise ValueError(f"a need is parked twice: {w.parked}")
+            put("sent", (wi,), w.sent)
+            for n in range(N):
+                put("hd", (wi, n), bool(w.pending) and w.pending[0] == n)
+                pe = parked.get(n)
+                put("pk", (wi, n), pe is not None)
+                put("pkr", (wi, n), pe[1] if pe else 0)
+                put("pka", (wi, n), pe[2] if pe else 0)
+                put("pks", (wi, n), pe[3] if pe else 0)
     for msg in s.to_broker:
         if msg not in proposals:
             raise ValueError(f"proposal outside the message universe: {msg}")
@@ -166,6 +185,13 @@ def values(
     put("crashes", (), s.faults[0])
     put("drops", (), s.faults[1])
     put("dups", (), s.faults[2])
+    if m.contract:
+        put("timeouts", (), s.faults[3])
+        put("xreads", (), s.faults[4])
+    if m.v_dedup_wc:
+        for wi in range(m.W):
+            for c in range(m.max_cycle + 1):
+                put("wctag", (wi, c), (wi, c) in br.tags)
     for n in range(N):
         put("placed", (n,), s.placed[n])
     return v
@@ -195,8 +221,9 @@ class Scope:
             {"W": model.W, "B": model.B, "N": model.N, "PM": kp, "RM": kr},
             model.P,
             bv_width=bv_width,
+            cycles=model.max_cycle + 1,
         )
-        self.enc = Encoding(self.u, model.variant, exact=exact)
+        self.enc = Encoding(self.u, model.variant, exact=exact, policy=model.policy)
         self.enc.scope_needs = [(model.eligible[n], model.gang[n]) for n in range(model.N)]
         self.exact = exact
 
@@ -240,6 +267,9 @@ class Scope:
             "owner": {(n,): m.owner[n] for n in range(m.N)},
             "elig": {(n, b): b in c.eligible(n) for n in range(m.N) for b in range(m.B)},
         }
+        if m.contract:
+            v["max_timeout"] = {(): m.max_timeout}
+            v["max_xread"] = {(): m.max_extra_read}
         return v
 
     def structure(self) -> list[Any]:
@@ -394,13 +424,26 @@ class Scope:
         pn = dict(a.params)
         if "w" in pn:
             out["w"] = self.el("W", act.w)  # type: ignore[union-attr]
+        if "g" in pn:  # contract: the need taken up next (any element if none is left)
+            wi = act.w if hasattr(act, "w") else act.r.worker  # type: ignore[union-attr]
+            tp = t.workers[wi].pending
+            out["g"] = self.el("N", tp[0] if tp else 0)
         if isinstance(act, Propose):
             w = s.workers[act.w]
-            out["n"] = self.el("N", w.pending[0])
+            out["n"] = self.el("N", w.pending[0] if act.n < 0 else act.n)
+            if "h" in pn:
+                out["h"] = self.el("N", w.pending[0])
             new = [x for x in t.to_broker if t.to_broker.count(x) > s.to_broker.count(x)]
             out["m"] = self.el("PM", self.proposals.index(new[0]))
         if isinstance(act, Defer):
-            out["n"] = self.el("N", s.workers[act.w].pending[0])
+            w = s.workers[act.w]
+            out["n"] = self.el("N", w.pending[0] if act.n < 0 else act.n)
+        if isinstance(act, Refresh):
+            out["q"] = self.u.num(act.p)
+        if isinstance(act, Reject):
+            out["m"] = self.el("PM", self.proposals.index(act.m))
+            new_r = [x for x in t.to_workers if t.to_workers.count(x) > s.to_workers.count(x)]
+            out["r"] = self.el("RM", self.replies.index(new_r[0]))
         if isinstance(act, Commit):
             out["m"] = self.el("PM", self.proposals.index(act.m))
             new_r = [x for x in t.to_workers if t.to_workers.count(x) > s.to_workers.count(x)]
@@ -442,9 +485,22 @@ def action_of(
         return StartCycle(index("W", params["w"]))
     if name == "Propose":
         bs = tuple(b for b, _ in proposal(params["m"]).reads)
+        if "h" in params:  # contract: the need, unless it is the one in hand
+            n, h = index("N", params["n"]), index("N", params["h"])
+            return Propose(index("W", params["w"]), bs, -1 if n == h else n)
         return Propose(index("W", params["w"]), bs)
     if name == "Defer":
+        if a.name == "Defer[other]":
+            return Defer(index("W", params["w"]), index("N", params["n"]))
         return Defer(index("W", params["w"]))
+    if name == "Reject":
+        return Reject(proposal(params["m"]), reply(params["r"]).kind)
+    if name == "Timeout":
+        return Timeout(index("W", params["w"]))
+    if name == "Restart":
+        return Restart(index("W", params["w"]))
+    if name == "Refresh":
+        return Refresh(index("W", params["w"]), index("P", params["q"]))
     if name == "Commit":
         return Commit(proposal(params["m"]))
     if name == "HandleReply":
@@ -485,6 +541,10 @@ def sub_actions_of(enc: Encoding, act: Action, s: State) -> list[ActionEnc]:
     if isinstance(act, (Drop, Duplicate)):
         kind = "proposal" if isinstance(act.m, Proposal) else "reply"
         out = [a for a in out if a.name.endswith(f"[{kind}]")]
+    if isinstance(act, Reject):
+        out = [a for a in out if a.name == f"Reject[{REPLY_KINDS[act.kind]}]"]
+    if isinstance(act, Defer) and enc.contract:
+        out = [a for a in out if a.name == ("Defer[head]" if act.n < 0 else "Defer[other]")]
     if isinstance(act, StartCycle):
         up = s.workers[act.w].up
         out = [a for a in out if a.name == ("StartCycle[up]" if up else "StartCycle[down]")]

@@ -89,11 +89,14 @@ def check_state(
     mutations_per_step: int | None = 6,
     precision: bool = True,
     mutate_only: Any = None,
+    accept_only: Any = None,
 ) -> list[tuple[Any, State]]:
     """Run checks 1-4 on ``s``; returns its successors (for the walk).
 
     ``mutations_per_step``: how many entries of each next state to mutate (None:
-    every entry); ``mutate_only``: mutate only the step of this action.
+    every entry); ``mutate_only``: mutate only the step of this action;
+    ``accept_only``: checks 1, 3 and 4 on the step of this action only (check 2,
+    precision, still compares every successor).
     """
     succ = list(model.successors(s))
     props = sorted({x for st in (s, *(t for _, t in succ)) for x in st.to_broker})
@@ -116,6 +119,8 @@ def check_state(
                             f"{where}: {pid} is {sym} symbolically, {py} in the model"
                         )
         for a, t in succ:
+            if accept_only is not None and a != accept_only:
+                continue
             name = sub_action(model, s, a, t)
             A = enc.action(name)
             prm = sc.concrete_params(A, a, s, t)

@@ -80,6 +80,8 @@ class VarSpec:
     rng: str  # "Int" | "Bool" | a sort name
     doc: str
     lagging_only: bool = False
+    contract_only: bool = False  # only in the contract policy's encoding
+    dedup_wc_only: bool = False  # only in the dedup-by-worker-cycle variant (contract)
 
 
 STATE_VARS: tuple[VarSpec, ...] = (
@@ -114,7 +116,32 @@ STATE_VARS: tuple[VarSpec, ...] = (
     VarSpec("drops", (), "Int", "drop faults used"),
     VarSpec("dups", (), "Int", "duplicate faults used"),
     VarSpec("placed", ("N",), "Int", "ghost: times n was committed"),
+    # the contract policy's extra state (model/state.py Worker.sent, Worker.parked,
+    # the head of pending, State.faults[3:])
+    VarSpec("hd", ("W", "N"), "Bool", "n is pending[0], the need in hand", contract_only=True),
+    VarSpec("sent", ("W",), "Int", "ghost: proposals of the need in hand", contract_only=True),
+    VarSpec("pk", ("W", "N"), "Bool", "n is set aside this cycle (parked)", contract_only=True),
+    VarSpec(
+        "pkr", ("W", "N"), "Int", "parked n: its retries (0 if not parked)", contract_only=True
+    ),
+    VarSpec(
+        "pka", ("W", "N"), "Int", "parked n: its attempts (0 if not parked)", contract_only=True
+    ),
+    VarSpec("pks", ("W", "N"), "Int", "parked n: its sent (0 if not parked)", contract_only=True),
+    VarSpec("timeouts", (), "Int", "timeouts used", contract_only=True),
+    VarSpec(
+        "wctag",
+        ("W", "CY"),
+        "Bool",
+        "broker: a proposal of (w, cycle) was committed (dedup-by-worker-cycle's memory)",
+        contract_only=True,
+        dedup_wc_only=True,
+    ),
+    VarSpec("xreads", (), "Int", "extra reads used", contract_only=True),
 )
+
+#: the contract's worker-local bookkeeping of one need (parked counters)
+PARK_VARS = (("pkr", "retries"), ("pka", "attempts"), ("pks", "sent"))
 
 BROKER_VARS = ("seq", "hold", "used", "ledger", "status")
 
@@ -139,6 +166,8 @@ RIGID: tuple[VarSpec, ...] = (
     VarSpec("rank", ("N",), "Int", "position in the fixed order (-priority, id)"),
     VarSpec("owner", ("N",), "W", "owning worker"),
     VarSpec("elig", ("N", "B"), "Bool", "b is eligible for n"),
+    VarSpec("max_timeout", (), "Int", "timeout budget", contract_only=True),
+    VarSpec("max_xread", (), "Int", "extra read budget", contract_only=True),
     VarSpec("p_w", ("PM",), "W", "proposal: worker"),
     VarSpec("p_n", ("PM",), "N", "proposal: need"),
     VarSpec("p_prio", ("PM",), "Int", "proposal: priority"),
@@ -169,11 +198,17 @@ def _rng(u: Universe, r: str) -> z3.SortRef:
 class Sym:
     """One symbolic state: a function per VARIABLE, named ``<var>@<tag>``."""
 
-    def __init__(self, u: Universe, tag: str, lagging: bool) -> None:
+    def __init__(
+        self, u: Universe, tag: str, lagging: bool, contract: bool = False, dedup_wc: bool = False
+    ) -> None:
         self.tag = tag
         self.fns: dict[str, Fn] = {}
         for v in STATE_VARS:
-            if v.lagging_only and not lagging:
+            if (
+                (v.lagging_only and not lagging)
+                or (v.contract_only and not contract)
+                or (v.dedup_wc_only and not dedup_wc)
+            ):
                 continue
             self.fns[v.name] = Fn(u, f"{v.name}@{tag}{u.suffix()}", v.dom, _rng(u, v.rng), v.rng)
 
@@ -187,9 +222,11 @@ class Sym:
 class Consts:
     """The rigid symbols (CONSTANTS and message fields)."""
 
-    def __init__(self, u: Universe) -> None:
+    def __init__(self, u: Universe, contract: bool = False) -> None:
         self.fns: dict[str, Fn] = {
-            v.name: Fn(u, f"{v.name}{u.suffix()}", v.dom, _rng(u, v.rng), v.rng) for v in RIGID
+            v.name: Fn(u, f"{v.name}{u.suffix()}", v.dom, _rng(u, v.rng), v.rng)
+            for v in RIGID
+            if contract or not v.contract_only
         }
 
     def __getattr__(self, name: str) -> Fn:
@@ -273,6 +310,15 @@ ENCODED_VARIANTS: frozenset[str] = frozenset(
     }
 )
 
+#: The contract's own known-bad variants (model/variants.py) with a switch here
+#: (the contract encoding only: they change steps the reference never takes).
+CONTRACT_VARIANTS: frozenset[str] = frozenset(
+    {"retry-resets-tag", "timeout-reuses-tag", "dedup-by-worker-cycle"}
+)
+
+#: The policies the encoding reads (model/protocol.py POLICIES).
+ENCODED_POLICIES: tuple[str, ...] = ("reference", "contract")
+
 
 class Encoding:
     """The ParSync transition relation for one variant, over one universe.
@@ -282,12 +328,23 @@ class Encoding:
     parametric over-approximation (see the module docstring).
     """
 
-    def __init__(self, u: Universe, variant: str | None = None, *, exact: bool = False) -> None:
+    def __init__(
+        self,
+        u: Universe,
+        variant: str | None = None,
+        *,
+        exact: bool = False,
+        policy: str = "reference",
+    ) -> None:
         if exact and not u.finite:
             raise ValueError("exact gang combinations need a finite universe")
+        if policy not in ENCODED_POLICIES:
+            raise ValueError(f"unknown policy {policy!r}")
         self.u = u
         self.variant = variant
         self.exact = exact
+        self.policy = policy
+        self.contract = policy == "contract"
         v = variant or ""
         self.v_fresh_only = v == "validate-fresh-partition-only"
         self.v_gang_fit = v == "gang-fit-first-bucket-only"
@@ -302,9 +359,16 @@ class Encoding:
         self.v_retry = v == "retry-off-by-one"
         self.v_room_lt = v == "room-as-used-below-cap"
         self.v_unbounded = v == "unbounded-carry-forward"
-        if variant is not None and variant not in ENCODED_VARIANTS:
-            raise KeyError(f"variant {variant!r} has no switch in the Z3 encoding")
-        self.K = Consts(u)
+        self.v_resets_tag = v == "retry-resets-tag"
+        self.v_timeout_tag = v == "timeout-reuses-tag"
+        self.v_dedup_wc = v == "dedup-by-worker-cycle"
+        known = ENCODED_VARIANTS | (CONTRACT_VARIANTS if self.contract else frozenset())
+        if variant is not None and variant not in known:
+            raise KeyError(
+                f"variant {variant!r} has no switch in the Z3 encoding"
+                + (" of the reference policy" if variant in CONTRACT_VARIANTS else "")
+            )
+        self.K = Consts(u, self.contract)
         if not u.finite:
             u.P = self.K.P()
         # the exact gang rule's scope: per need index, (eligible bucket indices
@@ -314,10 +378,25 @@ class Encoding:
 
     # --- helpers ---------------------------------------------------------------------
     def state(self, tag: str) -> Sym:
-        return Sym(self.u, tag, self.v_lagging)
+        return Sym(self.u, tag, self.v_lagging, self.contract, self.v_dedup_wc)
 
     def var_names(self) -> list[str]:
-        return [v.name for v in STATE_VARS if self.v_lagging or not v.lagging_only]
+        return [
+            v.name
+            for v in STATE_VARS
+            if (self.v_lagging or not v.lagging_only)
+            and (self.contract or not v.contract_only)
+            and (self.v_dedup_wc or not v.dedup_wc_only)
+        ]
+
+    def duplicate(self, S: Sym, m: Any) -> Any:
+        """The broker's dedup test on m (``ParSyncModel._duplicate``)."""
+        K = self.K
+        if self.v_dedup_wc:  # the variant: by (worker, cycle) of committed proposals
+            return S.wctag(K.p_w(m), K.p_cycle(m))
+        if self.v_no_dedup:
+            return z3.BoolVal(False)
+        return S.status(K.p_n(m)) != UNPLACED
 
     @property
     def P(self) -> Any:
@@ -347,6 +426,8 @@ class Encoding:
         return self.mod(c, P)
 
     def is_head(self, S: Sym, w: Any, n: Any) -> Any:
+        if self.contract:  # the contract moves the need taken up to the head
+            return S.hd(w, n)
         rank = self.K.rank
         return z3.And(
             S.pend(w, n), self.all("N", lambda x: z3.Implies(S.pend(w, x), rank(n) <= rank(x)))
@@ -429,6 +510,8 @@ class Encoding:
         K = self.K
         p = K.part(b)
         top = self.all("P", lambda q: S.fresh(w, q) <= S.fresh(w, p))
+        if self.contract:  # the adaptive strategy may be in either mode at each proposal
+            return z3.And(z3.Or(K.adaptive(), S.mode(w) != LATENCY, top), S.nsnap(w, p) > 0)
         return z3.And(z3.Or(S.mode(w) != LATENCY, top), S.nsnap(w, p) > 0)
 
     def fits(self, S: Sym, w: Any, n: Any, b: Any) -> Any:
@@ -469,6 +552,19 @@ class Encoding:
             S.dups.define(zero),
             S.placed.define(zero),
         ]
+        if self.v_dedup_wc:
+            cs.append(S.wctag.define(false))
+        if self.contract:
+            cs += [
+                S.hd.define(false),
+                S.sent.define(zero),
+                S.pk.define(false),
+                S.pkr.define(zero),
+                S.pka.define(zero),
+                S.pks.define(zero),
+                S.timeouts.define(zero),
+                S.xreads.define(zero),
+            ]
         if self.v_lagging:
             cs += [
                 S.r_seq.define(zero),
@@ -576,6 +672,8 @@ class Encoding:
         raise KeyError(name)
 
     def _actions(self) -> tuple[ActionEnc, ...]:
+        if self.contract:
+            return self._contract_actions()
         return (
             ActionEnc("StartCycle[up]", "StartCycle", (("w", "W"),), self._start_cycle),
             ActionEnc("StartCycle[down]", "StartCycle", (("w", "W"),), self._tick_down),
@@ -608,10 +706,256 @@ class Encoding:
             ActionEnc("Failover", "Failover", (), self._failover),
         )
 
+    def _contract_actions(self) -> tuple[ActionEnc, ...]:
+        """The contract policy's sub-actions (model/protocol.py ``_contract_moves``,
+        ``rejections``): the reference's, with Propose and Defer of any pending need,
+        StartCycle at any time, and Timeout, Refresh, Restart and Reject added."""
+        W, N = ("w", "W"), ("n", "N")
+        return (
+            ActionEnc("StartCycle[up]", "StartCycle", (W, ("g", "N")), self._start_cycle),
+            ActionEnc("StartCycle[down]", "StartCycle", (W,), self._tick_down),
+            ActionEnc("Propose", "Propose", (W, N, ("m", "PM"), ("h", "N")), self._c_propose),
+            ActionEnc("Defer[head]", "Defer", (W, N, ("g", "N")), self._c_defer_head),
+            ActionEnc("Defer[other]", "Defer", (W, N), self._c_defer_other),
+            *(
+                ActionEnc(f"Commit[{k}]", "Commit", (("m", "PM"), ("r", "RM")), self._commit_fn(k))
+                for k in ("Fenced", "AlreadyPlaced", "Conflict", "Committed")
+            ),
+            *(
+                ActionEnc(f"Reject[{k}]", "Reject", (("m", "PM"), ("r", "RM")), self._reject_fn(k))
+                for k in ("Fenced", "AlreadyPlaced", "Conflict")
+            ),
+            *(
+                ActionEnc(
+                    f"HandleReply[{k}]",
+                    "HandleReply",
+                    (("r", "RM"), ("h", "N"), ("g", "N")),
+                    self._handle_fn(k),
+                )
+                for k in ("stale", "Committed/AlreadyPlaced", "Conflict", "Fenced")
+            ),
+            ActionEnc("Release", "Release", (N,), self._release),
+            ActionEnc("Crash", "Crash", (W,), self._crash),
+            ActionEnc("Recover", "Recover", (W,), self._recover),
+            ActionEnc("Restart", "Restart", (W,), self._restart),
+            ActionEnc("Timeout", "Timeout", (W,), self._timeout),
+            ActionEnc("Refresh", "Refresh", (W, ("q", "P")), self._extra_read),
+            ActionEnc("Drop[proposal]", "Drop", (("m", "PM"),), self._bag_fn("pc", "drops", -1)),
+            ActionEnc("Drop[reply]", "Drop", (("r", "RM"),), self._bag_fn("rc", "drops", -1)),
+            ActionEnc(
+                "Duplicate[proposal]", "Duplicate", (("m", "PM"),), self._bag_fn("pc", "dups", 1)
+            ),
+            ActionEnc(
+                "Duplicate[reply]", "Duplicate", (("r", "RM"),), self._bag_fn("rc", "dups", 1)
+            ),
+            ActionEnc("Failover", "Failover", (), self._failover),
+        )
+
+    # --- the contract's bookkeeping of the need in hand -------------------------------------
+    def attempt_limit(self) -> Any:
+        """Contract: a need may be proposed while its attempt count is below this."""
+        return self.K.R() + 2 if self.v_retry else self.K.R() + 1
+
+    def least(self, sel: Callable[[Any], Any], n: Any) -> Any:
+        """n is the first of the needs selected by ``sel`` in the fixed order (rank)."""
+        rank = self.K.rank
+        return z3.And(sel(n), self.all("N", lambda x: z3.Implies(sel(x), rank(n) <= rank(x))))
+
+    def drop_head(self, rec: _WRec, S: Sym, h: Any, g: Any, when: Any) -> Any:
+        """Contract: when ``when``, the need in hand ``h`` leaves pending and the next one
+        in the fixed order, ``g``, is taken up with its parked counters (zero if it was
+        not worked on yet: ``ParSyncModel._next_need``); otherwise the values set so far
+        stay. Returns the guard fixing ``g`` (free when no need is left)."""
+        pend = rec.get("pend")
+        hd = rec.get("hd")
+        pk = rec.get("pk")
+
+        def newpend(x: Any) -> Any:
+            return z3.And(pend(x), z3.Or(z3.Not(when), x != h))
+
+        restore = z3.And(when, newpend(g), pk(g))
+        rec.set("pend", newpend)
+        rec.set("hd", lambda x: z3.If(when, z3.And(newpend(x), x == g), hd(x)))
+        for pv, cv in PARK_VARS:
+            cur = rec.get(cv)
+            old = rec.get(pv)
+            rec.setv(cv, z3.If(restore, old(g), z3.If(when, self.i(0), cur())))
+            rec.set(pv, lambda x, old=old: z3.If(z3.And(restore, x == g), self.i(0), old(x)))
+        rec.set("pk", lambda x: z3.And(pk(x), z3.Not(z3.And(restore, x == g))))
+        rec.setv("waiting", z3.BoolVal(False))
+        return z3.Or(
+            z3.Not(when), self.all("N", lambda x: z3.Not(newpend(x))), self.least(newpend, g)
+        )
+
+    def clear_parked(self, rec: _WRec) -> None:
+        rec.set("pk", lambda x: z3.BoolVal(False))
+        for pv, _cv in PARK_VARS:
+            rec.set(pv, lambda x: self.i(0))
+
+    def _c_propose(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: any pending need ``n``; taking it up parks the need in hand ``h``
+        (if it was worked on) and restores n's counters (``ParSyncModel._focus``)."""
+        K = self.K
+        w, n, m, h = p["w"], p["n"], p["m"], p["h"]
+        focus = n != h
+        restore = z3.And(focus, S.pk(w, n))
+        f = {
+            cv: z3.If(restore, getattr(S, pv)(w, n), z3.If(focus, self.i(0), getattr(S, cv)(w)))
+            for pv, cv in PARK_VARS
+        }
+        park = z3.And(focus, z3.Or(S.sent(w) != 0, S.attempts(w) != 0, S.retries(w) != 0))
+        guard = z3.And(
+            S.up(w),
+            z3.Not(S.waiting(w)),
+            S.pend(w, n),
+            S.hd(w, h),
+            f["attempts"] < self.attempt_limit(),
+            self.choice(S, w, n, m),
+            K.p_w(m) == w,
+            K.p_n(m) == n,
+            K.p_prio(m) == K.prio(n),
+            K.p_epoch(m) == S.wepoch(w),
+            self.all("B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == S.vseq(w, b))),
+            K.p_cycle(m) == S.cycle(w),
+            K.p_att(m) == f["attempts"] + 1,
+            K.p_fresh(m) == self.rot(S.cycle(w)),
+        )
+        rec = _WRec(S, w)
+        rec.setv("waiting", z3.BoolVal(True))
+        rec.setv("retries", f["retries"])
+        rec.setv("attempts", f["attempts"] + 1)
+        rec.setv("sent", f["sent"] + 1)
+        rec.set("hd", lambda x: x == n)
+        pk = rec.get("pk")
+        rec.set(
+            "pk",
+            lambda x: z3.If(
+                z3.And(focus, x == n), z3.BoolVal(False), z3.Or(pk(x), z3.And(park, x == h))
+            ),
+        )
+        for pv, cv in PARK_VARS:
+            old = rec.get(pv)
+            cur = getattr(S, cv)(w)
+            rec.set(
+                pv,
+                lambda x, old=old, cur=cur: z3.If(
+                    z3.And(focus, x == n),
+                    self.i(0),
+                    z3.If(z3.And(park, x == h), cur, old(x)),
+                ),
+            )
+        upd = rec.updates()
+        upd["pc"] = lambda x: S.pc(x) + self.one_if(x == m)
+        return guard, upd
+
+    def _widen(self, rec: _WRec, S: Sym) -> None:
+        w = rec.w
+        rec.setv(
+            "mode",
+            z3.If(z3.And(self.K.adaptive(), S.mode(w) == LATENCY), self.i(QUALITY), S.mode(w)),
+        )
+
+    def _c_defer_head(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        w, n, g = p["w"], p["n"], p["g"]
+        rec = _WRec(S, w)
+        rec.setv("retries", S.retries(w))
+        rec.setv("attempts", S.attempts(w))
+        rec.setv("sent", S.sent(w))
+        ok = self.drop_head(rec, S, n, g, z3.BoolVal(True))
+        self._widen(rec, S)
+        return z3.And(S.up(w), z3.Not(S.waiting(w)), S.hd(w, n), ok), rec.updates()
+
+    def _c_defer_other(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: a pending need other than the one in hand waits (its parked
+        counters go with it)."""
+        w, n = p["w"], p["n"]
+        rec = _WRec(S, w)
+        pend, pk = rec.get("pend"), rec.get("pk")
+        rec.set("pend", lambda x: z3.And(pend(x), x != n))
+        rec.set("pk", lambda x: z3.And(pk(x), x != n))
+        for pv, _cv in PARK_VARS:
+            old = rec.get(pv)
+            rec.set(pv, lambda x, old=old: z3.If(x == n, self.i(0), old(x)))
+        self._widen(rec, S)
+        guard = z3.And(S.up(w), z3.Not(S.waiting(w)), S.pend(w, n), z3.Not(S.hd(w, n)))
+        return guard, rec.updates()
+
+    def _timeout(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: the outstanding attempt is abandoned (a new tag comes next)."""
+        w = p["w"]
+        guard = z3.And(S.up(w), S.waiting(w), S.timeouts() < self.K.max_timeout())
+        rec = _WRec(S, w)
+        rec.setv("waiting", z3.BoolVal(False))
+        if self.v_timeout_tag:  # the variant: the tag is reused
+            a = S.attempts(w)
+            rec.setv("attempts", z3.If(a > 0, a - 1, a))
+        upd = rec.updates()
+        upd["timeouts"] = lambda: S.timeouts() + 1
+        return guard, upd
+
+    def _extra_read(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: an extra fresh read of partition q."""
+        w, q = p["w"], p["q"]
+        guard = z3.And(S.up(w), 0 <= q, q < self.P, S.xreads() < self.K.max_xread())
+        rec = _WRec(S, w)
+        self.refresh(rec, S, lambda x: x == q, S.cycle(w))
+        upd = rec.updates()
+        upd["xreads"] = lambda: S.xreads() + 1
+        return guard, upd
+
+    def _restart(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: up again with nothing re-read."""
+        w = p["w"]
+        rec = _WRec(S, w)
+        rec.setv("up", z3.BoolVal(True))
+        return z3.Not(S.up(w)), rec.updates()
+
+    def true_reply(self, S: Sym, m: Any, kind: str) -> Any:
+        """Contract: the reply ``kind`` is true of m (any check order)."""
+        K = self.K
+        if kind == "Fenced":
+            return z3.BoolVal(False) if self.v_no_fencing else K.p_epoch(m) != S.epoch()
+        if kind == "AlreadyPlaced":
+            return self.duplicate(S, m)
+        assert kind == "Conflict"
+        return self.some("B", lambda b: self.conflicted(S, m, b))
+
+    def _reject_fn(self, kind: str) -> Callable[[Sym, Sym, Params], tuple[Any, dict[str, Update]]]:
+        code = {"Fenced": FENCED, "AlreadyPlaced": ALREADY, "Conflict": CONFLICT}[kind]
+
+        def build(S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+            K = self.K
+            m, r = p["m"], p["r"]
+            guard = z3.And(
+                S.pc(m) > 0,
+                self.true_reply(S, m, kind),
+                K.r_w(r) == K.p_w(m),
+                K.r_n(r) == K.p_n(m),
+                K.r_kind(r) == code,
+                K.r_cycle(r) == K.p_cycle(m),
+                K.r_att(r) == K.p_att(m),
+                self.all(
+                    "B",
+                    lambda b: (
+                        K.r_bk(r, b)
+                        == (self.conflicted(S, m, b) if kind == "Conflict" else z3.BoolVal(False))
+                    ),
+                ),
+            )
+            upd: dict[str, Update] = {
+                "pc": lambda x: S.pc(x) - self.one_if(x == m),
+                "rc": lambda x: S.rc(x) + self.one_if(x == r),
+            }
+            return guard, upd
+
+        return build
+
     # --- worker actions ------------------------------------------------------------------
     def _start_cycle(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
         K = self.K
         w = p["w"]
+        if self.contract:
+            return self._c_start_cycle(S, T, p)
         guard = z3.And(
             S.up(w),
             S.cycle(w) < K.max_cycle(),
@@ -633,6 +977,37 @@ class Encoding:
         rec.setv("retries", self.i(0))
         rec.setv("attempts", self.i(0))
         return guard, rec.updates()
+
+    def _c_start_cycle(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: a cycle may start at any time; while waiting that abandons the
+        attempt, a timeout unless the proposal and its reply are both gone."""
+        K = self.K
+        w, g = p["w"], p["g"]
+        timed_out = z3.And(S.waiting(w), z3.Not(self.lost(S, w)))
+        c = S.cycle(w) + 1
+        q = self.rot(c)
+        rec = _WRec(S, w)
+        rec.setv("cycle", c)
+        self.refresh(rec, S, lambda x: x == q, c)
+
+        def newpend(n: Any) -> Any:
+            return z3.And(K.owner(n) == w, K.arrival(n) <= c, z3.Not(S.known(w, n)))
+
+        rec.set("pend", newpend)
+        rec.set("hd", lambda n: z3.And(newpend(n), n == g))
+        rec.setv("waiting", z3.BoolVal(False))
+        for cv in ("retries", "attempts", "sent"):
+            rec.setv(cv, self.i(0))
+        self.clear_parked(rec)
+        guard = z3.And(
+            S.up(w),
+            S.cycle(w) < K.max_cycle(),
+            z3.Or(z3.Not(timed_out), S.timeouts() < K.max_timeout()),
+            z3.Or(self.all("N", lambda n: z3.Not(newpend(n))), self.least(newpend, g)),
+        )
+        upd = rec.updates()
+        upd["timeouts"] = lambda: S.timeouts() + self.one_if(timed_out)
+        return guard, upd
 
     def _tick_down(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
         w = p["w"]
@@ -768,6 +1143,10 @@ class Encoding:
         rec.setv("retries", self.i(0))
         rec.setv("attempts", self.i(0))
         rec.set("known", lambda n: z3.BoolVal(False))
+        if self.contract:
+            rec.set("hd", lambda n: z3.BoolVal(False))
+            rec.setv("sent", self.i(0))
+            self.clear_parked(rec)
         upd = rec.updates()
         upd["crashes"] = lambda: S.crashes() + 1
         return guard, upd
@@ -795,7 +1174,7 @@ class Encoding:
         """The guard of one Commit outcome (the broker's decision on m)."""
         K = self.K
         fenced = z3.BoolVal(False) if self.v_no_fencing else K.p_epoch(m) != S.epoch()
-        already = z3.BoolVal(False) if self.v_no_dedup else S.status(K.p_n(m)) != UNPLACED
+        already = self.duplicate(S, m)
         anyc = self.some("B", lambda b: self.conflicted(S, m, b))
         if kind == "Fenced":
             return fenced
@@ -856,6 +1235,9 @@ class Encoding:
                 upd["ledger"] = lambda x, b: z3.Or(S.ledger(x, b), z3.And(x == n, tch(m, b)))
                 upd["status"] = lambda x: z3.If(x == n, self.i(PLACED), S.status(x))
                 upd["placed"] = lambda x: S.placed(x) + self.one_if(x == n)
+                if self.v_dedup_wc:
+                    pw, pcy = K.p_w(m), K.p_cycle(m)
+                    upd["wctag"] = lambda x, c: z3.Or(S.wctag(x, c), z3.And(x == pw, c == pcy))
                 if self.v_lagging:
                     self._snapshot_replica(S, upd)
             return guard, upd
@@ -917,7 +1299,11 @@ class Encoding:
                 known = rec.get("known")
                 rn = K.r_n(r)
                 rec.set("known", lambda x: z3.Or(known(x), x == rn))
-                conds.append(self.next_need(rec, S, h))
+                if self.contract:
+                    conds.append(z3.Or(self.is_head(S, w, h), self.no_pending(S, w)))
+                    conds.append(self.drop_head(rec, S, h, p["g"], z3.BoolVal(True)))
+                else:
+                    conds.append(self.next_need(rec, S, h))
             else:
                 if kind == "Conflict":
                     conds += [self.tag_matches(S, r), rk == CONFLICT]
@@ -944,9 +1330,26 @@ class Encoding:
                         rk != CONFLICT,
                     ]
                     self.refresh(rec, S, lambda q: z3.BoolVal(True), S.cycle(w))
+                if self.v_resets_tag:  # the variant: the tag and the count start over
+                    rec.setv("waiting", z3.BoolVal(False))
+                    rec.setv("retries", self.i(0))
+                    rec.setv("attempts", self.i(0))
+                    upd = rec.updates()
+                    upd["rc"] = lambda x: S.rc(x) - self.one_if(x == r)
+                    return z3.And(*conds), upd
                 retries = S.retries(w) + 1
                 limit = K.R() + 1 if self.v_retry else K.R()
                 give_up = retries > limit
+                if self.contract:  # past the budget: the next need, with its parked counters
+                    rec.setv("retries", retries)
+                    rec.setv("waiting", z3.BoolVal(False))
+                    conds.append(
+                        z3.Or(z3.Not(give_up), self.is_head(S, w, h), self.no_pending(S, w))
+                    )
+                    conds.append(self.drop_head(rec, S, h, p["g"], give_up))
+                    upd = rec.updates()
+                    upd["rc"] = lambda x: S.rc(x) - self.one_if(x == r)
+                    return z3.And(*conds), upd
                 # past the budget: next need (its guard); else retry with the count
                 pend = rec.get("pend")
                 rec.set("pend", lambda x: z3.And(pend(x), z3.Or(z3.Not(give_up), x != h)))
@@ -986,6 +1389,13 @@ class Encoding:
 
     # --- axioms on the constants (the parametric Config is a valid Config) ---------------------
     def axioms(self) -> list[tuple[str, Any]]:
+        out = self._axioms()
+        if self.contract:
+            K = self.K
+            out.append(("contract budgets>=0", z3.And(K.max_timeout() >= 0, K.max_xread() >= 0)))
+        return out
+
+    def _axioms(self) -> list[tuple[str, Any]]:
         K = self.K
         P = self.P
         return [
@@ -1058,6 +1468,14 @@ class Encoding:
                 return self.all("B", lambda b: self.used_sum(S, b) <= K.cap(b))
             return self.all("B", lambda b: S.used(b) <= K.cap(b))
         if pid == "PS-3":
+            if self.contract:  # a recovering worker may hold no snapshot of a partition
+                return self.all(
+                    "W P",
+                    lambda w, q: z3.Implies(
+                        z3.And(S.up(w), S.nsnap(w, q) >= 1),
+                        S.cycle(w) - S.vat(w, q) <= self.P - 1,
+                    ),
+                )
             return self.all(
                 "W P",
                 lambda w, q: z3.Implies(
@@ -1066,6 +1484,12 @@ class Encoding:
             )
         if pid == "PS-4":
             return self.all("N B", lambda n, b: S.ledger(n, b) == (S.hold(n, b) > 0))
+        if pid == "PS-6" and self.contract:  # the ghost sent, of every need of the cycle
+            lim = K.R() + 1
+            return z3.And(
+                self.all("W", lambda w: S.sent(w) <= lim),
+                self.all("W N", lambda w, n: S.pks(w, n) <= lim),
+            )
         if pid == "PS-6":
             return self.all("W", lambda w: S.attempts(w) <= K.R() + 1)
         if pid == "PS-8":

@@ -30,6 +30,9 @@ import z3  # type: ignore[import-untyped]
 
 SORTS: tuple[str, ...] = ("W", "B", "N", "PM", "RM")
 PART = "P"
+# cycles 0..max_cycle as an index (the dedup-by-worker-cycle variant's tag memory):
+# Int-valued like PART; a finite universe enumerates ``cycles`` of them
+CYCLE = "CY"
 
 Body = Callable[..., Any]
 
@@ -185,7 +188,7 @@ class ParamUniverse(Universe):
         self.P: Any = None  # the symbolic partition count, set by the encoding
 
     def sort(self, name: str) -> z3.SortRef:
-        if name == PART:
+        if name in (PART, CYCLE):
             return z3.IntSort()
         return self._sorts[name]
 
@@ -226,10 +229,17 @@ class FiniteUniverse(Universe):
     _count = itertools.count()
 
     def __init__(
-        self, sizes: dict[str, int], P: int, tag: str = "", *, bv_width: int | None = None
+        self,
+        sizes: dict[str, int],
+        P: int,
+        tag: str = "",
+        *,
+        bv_width: int | None = None,
+        cycles: int = 1,
     ) -> None:
         super().__init__(tag or f"f{next(FiniteUniverse._count)}")
         self.bv_width = bv_width
+        self.cycles = cycles
         self.sizes = dict(sizes)
         self.P = P
         self._sorts: dict[str, z3.SortRef] = {}
@@ -267,7 +277,7 @@ class FiniteUniverse(Universe):
         return x
 
     def sort(self, name: str) -> z3.SortRef:
-        if name == PART:
+        if name in (PART, CYCLE):
             return self.int_sort()
         return self._sorts[name]
 
@@ -291,12 +301,14 @@ class FiniteUniverse(Universe):
     def elems(self, name: str) -> list[Any]:
         if name == PART:
             return [self.num(i) for i in range(self.P)]
+        if name == CYCLE:
+            return [self.num(i) for i in range(self.cycles)]
         return self._elems[name + "*"]
 
     def real(self, name: str) -> list[Any]:
         """The elements that stand for real things (an empty sort has a padding element)."""
-        if name == PART:
-            return self.elems(PART)
+        if name in (PART, CYCLE):
+            return self.elems(name)
         return self._elems[name]
 
     def index(self, name: str, e: Any) -> int:
@@ -307,10 +319,10 @@ class FiniteUniverse(Universe):
 
     def concrete_index(self, name: str, e: Any) -> int | None:
         """The element index of ``e`` if it is literally an element, else None."""
-        if name == PART:
+        if name in (PART, CYCLE):
             if z3.is_int_value(e) or z3.is_bv_value(e):
                 v = e.as_long()
-                return v if 0 <= v < self.P else None
+                return v if 0 <= v < (self.P if name == PART else self.cycles) else None
             return None
         if self.bv_width is not None:
             if z3.is_bv_value(e):

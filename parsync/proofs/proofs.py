@@ -165,6 +165,73 @@ LEMMAS: dict[str, Lemma] = {
 }
 
 
+#: The contract policy's own lemmas (its PS-3 and PS-6 read other state: a worker
+#: may hold no snapshot of a partition, and PS-6 counts the ghost ``sent`` of the
+#: need in hand and of every parked need). Used by ``prove --policy contract`` only.
+CONTRACT_LEMMAS: dict[str, Lemma] = {
+    lem.name: lem
+    for lem in (
+        _l(
+            "RotationCoverageWhereRead",
+            "a live worker's snapshot of partition p, if it holds one, is no older than the "
+            "last cycle whose rotation slot was p (a restarted worker holds none until it "
+            "re-reads p, by the rotation or an extra read)",
+            lambda e, S: e.all(
+                "W P",
+                lambda w, q: z3.Implies(
+                    z3.And(S.up(w), S.nsnap(w, q) >= 1),
+                    S.vat(w, q) >= S.cycle(w) - e.mod(S.cycle(w) - q, e.P),
+                ),
+            ),
+        ),
+        _l(
+            "DownHoldsNothing",
+            "a crashed worker holds no snapshot (the crash empties the view and only a live "
+            "worker reads), so a restart starts from nothing",
+            lambda e, S: e.all("W P", lambda w, q: z3.Implies(z3.Not(S.up(w)), S.nsnap(w, q) == 0)),
+        ),
+        _l(
+            "SentWithinAttempts",
+            "a need's ghost proposal count never exceeds its attempt tag, in hand or parked "
+            "(both rise together on Propose; a timeout, a retry and a park keep the tag)",
+            lambda e, S: z3.And(
+                e.all("W", lambda w: S.sent(w) <= S.attempts(w)),
+                e.all("W N", lambda w, n: S.pks(w, n) <= S.pka(w, n)),
+            ),
+        ),
+        _l(
+            "AttemptsWithinLimit",
+            "a need's attempt tag stays within R + 1, in hand or parked (Propose needs it "
+            "below R + 1 and raises it by one)",
+            lambda e, S: z3.And(
+                e.all("W", lambda w: S.attempts(w) <= e.K.R() + 1),
+                e.all("W N", lambda w, n: S.pka(w, n) <= e.K.R() + 1),
+            ),
+        ),
+    )
+}
+
+#: Per goal, the lemmas of its inductive invariant under the contract, where they
+#: differ from the reference's (``Goal.lemmas``).
+CONTRACT_GOAL_LEMMAS: dict[str, tuple[str, ...]] = {
+    "PS-3": ("RotationCoverageWhereRead", "DownHoldsNothing"),
+    "PS-6": ("SentWithinAttempts", "AttemptsWithinLimit"),
+}
+
+
+def goal_lemmas(pid: str, policy: str = "reference") -> tuple[str, ...]:
+    """The strengthening lemmas of goal ``pid`` under ``policy``."""
+    g = GOAL_BY_ID[pid]
+    if policy == "contract":
+        return CONTRACT_GOAL_LEMMAS.get(pid, g.lemmas)
+    return g.lemmas
+
+
+def lemma(name: str) -> Lemma:
+    """A lemma of either catalogue."""
+    return LEMMAS[name] if name in LEMMAS else CONTRACT_LEMMAS[name]
+
+
 def type_ok(e: Encoding, S: Sym) -> Any:
     """TypeOK: every variable stays in its type and bounds (proved inductive on its own).
 
@@ -235,6 +302,21 @@ def type_ok(e: Encoding, S: Sym) -> Any:
             ),
         ),
     ]
+    if e.contract:
+        cs += [
+            z3.And(0 <= S.timeouts(), S.timeouts() <= K.max_timeout()),
+            z3.And(0 <= S.xreads(), S.xreads() <= K.max_xread()),
+            e.all("W", lambda w: S.sent(w) >= 0),
+            e.all(
+                "W N",
+                lambda w, n: z3.And(
+                    S.pkr(w, n) >= 0,
+                    S.pka(w, n) >= 0,
+                    S.pks(w, n) >= 0,
+                    z3.Implies(S.hd(w, n), S.pend(w, n)),
+                ),
+            ),
+        ]
     if e.v_lagging:
         cs.append(e.all("B", lambda b: S.r_seq(b) >= 0))
         cs.append(
@@ -382,6 +464,7 @@ class Ctx:
     T: Sym
     u: Any
     variant: str | None
+    policy: str = "reference"
 
 
 # --- results -------------------------------------------------------------------------------
@@ -513,6 +596,12 @@ class PropertyResult:
     variant: str | None
     obligations: list[Obligation]
     seconds: float = 0.0
+    policy: str = "reference"
+
+    @property
+    def lemmas(self) -> tuple[str, ...]:
+        """The strengthening lemmas of this property's invariant under its policy."""
+        return goal_lemmas(self.pid, self.policy) if self.pid in GOAL_BY_ID else ()
 
     @property
     def proved(self) -> bool:
@@ -573,12 +662,14 @@ class Prover:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         first_attempt_s: float = FIRST_ATTEMPT_S,
+        policy: str = "reference",
     ) -> None:
         self.variant = variant
+        self.policy = policy
         self.timeout_s = timeout_s
         self.first_attempt_s = first_attempt_s
         self.u = ParamUniverse()
-        self.enc = Encoding(self.u, variant)
+        self.enc = Encoding(self.u, variant, policy=policy)
         self.S = self.enc.state("s")
         self.T = self.enc.state("t")
 
@@ -594,9 +685,13 @@ class Prover:
             out.append((TYPE_OK, type_ok(enc, S)))
         elif g.kind == "state":
             out.append((g.pid, enc.state_prop(g.pid, S)))
-        for name in g.lemmas:
-            out.append((name, LEMMAS[name].formula(enc, S)))
+        for name in self.lemmas_of(g):
+            out.append((name, lemma(name).formula(enc, S)))
         return out
+
+    def lemmas_of(self, g: Goal) -> tuple[str, ...]:
+        """The strengthening lemmas of ``g`` under this prover's policy."""
+        return goal_lemmas(g.pid, self.policy)
 
     def actions_for(self, g: Goal) -> list[ActionEnc]:
         if g.kind == "state" or g.all_actions:
@@ -651,7 +746,7 @@ class Prover:
             obs.append(self.obligation(g, inv, action))
             if progress is not None:
                 progress(len(obs), len(table))
-        return PropertyResult(pid, self.variant, obs, time.perf_counter() - t0)
+        return PropertyResult(pid, self.variant, obs, time.perf_counter() - t0, self.policy)
 
     def count(self, pid: str) -> int:
         """How many obligations ``prove(pid)`` discharges."""
@@ -681,7 +776,7 @@ class Prover:
             ob.cti = cti
         elif param_model is not None:
             ob.outcome = CTI
-            ctx = Ctx(self.enc, self.S, self.T, self.u, self.variant)
+            ctx = Ctx(self.enc, self.S, self.T, self.u, self.variant, self.policy)
             ob.cti = self._decode(ctx, param_model, g.pid, inv, action, p)
             ob.cti.notes.append("found parametrically (no CTI in the small scopes)")
         else:
@@ -706,7 +801,7 @@ class Prover:
 
         t0 = time.perf_counter()
         names = [a.name for a in self.enc.actions]
-        wit = find_witnesses(names, self.variant)
+        wit = find_witnesses(names, self.variant, policy=self.policy)
         obs = []
         init_w = next(iter(wit.values()), None)
         for name in ["Init", *names]:
@@ -755,15 +850,15 @@ class Prover:
                     "the initial state" if name == "Init" else fmt_action(w.action)
                 )
             obs.append(ob)
-        return PropertyResult(NONVACUOUS, self.variant, obs, time.perf_counter() - t0)
+        return PropertyResult(NONVACUOUS, self.variant, obs, time.perf_counter() - t0, self.policy)
 
     def small_cti(self, g: Goal, inv: str, action: str) -> Cti | None:
         """A counterexample to induction in a small finite structure, if one exists."""
         from parsync.proofs.logic import FiniteUniverse
 
         for sizes, P in CTI_SCOPES:
-            u = FiniteUniverse(sizes, P)
-            enc = Encoding(u, self.variant)
+            u = FiniteUniverse(sizes, P, cycles=3)
+            enc = Encoding(u, self.variant, policy=self.policy)
             S, T = enc.state("s"), enc.state("t")
             p = None if action == "Init" else enc.params(enc.action(action), "c")
             hyp, concl = self.query(enc, S, T, p, g, inv, action)
@@ -776,7 +871,7 @@ class Prover:
             s.add(z3.Not(concl))
             if check(s) == z3.sat:
                 cti = self._decode(
-                    Ctx(enc, S, T, u, self.variant), s.model(), g.pid, inv, action, p
+                    Ctx(enc, S, T, u, self.variant, self.policy), s.model(), g.pid, inv, action, p
                 )
                 desc = ", ".join(f"{k}={v}" for k, v in sizes.items())
                 cti.notes.append(f"found in the finite scope {desc}, P={P}")
@@ -823,8 +918,9 @@ def prove(
     variant: str | None = None,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    policy: str = "reference",
 ) -> list[PropertyResult]:
-    pr = Prover(variant, timeout_s=timeout_s)
+    pr = Prover(variant, timeout_s=timeout_s, policy=policy)
     return [pr.prove(pid) for pid in pids]
 
 
@@ -916,6 +1012,11 @@ def decode_cti(
                 drop=d.num(K.max_drop()),
                 duplicate=d.num(K.max_dup()),
                 failover=d.num(K.max_failover()),
+                **(
+                    {"timeout": d.num(K.max_timeout()), "extra_read": d.num(K.max_xread())}
+                    if pr.enc.contract
+                    else {}
+                ),
             ),
             partition_map=tuple(d.num(K.part(b)) for b in Bs),
         )
@@ -923,7 +1024,8 @@ def decode_cti(
         cti.decode_error = f"the constants are not a valid Config: {e}"
         return cti
     cti.config = cfg
-    model = ParSyncModel(cfg, pr.variant)
+    model = ParSyncModel(cfg, pr.variant, policy=pr.policy)
+    contract = pr.enc.contract
     PMs = [m for m in d.universe("PM")]
     RMs = [r for r in d.universe("RM")]
 
@@ -978,7 +1080,15 @@ def decode_cti(
 
         seq, claims, ledger, status = broker_part("")
         replica = broker_part("r_") if pr.enc.v_lagging else None
-        br = Broker(d.num(S.epoch()), seq, claims, ledger, status, replica)
+        tags: tuple[tuple[int, int], ...] = ()
+        if pr.enc.v_dedup_wc:  # the variant's memory: (worker, cycle) pairs, cycles <= bound
+            tags = tuple(
+                (wi, c)
+                for wi, w in enumerate(Ws)
+                for c in range(cfg.max_cycle + 1)
+                if d.true(S.wctag(w, pr.u.num(c)))
+            )
+        br = Broker(d.num(S.epoch()), seq, claims, ledger, status, replica, tags)
         workers = []
         for wi, w in enumerate(Ws):
             view = []
@@ -994,6 +1104,22 @@ def decode_cti(
                 view.append((snap,) * k)
             pending = tuple(i for i, n in enumerate(Ns) if d.true(S.pend(w, n)))
             known = sum(1 << i for i, n in enumerate(Ns) if d.true(S.known(w, n)))
+            sent = d.num(S.attempts(w))
+            parked: tuple[tuple[int, int, int, int], ...] = ()
+            if contract:  # the need in hand first, the rest in the fixed order
+                heads = [i for i, n in enumerate(Ns) if d.true(S.hd(w, n))]
+                if len(heads) > 1 or (pending and heads and heads[0] not in pending):
+                    raise ValueError(f"{which}: worker {wi} has needs in hand {heads}")
+                if pending and not heads:
+                    raise ValueError(f"{which}: worker {wi} has pending needs but none in hand")
+                if heads:
+                    pending = (heads[0], *(i for i in pending if i != heads[0]))
+                sent = d.num(S.sent(w))
+                parked = tuple(
+                    (i, d.num(S.pkr(w, n)), d.num(S.pka(w, n)), d.num(S.pks(w, n)))
+                    for i, n in enumerate(Ns)
+                    if d.true(S.pk(w, n))
+                )
             workers.append(
                 Worker(
                     up=d.true(S.up(w)),
@@ -1007,9 +1133,11 @@ def decode_cti(
                     retries=d.num(S.retries(w)),
                     attempts=d.num(S.attempts(w)),
                     known=known,
-                    # the encoding's attempt count is the proposal count (no tag bug
-                    # is encoded): the ghost equals it
-                    sent=d.num(S.attempts(w)),
+                    # the reference encoding's attempt count is the proposal count (no
+                    # tag bug is encoded there): the ghost equals it; the contract's
+                    # encoding has the ghost itself
+                    sent=sent,
+                    parked=parked,
                 )
             )
         to_b: list[Proposal] = []
@@ -1029,7 +1157,8 @@ def decode_cti(
             workers=tuple(workers),
             to_broker=tuple(sorted(to_b)),
             to_workers=tuple(sorted(to_w)),
-            faults=(d.num(S.crashes()), d.num(S.drops()), d.num(S.dups())),
+            faults=(d.num(S.crashes()), d.num(S.drops()), d.num(S.dups()))
+            + ((d.num(S.timeouts()), d.num(S.xreads())) if contract else ()),
             placed=tuple(d.num(S.placed(n)) for n in Ns),
         )
 
@@ -1047,7 +1176,13 @@ def decode_cti(
         cti.post = post
         assert p is not None
         sorts = {"W": Ws, "N": Ns}
-        act = action_of(a, p, lambda sort, x: d.find(sorts[sort], x), proposal, reply)
+        act = action_of(
+            a,
+            p,
+            lambda sort, x: d.num(x) if sort == "P" else d.find(sorts[sort], x),
+            proposal,
+            reply,
+        )
         cti.action = act
     except ValueError as e:
         cti.decode_error = str(e)

@@ -22,7 +22,16 @@ from dataclasses import dataclass, replace
 
 import z3  # type: ignore[import-untyped]
 
-from parsync.model.actions import Action, Commit, Drop, Duplicate, HandleReply, StartCycle
+from parsync.model.actions import (
+    Action,
+    Commit,
+    Defer,
+    Drop,
+    Duplicate,
+    HandleReply,
+    Reject,
+    StartCycle,
+)
 from parsync.model.config import Config, Faults
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
@@ -31,13 +40,18 @@ from parsync.proofs.concrete import Scope
 from parsync.proofs.solving import check
 
 
-def witness_config() -> Config:
-    """The witness scope: the ``pr`` scope with every fault switch on (duplication too).
+def witness_config(policy: str = "reference") -> Config:
+    """The witness scope: the ``pr`` scope with every fault switch on (duplication too;
+    under the contract also one timeout and one extra read).
 
     Defined here rather than taken from a preset, so that retuning the presets
     cannot silently remove a kind of transition the non-vacuity check needs.
     """
-    return replace(get_preset("pr").config, faults=Faults(crash=1, drop=1, duplicate=1, failover=1))
+    extra = {"timeout": 1, "extra_read": 1} if policy == "contract" else {}
+    return replace(
+        get_preset("pr").config,
+        faults=Faults(crash=1, drop=1, duplicate=1, failover=1, **extra),
+    )
 
 
 def sub_action(model: ParSyncModel, s: State, a: Action, t: State) -> str:
@@ -67,6 +81,10 @@ def sub_action(model: ParSyncModel, s: State, a: Action, t: State) -> str:
         )
     if isinstance(a, (Drop, Duplicate)):
         return f"{name}[{'proposal' if isinstance(a.m, Proposal) else 'reply'}]"
+    if isinstance(a, Reject):
+        return f"Reject[{REPLY_KINDS[a.kind]}]"
+    if isinstance(a, Defer) and model.contract:
+        return "Defer[head]" if a.n < 0 else "Defer[other]"
     return name
 
 
@@ -80,10 +98,14 @@ class Witness:
 
 
 def find_witnesses(
-    names: list[str], variant: str | None = None, *, max_states: int = 200_000
+    names: list[str],
+    variant: str | None = None,
+    *,
+    max_states: int = 200_000,
+    policy: str = "reference",
 ) -> dict[str, Witness]:
     """Breadth-first search of the witness scope until every named sub-action fired."""
-    model = ParSyncModel(witness_config(), variant)
+    model = ParSyncModel(witness_config(policy), variant, policy=policy)
     todo = set(names)
     out: dict[str, Witness] = {}
     s0 = model.init_state()
