@@ -1052,11 +1052,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # --- manifest ----------------------------------------------------------------------
 
 
-def _record_tlc(doc: dict[str, Any]) -> None:
+def _record_tlc(doc: dict[str, Any], *, keep_current: bool = False) -> None:
     """TLC's counts on every model of ``tlc.MODELS`` into the manifest (``tlc``), when the
     TLA+ tools are found; otherwise the recorded entry stays while the TLA+ sources are
-    unchanged."""
+    unchanged. ``keep_current`` (``--write --preset NAME``, a partial rewrite) keeps a
+    recorded entry whose TLA+ sources hash is current instead of running TLC again."""
     from parsync import tlc
+
+    if keep_current and doc.get("tlc", {}).get("tla_hash") == tlc.tla_hash():
+        print("tlc: kept the recorded entry (TLA+ sources unchanged; --tlc-only reruns it)")
+        return
 
     try:
         jar = tlc.find_tla2tools()
@@ -1214,7 +1219,7 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         doc = mf.merge(committed, fresh)
         try:
             with contextlib.redirect_stdout(text_out):
-                _record_tlc(doc)
+                _record_tlc(doc, keep_current=bool(args.preset))
         except KeyboardInterrupt:
             raise Interrupted(
                 f"manifest: {', '.join(names)} finished; interrupted while TLC ran; "

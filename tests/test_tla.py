@@ -289,3 +289,17 @@ def test_tlc_only_goes_with_write_alone(args: list[str]) -> None:
     from parsync.errors import EXIT_USAGE
 
     assert main(["manifest", *args]) == EXIT_USAGE
+
+
+def test_a_partial_manifest_rewrite_keeps_a_current_tlc_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``manifest --write --preset NAME`` keeps TLC's record while the TLA+ sources are
+    unchanged (TLC on the contract takes minutes); ``--tlc-only`` or a full ``--write``
+    runs TLC again."""
+    from parsync.cli import _record_tlc
+
+    current = {"tlc": {"tla_hash": tlc.tla_hash(), "small": {"distinct": 1}}}
+    _record_tlc(current, keep_current=True)
+    assert current["tlc"]["small"] == {"distinct": 1}
+    assert "kept the recorded entry (TLA+ sources unchanged" in capsys.readouterr().out

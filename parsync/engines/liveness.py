@@ -623,59 +623,6 @@ def _fair(g: Graph, comp: set[int], edges: list[tuple[int, int, int]]) -> bool:
     return not (always or set()) - taken
 
 
-def _strongly_connected_within(
-    g: Graph, nodes: set[int], banned: frozenset[int]
-) -> list[list[int]]:
-    """Tarjan's algorithm over the states in ``nodes`` only (dict-indexed: a sub-problem
-    of the strong-fairness refinement costs what it holds, not the whole graph)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    out: list[list[int]] = []
-    succ = g.succ
-    for root in sorted(nodes):
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, 0)]
-        while work:
-            v, k = work[-1]
-            edges = succ[v]
-            while k < len(edges):
-                u, f = edges[k]
-                k += 1
-                if u not in nodes or f in banned:
-                    continue
-                if u not in index:
-                    work[-1] = (v, k)
-                    index[u] = low[u] = len(index)
-                    stack.append(u)
-                    on_stack.add(u)
-                    work.append((u, 0))
-                    break
-                if u in on_stack and index[u] < low[v]:
-                    low[v] = index[u]
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    if low[v] < low[parent]:
-                        low[parent] = low[v]
-                if low[v] == index[v]:
-                    comp = []
-                    while True:
-                        x = stack.pop()
-                        on_stack.discard(x)
-                        comp.append(x)
-                        if x == v:
-                            break
-                    out.append(comp)
-    return out
-
-
 def _component(
     g: Graph, comp: list[int], banned: frozenset[int]
 ) -> tuple[set[int], list[tuple[int, int, int]]] | None:
@@ -702,7 +649,8 @@ def fair_components(
     fair but enables a strong instance somewhere without taking it inside is not fair,
     yet a part of it may be: the states that enable such an instance are removed and
     the rest is decomposed again (the usual refinement for Streett conditions; a run
-    staying in a fair sub-component never sees the instance enabled). Weak fairness
+    staying in a fair sub-component never sees the instance enabled; each such
+    sub-problem costs a pass over the graph's ids, and there are few). Weak fairness
     needs no such recursion (module doc), so a weakly unfair component is dropped."""
     work: list[list[int]] = list(strongly_connected(g, inside, banned))
     while work:
@@ -717,9 +665,10 @@ def fair_components(
             taken = {f for _, _, f in edges}
             starved = {i for i in comp if (g.enabled(i) & strong) - taken}
             if starved:
-                rest = cs - starved
-                if rest:
-                    work[:0] = _strongly_connected_within(g, rest, banned)
+                rest = bytearray(len(g.states))
+                for i in cs - starved:
+                    rest[i] = 1
+                work[:0] = strongly_connected(g, rest, banned)
                 continue
         yield cs, edges
 
