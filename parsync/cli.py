@@ -291,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the proof report (docs/proofs.md) and its summary beside it (docs/proofs.json)",
     )
+    pv.add_argument(
+        "--classify",
+        action="store_true",
+        help="also say how each obligation holds: by construction (the action and TypeOK "
+        "alone), inductive, or needing the lemmas (extra queries; --report always does)",
+    )
 
     bm = sub.add_parser("bmc", help="Z3: bounded model checking from Init, replayed in the model")
     bsrc = bm.add_mutually_exclusive_group()
@@ -1290,6 +1296,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
             json_out=args.json_out,
             progress=args.progress is not False,
             policy=args.policy,
+            classify=bool(args.classify),
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None

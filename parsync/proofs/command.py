@@ -84,6 +84,7 @@ def run_prove(
     json_out: str | None = None,
     progress: bool = True,
     policy: str = "reference",
+    classify: bool = False,
 ) -> int:
     from parsync.model.variants import get_variant
     from parsync.proofs.report import render, source_hash, to_json, versions
@@ -104,6 +105,8 @@ def run_prove(
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
+    # the report always says how each obligation holds; plain prove only when asked
+    classify = classify or report is not None
     pr = Prover(variant, timeout_s=timeout_s, policy=policy)
     results: list[PropertyResult] = []
     out = sys.stdout
@@ -127,7 +130,7 @@ def run_prove(
                         discharged[0] = base + done
                         bar.count(base + done, total, "obligations", pid)
 
-                    r = pr.prove(pid, progress=tick)
+                    r = pr.prove(pid, progress=tick, classify=classify)
                     done_before += len(r.obligations)
                     results.append(r)
                     if not as_json:
@@ -154,7 +157,7 @@ def run_prove(
                         def ctick(done: int, _n: int, base: int = cdone, pid: str = pid) -> None:
                             bar.count(base + done, ctotal, "obligations", pid)
 
-                        r = cpr.prove(pid, progress=ctick)
+                        r = cpr.prove(pid, progress=ctick, classify=classify)
                         cdone += len(r.obligations)
                         cres.append(r)
                         if not as_json:
@@ -205,6 +208,9 @@ def run_prove(
         else:
             bad = sum(len(r.failures) for r in allr)
             print(f"FAILED: {bad} of {n} obligations not proved", file=out)
+        if classify:
+            extra = sum(o.class_seconds for r in allr for o in r.obligations)
+            print(f"classification queries: {extra:.1f}s", file=out)
         if report is not None:
             print(f"wrote {report} and {Path(report).with_suffix('.json')}", file=out)
     return EXIT_OK if proved else EXIT_FAIL
@@ -248,6 +254,10 @@ def _print_result(r: PropertyResult) -> None:
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")
     )
+    if r.classified:
+        from parsync.proofs.report import class_cell
+
+        print(f"  how they hold: {class_cell(r).replace('**', '')}")
     from parsync.render import output_width, wrap
 
     width = output_width()
