@@ -311,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         "policy; reference: the reference heuristics (default, for now: docs/contract.md)",
     )
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
+    bm.add_argument(
+        "--compare-bfs",
+        action="store_true",
+        help="also run the explicit-state BFS to the same depth and print both verdicts; "
+        "exit 1 (and 'BMC and BFS disagree: ...') when they differ",
+    )
     _json_options(bm)
     _progress_options(bm)
     bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
@@ -1318,6 +1324,7 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             json_out=args.json_out,
             progress=args.progress is not False,
+            compare_bfs=bool(args.compare_bfs),
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
