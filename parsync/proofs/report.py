@@ -194,6 +194,12 @@ def render(
         f"- Z3 {v['z3']}, Python {v['python']}",
         f"- Solver time (information only): {secs:.1f} s",
     ]
+    everything = allr + (contract[0] if contract is not None else [])
+    if any(r.classified for r in everything):
+        cls = sum(o.class_seconds for r in everything for o in r.obligations)
+        L.append(
+            f"- Classification queries, reference and contract (information only): {cls:.1f} s"
+        )
     if contract is not None:
         call = contract[0] + ([contract[1]] if contract[1] is not None else [])
         c_total = sum(len(r.obligations) for r in call)
