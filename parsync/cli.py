@@ -291,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="write the proof report (docs/proofs.md) and its summary beside it (docs/proofs.json)",
     )
+    pv.add_argument(
+        "--classify",
+        action="store_true",
+        help="also say how each obligation holds: by construction (the action and TypeOK "
+        "alone), inductive, or needing the lemmas (extra queries; --report always does)",
+    )
 
     bm = sub.add_parser("bmc", help="Z3: bounded model checking from Init, replayed in the model")
     bsrc = bm.add_mutually_exclusive_group()
@@ -305,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         "policy; reference: the reference heuristics (default, for now: docs/contract.md)",
     )
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
+    bm.add_argument(
+        "--compare-bfs",
+        action="store_true",
+        help="also run the explicit-state BFS to the same depth and print both verdicts; "
+        "exit 1 (and 'BMC and BFS disagree: ...') when they differ",
+    )
     _json_options(bm)
     _progress_options(bm)
     bm.add_argument("--timeout", type=_positive_float, metavar="S", help="solver timeout per query")
@@ -1290,6 +1302,7 @@ def _cmd_prove(args: argparse.Namespace) -> int:
             json_out=args.json_out,
             progress=args.progress is not False,
             policy=args.policy,
+            classify=bool(args.classify),
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None
@@ -1311,6 +1324,7 @@ def _cmd_bmc(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
             json_out=args.json_out,
             progress=args.progress is not False,
+            compare_bfs=bool(args.compare_bfs),
         )
     except BadUsage as e:
         raise UsageError(str(e)) from None

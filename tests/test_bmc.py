@@ -12,6 +12,8 @@ is refuted and dropped, and with or without hints the results are the same.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from parsync.cli import main
@@ -160,3 +162,63 @@ def test_cli_bmc(capsys: pytest.CaptureFixture[str]) -> None:
     assert "PASS: no property violated within 3 steps" in capsys.readouterr().out
     assert main(["bmc", "--preset", "nope"]) == 2
     assert main(["bmc", "--variant", "nope"]) == 2
+
+
+# --- bmc --compare-bfs (issue 17) ------------------------------------------------------------
+
+
+def test_checker_max_depth_bounds_the_search() -> None:
+    bounded = Checker(ParSyncModel(PR, "no-epoch-fencing"), max_depth=3).run()
+    assert bounded.violation is None and "depth bound of 3" in bounded.stop_reason
+    found = Checker(ParSyncModel(PR, "no-epoch-fencing"), max_depth=4).run()
+    assert found.violation is not None and len(found.violation.trace.actions) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "seen"),
+    [
+        (["--depth", "3"], 0, "BFS: no violation within 3 steps"),
+        (["--variant", "no-epoch-fencing", "--depth", "4"], 1, "BFS: PS-9 violated at depth 4"),
+        (
+            ["--policy", "contract", "--variant", "no-epoch-fencing", "--depth", "4"],
+            1,
+            "BFS: PS-9 violated at depth 4",
+        ),
+    ],
+    ids=["design", "reference-variant", "contract-variant"],
+)
+def test_cli_bmc_compare_bfs_agrees(
+    capsys: pytest.CaptureFixture[str], args: list[str], code: int, seen: str
+) -> None:
+    assert main(["bmc", "--preset", "pr", "--compare-bfs", "--no-progress", *args]) == code
+    out = capsys.readouterr().out
+    assert seen in out
+    assert "BMC and BFS agree to depth" in out and "disagree" not in out
+
+
+def test_cli_bmc_compare_bfs_disagreement(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parsync.proofs import command
+
+    monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (None, []))
+    argv = ["bmc", "--preset", "pr", "--variant", "no-epoch-fencing", "--depth", "4"]
+    assert main([*argv, "--compare-bfs", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "BMC and BFS disagree: BMC found PS-9 at depth 4, BFS found nothing" in out
+    monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (3, ["PS-9"]))
+    assert main([*argv, "--compare-bfs", "--no-progress", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["agree"] is False and "depth 4" in doc["disagreement"]
+    # a pass on both sides is exit 0 even when BFS is patched the same way
+    monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (None, []))
+    assert main(["bmc", "--preset", "pr", "--depth", "2", "--compare-bfs", "--no-progress"]) == 0
+
+
+def test_compare_verdicts() -> None:
+    from parsync.proofs.command import compare_verdicts
+
+    assert compare_verdicts((None, []), (None, [])) == ""
+    assert compare_verdicts((4, ["PS-1", "PS-9"]), (4, ["PS-9"])) == ""
+    assert "no property in common" in compare_verdicts((4, ["PS-1"]), (4, ["PS-9"]))
+    assert "BFS's at depth 5" in compare_verdicts((4, ["PS-9"]), (5, ["PS-9"]))

@@ -318,3 +318,66 @@ def test_cli_prove_json(capsys: pytest.CaptureFixture[str]) -> None:
     ob = doc["properties"][1]["obligations"][0]
     assert set(ob) >= {"property", "invariant", "action", "outcome", "seconds"}
     assert all(o["outcome"] == PROVED for p in doc["properties"] for o in p["obligations"])
+
+
+# --- how each obligation holds (issue 17) ------------------------------------------------------
+
+
+def test_commit_guard_properties_hold_by_construction_and_ps1_needs_lemmas() -> None:
+    from parsync.proofs.proofs import BY_CONSTRUCTION, NEEDS_LEMMAS, Prover
+
+    pr = Prover(None)
+    for pid in ("PS-2", "PS-7", "PS-9"):
+        r = pr.prove(pid, classify=True)
+        assert r.proved and r.classified
+        assert r.by_construction, [(o.label, o.klass) for o in r.obligations]
+        assert all(o.klass == BY_CONSTRUCTION for o in r.obligations)
+    ps1 = pr.prove("PS-1", classify=True)
+    assert ps1.proved and not ps1.by_construction
+    needs = [o for o in ps1.obligations if o.klass == NEEDS_LEMMAS]
+    assert any(o.invariant == "PS-1" for o in needs), "PS-1's own steps need its lemmas"
+
+
+def test_a_weakened_commit_guard_is_not_by_construction() -> None:
+    """Without the epoch check, PS-9's Commit obligations are no longer implied by the
+    action: the classification says not proved (the obligation fails), never construction."""
+    from parsync.proofs.proofs import BY_CONSTRUCTION, Prover
+
+    r = Prover("no-epoch-fencing").prove("PS-9", classify=True)
+    assert not r.by_construction
+    bad = [o for o in r.obligations if o.klass != BY_CONSTRUCTION]
+    assert bad and all(o.action.startswith("Commit") for o in bad)
+
+
+def test_unknown_is_not_classified_never_by_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsync.proofs import proofs as P
+
+    def unknown(_s: object, _c: object) -> tuple[object, None, str]:
+        return P.z3.unknown, None, "timeout"
+
+    pr = P.Prover(None)
+    r = pr.prove("PS-9")
+    monkeypatch.setattr(P, "refute", unknown)
+    assert {pr.classify(o) for o in r.obligations} == {P.NOT_CLASSIFIED}
+
+
+def test_report_shows_the_classes() -> None:
+    text = Path(DEFAULT_REPORT).read_text(encoding="utf-8")
+    assert "how the obligations hold" in text and "not classified" in text
+    summary = text.split("## Summary")[1].split("\n## ")[0]
+    for pid in ("PS-2", "PS-7", "PS-9"):
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {pid} |"))
+        assert "**holds by construction**: restates the Commit step" in row
+    row = next(line for line in summary.splitlines() if line.startswith("| PS-1 |"))
+    assert "holds by construction" not in row and "need lemmas" in row
+    doc = json.loads(Path(DEFAULT_REPORT).with_suffix(".json").read_text(encoding="utf-8"))
+    assert doc["verdict"] == "proved"
+
+
+def test_cli_prove_classify(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prove", "--property", "PS-9", "--classify", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "holds by construction: restates the Commit step" in out
+    assert "classification queries:" in out
+    assert main(["prove", "--property", "PS-9", "--no-progress"]) == 0
+    assert "how they hold" not in capsys.readouterr().out

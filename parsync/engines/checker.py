@@ -144,8 +144,12 @@ class Checker:
         progress: Callable[[Progress], None] | None = None,
         progress_every: int = 20_000,
         stop_on_violation: bool = True,
+        max_depth: int | None = None,
     ) -> None:
         self.m = model
+        # expand no state at this depth: a bounded search (``parsync bmc --compare-bfs``)
+        # sees every state and transition within max_depth steps of Init; None: unbounded
+        self.max_depth = max_depth
         self.sym = Symmetry(model) if symmetry else None
         self.max_states = max_states
         self.max_seconds = max_seconds
@@ -239,6 +243,11 @@ class Checker:
             succ = m.successors
             while i < len(states) and (violation is None or not self.stop_on_violation):
                 if i == level_end:
+                    # level depth + 1 is next: expand it only while it is above the bound
+                    if self.max_depth is not None and depth + 1 >= self.max_depth:
+                        depth += 1  # the states reached (and checked) are this deep
+                        stop_reason = f"depth bound of {self.max_depth} reached"
+                        break
                     depth += 1
                     level_end = len(states)
                 s = states[i]

@@ -84,6 +84,7 @@ def run_prove(
     json_out: str | None = None,
     progress: bool = True,
     policy: str = "reference",
+    classify: bool = False,
 ) -> int:
     from parsync.model.variants import get_variant
     from parsync.proofs.report import render, source_hash, to_json, versions
@@ -104,6 +105,8 @@ def run_prove(
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()  # before the encoding is built: Ctrl-C is safe from here on
+    # the report always says how each obligation holds; plain prove only when asked
+    classify = classify or report is not None
     pr = Prover(variant, timeout_s=timeout_s, policy=policy)
     results: list[PropertyResult] = []
     out = sys.stdout
@@ -127,7 +130,7 @@ def run_prove(
                         discharged[0] = base + done
                         bar.count(base + done, total, "obligations", pid)
 
-                    r = pr.prove(pid, progress=tick)
+                    r = pr.prove(pid, progress=tick, classify=classify)
                     done_before += len(r.obligations)
                     results.append(r)
                     if not as_json:
@@ -154,7 +157,7 @@ def run_prove(
                         def ctick(done: int, _n: int, base: int = cdone, pid: str = pid) -> None:
                             bar.count(base + done, ctotal, "obligations", pid)
 
-                        r = cpr.prove(pid, progress=ctick)
+                        r = cpr.prove(pid, progress=ctick, classify=classify)
                         cdone += len(r.obligations)
                         cres.append(r)
                         if not as_json:
@@ -205,6 +208,9 @@ def run_prove(
         else:
             bad = sum(len(r.failures) for r in allr)
             print(f"FAILED: {bad} of {n} obligations not proved", file=out)
+        if classify:
+            extra = sum(o.class_seconds for r in allr for o in r.obligations)
+            print(f"classification queries: {extra:.1f}s", file=out)
         if report is not None:
             print(f"wrote {report} and {Path(report).with_suffix('.json')}", file=out)
     return EXIT_OK if proved else EXIT_FAIL
@@ -248,6 +254,10 @@ def _print_result(r: PropertyResult) -> None:
         f"{r.pid:<11} {'proved' if r.proved else 'FAILED':<8} {ok}/{len(r.obligations)} "
         f"obligations {r.seconds:.1f}s" + (f"  lemmas: {lem}" if lem else "")
     )
+    if r.classified:
+        from parsync.proofs.report import class_cell
+
+        print(f"  how they hold: {class_cell(r).replace('**', '')}")
     from parsync.render import output_width, wrap
 
     width = output_width()
@@ -271,6 +281,7 @@ def run_bmc(
     json_out: str | None = None,
     progress: bool = True,
     policy: str = "reference",
+    compare_bfs: bool = False,
 ) -> int:
     from parsync.model.protocol import ParSyncModel
     from parsync.proofs.bmc import Bmc
@@ -282,6 +293,9 @@ def run_bmc(
     if variant is not None:
         _encoded(variant, policy)
     shown = scope + (" --policy contract" if policy == "contract" else "")
+    bfs = None
+    if compare_bfs:  # first, so BMC is also asked about the property BFS found
+        bfs = bfs_bounded(ParSyncModel(config, variant, policy=policy), depth, progress)
     from parsync.proofs.solving import install_interrupt
 
     install_interrupt()
@@ -294,7 +308,8 @@ def run_bmc(
 
         try:
             with _interruptible():
-                res = Bmc(model, depth, timeout_s=timeout_s).run(progress=tick)
+                also = tuple(bfs[1]) if bfs is not None else ()
+                res = Bmc(model, depth, timeout_s=timeout_s).run(progress=tick, also=also)
         except _Stopped:
             if as_json or json_out:
                 doc: dict[str, Any] = {"verdict": "interrupted", "scope": scope, "variant": variant}
@@ -304,10 +319,18 @@ def run_bmc(
                 f"bmc {scope}: no violation at depths < {reached[0]} (of {depth}); "
                 f"stopped during depth {reached[0]}, the result is incomplete"
             ) from None
+    disagreement = ""
+    if bfs is not None and not res.unknown:
+        disagreement = compare_verdicts((res.depth, list(res.properties)), bfs)
     if as_json or json_out:
         d = res.to_json()
         d["scope"] = scope
         d["policy"] = policy
+        if bfs is not None:
+            d["bfs"] = {"depth": bfs[0], "properties": bfs[1]}
+            d["agree"] = None if res.unknown else not disagreement
+            if disagreement:
+                d["disagreement"] = disagreement
         emit_json(d, stdout=as_json, path=json_out)
     if not as_json:
         title = f"parsync bmc {shown}" + (f" --variant {variant}" if variant else "")
@@ -325,9 +348,66 @@ def run_bmc(
             _print_bmc_trace(model, res)
         if res.problem:
             print(f"DISAGREEMENT with the Python model: {res.problem}")
-    if res.unknown or res.problem or res.depth is not None:
+        if bfs is not None:
+            print(f"  BMC: {_verdict_text(res.depth, list(res.properties), depth)}")
+            print(f"  BFS: {_verdict_text(bfs[0], bfs[1], depth)}")
+            if res.unknown:
+                print("BMC and BFS not compared: BMC gave no answer")
+            elif disagreement:
+                print(f"BMC and BFS disagree: {disagreement}")
+            else:
+                print(f"BMC and BFS agree to depth {depth}")
+    if res.unknown or res.problem or res.depth is not None or disagreement:
         return EXIT_FAIL
     return EXIT_OK
+
+
+Verdict = tuple[int | None, list[str]]  # (depth of the shortest violation or None, properties)
+
+
+def bfs_bounded(model: Any, depth: int, progress: bool = True) -> Verdict:
+    """The explicit-state BFS (``Checker``) to ``depth`` steps from Init: the depth and the
+    properties of the shortest violation it finds, or (None, []) when there is none."""
+    from parsync.engines.checker import Checker
+
+    with Display(f"parsync bmc --compare-bfs: BFS to depth {depth}", enabled=progress):
+        r = Checker(model, max_depth=depth).run()
+    if r.stop_reason == "interrupted":
+        raise Interrupted(f"bmc --compare-bfs: BFS stopped before depth {depth}; nothing compared")
+    if r.violation is None:
+        return None, []
+    return len(r.violation.trace.actions), list(r.violation.property_ids)
+
+
+def compare_verdicts(bmc: Verdict, bfs: Verdict) -> str:
+    """Why BMC and BFS disagree ("" when they agree): both find nothing, or both find their
+    shortest violation at the same depth with a property in common."""
+    (bd, bp), (fd, fp) = bmc, bfs
+    if bd is None and fd is None:
+        return ""
+    if bd is None or fd is None:
+        return (
+            f"BMC {'found nothing' if bd is None else f'found {_props(bp)} at depth {bd}'}, "
+            f"BFS {'found nothing' if fd is None else f'found {_props(fp)} at depth {fd}'}"
+        )
+    if bd != fd:
+        return (
+            f"BMC's shortest violation is at depth {bd} ({_props(bp)}), "
+            f"BFS's at depth {fd} ({_props(fp)})"
+        )
+    if not set(bp) & set(fp):
+        return f"at depth {bd} BMC violates {_props(bp)}, BFS {_props(fp)}: no property in common"
+    return ""
+
+
+def _props(ps: list[str]) -> str:
+    return ", ".join(ps) or "no property"
+
+
+def _verdict_text(d: int | None, ps: list[str], depth: int) -> str:
+    if d is None:
+        return f"no violation within {depth} steps"
+    return f"{_props(ps)} violated at depth {d}"
 
 
 def _print_bmc_trace(model: Any, res: Any) -> None:

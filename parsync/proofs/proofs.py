@@ -48,6 +48,18 @@ UNKNOWN = "unknown"
 
 DEFAULT_TIMEOUT_S = 30.0
 
+# How an obligation holds (``Prover.classify``): from the action and TypeOK alone, from its
+# own conjunct as well, or only with the rest of the invariant (the strengthening lemmas,
+# or for a lemma's own obligation the goal and the other lemmas).
+BY_CONSTRUCTION = "by construction"
+INDUCTIVE = "inductive"
+NEEDS_LEMMAS = "needs lemmas"
+NOT_CLASSIFIED = "not classified"  # a classification query returned unknown
+NOT_PROVED = "not proved"  # the obligation itself failed: nothing to classify
+CLASSES: tuple[str, ...] = (BY_CONSTRUCTION, INDUCTIVE, NEEDS_LEMMAS, NOT_CLASSIFIED, NOT_PROVED)
+#: The solver timeout of one classification query; unknown there is "not classified".
+CLASSIFY_TIMEOUT_S = 2.0
+
 # --- the lemma catalogue -----------------------------------------------------------------
 
 Formula = Callable[[Encoding, Sym], Any]
@@ -557,6 +569,8 @@ class Obligation:
     seconds: float = 0.0
     reason: str = ""  # unknown: the solver's reason
     cti: Cti | None = None
+    klass: str | None = None  # one of CLASSES once classified (``Prover.classify``)
+    class_seconds: float = 0.0  # the classification queries' time
 
     @property
     def label(self) -> str:
@@ -574,6 +588,8 @@ class Obligation:
             d["reason"] = self.reason
         if self.cti is not None:
             d["cti"] = self.cti.to_json()
+        if self.klass is not None:
+            d["class"] = self.klass
         return d
 
     def message(self) -> str:
@@ -610,6 +626,28 @@ class PropertyResult:
     @property
     def failures(self) -> list[Obligation]:
         return [o for o in self.obligations if o.outcome != PROVED]
+
+    @property
+    def classified(self) -> bool:
+        return bool(self.obligations) and all(o.klass is not None for o in self.obligations)
+
+    def class_counts(self) -> dict[str, int]:
+        """How many obligations fall in each class (every class, zeros included)."""
+        counts = dict.fromkeys(CLASSES, 0)
+        for o in self.obligations:
+            if o.klass is not None:
+                counts[o.klass] += 1
+        return counts
+
+    @property
+    def step_obligations(self) -> list[Obligation]:
+        return [o for o in self.obligations if o.action != "Init"]
+
+    @property
+    def by_construction(self) -> bool:
+        """Every step obligation holds from its action and TypeOK alone."""
+        steps = self.step_obligations
+        return bool(steps) and all(o.klass == BY_CONSTRUCTION for o in steps)
 
 
 # --- the prover ----------------------------------------------------------------------------
@@ -672,6 +710,7 @@ class Prover:
         self.enc = Encoding(self.u, variant, policy=policy)
         self.S = self.enc.state("s")
         self.T = self.enc.state("t")
+        self._finite: list[tuple[Encoding, Sym, Sym]] = []  # the CTI scopes, for classify
 
     def solver(self, timeout_s: float | None = None) -> z3.Solver:
         s = z3.Solver()
@@ -699,9 +738,23 @@ class Prover:
         return [a for a in self.enc.actions if a.action == "Commit"]
 
     def query(
-        self, enc: Encoding, S: Sym, T: Sym, p: Params | None, g: Goal, inv: str, action: str
+        self,
+        enc: Encoding,
+        S: Sym,
+        T: Sym,
+        p: Params | None,
+        g: Goal,
+        inv: str,
+        action: str,
+        assume: str = "all",
     ) -> tuple[list[Any], Any]:
-        """(hypotheses, conclusion) of one obligation, over any universe."""
+        """(hypotheses, conclusion) of one obligation, over any universe.
+
+        ``assume`` says which conjuncts of the invariant the hypothesis has on the
+        pre-state: ``"all"`` (the obligation), ``"self"`` (only ``inv`` itself, when it
+        is a conjunct) or ``"action"`` (none); the Config axioms, TypeOK (for goals other
+        than TypeOK) and the action's relation are always assumed.
+        """
         hyp = [ax for _, ax in enc.axioms()]
         if action == "Init":
             hyp.append(enc.init(S))
@@ -711,7 +764,10 @@ class Prover:
         a = enc.action(action)
         if g.pid != TYPE_OK:
             hyp.append(type_ok(enc, S))
-        hyp += [c for _, c in self.invariant(g, S, enc)]
+        if assume == "all":
+            hyp += [c for _, c in self.invariant(g, S, enc)]
+        elif assume == "self":
+            hyp += [c for name, c in self.invariant(g, S, enc) if name == inv]
         hyp.append(enc.step(a, S, T, p))
         if inv == USED_TRACKS:
             concl = self.used_tracks(enc, S, T, a, p)
@@ -736,17 +792,115 @@ class Prover:
             (name, a.name) for a in self.actions_for(g) for name in (*names, *extra)
         ]
 
-    def prove(self, pid: str, progress: Callable[[int, int], None] | None = None) -> PropertyResult:
-        """Every obligation of ``pid``; ``progress(done, total)`` after each one."""
+    def prove(
+        self,
+        pid: str,
+        progress: Callable[[int, int], None] | None = None,
+        *,
+        classify: bool = False,
+    ) -> PropertyResult:
+        """Every obligation of ``pid``; ``progress(done, total)`` after each one.
+
+        ``classify``: also say how each proved obligation holds (:meth:`classify`); the
+        extra queries' time is in each obligation's ``class_seconds``, not in ``seconds``.
+        """
         t0 = time.perf_counter()
         g = GOAL_BY_ID[pid]
         table = self.obligation_table(g)
         obs = []
         for inv, action in table:
-            obs.append(self.obligation(g, inv, action))
+            ob = self.obligation(g, inv, action)
+            if classify:
+                self.classify(ob)
+            obs.append(ob)
             if progress is not None:
                 progress(len(obs), len(table))
-        return PropertyResult(pid, self.variant, obs, time.perf_counter() - t0, self.policy)
+        spent = time.perf_counter() - t0 - sum(o.class_seconds for o in obs)
+        return PropertyResult(pid, self.variant, obs, spent, self.policy)
+
+    def classify(self, ob: Obligation) -> str:
+        """How a decided obligation holds; sets and returns ``ob.klass``.
+
+        - *not proved*: the obligation itself failed (nothing to classify);
+        - *by construction*: ``Init`` obligations (their hypothesis assumes no invariant),
+          and step obligations for which ``axioms /\\ TypeOK /\\ A => C'`` is unsat: the
+          action alone establishes the conclusion (for the goal TypeOK itself, TypeOK is
+          not assumed: ``axioms /\\ A => TypeOK'``);
+        - *inductive*: not by construction, but ``axioms /\\ TypeOK /\\ C /\\ A => C'`` is
+          unsat, with ``C`` the obligation's own conjunct (an action property or
+          UsedTracksClaims has none, so it is never inductive: it is by construction or
+          needs lemmas);
+        - *needs lemmas*: proved, but only with the rest of the invariant (the property's
+          strengthening lemmas; for a lemma's obligation, the goal and the other lemmas);
+        - *not classified*: a classification query returned unknown within
+          ``CLASSIFY_TIMEOUT_S`` (never read as by construction).
+        """
+        t0 = time.perf_counter()
+        ob.klass = self._classify(ob)
+        ob.class_seconds = time.perf_counter() - t0
+        return ob.klass
+
+    def _classify(self, ob: Obligation) -> str:
+        if ob.outcome != PROVED:
+            return NOT_PROVED
+        if ob.action == "Init":
+            return BY_CONSTRUCTION
+        g = GOAL_BY_ID[ob.pid]
+        p = self.enc.params(self.enc.action(ob.action), "o")
+        own = ob.invariant in dict(self.invariant(g, self.S))
+        for assume, klass in (("action", BY_CONSTRUCTION), ("self", INDUCTIVE)):
+            if assume == "self" and not own:
+                break
+            if assume == "action" and g.pid == TYPE_OK:
+                # TypeOK is the goal: assuming it is "self", so "action" drops it too
+                hyp, concl = self._typeok_free(ob, p)
+            else:
+                hyp, concl = self.query(
+                    self.enc, self.S, self.T, p, g, ob.invariant, ob.action, assume
+                )
+            # a model in a small finite scope (decidable, fast) first: sat there is sat
+            # parametrically; only then the parametric query, whose unsat is the answer
+            if self._small_model(ob, g, assume):
+                continue
+            s = self.solver(min(self.timeout_s, CLASSIFY_TIMEOUT_S))
+            s.add(*hyp)
+            r, _, _ = refute(s, concl)
+            if r == z3.unsat:
+                return klass
+            if r == z3.unknown:
+                return NOT_CLASSIFIED
+        return NEEDS_LEMMAS
+
+    def _small_model(self, ob: Obligation, g: Goal, assume: str) -> bool:
+        """A model of a classification query's negation in a small finite scope (sat
+        there is sat parametrically: the query does not hold with these hypotheses)."""
+        from parsync.proofs.logic import FiniteUniverse
+
+        if not self._finite:
+            for sizes, P in CTI_SCOPES:
+                fe = Encoding(FiniteUniverse(sizes, P, cycles=3), self.variant, policy=self.policy)
+                self._finite.append((fe, fe.state("s"), fe.state("t")))
+        for enc, S, T in self._finite:
+            a = enc.action(ob.action)
+            p = enc.params(a, "c")
+            if assume == "action" and g.pid == TYPE_OK:
+                hyp = [ax for _, ax in enc.axioms()] + [enc.step(a, S, T, p)]
+                concl = type_ok(enc, T)
+            else:
+                hyp, concl = self.query(enc, S, T, p, g, ob.invariant, ob.action, assume)
+            s = self.solver(min(self.timeout_s, CLASSIFY_TIMEOUT_S))
+            s.add(*hyp)
+            s.add(z3.Not(concl))
+            if check(s) == z3.sat:
+                return True
+        return False
+
+    def _typeok_free(self, ob: Obligation, p: Params) -> tuple[list[Any], Any]:
+        """``axioms /\\ A => TypeOK'``: TypeOK's obligation without TypeOK assumed."""
+        enc = self.enc
+        hyp = [ax for _, ax in enc.axioms()]
+        hyp.append(enc.step(enc.action(ob.action), self.S, self.T, p))
+        return hyp, type_ok(enc, self.T)
 
     def count(self, pid: str) -> int:
         """How many obligations ``prove(pid)`` discharges."""

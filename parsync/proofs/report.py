@@ -22,11 +22,17 @@ import z3  # type: ignore[import-untyped]
 from parsync.hashing import sources_hash
 from parsync.model.properties import get_property
 from parsync.proofs.proofs import (
+    BY_CONSTRUCTION,
+    CLASSIFY_TIMEOUT_S,
     CONTRACT_LEMMAS,
     CTI,
     GOAL_BY_ID,
+    INDUCTIVE,
     LEMMAS,
+    NEEDS_LEMMAS,
     NONVACUOUS,
+    NOT_CLASSIFIED,
+    NOT_PROVED,
     PROVED,
     TYPE_OK,
     USED_TRACKS,
@@ -95,9 +101,50 @@ def status_line(r: PropertyResult) -> str:
     return f"NOT proved: {len(r.failures)} obligation(s) failed ({', '.join(kinds)})"
 
 
+#: The class of an obligation in the obligation tables (the Method section's legend).
+CLASS_TAG = {
+    BY_CONSTRUCTION: "construction",
+    INDUCTIVE: "inductive",
+    NEEDS_LEMMAS: "lemmas",
+    NOT_CLASSIFIED: "not classified",
+    NOT_PROVED: "",
+}
+
+
+def class_cell(r: PropertyResult) -> str:
+    """The Summary's class column: counts per class, and whether the property holds by
+    construction (every step obligation does), worded from the obligations."""
+    if not r.classified:
+        return "-"
+    c = r.class_counts()
+    parts = [f"{c[BY_CONSTRUCTION]} by construction", f"{c[INDUCTIVE]} inductive"]
+    parts.append(
+        f"{c[NEEDS_LEMMAS]} need lemmas" + (f" ({', '.join(r.lemmas)})" if r.lemmas else "")
+    )
+    if c[NOT_CLASSIFIED]:
+        parts.append(f"**{c[NOT_CLASSIFIED]} not classified**")
+    if c[NOT_PROVED]:
+        parts.append(f"{c[NOT_PROVED]} not proved")
+    out = ", ".join(parts)
+    if r.by_construction:
+        steps = r.step_obligations
+        bases = sorted({o.action.split("[")[0] for o in steps})
+        what = (
+            f"restates the {bases[0]} step"
+            if len(bases) == 1
+            else f"each of its {len(bases)} actions establishes it alone"
+        )
+        out += (
+            f"; **holds by construction**: {what} (all {len(steps)} step obligations "
+            "follow from the action and TypeOK alone)"
+        )
+    return out
+
+
 def _cell(o: Obligation) -> str:
+    tag = CLASS_TAG.get(o.klass or "", "")
     if o.outcome == PROVED:
-        return f"proved {o.seconds:.2f}s"
+        return f"proved {o.seconds:.2f}s" + (f", {tag}" if tag else "")
     if o.outcome == CTI:
         return f"**CTI** {o.seconds:.2f}s"
     return f"**unknown** {o.seconds:.2f}s"
@@ -147,6 +194,12 @@ def render(
         f"- Z3 {v['z3']}, Python {v['python']}",
         f"- Solver time (information only): {secs:.1f} s",
     ]
+    everything = allr + (contract[0] if contract is not None else [])
+    if any(r.classified for r in everything):
+        cls = sum(o.class_seconds for r in everything for o in r.obligations)
+        L.append(
+            f"- Classification queries, reference and contract (information only): {cls:.1f} s"
+        )
     if contract is not None:
         call = contract[0] + ([contract[1]] if contract[1] is not None else [])
         c_total = sum(len(r.obligations) for r in call)
@@ -173,6 +226,21 @@ def render(
         "`Inv /\\ A => AP` for each action it constrains. *proved* = Z3 found the negation",
         "unsatisfiable; *CTI* = a counterexample to induction (decoded into a model state and",
         "re-checked with the Python predicate); *unknown* = a failure, never a pass.",
+        "",
+        "How each proved obligation holds (its class, after the time in the tables below; the",
+        "Summary counts them per property). A second, cheap query per step obligation drops",
+        "the invariant from the hypothesis: `axioms /\\ TypeOK /\\ A => C'` (for the goal",
+        "TypeOK itself `axioms /\\ A => TypeOK'`). *construction*: that query holds, so the",
+        "action alone establishes the conclusion (an `Init => C` obligation assumes no",
+        "invariant and is by construction whenever proved); *inductive*: it does not, but",
+        "`axioms /\\ TypeOK /\\ C /\\ A => C'` with the obligation's own conjunct `C` does",
+        "(an action property and `UsedTracksClaims` have no such conjunct); *lemmas*: only the",
+        "whole invariant proves it (for a goal, its strengthening lemmas; for a lemma, the goal",
+        "and the other lemmas). Each query is first searched for a model in the small finite",
+        "scopes (decidable: a model there is a model of the parametric query), then posed",
+        f"parametrically with a {CLASSIFY_TIMEOUT_S:g} s timeout; *unknown* there is reported",
+        "as **not classified**, never as by construction. A property all of whose step",
+        "obligations are by construction says so in the Summary.",
         "",
         "Abstractions, each justified by an obligation or a test:",
         "",
@@ -205,15 +273,18 @@ def render(
     L += [
         "## Summary",
         "",
-        "| ID | name | outcome | obligations | lemmas |",
-        "|---|---|---|---|---|",
+        "| ID | name | outcome | obligations | lemmas | how the obligations hold |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         g = GOAL_BY_ID[r.pid]
         name = "TypeOK" if r.pid == TYPE_OK else get_property(r.pid).name
         n_ok = sum(1 for o in r.obligations if o.outcome == PROVED)
         lem = ", ".join(g.lemmas) or "-"
-        L.append(f"| {r.pid} | {name} | {status_line(r)} | {n_ok}/{len(r.obligations)} | {lem} |")
+        L.append(
+            f"| {r.pid} | {name} | {status_line(r)} | {n_ok}/{len(r.obligations)} | {lem} "
+            f"| {class_cell(r)} |"
+        )
     L.append("")
     for r in results:
         g = GOAL_BY_ID[r.pid]
@@ -283,13 +354,16 @@ def _contract_section(
         '`ParSyncModel(policy="contract")` by the same differential check',
         "(`tests/test_contract_z3.py`).",
         "",
-        "| ID | outcome | obligations | lemmas |",
-        "|---|---|---|---|",
+        "| ID | outcome | obligations | lemmas | how the obligations hold |",
+        "|---|---|---|---|---|",
     ]
     for r in results:
         n_ok = sum(1 for o in r.obligations if o.outcome == PROVED)
         lem = ", ".join(r.lemmas) or "-"
-        L.append(f"| {r.pid} | {status_line(r)} | {n_ok}/{len(r.obligations)} | {lem} |")
+        L.append(
+            f"| {r.pid} | {status_line(r)} | {n_ok}/{len(r.obligations)} | {lem} "
+            f"| {class_cell(r)} |"
+        )
     L.append("")
     if nonvacuous is not None:
         ok = sum(1 for o in nonvacuous.obligations if o.outcome == PROVED)
@@ -328,6 +402,7 @@ def to_json(results: list[PropertyResult], nonvacuous: PropertyResult | None) ->
                 "proved": r.proved,
                 "lemmas": list(GOAL_BY_ID[r.pid].lemmas) if r.pid in GOAL_BY_ID else [],
                 "seconds": round(r.seconds, 3),
+                **({"classes": r.class_counts()} if r.classified else {}),
                 "obligations": [o.to_json() for o in r.obligations],
             }
             for r in results
