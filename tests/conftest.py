@@ -7,6 +7,7 @@ loading ``pr`` here only sets the default.
 """
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,14 @@ from parsync.engines.hypothesis_profiles import PR_PROFILE
 settings.load_profile(PR_PROFILE)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The Ctrl-C tests (test_stops.py, test_parallel.py) send SIGINT to child processes.
+# A test run started in the background by a non-interactive shell inherits SIGINT
+# *ignored*, and an ignored signal stays ignored across exec: the children would never
+# see the Ctrl-C. A handler (unlike SIG_IGN) is reset to the default on exec, so the
+# children start with Python's own KeyboardInterrupt, as in a foreground run.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
