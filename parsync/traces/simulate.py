@@ -158,7 +158,8 @@ def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[
             "worker": a.w,
             "need": a.n if a.n >= 0 else s.workers[a.w].pending[0],
         }
-    if isinstance(a, Reject):  # version 2: a broker answer other than the fixed order's
+    # the broker's decision; Reject (version 2) is an answer other than the fixed order's
+    if isinstance(a, (Commit, Reject)):
         r = _added(s.to_workers, t.to_workers)
         ev = {
             "type": "Commit",
@@ -179,21 +180,6 @@ def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[
         return {"type": "Refresh", "worker": a.w, "read": _reads(m, t.workers[a.w], (a.p,))}
     if isinstance(a, Restart):
         return {"type": "Restart", "worker": a.w, "cycle": t.workers[a.w].cycle}
-    if isinstance(a, Commit):
-        r = _added(s.to_workers, t.to_workers)
-        ev = {
-            "type": "Commit",
-            "id": ids.take(a.m),
-            "worker": a.m.worker,
-            "need": a.m.need,
-            "result": KIND_NAMES[r.kind],
-            "epoch": s.broker.epoch,
-            "seq": [[b, t.broker.seq[b]] for b, _ in a.m.reads],
-            "reply": ids.new(r),
-        }
-        if r.buckets:
-            ev["conflicts"] = list(r.buckets)
-        return ev
     if isinstance(a, HandleReply):
         r = a.r
         w, nw = s.workers[r.worker], t.workers[r.worker]
