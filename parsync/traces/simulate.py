@@ -19,7 +19,7 @@ import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from parsync.model.actions import (
     Action,
@@ -286,6 +286,28 @@ def enabled(m: ParSyncModel, s: State, placed: set[int]) -> tuple[list[Action], 
 _CONTRACT_FAULTS = (Crash, Drop, Duplicate, Failover, Timeout, Refresh, Restart, Recover)
 
 
+_T = TypeVar("_T")
+
+
+def _draw(
+    rng: random.Random,
+    faults: list[_T],
+    releases: list[_T],
+    rest: list[_T],
+    fault_rate: float,
+    release_rate: float,
+) -> _T:
+    """One move of a random walk: a fault with probability ``fault_rate``, a release with
+    ``release_rate``, else any other step; a kind that is not enabled gives way to the
+    next (the random walks of the model, reference and contract, draw alike)."""
+    r = rng.random()
+    if faults and (r < fault_rate or not (rest or releases)):
+        return rng.choice(faults)
+    if releases and (r < fault_rate + release_rate or not rest):
+        return rng.choice(releases)
+    return rng.choice(rest)
+
+
 def simulate_contract(
     config: Config,
     *,
@@ -314,13 +336,7 @@ def simulate_contract(
         faults = [x for x in moves if isinstance(x[0], _CONTRACT_FAULTS)]
         releases = [x for x in moves if isinstance(x[0], Release)]
         rest = [x for x in moves if not isinstance(x[0], (*_CONTRACT_FAULTS, Release))]
-        r = rng.random()
-        if faults and (r < fault_rate or not (rest or releases)):
-            a, t = rng.choice(faults)
-        elif releases and (r < fault_rate + release_rate or not rest):
-            a, t = rng.choice(releases)
-        else:
-            a, t = rng.choice(rest)
+        a, t = _draw(rng, faults, releases, rest, fault_rate, release_rate)
         yield event_of(m, s, a, t, ids)
         s = t
 
@@ -352,13 +368,7 @@ def simulate(
         faults, releases, rest = enabled(m, s, placed)
         if not (faults or releases or rest):
             return
-        r = rng.random()
-        if faults and (r < fault_rate or not (rest or releases)):
-            a = rng.choice(faults)
-        elif releases and (r < fault_rate + release_rate or not rest):
-            a = rng.choice(releases)
-        else:
-            a = rng.choice(rest)
+        a = _draw(rng, faults, releases, rest, fault_rate, release_rate)
         t = m.step(s, a)
         assert t is not None, f"{a} was listed as enabled"
         ev = event_of(m, s, a, t, ids)
