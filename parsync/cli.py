@@ -1095,6 +1095,19 @@ def _record_tlc(doc: dict[str, Any], *, keep_current: bool = False) -> None:
     doc["tlc"] = tlc.manifest_entry(jar, on_model=show)
 
 
+def _dump_manifest(doc: dict[str, Any], path: Path) -> Path:
+    """Write the manifest (an unwritable path is a usage error); the path as printed:
+    relative to the current directory when it lies below it."""
+    from parsync import manifest as mf
+
+    try:
+        mf.dump(doc, path)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+    shown = path.resolve()
+    return shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+
+
 def _manifest_tlc_only(args: argparse.Namespace, path: Path) -> int:
     """``parsync manifest --write --tlc-only``: TLC's models only, into the ``tlc`` section
     of the existing manifest; every other field is written back unchanged."""
@@ -1117,12 +1130,7 @@ def _manifest_tlc_only(args: argparse.Namespace, path: Path) -> int:
         _record_tlc(doc)
     except KeyboardInterrupt:
         raise Interrupted(f"manifest: interrupted while TLC ran; {path} not written") from None
-    try:
-        mf.dump(doc, path)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-    shown = path.resolve()
-    shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+    shown = _dump_manifest(doc, path)
     print(f"wrote {shown} (tlc only; {doc['tlc']['tla_hash']})")
     failed = [m.key for m in tlc.MODELS if doc["tlc"][m.key]["verdict"] != "pass"]
     return EXIT_FAIL if failed else EXIT_OK
@@ -1239,12 +1247,7 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
             ) from None
         before = set(committed.get("presets", {})) if committed else set()
         dropped = sorted(before - set(doc["presets"]))
-        try:
-            mf.dump(doc, path)
-        except OSError as e:
-            raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
-        shown = path.resolve()
-        shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else shown
+        shown = _dump_manifest(doc, path)
         print(f"wrote {shown} ({', '.join(doc['presets'])}; {doc['spec_hash']})", file=text_out)
         if dropped:
             print(f"dropped (computed from other sources): {', '.join(dropped)}", file=text_out)
