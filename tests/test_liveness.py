@@ -710,3 +710,96 @@ def test_steady_preserves_the_finite_model() -> None:
         if not sa:
             break
         s, t = sa[len(sa) // 2][1], sb[len(sb) // 2][1]
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+# CRASH's needs without the crash, one timeout allowed: the contract's own steps
+# (Timeout, Reject, any need proposed or deferred, a cycle started at any time) in a
+# graph small enough for the suite. (states, transitions, fair components), measured.
+CONTRACT_TIMEOUT = replace(CRASH, faults=Faults(timeout=1))
+PINNED_CONTRACT = (52_775, 218_574, 11)
+
+
+@cache
+def contract_result() -> LivenessResult:
+    return check_liveness(LivenessModel(CONTRACT_TIMEOUT, policy="contract"))
+
+
+def test_contract_passes_and_leaves_ps_l3_to_the_reference() -> None:
+    """Under the contract (fairness on protocol steps only, none on Timeout) PS-L1 and
+    PS-L2 hold; PS-L3 is about the reference's mode switching and is not checked."""
+    r = contract_result()
+    assert r.verdict == PASS and r.violations == {}, r.to_json()
+    assert (r.states, r.transitions, r.fair_components) == PINNED_CONTRACT
+    d = r.to_json()
+    assert d["policy"] == "contract"
+    assert d["properties"] == {"PS-L1": "holds", "PS-L2": "holds", "PS-L3": "policy only"}
+    # the reference is a restriction of the contract: its graph is smaller
+    ref = check_liveness(LivenessModel(CONTRACT_TIMEOUT))
+    assert ref.verdict == PASS and ref.states < r.states
+    assert "policy" not in ref.to_json()
+    # and PS-L3 stays checked there
+    assert ref.to_json()["properties"]["PS-L3"] == "holds"
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "liveness.md").read_text()
+    assert f"{PINNED_CONTRACT[0]:,} states, pass" in doc
+
+
+def test_contract_broker_answer_is_one_fair_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker's answer to a proposal is one fair instance, whichever true reply it
+    gives (Commit(m), with the reference's check order, or any Reject(m, kind)); with
+    the broker's steps unfair the check finds a worker waiting forever for its answer."""
+    import parsync.engines.liveness as live
+    from parsync.model.actions import Commit, Reject
+    from parsync.model.state import ALREADY
+
+    m = Proposal(0, 0, 1, 0, ((0, 0),), 1, 1, 0)
+    assert fairness_instance(Reject(m, CONFLICT)) == fairness_instance(Commit(m))
+    assert fairness_instance(Reject(m, ALREADY)) == ("Commit", m)
+    scope = replace(CRASH, faults=Faults())
+    assert check_liveness(LivenessModel(scope, policy="contract")).verdict == PASS
+    real = live.fairness_instance
+
+    def broker_unfair(a: Action) -> tuple[object, ...] | None:
+        return None if isinstance(a, (Commit, Reject)) else real(a)
+
+    monkeypatch.setattr(live, "fairness_instance", broker_unfair)
+    r = check_liveness(LivenessModel(scope, policy="contract"))
+    assert r.verdict == VIOLATION
+    assert "PS-L2" in r.violations
+    lasso = r.violations["PS-L2"]
+    w = int(lasso.subject.split()[-1])
+    # the worker waits in every state of the cycle, its proposal at the broker
+    assert all(s.workers[w].waiting for s in (lasso.cycle.init, *lasso.cycle.states))
+    assert any(p.worker == w for p in lasso.cycle.init.to_broker)
+
+
+def test_contract_abstraction_is_a_bisimulation() -> None:
+    m = lifted_model(LivenessModel(CONTRACT_TIMEOUT, policy="contract"))
+    ab = Abstraction(m)
+    g = build_graph(m, ab)
+    assert len(g.states) == PINNED_CONTRACT[0]
+    assert bisimulation_defect(m, ab, g, every=9) is None  # 5,863 states, each twice
+
+
+def test_cli_liveness_contract(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "check", "--liveness", "--preset", "never-fits", "--policy", "contract"
+    )
+    assert code == EXIT_OK
+    assert "--policy contract" in out
+    assert "PS-L3 AdaptiveStability not a contract property" in " ".join(out.split())
+    code, _, err = run(
+        capsys,
+        "check",
+        "--liveness",
+        "--preset",
+        "calm",
+        "--policy",
+        "contract",
+        "--variant",
+        "retry-without-reread",
+    )
+    assert code == EXIT_USAGE
+    assert "retry-without-reread" in err and "--policy reference" in err
+    assert len(err.strip().splitlines()) == 1

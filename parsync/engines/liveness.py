@@ -74,6 +74,18 @@ and again (docs/liveness.md; ``fairness="weak"`` keeps that reading). A state wi
 no successor would be a deadlock, i.e. a fair stutter; the lifted model has none, but the engine
 treats one as a lasso anyway.
 
+**The contract.** Under ``policy="contract"`` the same engine runs on every
+behaviour the contract allows. Fairness is on the protocol's steps only: a worker's
+placing step (whichever need it proposes or defers), ``StartCycle``, the broker's
+answer to each proposal (``Commit(m)`` and every true ``Reject(m, kind)`` are one
+instance: the broker answers ``m``, strongly fair by default), ``HandleReply`` and
+``Release``. A scheduler's free choices are not fair: ``Timeout``, ``Refresh`` (an
+extra read) and ``Restart`` are taken or not, like the faults. The abstraction drops
+the ghost ``sent`` of parked needs too. PS-L3 speaks of the reference's mode
+switching; under the contract the adaptive mode may be either at each proposal, so
+PS-L3 is reported as a result about the reference policy (``POLICY_ONLY``), not
+checked.
+
 **Algorithm.** Breadth-first search builds the abstract graph over integer
 ids (edges carry their fairness instance). A property's violation is a fair
 run that eventually stays inside a *bad* subgraph: for PS-L1 the states where
@@ -111,6 +123,7 @@ from typing import Any
 from parsync.counterexample import Trace
 from parsync.engines.checker import INCOMPLETE, PASS, VACUOUS, VIOLATION, Progress
 from parsync.engines.liveness_variants import (
+    LIVENESS_ONLY_VARIANTS,
     LIVENESS_SCOPE_TABLE,
     LIVENESS_VARIANT_NAMES,
     LivenessModel,
@@ -120,8 +133,11 @@ from parsync.model.actions import (
     Action,
     Commit,
     Defer,
+    Drop,
+    Duplicate,
     HandleReply,
     Propose,
+    Reject,
     Release,
     StartCycle,
     action_to_json,
@@ -132,6 +148,11 @@ from parsync.model.protocol import ParSyncModel
 from parsync.model.state import LATENCY, QUALITY, Proposal, Reply, Snapshot, State, Worker
 
 LIVENESS_IDS = ("PS-L1", "PS-L2", "PS-L3")
+#: Liveness properties about a policy, not the contract: PS-L3 (the adaptive strategy
+#: settles) speaks of the reference's mode switching ("a conflict narrows, the next
+#: deferral widens"); under the contract the mode may be either at each proposal and
+#: ``Worker.mode`` is only a policy's memory, so it is checked under the reference only.
+POLICY_ONLY = frozenset({"PS-L3"})
 LIVENESS_NAMES = {
     "PS-L1": "PartitionRefresh",
     "PS-L2": "CycleTermination",
@@ -239,6 +260,8 @@ class Abstraction:
         nw = w._replace(
             cycle=b,
             sent=0,  # a ghost, like placed: only PS-6 reads it
+            # the contract's parked needs keep their own ``sent`` ghost: dropped too
+            parked=tuple((n, r, a, 0) for n, r, a, _sent in w.parked) if w.parked else (),
             fresh_at=tuple(self._age(c, b, x) for x in w.fresh_at),
             view=tuple(
                 tuple(
@@ -300,8 +323,8 @@ class Abstraction:
         is never committed while the worker's cycle keeps turning). The age of
         a message only ever grows, so its key changes at most once.
         """
-        if isinstance(a, (Commit, HandleReply)):
-            msg = a.m if isinstance(a, Commit) else a.r
+        if isinstance(a, (Commit, Reject, HandleReply)):
+            msg = a.r if isinstance(a, HandleReply) else a.m
             c = s.workers[msg.worker].cycle
             am = self.message(msg, s)
             am = am._replace(cycle=self.base(c) - am.cycle)
@@ -317,12 +340,20 @@ STRONG_KINDS = {"strong-broker": frozenset({"Commit"}), "weak": frozenset()}
 
 
 def fairness_instance(a: Action) -> tuple[object, ...] | None:
-    """The weakly fair action instance a step belongs to (None: a fault, not fair)."""
+    """The fair action instance a step belongs to (None: a fault or a policy's free
+    choice, not fair).
+
+    Under the contract the broker's step on a proposal is any true answer, so
+    ``Commit(m)`` and every ``Reject(m, kind)`` are one instance: the broker answers
+    ``m``. A worker's placing step is one instance whichever need it proposes or
+    defers. ``Timeout``, ``Refresh`` (an extra read) and ``Restart`` are free choices
+    of a scheduler, like the faults: no fairness.
+    """
     if isinstance(a, StartCycle):
         return ("StartCycle", a.w)
     if isinstance(a, (Propose, Defer)):
         return ("Place", a.w)
-    if isinstance(a, Commit):
+    if isinstance(a, (Commit, Reject)):
         return ("Commit", a.m)
     if isinstance(a, HandleReply):
         return ("HandleReply", a.r)
@@ -417,6 +448,7 @@ class LivenessResult:
     config: str = ""
     variant: str | None = None
     fairness: str = "strong-broker"
+    policy: str = "reference"
 
     @property
     def lasso(self) -> Lasso | None:
@@ -440,20 +472,24 @@ class LivenessResult:
             "variant": self.variant,
             "workload": self.workload,
             "fairness": self.fairness,
+            **({"policy": self.policy} if self.policy != "reference" else {}),
             "states": self.states,
             "transitions": self.transitions,
             "seconds": round(self.seconds, 3),
             "fair_components": self.fair_components,
             "stop_reason": self.stop_reason,
             "property": self.property,
-            "properties": {
-                pid: ("violated" if pid in self.violations else self._unviolated())
-                for pid in LIVENESS_IDS
-            },
+            "properties": {pid: self.status(pid) for pid in LIVENESS_IDS},
             "lassos": {pid: lasso.to_json() for pid, lasso in self.violations.items()},
         }
 
-    def _unviolated(self) -> str:
+    def status(self, pid: str) -> str:
+        """``violated``, ``holds``, ``unknown`` (an incomplete search), or ``policy only``:
+        a property about the reference policy's heuristics, not checked on the contract."""
+        if pid in self.violations:
+            return "violated"
+        if self.policy != "reference" and pid in POLICY_ONLY:
+            return "policy only"
         return "holds" if self.verdict in (PASS, VIOLATION) else "unknown"
 
 
@@ -801,10 +837,12 @@ def _unfold(
 
 
 def _abstract_action(a: Action, s: State, ab: Abstraction) -> Action:
-    if isinstance(a, Commit):
-        return Commit(ab.message(a.m, s))  # type: ignore[arg-type]
+    """``a`` with the message it names in its abstract form (the tests' bisimulation
+    check compares abstract steps): every action that carries a message."""
     if isinstance(a, HandleReply):
         return HandleReply(ab.message(a.r, s))  # type: ignore[arg-type]
+    if isinstance(a, (Commit, Reject, Drop, Duplicate)):
+        return a._replace(m=ab.message(a.m, s))  # type: ignore[arg-type]
     return a
 
 
@@ -869,6 +907,8 @@ def _obligations(m: LivenessModel, g: Graph) -> list[_Obligation]:
                 start,
             )
         )
+    if m.contract:
+        return out  # PS-L3 is about the reference policy's adaptive heuristics (POLICY_ONLY)
     for w in range(m.W):
         out.append(_Obligation("PS-L3", f"worker {w}", lambda s: True, both_modes=w))
     return out
@@ -913,7 +953,7 @@ def _violation(
 def lifted_model(model: ParSyncModel, *, steady: bool = False) -> LivenessModel:
     """The same protocol and variant without the cycle bound (the abstraction bounds it)."""
     cfg = replace(model.config, max_cycle=_HORIZON)
-    return LivenessModel(cfg, model.variant, steady=steady)
+    return LivenessModel(cfg, model.variant, steady=steady, policy=model.policy)
 
 
 def check_liveness(
@@ -953,6 +993,7 @@ def check_liveness(
         "config": model.config.describe(),
         "variant": model.variant,
         "fairness": fairness,
+        "policy": model.policy,
     }
     if not g.complete:
         return LivenessResult(
@@ -1002,7 +1043,9 @@ def render_result(result: LivenessResult, *, markup: bool = False) -> list[str]:
     lines = []
     for pid in LIVENESS_IDS:
         lasso = result.violations.get(pid)
-        status = "VIOLATED" if lasso else result._unviolated()
+        status = "VIOLATED" if lasso else result.status(pid)
+        if status == "policy only":
+            status = "not a contract property: a result about the reference policy"
         if markup:
             colour = {"VIOLATED": "red", "holds": "green"}.get(status, "yellow")
             status = f"[{colour}]{status}[/{colour}]"
@@ -1085,8 +1128,14 @@ def run_command(
                 f"--{opt.replace('_', '-')} applies to safety counterexamples; "
                 "with --liveness use --json (it carries every lasso)"
             )
+    policy = getattr(args, "policy", None) or "reference"
+    if policy != "reference" and args.variant in LIVENESS_ONLY_VARIANTS:
+        raise usage_error(
+            f"liveness variant {args.variant!r} changes the reference policy's heuristics; "
+            "run it with --policy reference"
+        )
     try:
-        model = LivenessModel(cfg, args.variant, steady=steady)
+        model = LivenessModel(cfg, args.variant, steady=steady, policy=policy)
     except KeyError as e:
         raise usage_error(e.args[0]) from None
     except ValueError as e:
@@ -1125,6 +1174,8 @@ def run_command(
         title = f"parsync check {scope} --liveness" + (" --steady" if steady else "")
         if model.variant:
             title += f" --variant {model.variant}"
+        if model.contract:
+            title += " --policy contract"
         out.print(f"[bold]{escape(title)}[/bold]: {escape(cfg.describe())}")
         colour = {PASS: "green", INCOMPLETE: "yellow"}.get(result.verdict, "red")
         out.print(

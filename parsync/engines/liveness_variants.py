@@ -174,6 +174,9 @@ LIVENESS_SCOPES: dict[str, Config] = {sc.name: sc.config for sc in LIVENESS_SCOP
 
 LIVENESS_VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in LIVENESS_VARIANTS)
 _OWN = frozenset(LIVENESS_VARIANT_NAMES) - frozenset(VARIANT_NAMES)
+#: the liveness variants that are not safety variants: each rewrites a step of the
+#: reference policy (its heuristics), so they are defined on that policy only
+LIVENESS_ONLY_VARIANTS = _OWN
 _BY_NAME = {v.name: v for v in LIVENESS_VARIANTS}
 
 
@@ -213,14 +216,17 @@ class LivenessModel(ParSyncModel):
         *,
         steady: bool = False,
         memo: bool = True,
+        policy: str = "reference",
     ) -> None:
         own = variant in _OWN
+        if own and policy != "reference":
+            raise ValueError(f"liveness variant {variant!r} is defined on the reference policy")
         if variant is not None and variant not in VARIANT_NAMES and not own:
             raise KeyError(
                 f"unknown variant {variant!r}; known variants: "
                 f"{', '.join((*VARIANT_NAMES, *sorted(_OWN)))}"
             )
-        super().__init__(config, None if own else variant, memo=memo)
+        super().__init__(config, None if own else variant, memo=memo, policy=policy)
         self.variant = variant
         self.steady = steady
         self.v_no_reread = variant == "retry-without-reread"
