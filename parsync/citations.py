@@ -6,7 +6,9 @@ Generated, never edited by hand, from the records the engines leave behind:
   design brief) sentences it formalises and names the variants that break it;
 * ``spec/manifest.json``: the exhaustive checks per preset (verdict, states),
   and the liveness checks;
-* ``docs/proofs.md``: the Z3 proof outcome per property (its summary table);
+* ``docs/proofs.md``: the Z3 proof outcome per property (its summary table), and on
+  the contract policy (the table of its section "The contract policy": a property
+  proved there holds for every scheduling policy the contract allows);
 * ``docs/simulation.json``: the simulated conflict-rate table and findings
   (``parsync simulate --json docs/simulation.json``).
 
@@ -41,6 +43,8 @@ class Records:
     proofs_hash: str
     simulation: dict[str, Any] | None
     missing: list[str] = field(default_factory=list)
+    # the same on the contract policy's encoding (every policy the contract allows)
+    contract_proofs: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _json(path: Path) -> Any:
@@ -52,17 +56,33 @@ def _json(path: Path) -> Any:
         raise CitationError(f"{path}: cannot read: {e}") from None
 
 
-def _proof_summary(path: Path) -> tuple[dict[str, tuple[str, str]], str]:
-    """The summary table of the proof report: ID -> (outcome, proved/total)."""
+CONTRACT_SECTION = "## The contract policy"
+PROVED = "proved for every size"
+
+
+def _proof_summary(
+    path: Path,
+) -> tuple[dict[str, tuple[str, str]], str, dict[str, tuple[str, str]]]:
+    """The proof report's summary tables: ID -> (outcome, proved/total) for the
+    reference policy, its sources hash, and the same for the contract policy (the
+    table of the section "The contract policy"; empty when the report has none)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError:
-        return {}, ""
+        return {}, "", {}
     rows = {}
     for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| \w+ \| ([^|]+) \| (\d+/\d+) \|", text, re.M):
         rows[m.group(1)] = (m.group(2).strip(), m.group(3))
     h = re.search(r"Sources hash: `([^`]+)`", text)
-    return rows, h.group(1) if h else ""
+    contract = {}
+    at = text.find("\n" + CONTRACT_SECTION + "\n")
+    if at >= 0:
+        body = text[at + 1 :]
+        end = body.find("\n## ", 1)
+        body = body if end < 0 else body[:end]
+        for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| ([^|]+) \| (\d+/\d+) \|", body, re.M):
+            contract.setdefault(m.group(1), (m.group(2).strip(), m.group(3)))
+    return rows, h.group(1) if h else "", contract
 
 
 def load(root: Path = ROOT) -> Records:
@@ -70,7 +90,7 @@ def load(root: Path = ROOT) -> Records:
     if cat is None:
         raise CitationError(f"{root / 'spec' / 'properties.json'}: missing")
     manifest = _json(root / "spec" / "manifest.json") or {}
-    proofs, phash = _proof_summary(root / "docs" / "proofs.md")
+    proofs, phash, contract = _proof_summary(root / "docs" / "proofs.md")
     sim = _json(root / "docs" / "simulation.json")
     missing = [
         name
@@ -81,7 +101,7 @@ def load(root: Path = ROOT) -> Records:
         )
         if not ok
     ]
-    return Records(cat, manifest, proofs, phash, sim, missing)
+    return Records(cat, manifest, proofs, phash, sim, missing, contract)
 
 
 # --- one property's evidence ----------------------------------------------------------
@@ -132,13 +152,20 @@ def evidence(r: Records, p: dict[str, Any]) -> tuple[str, str]:
         )
     proof = r.proofs.get(pid)
     proof_text = f"Z3: {proof[0]} ({proof[1]} obligations)" if proof else "Z3: no proof recorded"
-    proved = proof is not None and proof[0].startswith("proved for every size")
+    proved = proof is not None and proof[0].startswith(PROVED)
+    cproof = r.contract_proofs.get(pid)
+    if cproof is not None:
+        proof_text += (
+            f"; Z3 on the contract, for every policy the contract allows: "
+            f"{cproof[0]} ({cproof[1]} obligations)"
+        )
     checked = _all_pass(r)
-    verdict = (
-        "holds for every size"
-        if proved and checked
-        else ("holds in the checked scopes" if checked else "see evidence")
-    )
+    if proved and checked and cproof is not None and cproof[0].startswith(PROVED):
+        verdict = "holds for every size and every policy"
+    elif proved and checked:
+        verdict = "holds for every size"
+    else:
+        verdict = "holds in the checked scopes" if checked else "see evidence"
     return verdict, f"BFS: {_checked(r)}; {proof_text}; broken by {broken}"
 
 
@@ -184,7 +211,9 @@ def render(r: Records) -> str:
     out += [
         "",
         "Verdicts: *holds for every size* = exhaustively checked in every preset and proved "
-        "inductively by Z3 for unbounded workers, partitions, buckets and needs; *holds* "
+        "inductively by Z3 for unbounded workers, partitions, buckets and needs; *holds for "
+        "every size and every policy* = that, and also proved on the contract (every "
+        "behaviour ADR-0031 allows, so for every scheduling policy, docs/contract.md); *holds* "
         "(liveness) = no fair lasso in the recorded scopes; *agrees / partly / disagrees / "
         "not reached* = the simulation's reading of a quantitative claim (docs/simulation.md).",
         "",

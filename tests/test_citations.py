@@ -38,7 +38,11 @@ def test_every_adr_sentence_of_the_catalogue_is_cited() -> None:
 
 
 def test_records_are_complete() -> None:
-    assert load().missing == []
+    r = load()
+    assert r.missing == []
+    # the proof report's contract section is read: every safety property has a row
+    assert {f"PS-{i}" for i in range(1, 11)} <= set(r.contract_proofs)
+    assert r.contract_proofs.keys() <= r.proofs.keys()
 
 
 def _prop(pid: str) -> dict[str, object]:
@@ -48,7 +52,16 @@ def _prop(pid: str) -> dict[str, object]:
 
 def test_a_failed_check_or_proof_changes_the_verdict() -> None:
     r = load()
-    assert evidence(r, _prop("PS-2"))[0] == "holds for every size"
+    assert evidence(r, _prop("PS-2"))[0] == "holds for every size and every policy"
+    # without the contract's proof the claim is about the reference policy only
+    ref_only = copy.deepcopy(r)
+    ref_only.contract_proofs = {}
+    assert evidence(ref_only, _prop("PS-2"))[0] == "holds for every size"
+    bad = copy.deepcopy(r)
+    bad.contract_proofs["PS-2"] = ("CTI", "3/4")
+    verdict, text = evidence(bad, _prop("PS-2"))
+    assert verdict == "holds for every size"
+    assert "Z3 on the contract, for every policy the contract allows: CTI (3/4" in text
     bad = copy.deepcopy(r)
     bad.manifest["presets"]["pr"]["verdict"] = "violation"
     assert evidence(bad, _prop("PS-2"))[0] == "see evidence"
