@@ -74,7 +74,7 @@ def _proof_summary(
     for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| \w+ \| ([^|]+) \| (\d+/\d+) \|", text, re.M):
         rows[m.group(1)] = (m.group(2).strip(), m.group(3))
     h = re.search(r"Sources hash: `([^`]+)`", text)
-    contract = {}
+    contract: dict[str, tuple[str, str]] = {}
     at = text.find("\n" + CONTRACT_SECTION + "\n")
     if at >= 0:
         body = text[at + 1 :]
