@@ -522,7 +522,10 @@ class Encoding:
         """The seqno Propose sends for each touched bucket: the one of the snapshot the
         fit test read (the variant: the broker's current one)."""
         K = self.K
-        src = S.seq if self.v_stamp_broker else (lambda b: S.vseq(w, b))
+
+        def src(b: Any) -> Any:
+            return S.seq(b) if self.v_stamp_broker else S.vseq(w, b)
+
         return self.all("B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == src(b)))
 
     def view_ok(self, S: Sym, w: Any, b: Any) -> Any:
