@@ -1,4 +1,4 @@
-"""The property catalogue PS-1 .. PS-10 as executable predicates.
+"""The property catalogue PS-1 .. PS-11 as executable predicates.
 
 Each property has its stable ID (cited by ADR-0031), a name, a kind and an
 expectation, in the style of Stateright:
@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parsync.model.actions import Action, Commit, HandleReply
+from parsync.model.actions import Action, Commit, HandleReply, Propose, Reject
 from parsync.model.protocol import ParSyncModel
-from parsync.model.state import ALREADY, CONFLICT, FENCED, Proposal, State
+from parsync.model.state import ALREADY, CONFLICT, FENCED, Proposal, State, Worker
 
 StatePred = Callable[[ParSyncModel, State], bool]
 ActionPred = Callable[[ParSyncModel, State, Action, State], bool]
@@ -119,13 +119,56 @@ def _committed_msg(s: State, a: Action, t: State) -> Proposal | None:
     return None
 
 
+def _sent_msg(s: State, a: Action, t: State) -> Proposal | None:
+    """The proposal a Propose step put in flight (the one more copy in ``t``)."""
+    if not isinstance(a, Propose):
+        return None
+    for pm in t.to_broker:
+        if pm.worker == a.w and t.to_broker.count(pm) > s.to_broker.count(pm):
+            return pm
+    return None
+
+
 def commit_time_consistency(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
-    """PS-2: a commit's read seqnos all equal the broker's seqnos at commit."""
+    """PS-2, on what the fit decision used, in two steps of one chain:
+
+    * at ``Propose``: the seqno sent for each touched bucket is the seqno of the
+      snapshot the fit test read (the worker's latest snapshot of the bucket's
+      partition, whose ``used`` the room test compared), so a proposal cannot claim
+      to have read data its fit never saw (``propose-stamps-broker-seqno``);
+    * at a ``Commit`` that places the need (ghost ``placed`` rises): every read
+      seqno equals the broker's seqno just before the commit.
+
+    Together: a commit's fit was decided on a snapshot the broker has not changed
+    since, for every touched bucket in every partition."""
+    sent = _sent_msg(s, a, t)
+    if sent is not None:
+        w = s.workers[sent.worker]
+        for b, sq in sent.reads:
+            e = m.view_entry(w, b)
+            if e is None or e[0] != sq:
+                return False
+        return True
     pm = _committed_msg(s, a, t)
     if pm is None:
         return True
     seq = s.broker.seq
     return all(seq[b] == sq for b, sq in pm.reads)
+
+
+def reobserve_after_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """PS-11: a proposal never reads a bucket from a snapshot of a partition that a
+    Conflict the worker took named and that has not been read again since (ghost
+    ``reread``, set by HandleReply(Conflict) and cleared by any read of the
+    partition): after a Conflict the next proposal sees the conflicted partitions
+    through a snapshot read after the Conflict (ADR-0031: forced freshness)."""
+    if not isinstance(a, Propose):
+        return True
+    rr = s.workers[a.w].reread
+    if not rr:
+        return True
+    part = m.part
+    return not any((rr >> part[b]) & 1 for b in a.buckets)
 
 
 def seqno_monotonic(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
@@ -172,12 +215,62 @@ def _gang_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
     return pm is not None and len(pm.reads) > 1
 
 
+def _proposer_view(s: State, pm: Proposal) -> Worker | None:
+    """The proposer of ``pm`` while ``pm`` is its outstanding attempt, else None.
+
+    A waiting worker's view is the one its fit test read at Propose, except for
+    extra fresh reads (contract), which only make ``read_at`` larger: a snapshot
+    of it read before ``pm.cycle`` means the fit used one read before, too."""
+    w = s.workers[pm.worker]
+    if (
+        w.up
+        and w.waiting
+        and w.pending
+        and w.pending[0] == pm.need
+        and w.cycle == pm.cycle
+        and w.attempts == pm.attempt
+    ):
+        return w
+    return None
+
+
+def _read_earlier(m: ParSyncModel, w: Worker, buckets: object, cycle: int) -> bool:
+    """Some bucket's latest snapshot in ``w``'s view was read before ``cycle``."""
+    for b in buckets:  # type: ignore[attr-defined]
+        snaps = w.view[m.part[b]]
+        if snaps and snaps[-1].read_at < cycle:
+            return True
+    return False
+
+
 def _stale_view_commit(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
-    """A proposal built from a carry-forward (non-fresh) partition commits."""
+    """A proposal whose fit used a snapshot read in an earlier cycle commits (ghost
+    ``read_at`` of the proposer's snapshots, not ``cycle mod P``)."""
     pm = _committed_msg(s, a, t)
     if pm is None:
         return False
-    return any(m.part[b] != pm.fresh for b, _ in pm.reads)
+    w = _proposer_view(s, pm)
+    return w is not None and _read_earlier(m, w, (b for b, _ in pm.reads), pm.cycle)
+
+
+def _carry_forward_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
+    """The broker answers Conflict on a bucket whose snapshot, in the proposer's fit,
+    was read in an earlier cycle: carry-forward data caused the Conflict."""
+    if isinstance(a, Reject):
+        if a.kind != CONFLICT:
+            return False
+        pm = a.m
+        buckets = m._conflicted(s.broker, pm)
+    elif isinstance(a, Commit):
+        pm = a.m
+        reply = m.commit(s.broker, pm)[1]
+        if reply.kind != CONFLICT:
+            return False
+        buckets = reply.buckets
+    else:
+        return False
+    w = _proposer_view(s, pm)
+    return w is not None and _read_earlier(m, w, buckets, pm.cycle)
 
 
 PROPERTIES: tuple[Property, ...] = (
@@ -197,6 +290,13 @@ PROPERTIES: tuple[Property, ...] = (
     Property("PS-8", "AtMostOncePlacement", "state", "always", state_pred=at_most_once),
     Property("PS-9", "EpochFencing", "action", "always", action_pred=epoch_fencing),
     Property("PS-10", "CarryForwardBound", "state", "always", state_pred=carry_forward_bound),
+    Property(
+        "PS-11",
+        "ReobserveAfterConflict",
+        "action",
+        "always",
+        action_pred=reobserve_after_conflict,
+    ),
 )
 
 # Witnesses: the scope must reach each of these (when its enabling switch is on).
@@ -214,6 +314,13 @@ WITNESSES: tuple[Property, ...] = (
         "sometimes",
         "sometimes",
         action_pred=_stale_view_commit,
+    ),
+    Property(
+        "W-carry-forward-conflict",
+        "SomeConflictFromCarryForward",
+        "sometimes",
+        "sometimes",
+        action_pred=_carry_forward_conflict,
     ),
     Property(
         "W-gang-commit", "SomeGangCommits", "sometimes", "sometimes", action_pred=_gang_commit
@@ -246,7 +353,7 @@ def witness_applicable(m: ParSyncModel, w: Property) -> bool:
         return m.max_failover > 0
     if w.id == "W-already-placed":
         return m.max_crash > 0 or m.max_drop > 0 or m.max_dup > 0
-    if w.id == "W-stale-commit":
+    if w.id in ("W-stale-commit", "W-carry-forward-conflict"):
         return m.P > 1 and m.config.strategy != "latency-first"
     return True
 

@@ -175,6 +175,8 @@ class ParSyncModel:
         self.v_dedup_wc = v == "dedup-by-worker-cycle"
         self.v_room_lt = v == "room-as-used-below-cap"
         self.v_count_claims = v == "used-counts-claims"
+        self.v_stamp_broker = v == "propose-stamps-broker-seqno"
+        self.v_no_reread = v == "no-reread-on-conflict"
 
         c = config
         self.W = c.workers
@@ -247,10 +249,16 @@ class ParSyncModel:
         """Fresh read of ``parts``: view, fresh_at and epoch all updated."""
         view = list(w.view)
         fresh = list(w.fresh_at)
+        reread = w.reread
         for p in parts:
             snap = self.read(br, p, w.cycle)
             view[p] = (*view[p], snap) if self.v_unbounded else (snap,)
             fresh[p] = w.cycle
+            reread &= ~(1 << p)  # ghost: the partition was read again (PS-11)
+        if reread != w.reread:
+            return w._replace(
+                view=tuple(view), fresh_at=tuple(fresh), epoch=br.epoch, reread=reread
+            )
         return w._replace(view=tuple(view), fresh_at=tuple(fresh), epoch=br.epoch)
 
     def view_entry(self, w: Worker, b: int) -> tuple[int, int] | None:
@@ -530,7 +538,7 @@ class ParSyncModel:
                 return None
             if not self.fits(w, n, a.buckets):
                 return None
-            nw, sent = self.propose(wi, w, n, a.buckets)
+            nw, sent = self.propose(wi, w, n, a.buckets, br)
             ws = workers[:wi] + (self.intern(nw),) + workers[wi + 1 :]
             return State(br, ws, self.bag_add(s.to_broker, sent), s.to_workers, s.faults, s.placed)
         if isinstance(a, StartCycle | Crash | Recover | Timeout | Refresh | Restart):
@@ -707,7 +715,7 @@ class ParSyncModel:
             opts = self.choices(w, n)
             if opts:
                 for bs in opts:
-                    nw, m = self.propose(wi, w, n, bs)
+                    nw, m = self.propose(wi, w, n, bs, br)
                     yield Propose(wi, bs), nw, m, _PLAIN
             else:
                 yield Defer(wi), self.defer(w), None, _PLAIN
@@ -731,7 +739,7 @@ class ParSyncModel:
                 if fw.attempts >= limit:
                     continue  # PS-6: at most R + 1 proposals per need per cycle
                 for bs in self.choices(fw, n):
-                    nw, m = self.propose(wi, fw, n, bs)
+                    nw, m = self.propose(wi, fw, n, bs, br)
                     yield Propose(wi, bs, -1 if n == head else n), nw, m, _PLAIN
             for n in w.pending:  # a scheduler may hold any need back
                 yield Defer(wi, -1 if n == head else n), self.defer_need(w, n), None, _PLAIN
@@ -805,12 +813,17 @@ class ParSyncModel:
         pending = tuple(n for n in self.needs_of[wi] if arrival[n] <= c and not (known >> n) & 1)
         return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
 
-    def propose(self, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> tuple[Worker, Proposal]:
+    def propose(
+        self, wi: int, w: Worker, n: int, bs: tuple[int, ...], br: Broker | None = None
+    ) -> tuple[Worker, Proposal]:
         reads = []
         for b in bs:
             e = self.view_entry(w, b)
             assert e is not None
             reads.append((b, e[0]))
+        if self.v_stamp_broker and br is not None:
+            # the variant: the fit used the view, the proposal claims the broker's seqnos
+            reads = [(b, br.seq[b]) for b in bs]
         att = w.attempts + 1
         m = Proposal(
             worker=wi,
@@ -1026,7 +1039,10 @@ class ParSyncModel:
             return self._next_need(w._replace(known=w.known | (1 << r.need)))
         if r.kind == CONFLICT:
             parts = tuple(sorted({self.part[b] for b in r.buckets}))
-            w = self.refresh(w, br, parts)
+            # ghost (PS-11): these partitions must be read again before they are used
+            w = w._replace(reread=w.reread | sum(1 << p for p in parts))
+            if not self.v_no_reread:  # the variant skips the forced fresh read
+                w = self.refresh(w, br, parts)
             if self.adaptive and w.mode == QUALITY:
                 w = w._replace(mode=LATENCY)  # conflicts observed: narrow to fresh data
         else:  # FENCED: re-synchronise everything under the new epoch

@@ -55,6 +55,11 @@ class Worker(NamedTuple):
     # aside this cycle after working on them, as (need, retries, attempts, sent),
     # sorted; taking one up again restores its counters (PS-6 counts per need)
     parked: tuple[tuple[int, int, int, int], ...] = ()
+    # ghost (PS-11): bitmask of the partitions a Conflict the worker took named, not
+    # read again since; set by HandleReply(Conflict), cleared by any read of the
+    # partition. The protocol re-reads them in the same step, so it is 0 in every
+    # state a correct model reaches (no state is split by it)
+    reread: int = 0
 
 
 # (seq, claims, ledger, status) of a lagging replica

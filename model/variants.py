@@ -146,10 +146,33 @@ CAPACITY_VARIANTS: tuple[Variant, ...] = (
         "a need of size 2 or more on a bucket of capacity 2 or more, shared",
     ),
 )
-ALL_VARIANTS: tuple[Variant, ...] = VARIANTS + CAPACITY_VARIANTS + CONTRACT_VARIANTS
+# Mistakes that properties stated on the protocol's own bookkeeping let through
+# (issue 13, "Properties on ground truth"): PS-2 once compared only the seqnos a
+# proposal claims with the broker's, and nothing stated the forced re-read after a
+# Conflict. Both policies have them, and so does the Z3 encoding.
+GROUND_TRUTH_VARIANTS: tuple[Variant, ...] = (
+    Variant(
+        "propose-stamps-broker-seqno",
+        "PS-2",
+        "Propose stamps each touched bucket with the broker's current seqno instead of "
+        "the seqno of the snapshot its fit test read: the CAS then passes on data the "
+        "worker never saw.",
+        "a bucket whose seqno moves after the proposer's last read of it",
+    ),
+    Variant(
+        "no-reread-on-conflict",
+        "PS-11",
+        "On a Conflict the worker retries without the forced fresh read of the "
+        "conflicted partitions, on the very snapshot the broker has just rejected.",
+        "a Conflict and a retry (R >= 1) or a later proposal on the same partition",
+    ),
+)
+ALL_VARIANTS: tuple[Variant, ...] = (
+    VARIANTS + CAPACITY_VARIANTS + CONTRACT_VARIANTS + GROUND_TRUTH_VARIANTS
+)
 
 #: The variants that need no contract-only behaviour (the reference policy's list).
-REFERENCE_VARIANTS: tuple[Variant, ...] = VARIANTS + CAPACITY_VARIANTS
+REFERENCE_VARIANTS: tuple[Variant, ...] = VARIANTS + CAPACITY_VARIANTS + GROUND_TRUTH_VARIANTS
 
 VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
 ALL_VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in ALL_VARIANTS)

@@ -107,6 +107,10 @@ def state_to_itf(cfg: Config, s: State) -> dict[str, Any]:
         if w.sent != w.attempts or w.parked:
             d["sent"] = _i(w.sent)
             d["parked"] = [[_i(x) for x in e] for e in w.parked]
+        # the ghost of PS-11: written only where it is set (never in a state of a
+        # correct model: the forced re-read clears it in the step that sets it)
+        if w.reread:
+            d["reread"] = _set(_i(p) for p in range(w.reread.bit_length()) if (w.reread >> p) & 1)
         return d
 
     return {
@@ -290,11 +294,12 @@ def state_from_itf(cfg: Config, st: Any) -> State:
 
     workers = []
     for i, wv in enumerate(_fun(body["workers"], W, "workers")):
-        base = tuple(f for f in Worker._fields if f not in ("sent", "parked"))
+        base = tuple(f for f in Worker._fields if f not in ("sent", "parked", "reread"))
         if isinstance(wv, dict) and ("sent" in wv or "parked" in wv):
-            w = _rec(wv, Worker._fields, f"workers[{i}]")
-        else:
-            w = _rec(wv, base, f"workers[{i}]")
+            base += ("sent", "parked")
+        if isinstance(wv, dict) and "reread" in wv:
+            base += ("reread",)
+        w = _rec(wv, base, f"workers[{i}]")
         view = []
         for p, snaps in enumerate(_fun(w["view"], P, f"workers[{i}].view")):
             if not isinstance(snaps, list):
@@ -323,6 +328,7 @@ def state_from_itf(cfg: Config, st: Any) -> State:
                     tuple(_int(x) for x in e)  # type: ignore[misc]
                     for e in w.get("parked", [])
                 ),
+                reread=sum(1 << p for p in _ints(w["reread"])) if "reread" in w else 0,
             )
         )
     keys: tuple[str, ...] = ("crash", "drop", "dup")

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, Union
 from parsync.model.actions import (
     Action,
     Commit,
+    Propose,
     fmt_action,
     fmt_msg,
 )
@@ -113,6 +114,10 @@ def state_values(s: State) -> dict[str, Value]:
         out[f"{p}.known"] = _set_of(
             "n", (n for n in range(w.known.bit_length()) if (w.known >> n) & 1)
         )
+        if w.reread:  # the ghost of PS-11, only where set (never in a correct run)
+            out[f"{p}.reread"] = _set_of(
+                "p", (q for q in range(w.reread.bit_length()) if (w.reread >> q) & 1)
+            )
     out["to_broker"] = _bag(s.to_broker)
     out["to_workers"] = _bag(s.to_workers)
     out["faults"] = Scalar(
@@ -284,6 +289,31 @@ def _reasons(pid: str, m: Any, s: State, a: Action | None, t: State | None) -> l
                 out.append(
                     f"b{b} seq {br.seq[b]} -> {t.broker.seq[b]} while its claims "
                     + ("changed (must rise by 1)" if moved else "did not change (must stay)")
+                )
+    elif pid == "PS-2" and isinstance(a, Propose) and t is not None:
+        from parsync.model.properties import _sent_msg
+
+        sent = _sent_msg(s, a, t)
+        if sent is not None:
+            w = s.workers[sent.worker]
+            for b, q in sent.reads:
+                e = m.view_entry(w, b)
+                if e is None or e[0] != q:
+                    seen = "no snapshot" if e is None else f"seq {e[0]}"
+                    out.append(
+                        f"w{sent.worker} sent b{b}@{q} but the snapshot its fit test read "
+                        f"holds {seen}"
+                    )
+    elif pid == "PS-11" and isinstance(a, Propose):
+        w = s.workers[a.w]
+        for b in a.buckets:
+            q = m.part[b]
+            if (w.reread >> q) & 1:
+                snaps = w.view[q]
+                at = f" (read at cycle {snaps[-1].read_at})" if snaps else ""
+                out.append(
+                    f"w{a.w} proposed on b{b} from its snapshot of p{q}{at}, not read again "
+                    f"since a Conflict named p{q}"
                 )
     elif pid in ("PS-2", "PS-7", "PS-9") and isinstance(a, Commit) and t is not None:
         pm = a.m

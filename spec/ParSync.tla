@@ -120,6 +120,7 @@ TypeOK ==
         /\ workers[w].known \in SUBSET Needs
         /\ workers[w].sent \in Nat
         /\ workers[w].parked \subseteq Needs \X Nat \X Nat \X Nat
+        /\ workers[w].reread \subseteq Partitions
     /\ DOMAIN to_broker \subseteq Proposal
     /\ DOMAIN to_workers \subseteq Reply
     /\ faults \in [crash : Nat, drop : Nat, dup : Nat, timeout : Nat, extra_read : Nat]
@@ -141,13 +142,15 @@ Rotation(c) == c % P
 Read(p, at) == [read_at |-> at,
                 entries |-> [b \in Members(p) |-> [seq |-> broker.seq[b], used |-> Used(b)]]]
 
-\* fresh read of the partitions in ps: view, fresh_at and epoch updated
+\* fresh read of the partitions in ps: view, fresh_at and epoch updated; the
+\* ghost reread (PS-11) forgets them: they have been read again
 Reread(wr, ps) ==
     [wr EXCEPT !.view = [p \in Partitions |-> IF p \in ps THEN <<Read(p, wr.cycle)>>
                                                          ELSE wr.view[p]],
                !.fresh_at = [p \in Partitions |-> IF p \in ps THEN wr.cycle
                                                              ELSE wr.fresh_at[p]],
-               !.epoch = broker.epoch]
+               !.epoch = broker.epoch,
+               !.reread = @ \ ps]
 
 ViewEntry(wr, b) == Last(wr.view[PartitionOf[b]]).entries[b]
 
@@ -244,7 +247,7 @@ Init ==
                      fresh_at |-> [p \in Partitions |-> 0],
                      view |-> [p \in Partitions |-> <<Read(p, 0)>>],
                      pending |-> <<>>, waiting |-> FALSE, retries |-> 0,
-                     attempts |-> 0, known |-> {}, sent |-> 0, parked |-> {}]]
+                     attempts |-> 0, known |-> {}, sent |-> 0, parked |-> {}, reread |-> {}]]
     /\ to_broker = <<>>
     /\ to_workers = <<>>
     /\ faults = [crash |-> 0, drop |-> 0, dup |-> 0, timeout |-> 0, extra_read |-> 0]
@@ -337,8 +340,10 @@ HandleReply(r) ==
     LET wr == workers[r.worker]
         current == wr.waiting /\ wr.pending # <<>> /\ r.need = Head(wr.pending)
                    /\ r.cycle = wr.cycle /\ r.attempt = wr.attempts
+        conflicted == {PartitionOf[b] : b \in r.buckets}
+        \* the ghost (PS-11) marks the conflicted partitions; the forced re-read clears them
         reread == IF r.kind = "Conflict"
-                  THEN Reread(wr, {PartitionOf[b] : b \in r.buckets})
+                  THEN Reread([wr EXCEPT !.reread = @ \cup conflicted], conflicted)
                   ELSE Reread(wr, Partitions)
         narrowed == IF r.kind = "Conflict" /\ Strategy = "adaptive"
                     THEN [reread EXCEPT !.mode = LATENCY] ELSE reread
@@ -488,9 +493,16 @@ NoOvercommit == \A b \in Buckets : Used(b) <= Capacity[b]
 
 Places(m) == Commit(m) /\ placed' # placed
 
+\* a proposal this step put in flight by Propose (only Propose makes a worker wait)
+Sends(m) == /\ m \in DOMAIN to_broker'
+            /\ m \notin DOMAIN to_broker \/ to_broker'[m] > to_broker[m]
+            /\ ~workers[m.worker].waiting /\ workers'[m.worker].waiting
+
 \* PS-2
 CommitTimeConsistency ==
-    [][\A m \in DOMAIN to_broker : Places(m) => \A x \in m.reads : broker.seq[x[1]] = x[2]]_vars
+    [][/\ \A m \in DOMAIN to_broker' : Sends(m) =>
+             \A x \in m.reads : x[2] = ViewEntry(workers[m.worker], x[1]).seq
+       /\ \A m \in DOMAIN to_broker : Places(m) => \A x \in m.reads : broker.seq[x[1]] = x[2]]_vars
 
 \* PS-3
 BoundedStaleness ==
@@ -531,6 +543,12 @@ EpochFencing == [][\A m \in DOMAIN to_broker : Places(m) => m.epoch = broker.epo
 
 \* PS-10
 CarryForwardBound == \A w \in Workers, p \in Partitions : Len(workers[w].view[p]) <= 1
+
+\* (the ghost reread: partitions a Conflict the worker took named, not read since)
+\* PS-11
+ReobserveAfterConflict ==
+    [][\A m \in DOMAIN to_broker' : Sends(m) =>
+          \A x \in m.reads : PartitionOf[x[1]] \notin workers[m.worker].reread]_vars
 
 Idle(w) == ~workers[w].waiting /\ workers[w].pending = <<>>
 

@@ -20,7 +20,7 @@ from parsync.cli import main
 from parsync.engines.checker import Checker
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
-from parsync.model.variants import VARIANTS, Variant
+from parsync.model.variants import GROUND_TRUTH_VARIANTS, VARIANTS, Variant
 from parsync.proofs.bmc import BOUNDS, IDLE_START, Bmc, independence, never_enabled
 from parsync.proofs.witness import witness_config
 
@@ -32,7 +32,7 @@ DESIGN_DEPTH = 12
 def _params() -> list[object]:
     return [
         pytest.param(v, id=v.name, marks=[pytest.mark.slow] if v.name in SLOW else [])
-        for v in VARIANTS
+        for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS)
     ]
 
 

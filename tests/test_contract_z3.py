@@ -21,7 +21,7 @@ from parsync.model.config import Config
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
-from parsync.model.variants import VARIANTS
+from parsync.model.variants import GROUND_TRUTH_VARIANTS, VARIANTS
 from parsync.proofs.concrete import Scope
 from parsync.proofs.differential import DiffStats, _truth, check_state, random_walks
 from parsync.proofs.encoding import CONTRACT_VARIANTS, ENCODED_VARIANTS, Encoding
@@ -101,7 +101,9 @@ def _bfs_trace(model: ParSyncModel) -> list[State]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(CONTRACT_VARIANTS))
+@pytest.mark.parametrize(
+    "name", [*sorted(CONTRACT_VARIANTS), *(v.name for v in GROUND_TRUTH_VARIANTS)]
+)
 def test_contract_differential_along_the_variant_counterexample(name: str) -> None:
     """Every state of the contract variant's shortest BFS counterexample, bug included."""
     model = ParSyncModel(contract_scope(), name, policy="contract")
@@ -166,6 +168,11 @@ BMC_CASES = [
         pytest.param(v.name, contract_scope("pr", extra_read=0), marks=_SLOW)
         for v in VARIANTS
         if v.name not in ("no-epoch-fencing", "no-dedup")
+    ),
+    # the ground-truth variants (PS-2 at Propose, PS-11), on pr with one timeout
+    *(
+        pytest.param(v.name, contract_scope("pr", extra_read=0), marks=_SLOW)
+        for v in GROUND_TRUTH_VARIANTS
     ),
 ]
 

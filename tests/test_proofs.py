@@ -15,9 +15,9 @@ from parsync.engines.checker import Checker
 from parsync.model.presets import get_preset
 from parsync.model.properties import SAFETY_IDS
 from parsync.model.protocol import ParSyncModel
-from parsync.model.variants import VARIANTS
+from parsync.model.variants import GROUND_TRUTH_VARIANTS, VARIANTS
 from parsync.proofs.differential import DiffStats, check_state, random_walks
-from parsync.proofs.encoding import Encoding
+from parsync.proofs.encoding import PROP_ACTIONS, Encoding
 from parsync.proofs.logic import ParamUniverse
 from parsync.proofs.proofs import (
     ALL_GOAL_IDS,
@@ -71,7 +71,9 @@ def test_obligations_are_one_per_invariant_and_action(
                 assert (c, a) in got, (pid, c, a)
         if g.kind == "action":
             acts = (
-                SUB_ACTIONS if g.all_actions else [a for a in SUB_ACTIONS if a.startswith("Commit")]
+                SUB_ACTIONS
+                if g.all_actions
+                else [a for a in SUB_ACTIONS if a.split("[")[0] in PROP_ACTIONS[pid]]
             )
             assert {(pid, a) for a in acts} <= got
     assert {(USED_TRACKS, a) for a in SUB_ACTIONS} <= {
@@ -116,7 +118,9 @@ def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
 def test_every_variant_has_a_switch_in_the_encoding() -> None:
     from parsync.proofs.encoding import ENCODED_VARIANTS
 
-    assert {v.name for v in VARIANTS} | {"room-as-used-below-cap"} == set(ENCODED_VARIANTS)
+    assert {v.name for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS)} | {
+        "room-as-used-below-cap"
+    } == set(ENCODED_VARIANTS)
     with pytest.raises(KeyError):
         Encoding(ParamUniverse("k"), "no-such-variant")
 
@@ -131,7 +135,7 @@ def test_every_lemma_is_used_and_explained() -> None:
 # --- every known-bad variant fails an obligation of the property it breaks -------------------
 
 
-@pytest.mark.parametrize("v", VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("v", (*VARIANTS, *GROUND_TRUTH_VARIANTS), ids=lambda v: v.name)
 def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
     name, pid = v.name, v.breaks  # type: ignore[attr-defined]
     pr = Prover(name, timeout_s=10, first_attempt_s=1)
@@ -260,7 +264,7 @@ def test_differential_random_walks_design(preset: str, walks: int, steps: int) -
     assert stats.steps > 20 and stats.mutations > 100
 
 
-@pytest.mark.parametrize("v", VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("v", (*VARIANTS, *GROUND_TRUTH_VARIANTS), ids=lambda v: v.name)
 def test_differential_along_the_variant_counterexample(v: object) -> None:
     """Every state of the variant's shortest BFS counterexample (its bug included)."""
     import random

@@ -54,6 +54,8 @@ CAUGHT: dict[str, dict[str, tuple[str, int] | str]] = {
         "retry-resets-tag": ("PS-6", 12),
         "timeout-reuses-tag": PASS,  # no timeouts
         "dedup-by-worker-cycle": ("PS-8", 7),
+        "propose-stamps-broker-seqno": ("PS-2", 5),
+        "no-reread-on-conflict": ("PS-11", 8),
     },
     "three-partitions": {
         "validate-fresh-partition-only": ("PS-2", 13),
@@ -73,6 +75,8 @@ CAUGHT: dict[str, dict[str, tuple[str, int] | str]] = {
         "retry-resets-tag": ("PS-6", 12),
         "timeout-reuses-tag": PASS,
         "dedup-by-worker-cycle": ("PS-8", 7),
+        "propose-stamps-broker-seqno": ("PS-2", 5),
+        "no-reread-on-conflict": ("PS-11", 8),
     },
     "duplicates": {
         "validate-fresh-partition-only": ("PS-2", 6),
@@ -93,6 +97,8 @@ CAUGHT: dict[str, dict[str, tuple[str, int] | str]] = {
         "retry-resets-tag": ("PS-6", 9),
         "timeout-reuses-tag": PASS,  # 6.8M contract states, about 4 minutes: slow
         "dedup-by-worker-cycle": ("PS-8", 9),
+        "propose-stamps-broker-seqno": ("PS-2", 5),
+        "no-reread-on-conflict": ("PS-11", 8),
     },
 }
 SLOW_CELLS = {("duplicates", "timeout-reuses-tag")}

@@ -58,7 +58,7 @@ def test_every_step_is_the_models_own_step(strategy: str, time_model: str) -> No
     wl = replace(SMALL, strategy=strategy, time_model=time_model, workload="hot-cold", units=12)
     r = run(wl, seed=3, verify_steps=True, check_every=1)
     assert r.complete and r.steps > 100
-    assert r.violations == {}  # PS-1..PS-10 on every transition of the correct model
+    assert r.violations == {}  # PS-1..PS-11 on every transition of the correct model
     assert r.metrics["placements"] > 0
 
 

@@ -26,7 +26,7 @@ from parsync.engines.liveness_variants import LIVENESS_VARIANTS
 from parsync.model.presets import PRESETS
 from parsync.model.properties import PROPERTIES, WITNESSES
 from parsync.model.state import Snapshot, State, Worker
-from parsync.model.variants import ALL_VARIANTS, VARIANTS
+from parsync.model.variants import ALL_VARIANTS, GROUND_TRUTH_VARIANTS, VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "spec"
@@ -98,13 +98,13 @@ def test_predicates_name_the_models_functions(catalogue: dict[str, Any]) -> None
 
 def test_every_variant_is_listed_as_breaking_its_property(catalogue: dict[str, Any]) -> None:
     by_id = _by_id(catalogue)
-    for v in VARIANTS:
+    for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS):
         assert v.breaks in by_id, f"variant {v.name} breaks unknown property {v.breaks}"
         assert v.name in by_id[v.breaks]["broken_by"], (
             f"spec/properties.json: {v.breaks} must list variant {v.name} in broken_by"
         )
     for p in catalogue["properties"]:
-        expected = [v.name for v in VARIANTS if v.breaks == p["id"]]
+        expected = [v.name for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS) if v.breaks == p["id"]]
         expected += [v.name for v in LIVENESS_VARIANTS if v.breaks == p["id"]]
         assert p["broken_by"] == expected, (
             f"{p['id']}: broken_by is not derived from VARIANTS and LIVENESS_VARIANTS"
@@ -126,6 +126,7 @@ def test_ghost_variables_exist_in_the_state(catalogue: dict[str, Any]) -> None:
         "attempts": Worker._fields,
         "sent": Worker._fields,
         "placed": State._fields,
+        "reread": Worker._fields,
     }
     assert set(catalogue["ghost_variables"]) == set(fields)
     for name, where in fields.items():

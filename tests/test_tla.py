@@ -2,7 +2,7 @@
 
 Every action of model/actions.py (the reference's and the contract's) is
 defined in the TLA+ module and is a disjunct of Next, and Next has no other;
-every property of the catalogue (PS-1..PS-10, PS-L1..PS-L3) is defined under its
+every property of the catalogue (PS-1..PS-11, PS-L1..PS-L3) is defined under its
 ID, and no other ID is; MCParSync.cfg (reference policy) and
 MCParSyncContract.cfg (contract policy) are the ``small`` preset and check each
 safety property in the right section; the modules parse with the offline

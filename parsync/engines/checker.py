@@ -25,7 +25,7 @@ from typing import Any
 
 from parsync.counterexample import Trace
 from parsync.engines.symmetry import Symmetry
-from parsync.model.actions import Action, action_name
+from parsync.model.actions import Action, Propose, action_name
 from parsync.model.properties import PROPERTIES, WITNESSES, witness_applicable
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State, Worker
@@ -164,8 +164,18 @@ class Checker:
         self._worker_props = [p for p in PROPERTIES if p.id in ("PS-3", "PS-6", "PS-10")]
         self._commit_props = [p for p in PROPERTIES if p.id in ("PS-2", "PS-7", "PS-9")]
         self._seq_prop = next(p for p in PROPERTIES if p.id == "PS-5")
+        # properties of a Propose step (the broker is untouched): PS-2's first half (the
+        # seqnos sent are the fit's snapshot's) and PS-11 (no conflicted partition is
+        # used before it is read again)
+        self._propose_props = [p for p in PROPERTIES if p.id in ("PS-2", "PS-11")]
         assert {p.id for p in PROPERTIES} == {
-            p.id for p in (*self._broker_props, *self._worker_props, *self._commit_props)
+            p.id
+            for p in (
+                *self._broker_props,
+                *self._worker_props,
+                *self._commit_props,
+                *self._propose_props,
+            )
         } | {"PS-5"}, "every property must be routed to an evaluation path"
 
     # --- property evaluation (memoised per component) --------------------------
@@ -193,13 +203,19 @@ class Checker:
 
     def action_violations(self, s: State, a: Action, t: State) -> tuple[str, ...]:
         if t.broker is s.broker:  # broker untouched: PS-5 holds, and nothing committed
-            return ()
+            return self.propose_violations(s, a, t) if type(a) is Propose else ()
         m = self.m
         out = []
         if not self._seq_prop.action_pred(m, s, a, t):  # type: ignore[misc]
             out.append("PS-5")
         if t.placed is not s.placed:
             out.extend(p.id for p in self._commit_props if not p.action_pred(m, s, a, t))  # type: ignore[misc]
+        return tuple(sorted(out, key=_id_order))
+
+    def propose_violations(self, s: State, a: Action, t: State) -> tuple[str, ...]:
+        """The action properties of a Propose step (the broker is untouched)."""
+        m = self.m
+        out = [p.id for p in self._propose_props if not p.action_pred(m, s, a, t)]  # type: ignore[misc]
         return tuple(sorted(out, key=_id_order))
 
     # --- search ----------------------------------------------------------------
@@ -259,7 +275,7 @@ class Checker:
                             if w.action_pred(m, s, a, t):  # type: ignore[misc]
                                 witnesses[w.id] = True
                         witnesses_todo = [w for w in witnesses_todo if not witnesses[w.id]]
-                    if t.broker is not s.broker:
+                    if t.broker is not s.broker or type(a) is Propose:
                         abad = self.action_violations(s, a, t)
                         if abad and violation is None:
                             tr = self._trace(states, parent, via, i).extend(a, t)

@@ -71,6 +71,7 @@ import numpy as np
 
 from parsync.counterexample import Trace
 from parsync.engines.checker import Checker, CheckResult, Progress, Violation, finish
+from parsync.model.actions import Propose
 from parsync.model.properties import WITNESSES, witness_applicable
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import Broker, State
@@ -337,7 +338,7 @@ class _Shard:
                     if hit:
                         found.extend(w.id for w in hit)
                         todo = [w for w in todo if w not in hit]
-                if t.broker is not s.broker:
+                if t.broker is not s.broker or type(a) is Propose:
                     abad = ev.action_violations(s, a, t)
                     if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
                         more = [i for i in ev.state_violations(t) if i not in abad]

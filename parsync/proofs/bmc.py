@@ -82,11 +82,23 @@ from parsync.model.properties import action_violations, state_violations
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
 from parsync.proofs.concrete import Scope, Values, values
-from parsync.proofs.encoding import STATE_PROPS, STATE_VARS, Encoding, Sym
+from parsync.proofs.encoding import PROP_ACTIONS, STATE_PROPS, STATE_VARS, Encoding, Sym
 from parsync.proofs.proofs import GOALS, LEMMAS, TYPE_OK, frame, goal_lemmas, lemma, type_ok
 from parsync.proofs.solving import check
 
-ALL_PROPS = ("PS-1", "PS-2", "PS-3", "PS-4", "PS-5", "PS-6", "PS-7", "PS-8", "PS-9", "PS-10")
+ALL_PROPS = (
+    "PS-1",
+    "PS-2",
+    "PS-3",
+    "PS-4",
+    "PS-5",
+    "PS-6",
+    "PS-7",
+    "PS-8",
+    "PS-9",
+    "PS-10",
+    "PS-11",
+)
 
 # --- partial-order reduction -----------------------------------------------------------
 #
@@ -465,7 +477,7 @@ class Bmc:
         S, T = self.states[d - 1], self.states[d]
         alts = []
         for a in enc.actions:
-            if (pid != "PS-5" and a.action != "Commit") or a.name in self.off:
+            if (pid != "PS-5" and a.action not in PROP_ACTIONS[pid]) or a.name in self.off:
                 continue
             p = self.params[d - 1][a.name]
             with self._live(d - 1):

@@ -143,6 +143,7 @@ def values(
             put("fresh", (wi, p), w.fresh_at[p])
             put("nsnap", (wi, p), len(snaps))
             put("vat", (wi, p), snaps[-1].read_at if snaps else 0)
+            put("rr", (wi, p), bool((w.reread >> p) & 1))
         for b in range(B):
             e = m.view_entry(w, b)
             put("vseq", (wi, b), e[0] if e else 0)

@@ -116,6 +116,12 @@ STATE_VARS: tuple[VarSpec, ...] = (
     VarSpec("drops", (), "Int", "drop faults used"),
     VarSpec("dups", (), "Int", "duplicate faults used"),
     VarSpec("placed", ("N",), "Int", "ghost: times n was committed"),
+    VarSpec(
+        "rr",
+        ("W", "P"),
+        "Bool",
+        "ghost (PS-11): a Conflict the worker took named p, not read again since",
+    ),
     # the contract policy's extra state (model/state.py Worker.sent, Worker.parked,
     # the head of pending, State.faults[3:])
     VarSpec("hd", ("W", "N"), "Bool", "n is pending[0], the need in hand", contract_only=True),
@@ -307,6 +313,9 @@ ENCODED_VARIANTS: frozenset[str] = frozenset(
         "unbounded-carry-forward",
         # a capacity mistake (model/variants.py CAPACITY_VARIANTS): the fit test only
         "room-as-used-below-cap",
+        # properties on ground truth (model/variants.py GROUND_TRUTH_VARIANTS)
+        "propose-stamps-broker-seqno",
+        "no-reread-on-conflict",
     }
 )
 
@@ -362,6 +371,8 @@ class Encoding:
         self.v_resets_tag = v == "retry-resets-tag"
         self.v_timeout_tag = v == "timeout-reuses-tag"
         self.v_dedup_wc = v == "dedup-by-worker-cycle"
+        self.v_stamp_broker = v == "propose-stamps-broker-seqno"
+        self.v_no_reread = v == "no-reread-on-conflict"
         known = ENCODED_VARIANTS | (CONTRACT_VARIANTS if self.contract else frozenset())
         if variant is not None and variant not in known:
             raise KeyError(
@@ -490,6 +501,8 @@ class Encoding:
         rec.set("vused", lambda b: z3.If(sel(part(b)), S.used(b), vused(b)))
         rec.set("vat", lambda p: z3.If(sel(p), at, vat(p)))
         rec.set("fresh", lambda p: z3.If(sel(p), at, fresh(p)))
+        rr = rec.get("rr")  # ghost (PS-11): a read of p clears it
+        rec.set("rr", lambda p: z3.And(rr(p), z3.Not(sel(p))))
         if self.v_unbounded:
             rec.set("nsnap", lambda p: z3.If(sel(p), nsnap(p) + 1, nsnap(p)))
         else:
@@ -504,6 +517,16 @@ class Encoding:
         rec.setv("retries", self.i(0))
         rec.setv("attempts", self.i(0))
         return z3.Or(self.is_head(S, rec.w, h), self.no_pending(S, rec.w))
+
+    def stamps(self, S: Sym, w: Any, m: Any) -> Any:
+        """The seqno Propose sends for each touched bucket: the one of the snapshot the
+        fit test read (the variant: the broker's current one)."""
+        K = self.K
+
+        def src(b: Any) -> Any:
+            return S.seq(b) if self.v_stamp_broker else S.vseq(w, b)
+
+        return self.all("B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == src(b)))
 
     def view_ok(self, S: Sym, w: Any, b: Any) -> Any:
         """The worker may use bucket b: allowed by its mode, and it has a view of it."""
@@ -551,6 +574,7 @@ class Encoding:
             S.drops.define(zero),
             S.dups.define(zero),
             S.placed.define(zero),
+            S.rr.define(false),
         ]
         if self.v_dedup_wc:
             cs.append(S.wctag.define(false))
@@ -815,7 +839,7 @@ class Encoding:
             K.p_n(m) == n,
             K.p_prio(m) == K.prio(n),
             K.p_epoch(m) == S.wepoch(w),
-            self.all("B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == S.vseq(w, b))),
+            self.stamps(S, w, m),
             K.p_cycle(m) == S.cycle(w),
             K.p_att(m) == f["attempts"] + 1,
             K.p_fresh(m) == self.rot(S.cycle(w)),
@@ -1102,7 +1126,7 @@ class Encoding:
             K.p_n(m) == n,
             K.p_prio(m) == K.prio(n),
             K.p_epoch(m) == S.wepoch(w),
-            self.all("B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == S.vseq(w, b))),
+            self.stamps(S, w, m),
             K.p_cycle(m) == S.cycle(w),
             K.p_att(m) == S.attempts(w) + 1,
             K.p_fresh(m) == self.rot(S.cycle(w)),
@@ -1313,7 +1337,12 @@ class Encoding:
                         lambda q: self.some("B", lambda b: z3.And(K.r_bk(r, b), part(b) == q)),
                     )
                     conds.append(sel_def)
-                    self.refresh(rec, S, sel, S.cycle(w))
+                    # ghost (PS-11): the conflicted partitions must be read again;
+                    # the forced fresh read (skipped by the variant) clears them
+                    rr = rec.get("rr")
+                    rec.set("rr", lambda q: z3.Or(rr(q), sel(q)))
+                    if not self.v_no_reread:
+                        self.refresh(rec, S, sel, S.cycle(w))
                     rec.setv(
                         "mode",
                         z3.If(
@@ -1518,8 +1547,19 @@ class Encoding:
                     ),
                 ),
             )
-        if a.action != "Commit":
+        if a.action not in PROP_ACTIONS.get(pid, ()):
             return z3.BoolVal(True)
+        if a.action == "Propose":
+            w, m = p["w"], p["m"]
+            if pid == "PS-2":  # the seqno sent is the one of the snapshot the fit read
+                return self.all(
+                    "B", lambda b: z3.Implies(K.p_tch(m, b), K.p_rd(m, b) == S.vseq(w, b))
+                )
+            if pid == "PS-11":  # no bucket of a partition awaiting its re-read
+                return self.all(
+                    "B", lambda b: z3.Implies(K.p_tch(m, b), z3.Not(S.rr(w, K.part(b))))
+                )
+            raise KeyError(pid)
         m = p["m"]
         rose = self.placed_rose(S, T)
         if pid == "PS-2":
@@ -1534,4 +1574,11 @@ class Encoding:
 
 
 STATE_PROPS = ("PS-1", "PS-3", "PS-4", "PS-6", "PS-8", "PS-10")
-ACTION_PROPS = ("PS-2", "PS-5", "PS-7", "PS-9")
+ACTION_PROPS = ("PS-2", "PS-5", "PS-7", "PS-9", "PS-11")
+#: The model actions on which each action property says something (PS-5: every one).
+PROP_ACTIONS: dict[str, tuple[str, ...]] = {
+    "PS-2": ("Commit", "Propose"),
+    "PS-7": ("Commit",),
+    "PS-9": ("Commit",),
+    "PS-11": ("Propose",),
+}

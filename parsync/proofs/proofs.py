@@ -38,7 +38,7 @@ from parsync.model.properties import SAFETY_IDS, get_property
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import PLACED, Broker, Proposal, Reply, Snapshot, State, Worker
 from parsync.proofs.concrete import action_of, as_int, values
-from parsync.proofs.encoding import ActionEnc, Encoding, Params, Sym
+from parsync.proofs.encoding import PROP_ACTIONS, ActionEnc, Encoding, Params, Sym
 from parsync.proofs.logic import ParamUniverse
 from parsync.proofs.solving import check
 
@@ -167,6 +167,12 @@ LEMMAS: dict[str, Lemma] = {
             "RetriesWithinBudget",
             "the retry counter stays within 0..R (past R the need is deferred and it resets)",
             lambda e, S: e.all("W", lambda w: z3.And(S.retries(w) >= 0, S.retries(w) <= e.K.R())),
+        ),
+        _l(
+            "NoRereadPending",
+            "no worker holds a partition that a Conflict named and that it has not read "
+            "again (the forced fresh read clears the ghost in the step that sets it)",
+            lambda e, S: e.all("W P", lambda w, q: z3.Not(S.rr(w, q))),
         ),
         _l(
             "UnplacedNeverCommitted",
@@ -378,8 +384,9 @@ GOALS: tuple[Goal, ...] = (
         "PS-2",
         "action",
         (),
-        "Immediate from the Commit guard: Committed is the branch where no touched bucket's "
-        "seqno differs from the one read.",
+        "Immediate from two guards: Propose sends, for every touched bucket, the seqno of the "
+        "snapshot its fit test read; Committed is the branch of Commit where no touched "
+        "bucket's seqno differs from the one sent.",
         all_actions=False,
     ),
     Goal(
@@ -440,6 +447,15 @@ GOALS: tuple[Goal, ...] = (
         "state",
         (),
         "Every fresh read replaces the partition's snapshot; a crash empties the view.",
+    ),
+    Goal(
+        "PS-11",
+        "action",
+        ("NoRereadPending",),
+        "A taken Conflict marks the conflicted partitions (ghost) and re-reads them in the "
+        "same step, and any read clears the mark: no mark survives a step (the lemma, "
+        "inductive), so Propose never finds one on a bucket it touches.",
+        all_actions=False,
     ),
 )
 
@@ -735,7 +751,10 @@ class Prover:
     def actions_for(self, g: Goal) -> list[ActionEnc]:
         if g.kind == "state" or g.all_actions:
             return list(self.enc.actions)
-        return [a for a in self.enc.actions if a.action == "Commit"]
+        on = PROP_ACTIONS[g.pid]
+        if self.lemmas_of(g):  # the lemmas' own obligations are over every action
+            return list(self.enc.actions)
+        return [a for a in self.enc.actions if a.action in on]
 
     def query(
         self,
@@ -1292,6 +1311,7 @@ def decode_cti(
                     # encoding has the ghost itself
                     sent=sent,
                     parked=parked,
+                    reread=sum(1 << q for q in range(P) if d.true(S.rr(w, pr.u.num(q)))),
                 )
             )
         to_b: list[Proposal] = []

@@ -385,7 +385,11 @@ class TraceModel(ParSyncModel):
     # NamedTuple._replace costs about 2 microseconds (a map over every field by
     # name); Propose and a Committed / AlreadyPlaced reply are most of a trace's
     # events, so these three build the same Worker and Proposal in one call.
-    def propose(self, wi: int, w: Worker, n: int, bs: tuple[int, ...]) -> tuple[Worker, Proposal]:
+    def propose(
+        self, wi: int, w: Worker, n: int, bs: tuple[int, ...], br: Broker | None = None
+    ) -> tuple[Worker, Proposal]:
+        if self.v_stamp_broker:
+            return super().propose(wi, w, n, bs, br)
         reads = []
         for b in bs:
             e = self.view_entry(w, b)
@@ -396,7 +400,7 @@ class TraceModel(ParSyncModel):
         m = Proposal(wi, n, self.prio[n], w.epoch, tuple(reads), c, att, self.rotation(c))
         nw = Worker(
             w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending, True, w.retries, att,
-            w.known, w.sent + 1, w.parked,
+            w.known, w.sent + 1, w.parked, w.reread,
         )  # fmt: skip
         return nw, m
 
@@ -405,7 +409,7 @@ class TraceModel(ParSyncModel):
             return super()._next_need(w)
         return Worker(
             w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
-            w.known,
+            w.known, 0, (), w.reread,
         )  # fmt: skip
 
     def _handle(self, r: Reply, w: Worker, br: Broker) -> Worker:
@@ -419,7 +423,7 @@ class TraceModel(ParSyncModel):
         ):  # the model's known |= need, then _next_need, in one construction
             return Worker(
                 w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
-                w.known | (1 << r.need),
+                w.known | (1 << r.need), 0, (), w.reread,
             )  # fmt: skip
         return super()._handle(r, w, br)
 
