@@ -17,8 +17,16 @@ What is logged and what is not, as a real system would:
   of those needs is declared by a ``Need`` line just before its owner's
   ``StartCycle`` that reaches its arrival cycle (trace need ids are given in
   that order, so they differ from altsched's internal ids);
-* about half the drops and duplicates are not logged (``hidden`` has ``Drop``
-  and ``Duplicate``): the scheduler does not see every network event;
+* about half the duplicates of replies are not logged (``--hide-rate``), nor
+  is a drop or duplicate of such a copy (the recorder never saw its id);
+  ``hidden`` has ``Drop`` and ``Duplicate``. Drops are logged by default
+  (``--hide-drop-rate`` 0): a message lost unseen stays in flight in every
+  candidate model state, and each later hidden-step search branches over it,
+  so validation slows down sharply (a 3,000-step run did not finish in 10
+  minutes with half the drops hidden). Duplicates of proposals are logged: a
+  ``Commit`` carries no cycle or attempt, so an unlogged copy may be matched to
+  a later proposal of the same need with the same reads, and the trace is
+  then wrongly rejected at the reply;
 * a crashed worker's ticks are not logged (``hidden`` has ``StartCycle``):
   ``Restart`` carries the worker's ``cycle`` instead. altsched recovers with
   nothing read and re-reads one partition per ``schedule``: ``Restart``, then
@@ -264,7 +272,11 @@ class Tracer:
     def do_duplicate(self, mid: str) -> None:
         self.c.net.duplicate(mid)
         copy = next(reversed(self.c.net.flight))
-        if mid in self.unseen or self.rng.random() < self.hide_rate:
+        # only copies of replies go unlogged: a hidden copy of a proposal is taken by the
+        # validator for a copy of any proposal with the same worker, need, reads and epoch
+        # (a Commit carries no cycle or attempt), and may be matched to the wrong one
+        reply = self.c.net.flight[mid]["to"] == "worker"
+        if mid in self.unseen or (reply and self.rng.random() < self.hide_rate):
             self.unseen.add(copy)
         else:
             self.emit({"type": "Duplicate", "id": mid, "copy": copy})

@@ -19,9 +19,9 @@
 //    (--need-rate per worker and cycle), each need declared by a `Need` line
 //    just before its owner's StartCycle that reaches its arrival cycle (trace
 //    need ids are given in that order);
-//  - about half the duplicates are not logged (--hide-rate), and neither is a
-//    drop or duplicate of a copy that was not logged (the recorder never saw
-//    its id);
+//  - about half the duplicates of replies are not logged (--hide-rate), and
+//    neither is a drop or duplicate of such a copy (the recorder never saw its
+//    id); drops and duplicates of proposals are logged (why: altsched/trace.py);
 //  - a crashed worker's ticks are not logged: `Recover` carries the worker's
 //    `cycle` instead ("StartCycle" in `hidden`).
 //
@@ -263,7 +263,11 @@ class Tracer {
 
   duplicate(id) {
     const copy = this.c.net.duplicate(id);
-    if (this.unseen.has(id) || this.rand() < this.hideRate) this.unseen.add(copy);
+    // only copies of replies go unlogged: a hidden copy of a proposal is taken by the
+    // validator for a copy of any proposal with the same worker, need, reads and epoch
+    // (a Commit carries no cycle or attempt), and may be matched to the wrong one
+    const reply = this.c.net.flight.get(id).msg.to === 'worker';
+    if (this.unseen.has(id) || (reply && this.rand() < this.hideRate)) this.unseen.add(copy);
     else this.emit({ type: 'Duplicate', id, copy });
   }
 
