@@ -219,8 +219,9 @@ class Tracer:
                               "epoch": b.epoch}
         if r["kind"] == "conflict":
             ev["conflicts"] = list(r["buckets"])
-        if r["kind"] == "committed":
-            ev["seq"] = [[bk, b.seq[bk]] for bk, _ in m["reads"]]
+        # the seqnos after the step: bumped by a commit, unchanged (and still checked)
+        # on any other answer
+        ev["seq"] = [[bk, b.seq[bk]] for bk, _ in m["reads"]]
         ev["reply"] = reply_id
         ev["queued"] = [mid for mid in queue if mid != taken]
         self.emit(ev)

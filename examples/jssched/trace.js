@@ -216,7 +216,8 @@ class Tracer {
     const r = this.c.net.flight.get(replyId).msg;
     const ev = { type: 'Commit', id: taken, result: r.kind, worker: m.worker, need: this.tid.get(m.need), epoch: b.epoch };
     if (r.kind === 'conflict') ev.conflicts = r.buckets.slice();
-    if (r.kind === 'committed') ev.seq = m.reads.map((x) => [x[0], b.seq[x[0]]]);
+    // the seqnos after the step: bumped by a commit, unchanged (and still checked) otherwise
+    ev.seq = m.reads.map((x) => [x[0], b.seq[x[0]]]);
     ev.reply = replyId;
     ev.queued = Array.from(queue.keys()).filter((id) => id !== taken);
     this.emit(ev);
