@@ -25,7 +25,9 @@ from parsync.model.presets import get_preset
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the jssched emitter is JavaScript")
+needs_node = pytest.mark.skipif(
+    NODE is None, reason="node is not installed: the jssched emitter is JavaScript"
+)
 
 CONFIGS = ["pr", "capacity"]
 SEEDS = [1, 2, 3]
@@ -58,7 +60,17 @@ def emit(emitter: str, config: Path, seed: int, steps: int, out: Path, *extra: s
         if NODE is None:
             pytest.skip("node is not installed: the jssched emitter is JavaScript")
         cmd = [NODE, str(EXAMPLES / "jssched" / "trace.js")]
-    cmd += ["--config", str(config), "--seed", str(seed), "--steps", str(steps), "--out", str(out), *extra]
+    cmd += [
+        "--config",
+        str(config),
+        "--seed",
+        str(seed),
+        "--steps",
+        str(steps),
+        "--out",
+        str(out),
+        *extra,
+    ]
     r = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return out

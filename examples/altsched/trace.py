@@ -64,7 +64,9 @@ def _norm_need(n: Mapping[str, Any], B: int) -> dict[str, Any]:
     }
 
 
-def workload(config: Mapping[str, Any], rng: random.Random, max_cycle: int, rate: float) -> list[dict]:
+def workload(
+    config: Mapping[str, Any], rng: random.Random, max_cycle: int, rate: float
+) -> list[dict]:
     """The config's needs, then generated ones: each worker, each cycle 2..max_cycle,
     a new need with probability ``rate``, shaped like one of the config's needs."""
     B = len(config["capacities"])
@@ -81,9 +83,16 @@ def workload(config: Mapping[str, Any], rng: random.Random, max_cycle: int, rate
 
 
 class Tracer:
-    def __init__(self, config: Mapping[str, Any], seed: int, steps: int, out: TextIO,
-                 need_rate: float = 0.35, hide_rate: float = 0.5,
-                 hide_drop_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        seed: int,
+        steps: int,
+        out: TextIO,
+        need_rate: float = 0.35,
+        hide_rate: float = 0.5,
+        hide_drop_rate: float = 0.0,
+    ) -> None:
         self.rng = random.Random(seed)
         self.steps, self.out, self.hide_rate = steps, out, hide_rate
         self.hide_drop_rate = hide_drop_rate
@@ -104,17 +113,23 @@ class Tracer:
             "workers": config["workers"],
             "partitions": config["partitions"],
             "capacities": list(config["capacities"]),
-            "needs": [
-                {k: v for k, v in _norm_need(n, B).items()} for n in config["needs"]
-            ],
+            "needs": [{k: v for k, v in _norm_need(n, B).items()} for n in config["needs"]],
             "retry_budget": config["retry_budget"],
             "strategy": config["strategy"],
         }
         if config.get("partition_map"):
             header_cfg["partition_map"] = list(config["partition_map"])
-        self.emit({"type": "header", "format": "parsync-trace", "version": 2,
-                   "policy": "contract", "config": header_cfg, "hidden": HIDDEN,
-                   "source": SOURCE})
+        self.emit(
+            {
+                "type": "header",
+                "format": "parsync-trace",
+                "version": 2,
+                "policy": "contract",
+                "config": header_cfg,
+                "hidden": HIDDEN,
+                "source": SOURCE,
+            }
+        )
         # per worker: proposals of each need in the current cycle (the `attempt` field)
         self.sent: list[dict[int, int]] = [{} for _ in range(self.s.W)]
 
@@ -129,7 +144,7 @@ class Tracer:
 
     # -- steps ---------------------------------------------------------------
     def enabled(self) -> list[tuple[float, tuple]]:
-        c, s = self.c, self.s
+        c = self.c
         moves: list[tuple[float, tuple]] = []
         for w in c.workers:
             moves.append((1.0, ("start_cycle", w.wid)))
@@ -168,8 +183,14 @@ class Tracer:
             if n >= self.k and self.s.needs[n]["arrival"] == new:
                 self.tid[n] = self.next_tid
                 d = self.s.needs[n]
-                ev = {"type": "Need", "need": self.next_tid, "owner": d["owner"],
-                      "priority": d["priority"], "gang": d["gang"], "size": d["size"]}
+                ev = {
+                    "type": "Need",
+                    "need": self.next_tid,
+                    "owner": d["owner"],
+                    "priority": d["priority"],
+                    "gang": d["gang"],
+                    "size": d["size"],
+                }
                 if len(d["eligible"]) < self.s.B:
                     ev["eligible"] = list(d["eligible"])
                 self.emit(ev)
@@ -179,8 +200,14 @@ class Tracer:
         self.sent[wid] = {}
         if was_up:
             p = w.cycle % self.s.P
-            self.emit({"type": "StartCycle", "worker": wid, "cycle": w.cycle,
-                       "read": self.read_of(w, [p])})
+            self.emit(
+                {
+                    "type": "StartCycle",
+                    "worker": wid,
+                    "cycle": w.cycle,
+                    "read": self.read_of(w, [p]),
+                }
+            )
         # a crashed worker's tick is not logged (hidden StartCycle)
 
     def do_schedule(self, wid: int) -> None:
@@ -198,10 +225,19 @@ class Tracer:
             m = self.c.net.flight[mid]
             n = m["need"]
             self.sent[wid][n] = self.sent[wid].get(n, 0) + 1
-            self.emit({"type": "Propose", "worker": wid, "need": self.tid[n],
-                       "buckets": [list(r) for r in m["reads"]], "epoch": m["epoch"],
-                       "priority": m["priority"], "cycle": w.cycle,
-                       "attempt": self.sent[wid][n], "id": mid})
+            self.emit(
+                {
+                    "type": "Propose",
+                    "worker": wid,
+                    "need": self.tid[n],
+                    "buckets": [list(r) for r in m["reads"]],
+                    "epoch": m["epoch"],
+                    "priority": m["priority"],
+                    "cycle": w.cycle,
+                    "attempt": self.sent[wid][n],
+                    "id": mid,
+                }
+            )
         else:
             n = pending[0]  # altsched defers the head of its FIFO
             self.emit({"type": "Defer", "worker": wid, "need": self.tid[n]})
@@ -214,9 +250,14 @@ class Tracer:
         m = queue[taken]
         reply_id = next(reversed(self.c.net.flight))
         r = self.c.net.flight[reply_id]
-        ev: dict[str, Any] = {"type": "Commit", "id": taken, "result": r["kind"],
-                              "worker": m["worker"], "need": self.tid[m["need"]],
-                              "epoch": b.epoch}
+        ev: dict[str, Any] = {
+            "type": "Commit",
+            "id": taken,
+            "result": r["kind"],
+            "worker": m["worker"],
+            "need": self.tid[m["need"]],
+            "epoch": b.epoch,
+        }
         if r["kind"] == "conflict":
             ev["conflicts"] = list(r["buckets"])
         # the seqnos after the step: bumped by a commit, unchanged (and still checked)
@@ -230,11 +271,15 @@ class Tracer:
         r = self.c.net.flight[mid]
         w = self.c.workers[r["worker"]]
         stale = not (w.up and w.waiting and r["tag"] == w.outstanding)
-        before = list(w.fresh_at)
-        cyc = w.cycle
         self.c.deliver(mid)
-        ev: dict[str, Any] = {"type": "HandleReply", "worker": w.wid, "id": mid,
-                              "need": self.tid[r["need"]], "kind": r["kind"], "stale": stale}
+        ev: dict[str, Any] = {
+            "type": "HandleReply",
+            "worker": w.wid,
+            "id": mid,
+            "need": self.tid[r["need"]],
+            "kind": r["kind"],
+            "stale": stale,
+        }
         if stale:
             ev["read"] = []
         elif r["kind"] == "conflict":
@@ -243,15 +288,20 @@ class Tracer:
             ev["read"] = self.read_of(w, range(self.s.P))
         else:
             ev["read"] = []
-        assert stale or all(before[p] == w.fresh_at[p] or w.fresh_at[p] == cyc for p in range(self.s.P))
         self.emit(ev)
 
     def do_release(self, n: int) -> None:
         b = self.c.broker
         buckets = list(b.ledger[n])
         b.release(n)
-        self.emit({"type": "Release", "need": self.tid[n], "buckets": buckets,
-                   "seq": [[bk, b.seq[bk]] for bk in buckets]})
+        self.emit(
+            {
+                "type": "Release",
+                "need": self.tid[n],
+                "buckets": buckets,
+                "seq": [[bk, b.seq[bk]] for bk in buckets],
+            }
+        )
 
     def do_crash(self, wid: int) -> None:
         self.c.workers[wid].crash()
@@ -288,16 +338,26 @@ class Tracer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m altsched.trace", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m altsched.trace", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--config", required=True, help="a config as JSON (Config.to_dict form)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--out", default="-", help="trace file (default: stdout)")
     ap.add_argument("--need-rate", type=float, default=0.35)
-    ap.add_argument("--hide-rate", type=float, default=0.5,
-                    help="fraction of duplicates not logged (default 0.5)")
-    ap.add_argument("--hide-drop-rate", type=float, default=0.0,
-                    help="fraction of drops not logged (default 0: see the module docstring)")
+    ap.add_argument(
+        "--hide-rate",
+        type=float,
+        default=0.5,
+        help="fraction of duplicates not logged (default 0.5)",
+    )
+    ap.add_argument(
+        "--hide-drop-rate",
+        type=float,
+        default=0.0,
+        help="fraction of drops not logged (default 0: see the module docstring)",
+    )
     a = ap.parse_args(argv)
     with open(a.config, encoding="utf-8") as f:
         config = json.load(f)
