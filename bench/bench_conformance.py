@@ -4,11 +4,13 @@
 
 Runs `pytest conformance --parsync-impl=TARGET -x` for the reference and for each
 mutant of refsched.mutants.MUTANTS, each in its own process, and reports the
-wall time per target (pytest's start-up included), the median and worst
-time-to-kill and the total. ``--adapter pipe`` drives the same targets through
-the language-neutral pipe (``exec:python -m parsync.conformance.pipe MODULE``),
-``both`` (the default) runs each target both ways, one after the other, so the
-two columns are measured side by side. A measurement, never a test assertion
+wall time per target (pytest's start-up included) and its CPU time (the run's
+processes, the pipe's adapter included: the figure to compare on a shared
+machine), the median and worst time-to-kill and the total. ``--adapter pipe``
+drives the same targets through the language-neutral pipe
+(``exec:python -m parsync.conformance.pipe MODULE``), ``both`` (the default) runs
+each target both ways, one after the other, so the two columns are measured side
+by side. A measurement, never a test assertion
 (issue 14's target: every mutant killed on pr, under 10 s median and 30 s worst).
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -30,8 +34,17 @@ SUITE = Path(__file__).resolve().parent.parent / "conformance"
 PIPE = "parsync.conformance.pipe"
 
 
-def run(target: str, preset: str, policy: str) -> tuple[float, int]:
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run(target: str, preset: str, policy: str) -> tuple[float, int, float]:
+    """(wall seconds, exit code, CPU seconds of the run and its own children: the pipe's
+    adapter process too, so the figure does not depend on other jobs' load)."""
     with tempfile.TemporaryDirectory() as d:
+        c0 = _children_cpu()
         t0 = time.perf_counter()
         p = subprocess.run(
             [
@@ -52,7 +65,7 @@ def run(target: str, preset: str, policy: str) -> tuple[float, int]:
             text=True,
             check=False,
         )
-        return time.perf_counter() - t0, p.returncode
+        return time.perf_counter() - t0, p.returncode, _children_cpu() - c0
 
 
 def _through(adapter: str, module: str) -> str:
@@ -72,23 +85,31 @@ def main() -> int:
     for i, module in enumerate([REFERENCE, *(m for m, _d, _e in MUTANTS)]):
         row: dict[str, object] = {"target": module}
         for way in ways:
-            secs, rc = run(_through(way, module), args.preset, args.policy)
+            secs, rc, cpu = run(_through(way, module), args.preset, args.policy)
             want = 0 if i == 0 else 1
             ok = "pass" if i == 0 else "killed"
             bad = "FAIL" if i == 0 else "SURVIVED"
             row[way] = {
                 "seconds": round(secs, 2),
+                "cpu_seconds": round(cpu, 2),
                 "outcome": ok if rc == want else f"{bad} rc={rc}",
             }
             print(
-                f"  {way:10s} {secs:7.2f}s  {row[way]['outcome']:9s} {module}",  # type: ignore[index]
+                f"  {way:10s} {secs:7.2f}s {cpu:7.2f}s CPU  {row[way]['outcome']:9s} {module}",  # type: ignore[index]
                 file=sys.stderr,
             )
         rows.append(row)
-    summary: dict[str, object] = {"preset": args.preset, "policy": args.policy}
+    summary: dict[str, object] = {
+        "preset": args.preset,
+        "policy": args.policy,
+        "machine": f"{os.cpu_count()} CPUs shared with other jobs; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (after the run)",
+    }
     good = True
     for way in ways:
         kills = [r[way]["seconds"] for r in rows[1:] if r[way]["outcome"] == "killed"]  # type: ignore[index]
+        cpu_kills = [r[way]["cpu_seconds"] for r in rows[1:] if r[way]["outcome"] == "killed"]  # type: ignore[index]
         good = good and len(kills) == len(rows) - 1 and rows[0][way]["outcome"] == "pass"  # type: ignore[index]
         summary[way] = {
             "reference_seconds": rows[0][way]["seconds"],  # type: ignore[index]
@@ -96,6 +117,8 @@ def main() -> int:
             "killed": len(kills),
             "median_time_to_kill": round(statistics.median(kills), 2) if kills else None,
             "worst_time_to_kill": max(kills) if kills else None,
+            "median_cpu_to_kill": round(statistics.median(cpu_kills), 2) if cpu_kills else None,
+            "worst_cpu_to_kill": max(cpu_kills) if cpu_kills else None,
             "total_seconds": round(sum(r[way]["seconds"] for r in rows), 2),  # type: ignore[index]
         }
     doc = {"summary": summary, "runs": rows}

@@ -35,7 +35,9 @@ by ``simulate_sampled`` (a reference walk in which each Propose is one bucket se
 drawn among those that fit) and written as a version 2 trace judged against the
 contract. Target: at least 100,000 events/s (wall, one core). ``--results FILE``
 writes the rows as JSON (``bench/results/trace-realistic.json``). ``--need-events``
-also measures each run with its needs declared by version 2 ``Need`` events.
+also measures each run with its needs declared by version 2 ``Need`` events;
+``--contract-events`` also measures, at each length, a walk with the contract's own
+steps among its faults (Timeout, Refresh, Restart, and the Defer PS-6 then calls for).
 
     python bench/bench_trace.py --realistic --need-events --lengths 25000,100000,400000 \
         --results bench/results/trace-realistic.json
@@ -136,64 +138,80 @@ def _to_need_events(path: Path) -> Path:
     return out
 
 
+def _realistic_rows(
+    a: argparse.Namespace, n: int, needs: int, contract_steps: bool, rows: list[dict[str, Any]]
+) -> bool:
+    """Generate one realistic walk of ``n`` events and validate it (and its Need-event
+    variant with ``--need-events``); append a row per validation; False if one failed."""
+    ok = True
+    path = Path(tempfile.mkdtemp()) / f"realistic-{n}.jsonl"
+    t0 = time.perf_counter()
+    walk = simulate_sampled(
+        realistic_config(needs), seed=a.seed, steps=n, contract_steps=contract_steps
+    )
+    k = write_file(path, walk)
+    gen_s = time.perf_counter() - t0
+    variants = [("config", path)]
+    if a.need_events:
+        variants.append(("Need events", _to_need_events(path)))
+    for variant, vpath in variants:
+        m = _child(vpath, a.stdlib_json)
+        if m is None:
+            raise SystemExit(2)
+        kinds: dict[str, int] = {}
+        with open(vpath, "rb") as f:
+            f.readline()
+            for line in f:
+                t = json.loads(line)["type"]
+                kinds[t] = kinds.get(t, 0) + 1
+        rss = [kb for _, kb in m["rss_kb"]]
+        half = rss[len(rss) // 2 :]
+        row = {
+            "steps": "reference and contract (Timeout, Refresh, Restart, Defer)"
+            if contract_steps
+            else "reference",
+            "needs_declared_by": variant,
+            "events": m["events"],
+            "needs": needs,
+            "mb": round(vpath.stat().st_size / 1e6, 1),
+            "generate_seconds": round(gen_s, 1),
+            "verdict": m["verdict"],
+            "message": m["message"],
+            "wall_seconds": round(m["seconds"], 2),
+            "cpu_seconds": round(m["cpu_seconds"], 2),
+            "events_per_second_wall": round(m["events"] / m["seconds"]),
+            "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+            "rss_before_mb": round(m["rss_start_kb"] / 1024, 1),
+            "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
+            "rss_growth_second_half_mb": round((max(half) - min(half)) / 1024, 1) if half else 0,
+            "peak_candidates": m["peak_candidates"],
+            "hidden_steps": m["hidden_steps"],
+            "event_types": dict(sorted(kinds.items())),
+        }
+        want = k + kinds.get("Need", 0)
+        ok = ok and m["verdict"] == "valid" and want == m["events"]
+        rows.append(row)
+        print(
+            f"{row['events']:>9,} events, needs in the {variant} ({row['mb']} MB, "
+            f"{needs:,} needs, generated in {gen_s:.0f} s): {row['verdict']}, "
+            f"{row['wall_seconds']} s wall, {row['events_per_second_wall']:,} events/s wall "
+            f"({row['events_per_second_cpu']:,} CPU), peak RSS {row['peak_rss_mb']} MB, "
+            f"growth over the second half {row['rss_growth_second_half_mb']} MB",
+            flush=True,
+        )
+        vpath.unlink()
+    return ok
+
+
 def realistic(a: argparse.Namespace) -> int:
     """Generate and validate the realistic trace at each length; print and record rows."""
     rows: list[dict[str, Any]] = []
     ok = True
     for n in (int(x) for x in a.lengths.split(",")):
         needs = max(40, n // 25)
-        path = Path(tempfile.mkdtemp()) / f"realistic-{n}.jsonl"
-        t0 = time.perf_counter()
-        k = write_file(path, simulate_sampled(realistic_config(needs), seed=a.seed, steps=n))
-        gen_s = time.perf_counter() - t0
-        variants = [("config", path)]
-        if a.need_events:
-            variants.append(("Need events", _to_need_events(path)))
-        for variant, vpath in variants:
-            m = _child(vpath, a.stdlib_json)
-            if m is None:
-                return 2
-            kinds: dict[str, int] = {}
-            with open(vpath, "rb") as f:
-                f.readline()
-                for line in f:
-                    t = json.loads(line)["type"]
-                    kinds[t] = kinds.get(t, 0) + 1
-            rss = [kb for _, kb in m["rss_kb"]]
-            half = rss[len(rss) // 2 :]
-            row = {
-                "needs_declared_by": variant,
-                "events": m["events"],
-                "needs": needs,
-                "mb": round(vpath.stat().st_size / 1e6, 1),
-                "generate_seconds": round(gen_s, 1),
-                "verdict": m["verdict"],
-                "message": m["message"],
-                "wall_seconds": round(m["seconds"], 2),
-                "cpu_seconds": round(m["cpu_seconds"], 2),
-                "events_per_second_wall": round(m["events"] / m["seconds"]),
-                "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
-                "rss_before_mb": round(m["rss_start_kb"] / 1024, 1),
-                "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
-                "rss_growth_second_half_mb": round((max(half) - min(half)) / 1024, 1)
-                if half
-                else 0,
-                "peak_candidates": m["peak_candidates"],
-                "hidden_steps": m["hidden_steps"],
-                "event_types": dict(sorted(kinds.items())),
-            }
-            want = k + kinds.get("Need", 0)
-            ok = ok and m["verdict"] == "valid" and want == m["events"]
-            rows.append(row)
-            print(
-                f"{row['events']:>9,} events, needs in the {variant} ({row['mb']} MB, "
-                f"{needs:,} needs, generated in {gen_s:.0f} s): {row['verdict']}, "
-                f"{row['wall_seconds']} s wall, {row['events_per_second_wall']:,} events/s wall "
-                f"({row['events_per_second_cpu']:,} CPU), peak RSS {row['peak_rss_mb']} MB, "
-                f"growth over the second half {row['rss_growth_second_half_mb']} MB",
-                flush=True,
-            )
-            vpath.unlink()
+        walks = [False, True] if a.contract_events else [False]
+        for contract_steps in walks:
+            ok = _realistic_rows(a, n, needs, contract_steps, rows) and ok
     best = max(r["events_per_second_wall"] for r in rows)
     doc = {
         "command": f"python bench/bench_trace.py {' '.join(a.argv)}".rstrip(),
@@ -205,7 +223,13 @@ def realistic(a: argparse.Namespace) -> int:
         "trace": "version 2, policy contract; simulate_sampled (seed "
         f"{a.seed}) over realistic_config: 16 workers, 256 buckets, P = 8, gangs of 2 and "
         "3, eligibility subsets, adaptive, R = 2, crashes, recoveries, drops, duplicates, "
-        "failovers; every field logged (no hidden steps)",
+        "failovers; every field logged (no hidden steps)"
+        + (
+            "; rows with steps 'reference and contract' are the same walk with the contract's "
+            "own steps drawn among the faults (simulate_sampled(contract_steps=True))"
+            if a.contract_events
+            else ""
+        ),
         "target_events_per_second_wall": REALISTIC_TARGET,
         "best_events_per_second_wall": best,
         "target_met": best >= REALISTIC_TARGET,
@@ -330,6 +354,12 @@ def main(argv: list[str] | None = None) -> int:
         "--need-events",
         action="store_true",
         help="--realistic: also measure the same runs with their needs declared by Need events",
+    )
+    ap.add_argument(
+        "--contract-events",
+        action="store_true",
+        help="--realistic: also measure a walk with the contract's own steps "
+        "(Timeout, Refresh, Restart; simulate_sampled(contract_steps=True))",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process
     a = ap.parse_args(argv)

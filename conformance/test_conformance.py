@@ -20,6 +20,8 @@ at the first failure).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +89,12 @@ def test_quick_lockstep(parsync_conformance: Any) -> None:
         print(f"quick lockstep: the edge walk's first {stats[0].steps} steps")
     if ctx.preset.quick_examples:
         for _name, config in ctx.quick_scopes:
-            _hypothesis_on(ctx, config, ctx.preset.quick_examples)
+            _hypothesis_on(
+                ctx,
+                config,
+                ctx.preset.quick_examples,
+                shrink_seconds=ctx.preset.quick_shrink_seconds,
+            )
         names = ", ".join(name for name, _c in ctx.quick_scopes)
         print(f"quick lockstep: {ctx.preset.quick_examples} Hypothesis examples on each of {names}")
 
@@ -142,7 +149,13 @@ def test_hypothesis_lockstep(parsync_conformance: Any) -> None:
         print(f"hypothesis lockstep: {examples} examples on {name}")
 
 
-def _hypothesis_on(ctx: Any, config: Any, examples: int) -> None:
+def _hypothesis_on(
+    ctx: Any, config: Any, examples: int, shrink_seconds: float | None = None
+) -> None:
+    """Hypothesis on one scope. With ``shrink_seconds``, shrinking stops after that long
+    and the shortest failing interleaving found by then is reported (Hypothesis's own
+    stop for slow shrinking, with its limit lowered: every failure it keeps is a real,
+    replayable run; the budget only bounds how long it looks for a shorter one)."""
     holder: dict[str, ConformanceFailure] = {}
 
     class Machine(RuleBasedStateMachine):
@@ -197,15 +210,49 @@ def _hypothesis_on(ctx: Any, config: Any, examples: int) -> None:
 
     def run() -> None:
         try:
-            run_state_machine_as_test(  # type: ignore[no-untyped-call]
-                hseed(ctx.seed)(Machine), settings=s
-            )
+            with _shrink_budget(shrink_seconds):
+                run_state_machine_as_test(  # type: ignore[no-untyped-call]
+                    hseed(ctx.seed)(Machine), settings=s
+                )
         except AssertionError:
             if "failure" in holder:  # the shrunk failure, re-run last by Hypothesis
                 raise holder["failure"] from None
             raise
 
     _run(ctx, run, config)
+
+
+@contextmanager
+def _shrink_budget(seconds: float | None) -> Iterator[None]:
+    """Lower Hypothesis's limit on the time it spends shrinking one failure (five
+    minutes) to ``seconds`` while the block runs; the engine then stops shrinking as it
+    does when shrinking is very slow, and reports the smallest failure found so far. A
+    Hypothesis without that limit shrinks in full."""
+    from hypothesis.internal.conjecture import engine
+    from hypothesis.reporting import current_reporter, with_reporter
+
+    old = getattr(engine, "MAX_SHRINKING_SECONDS", None)
+    if seconds is None or old is None:
+        yield
+        return
+    outer = current_reporter()
+
+    def reporter(text: object) -> None:
+        # the engine's warning names its own five minutes: say what happened instead
+        if isinstance(text, str) and "working to shrink a failing example" in text:
+            print(
+                f"hypothesis: shrinking stopped after {seconds:g} s (the quick stage's "
+                "budget); the shortest failing interleaving found by then is reported"
+            )
+        else:
+            outer(text)
+
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        with with_reporter(reporter):
+            yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = old
 
 
 def test_replay(parsync_conformance: Any) -> None:

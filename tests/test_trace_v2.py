@@ -565,6 +565,12 @@ def test_sampled_walks_of_a_large_config_validate() -> None:
     assert any(len(x["buckets"]) == 3 for x in lines if x["type"] == "Propose")
     r = _validate(lines)
     assert r.verdict == "valid", (r.line, r.message)
+    # with the contract's own steps among the faults (the benchmark's --contract-events)
+    lines = list(simulate_sampled(cfg, seed=2, steps=1500, fault_rate=0.2, contract_steps=True))
+    kinds = {x["type"] for x in lines}
+    assert {"Timeout", "Refresh", "Restart", "Crash", "Release"} <= kinds, kinds
+    r = _validate(lines)
+    assert r.verdict == "valid", (r.line, r.message)
 
 
 @pytest.mark.parametrize("policy", ["contract", "reference"])

@@ -387,6 +387,7 @@ def simulate_sampled(
     steps: int = 1000,
     fault_rate: float = 0.02,
     release_rate: float = 0.3,
+    contract_steps: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """A version 2 trace (policy contract) of a reference walk of a large Config.
 
@@ -399,11 +400,18 @@ def simulate_sampled(
     a contract run, so the header says version 2 and the contract, as a recorder of a
     real scheduler would. Reproducible under a seed; not the same walk as
     :func:`simulate`.
+
+    ``contract_steps`` adds the contract's own steps to the faults drawn from, built
+    directly (the reference's model has no such moves): Timeout of a waiting worker,
+    Refresh of one partition drawn at random, Restart of a crashed worker; and a worker
+    whose head need has had its R + 1 proposals this cycle (a timeout gives one more
+    try) defers it (PS-6). The walk is then a contract walk, not a reference one.
     """
     from parsync.traces.fastmodel import TraceModel
 
     rng = random.Random(seed)
     m = TraceModel(config)
+    limit = m.R + 1  # proposals of one need per cycle (PS-6)
     s = m.init_state()
     ids = _Ids()
     placed: set[int] = set()
@@ -422,7 +430,9 @@ def simulate_sampled(
             if not w.waiting and w.pending:
                 n = w.pending[0]
                 room, _named = m._candidates(w, n)
-                if len(room) >= m.gang[n]:
+                if contract_steps and w.attempts >= limit:
+                    out.append(Defer(wi))
+                elif len(room) >= m.gang[n]:
                     out.append(Propose(wi, tuple(sorted(rng.sample(room, m.gang[n])))))
                 else:
                     out.append(Defer(wi))
@@ -437,12 +447,19 @@ def simulate_sampled(
     for _ in range(steps):
         faults: list[Action] = []
         rest: list[Action] = []
+        f = s.faults
         for wi, w in enumerate(s.workers):
             rest += moves(wi, w)
             if w.up:
                 faults.append(Crash(wi))
                 if w.waiting and m.lost(s, wi, w):
                     rest.append(StartCycle(wi))
+                if contract_steps:
+                    if w.waiting:
+                        faults.append(Timeout(wi))
+                    faults.append(Refresh(wi, rng.randrange(m.P)))
+            elif contract_steps:
+                faults.append(Restart(wi))
         rest += [Commit(p) for p in m.deliverable(s.to_broker)]
         rest += [HandleReply(r) for r in distinct(s.to_workers) if s.workers[r.worker].up]
         for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
@@ -457,9 +474,21 @@ def simulate_sampled(
         else:
             a = rng.choice(rest)
         if isinstance(a, Crash):
-            f = s.faults
             ws = s.workers[: a.w] + (m.crash(s.workers[a.w]),) + s.workers[a.w + 1 :]
             t: State | None = s._replace(workers=ws, faults=(f[0] + 1, *f[1:]))
+        elif contract_steps and isinstance(a, Timeout | Refresh | Restart | Defer):
+            w = s.workers[a.w]
+            # (the reference's fault counts have no timeout or extra-read slot; a trace
+            # does not carry them)
+            if isinstance(a, Timeout):
+                nw = m.timeout(w)
+            elif isinstance(a, Refresh):
+                nw = m.refresh(w, s.broker, (a.p,))
+            elif isinstance(a, Restart):
+                nw = m.restart(w)
+            else:
+                nw = m.defer(w)
+            t = s._replace(workers=s.workers[: a.w] + (nw,) + s.workers[a.w + 1 :])
         else:
             t = m.step(s, a)
         assert t is not None, f"{a} was listed as enabled"

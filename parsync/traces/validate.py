@@ -58,6 +58,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -96,6 +97,7 @@ from parsync.traces.format import (
     DEFAULT_HIDDEN,
     DEFAULT_POLICY,
     KIND_NAMES,
+    PAIRS,
     TABLES,
     TraceFormatError,
     event_lines,
@@ -115,6 +117,9 @@ GENERIC_HIDDEN_REACH = 64
 DEFAULT_MAX_CANDIDATES = 10_000
 CLEAR_EVERY = 50_000  # events between clearing the model's memo tables (constant memory)
 PROGRESS_EVERY = 10_000
+_FIRST = itemgetter(0)
+#: the event types whose ids Validator._book_ids keeps track of
+_BOOKED = frozenset({"Propose", "Commit", "HandleReply", "Drop", "Duplicate"})
 _LIFTED = 1 << 62  # "unbounded" for the cycle bound and fault budgets
 
 VALID = "valid"
@@ -244,7 +249,8 @@ class TraceResult:
 
 
 def _pairs(v: list[list[int]]) -> tuple[tuple[int, int], ...]:
-    return tuple(sorted((a, b) for a, b in v))
+    # every element is a pair (the shape check): map(tuple) builds the same tuples in C
+    return tuple(sorted(map(tuple, v)))  # type: ignore[arg-type]
 
 
 def _fmt_pairs(ps: Iterable[tuple[int, int]]) -> str:
@@ -305,15 +311,52 @@ class Validator:
             if t != "Need"
         }
         self._ranged["Need"] = ()
+        self._ranges_ok = {t: self._compile_ranges(t) for t in self._ranged}
         self._explainers: dict[str, Callable[..., Any]] = {
             t: getattr(self, "_ev_" + t) for t in table
         }
 
     # -- input checks that need the Config (ids out of range are bad input) -------------------
+    def _compile_ranges(self, etype: str) -> Callable[[dict[str, Any]], bool]:
+        """One event type's range test as straight-line code (as ``format._compile_fast``
+        does for the shape): True when every id is inside the Config. It is never looser
+        than :meth:`_check_ranges`, which runs on a False to word the error."""
+        m = self.m
+        body = ["def ok(ev):", "    get = ev.get"]
+        env: dict[str, Any] = {"m": m, "members": m.members, "first": _FIRST}
+        req, opt = TABLES[self.version].get(etype, ({}, {}))
+        kinds = {**req, **opt}
+        for name, limit in self._ranged[etype]:
+            body.append(f"    v = get({name!r})")
+            if name == "worker":
+                test = f"v >= {limit}"
+            elif name == "need":
+                test = "v >= m.N"  # needs declared by Need events extend the Config's
+            elif name == "read":
+                if etype == "Refresh":
+                    body += ["    if v is not None and len(v) != 1:", "        return False"]
+                test = (
+                    "not all([r['partition'] < P and ('entries' not in r or len(r['entries']) "
+                    "== len(members[r['partition']])) for r in v])"
+                )
+                env["P"] = m.P
+            elif kinds.get(name) == PAIRS:
+                test = f"(v and max(map(first, v)) >= {limit})"
+            else:
+                test = f"(v and max(v) >= {limit})"
+            body += [f"    if v is not None and {test}:", "        return False"]
+        body.append("    return True")
+        exec("\n".join(body), env)  # noqa: S102 - code built from the field table
+        return env["ok"]  # type: ignore[no-any-return]
+
     def check_ranges(self, ev: dict[str, Any], etype: str | None = None) -> None:
         """Raise ValueError naming the field when an id is outside the Config."""
-        m = self.m
         etype = etype or ev["type"]
+        if not self._ranges_ok[etype](ev):
+            self._check_ranges(ev, etype)
+
+    def _check_ranges(self, ev: dict[str, Any], etype: str) -> None:
+        m = self.m
         for name, limit in self._ranged[etype]:
             v = ev.get(name)
             if v is None:
@@ -379,9 +422,15 @@ class Validator:
     def feed(self, ev: dict[str, Any], etype: str) -> None:
         """Advance every candidate along the event; raise TraceInvalid if none can."""
         self.count += 1
-        self.check_ids(ev, etype)
+        why = self._id_problem(ev, etype)  # check_ids, without the extra call
+        if why is not None:
+            raise TraceInvalid(why, [why], self.cands, [])
         explain = self._explainers[etype]
-        nxt, reasons, produced = self._explain_all(explain, ev, self.cands)
+        cands = self.cands
+        if len(cands) == 1:  # the common case: _explain_all's first line, inline
+            nxt, reasons, produced = explain(cands[0], ev)
+        else:
+            nxt, reasons, produced = self._explain_all(explain, ev, cands)
         depth = 0  # hidden steps the event needed just before it
         if not nxt:
             try:
@@ -398,7 +447,8 @@ class Validator:
         self.cands = nxt
         if len(nxt) > self.peak:
             self.peak = len(nxt)
-        self._book_ids(ev, etype, produced)
+        if etype in _BOOKED:
+            self._book_ids(ev, etype, produced)
         if self.count % CLEAR_EVERY == 0:
             self._compact()
 
@@ -671,9 +721,13 @@ class Validator:
         read = ev.get("read")
         if read is None:
             return None
-        got = sorted(r["partition"] for r in read)
-        if got != list(parts):
-            return f"read partition(s) {got}, the model reads {list(parts)}"
+        if len(read) == 1 and len(parts) == 1:  # the common case, without the sort
+            if read[0]["partition"] != parts[0]:
+                return f"read partition(s) {[read[0]['partition']]}, the model reads {list(parts)}"
+        else:
+            got = sorted(r["partition"] for r in read)
+            if got != list(parts):
+                return f"read partition(s) {got}, the model reads {list(parts)}"
         for r in read:
             e = r.get("entries")
             if e is not None:
@@ -1390,11 +1444,12 @@ def validate_stream(
             version=version,
             policy=header.get("policy"),
         )
-        check_ranges = v.check_ranges
+        ranges_ok = v._ranges_ok  # check_ranges' fast test, without the method call
         feed = v.feed
         for number, ev, etype in event_lines(stream, path, first, version):
             try:
-                check_ranges(ev, etype)
+                if not ranges_ok[etype](ev):
+                    v._check_ranges(ev, etype)
                 if etype == "Need":
                     v.declare(ev)
             except ValueError as e:
