@@ -82,7 +82,23 @@ def _room_ignores_size() -> dict[str, Any]:
     def room(self: Any, used: int, n: int, b: int) -> bool:
         return bool(used < self.cap[b])
 
-    return {"room": room}
+    def _candidates(self: Any, w: Any, n: int) -> tuple[list[int], list[int]]:
+        # ParSyncModel._candidates with its room test 'used < cap' (the size ignored)
+        allowed = self._allowed(w)
+        room_: list[int] = []
+        named: list[int] = []
+        for b in self.eligible[n]:
+            if allowed is not None and self.part[b] not in allowed:
+                continue
+            e = self.view_entry(w, b)
+            if e is None:
+                continue
+            named.append(b)
+            if e[1] < self.cap[b]:
+                room_.append(b)
+        return room_, named
+
+    return {"room": room, "_candidates": _candidates}
 
 
 def _release_forgets_status() -> dict[str, Any]:
