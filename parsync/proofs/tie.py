@@ -780,6 +780,7 @@ class ScopeResult:
     states: int = 0
     transitions: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (the machine may be shared)
     compile_seconds: float = 0.0
     kp: int = 0
     kr: int = 0
@@ -809,11 +810,16 @@ class TieResult:
     def transitions(self) -> int:
         return sum(r.transitions for r in self.scopes)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(r.cpu_seconds for r in self.scopes)
+
     def summary(self) -> str:
         if self.ok:
             return (
                 f"tie: {self.transitions} transitions of {len(self.scopes)} scopes "
-                f"({self.states} states) agree with model/protocol.py ({self.seconds:.1f}s)"
+                f"({self.states} states) agree with model/protocol.py "
+                f"({self.seconds:.1f}s, {self.cpu_seconds:.1f}s CPU)"
             )
         bad = [r for r in self.scopes if not r.ok]
         return (
@@ -843,6 +849,7 @@ class TieResult:
                     "states": r.states,
                     "transitions": r.transitions,
                     "seconds": round(r.seconds, 2),
+                    "cpu_seconds": round(r.cpu_seconds, 2),
                     "ok": r.ok,
                     "problems": r.problems[:5],
                 }
@@ -878,6 +885,7 @@ def check_scope(
 ) -> ScopeResult:
     """The tie on one scope (exhaustive unless ``max_states`` caps the BFS)."""
     t0 = time.perf_counter()
+    c0 = time.process_time()
     m = model if model is not None else ts.model()
     res = ScopeResult(ts.label, ts.shape)
     # the reachable states and their steps, first (the message universe's size is
@@ -968,6 +976,7 @@ def check_scope(
             name, prm = how[0]
             problem(_extra_step(rel, name, prm, vec, tv, py, props, reps), s)
     res.seconds = time.perf_counter() - t0
+    res.cpu_seconds = time.process_time() - c0
     return res
 
 
