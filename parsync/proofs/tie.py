@@ -696,9 +696,14 @@ class Relation:
         env: Env = [*vec, *fields] + [None] * (self.env_size - len(vec) - len(fields))
         return bool(self.init_fn(env))
 
-    def label(self, slot: int) -> str:
+    def label(self, slot: int, props: Sequence[Any] = (), reps: Sequence[Any] = ()) -> str:
+        """The entry's name; a bag count names its message when the universe is given."""
         name, idx = self.keys[slot]
-        return f"{name}[{','.join(map(str, idx))}]" if idx else name
+        out = f"{name}[{','.join(map(str, idx))}]" if idx else name
+        msgs = props if name == "pc" else reps if name == "rc" else ()
+        if msgs and idx[0] < len(msgs):
+            out += f" (copies of {msgs[idx[0]]})"
+        return out
 
 
 # --- candidates: messages the encoding could send -------------------------------------------
@@ -1003,8 +1008,18 @@ def _fmt_sub(rel: Relation, name: str, prm: dict[str, int], props: Any, reps: An
     )
 
 
-def _entries(rel: Relation, idx: list[int], got: tuple[Any, ...], want: tuple[Any, ...]) -> str:
-    shown = [f"{rel.label(i)}: Python says {want[i]}, the encoding says {got[i]}" for i in idx[:6]]
+def _entries(
+    rel: Relation,
+    idx: list[int],
+    got: tuple[Any, ...],
+    want: tuple[Any, ...],
+    props: Sequence[Any] = (),
+    reps: Sequence[Any] = (),
+) -> str:
+    shown = [
+        f"{rel.label(i, props, reps)}: Python says {want[i]}, the encoding says {got[i]}"
+        for i in idx[:6]
+    ]
     more = f" (and {len(idx) - 6} more)" if len(idx) > 6 else ""
     return "; ".join(shown) + more
 
@@ -1024,14 +1039,14 @@ def _step_missing(
         return (
             f"{fmt_action(a)}: Python step not in the encoding (no "
             f"{' / '.join(sorted(names))} of the encoding is enabled here); it changes "
-            + _changes(rel, vec, tv)
+            + _changes(rel, vec, tv, props, reps)
         )
     best = min(same, key=lambda x: len(_diff(rel, x[0], tv)))
     d = _diff(rel, best[0], tv)
     return (
         f"{fmt_action(a)}: Python step not in the encoding; the nearest encoding step "
         f"{_fmt_sub(rel, best[1][0], best[1][1], props, reps)} differs in "
-        + _entries(rel, d, best[0], tv)
+        + _entries(rel, d, best[0], tv, props, reps)
     )
 
 
@@ -1049,17 +1064,25 @@ def _extra_step(
     same = [(v, a) for v, acts in py.items() for a in acts if type(a).__name__ == act]
     head = f"{_fmt_sub(rel, name, prm, props, reps)}: encoding successor the Python model lacks"
     if not same:
-        return f"{head} (the model has no {act} step here); it changes " + _changes(rel, vec, tv)
+        return f"{head} (the model has no {act} step here); it changes " + _changes(
+            rel, vec, tv, props, reps
+        )
     best = min(same, key=lambda x: len(_diff(rel, x[0], tv)))
     d = _diff(rel, tv, best[0])
     return f"{head}; the nearest model step {fmt_action(best[1])} differs in " + _entries(
-        rel, d, tv, best[0]
+        rel, d, tv, best[0], props, reps
     )
 
 
-def _changes(rel: Relation, a: tuple[Any, ...], b: tuple[Any, ...]) -> str:
+def _changes(
+    rel: Relation,
+    a: tuple[Any, ...],
+    b: tuple[Any, ...],
+    props: Sequence[Any] = (),
+    reps: Sequence[Any] = (),
+) -> str:
     d = _diff(rel, a, b)
-    s = ", ".join(f"{rel.label(i)} {a[i]} -> {b[i]}" for i in d[:8])
+    s = ", ".join(f"{rel.label(i, props, reps)} {a[i]} -> {b[i]}" for i in d[:8])
     return s + (f" (and {len(d) - 8} more)" if len(d) > 8 else "")
 
 
