@@ -245,3 +245,18 @@ def test_a_crash_in_an_isolated_body_is_a_clear_failure() -> None:
     with pytest.raises(pytest.fail.Exception, match="the body's own assertion"):
         run_isolated(_fails)
     run_isolated(lambda: None)
+
+
+def test_sources_edited_while_proving_fail_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report's hash and its tie certificate's are the same sources, or nothing is
+    claimed (the report is written after the same check)."""
+    import parsync.proofs.tie as tie_mod
+    from parsync.proofs.tie import TieResult
+
+    stale = TieResult([], 0.0, "sha256:" + "0" * 64)  # a tie checked at other sources
+    monkeypatch.setattr(tie_mod, "tie_for", lambda variant=None, progress=None: stale)
+    assert main(["prove", "--property", "PS-9", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "the sources changed while proving" in out and "PROVED" not in out

@@ -232,6 +232,14 @@ def run_prove(
     if contract is not None:
         allr += contract[0] + ([contract[1]] if contract[1] is not None else [])
     proved = all(r.proved for r in allr)
+    now = source_hash()
+    if tie.sources != now:  # edited while proving: the certificate is not about these sources
+        print(
+            f"FAILED: the sources changed while proving (the tie checked {tie.sources}, "
+            f"they are now {now}); nothing is written, run again",
+            file=sys.stderr if as_json else out,
+        )
+        return EXIT_FAIL
     if report is not None:
         path = Path(report)
         try:
