@@ -174,6 +174,14 @@ def proof_summary(report: dict[str, Any]) -> dict[str, Any]:
             }
             for p in props
         },
+        "tie": None
+        if not report.get("tie")
+        else {
+            k: report["tie"][k]
+            for k in ("ok", "sources", "states", "transitions")
+            if k in report["tie"]
+        }
+        | {"scopes": len(report["tie"].get("scopes", []))},
         "nonvacuous": None
         if report.get("nonvacuous") is None
         else {

@@ -74,6 +74,54 @@ def _encoded(variant: str, policy: str = "reference") -> None:
         )
 
 
+def run_tie_stage(command: str, variant: str | None, *, as_json: bool, progress: bool) -> Any:
+    """The tie (``parsync/proofs/tie.py``) before a Z3 command may report success: the
+    encoding it reads against ``model/protocol.py`` on every quick scope. Prints its
+    one-line summary (and, when it fails, where the two differ)."""
+    from parsync.proofs.tie import quick_scopes, tie_for
+
+    n = len(quick_scopes())
+    done = [0]
+    try:
+        with Display(f"parsync {command}: tie to model/protocol.py", enabled=progress) as bar:
+
+            def tick(label: str) -> None:
+                bar.count(done[0], n, "scopes", label)
+                done[0] += 1
+
+            res = tie_for(variant, progress=tick)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"{command}: stopped during the tie to model/protocol.py; nothing is proved"
+        ) from None
+    if not as_json:
+        print(res.summary())
+        if not res.ok:
+            for line in res.failures():
+                print(f"  {line}")
+    return res
+
+
+def _tie_failed(command: str, tie: Any, as_json: bool, json_out: str | None) -> int:
+    """A failing tie: the command fails (exit 1) without running or claiming anything."""
+    if as_json or json_out:
+        emit_json(
+            {
+                "verdict": "fail",
+                "reason": "the Z3 encoding differs from model/protocol.py",
+                "tie": tie.to_json(),
+            },
+            stdout=as_json,
+            path=json_out,
+        )
+    if not as_json:
+        print(
+            f"FAILED: {command} reads a relation that differs from model/protocol.py "
+            f"(the tie above names the scope, the state and the action); nothing is proved"
+        )
+    return EXIT_FAIL
+
+
 def run_prove(
     properties: list[str] | None,
     variant: str | None,
@@ -115,6 +163,9 @@ def run_prove(
         title = "parsync prove" + (f" --variant {variant}" if variant else "")
         title += " --policy contract" if policy == "contract" else ""
         print(f"{title}: Z3 {v['z3']}, Python {v['python']}, sources {source_hash()}", file=out)
+    tie = run_tie_stage("prove", variant, as_json=as_json, progress=progress)
+    if not tie.ok:
+        return _tie_failed("prove", tie, as_json, json_out if report is None else json_out)
     total = sum(pr.count(pid) for pid in ids)
     done_before = 0
     discharged = [0]  # obligations decided so far, the current property's included
@@ -181,23 +232,31 @@ def run_prove(
     if contract is not None:
         allr += contract[0] + ([contract[1]] if contract[1] is not None else [])
     proved = all(r.proved for r in allr)
+    now = source_hash()
+    if tie.sources != now:  # edited while proving: the certificate is not about these sources
+        print(
+            f"FAILED: the sources changed while proving (the tie checked {tie.sources}, "
+            f"they are now {now}); nothing is written, run again",
+            file=sys.stderr if as_json else out,
+        )
+        return EXIT_FAIL
     if report is not None:
         path = Path(report)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(results, nonvac, contract=contract), encoding="utf-8")
+            path.write_text(render(results, nonvac, contract=contract, tie=tie), encoding="utf-8")
             # the machine-readable summary beside it (docs/proofs.json): what `parsync gate`
             # reads, as parsync/records/proofs.json, to report a recorded prove stage
             from parsync.records import proof_summary
 
             path.with_suffix(".json").write_text(
-                json.dumps(proof_summary(to_json(results, nonvac)), indent=2) + "\n",
+                json.dumps(proof_summary(to_json(results, nonvac, tie=tie)), indent=2) + "\n",
                 encoding="utf-8",
             )
         except OSError as e:
             raise BadUsage(f"cannot write {report}: {e.strerror or e}") from None
     if as_json or json_out:
-        doc = to_json(results, nonvac)
+        doc = to_json(results, nonvac, tie=tie)
         if policy != "reference":
             doc["policy"] = policy
         emit_json(doc, stdout=as_json, path=json_out)
@@ -293,6 +352,9 @@ def run_bmc(
     if variant is not None:
         _encoded(variant, policy)
     shown = scope + (" --policy contract" if policy == "contract" else "")
+    tie = run_tie_stage("bmc", variant, as_json=as_json, progress=progress)
+    if not tie.ok:
+        return _tie_failed("bmc", tie, as_json, json_out)
     bfs = None
     if compare_bfs:  # first, so BMC is also asked about the property BFS found
         bfs = bfs_bounded(ParSyncModel(config, variant, policy=policy), depth, progress)
@@ -326,6 +388,7 @@ def run_bmc(
         d = res.to_json()
         d["scope"] = scope
         d["policy"] = policy
+        d["tie"] = tie.to_json()
         if bfs is not None:
             d["bfs"] = {"depth": bfs[0], "properties": bfs[1]}
             d["agree"] = None if res.unknown else not disagreement

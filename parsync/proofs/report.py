@@ -59,6 +59,7 @@ SOURCES: tuple[str, ...] = (
     "parsync/proofs/concrete.py",
     "parsync/proofs/witness.py",
     "parsync/proofs/proofs.py",
+    "parsync/proofs/tie.py",
     "spec/properties.json",
 )
 
@@ -174,6 +175,7 @@ def render(
     *,
     source_digest: str | None = None,
     contract: tuple[list[PropertyResult], PropertyResult | None] | None = None,
+    tie: Any = None,
 ) -> str:
     v = versions()
     st = _statements()
@@ -193,6 +195,13 @@ def render(
         "- Over: " + ", ".join(f"`{s}`" for s in SOURCES),
         f"- Z3 {v['z3']}, Python {v['python']}",
         f"- Solver time (information only): {secs:.1f} s",
+        "- Tie to `model/protocol.py`: "
+        + (
+            "**none recorded**"
+            if tie is None
+            else f"**{'agree' if tie.ok else 'DIFFER'}**: {tie.transitions} transitions of "
+            f"{len(tie.scopes)} scopes ([certificate](#tie-to-the-checked-model))"
+        ),
     ]
     everything = allr + (contract[0] if contract is not None else [])
     if any(r.classified for r in everything):
@@ -252,7 +261,9 @@ def render(
         "- The gang's bucket set is any non-empty set of eligible buckets passing the worker's",
         "  checks, and `Defer` may happen whenever a head need exists: the gang's cardinality",
         "  is not first-order. This only adds behaviours (sound for safety).",
-        "- `tests/test_proofs.py` ties the encoding to `model/protocol.py`: on random walks of",
+        "- `parsync/proofs/tie.py` ties the encoding to `model/protocol.py` exhaustively on",
+        "  small scopes of every shape before any proof is reported (see the certificate",
+        "  below); `tests/test_proofs.py` also ties them on random walks of",
         "  every preset and variant, every concrete step satisfies the relation, the exact finite",
         "  reading has no successor the model lacks, mutated next states are rejected, and the",
         "  symbolic properties agree with the Python predicates.",
@@ -270,6 +281,10 @@ def render(
             wit = o.reason if o.outcome == PROVED else ""
             L.append(f"| {o.action} | {out} | {wit.removeprefix('witness: ')} |")
         L.append("")
+    if tie is not None:
+        from parsync.proofs.tie import certificate_lines
+
+        L += certificate_lines(tie)
     L += [
         "## Summary",
         "",
@@ -388,7 +403,11 @@ def _contract_section(
     return L
 
 
-def to_json(results: list[PropertyResult], nonvacuous: PropertyResult | None) -> dict[str, Any]:
+def to_json(
+    results: list[PropertyResult], nonvacuous: PropertyResult | None, *, tie: Any = None
+) -> dict[str, Any]:
+    """The machine-readable run; ``tie``: the :class:`~parsync.proofs.tie.TieResult`
+    checked before the proofs (its certificate), when there is one."""
     allr = results + ([nonvacuous] if nonvacuous is not None else [])
     return {
         "format": "parsync-proofs/1",
@@ -415,6 +434,7 @@ def to_json(results: list[PropertyResult], nonvacuous: PropertyResult | None) ->
                 for o in nonvacuous.obligations
             ]
         ),
+        "tie": None if tie is None else tie.to_json(),
     }
 
 
