@@ -164,7 +164,7 @@ def test_fingerprints_are_values_not_identities() -> None:
     copy = type(s0)(*s0)  # an equal state from other objects
     from parsync.engines.parallel import _Shard
 
-    sh = _Shard(0, 1, m, False, [s0], [None])
+    sh = _Shard(0, 1, m, False, [s0])
     assert sh.fp(s0) == sh.fp(sh.interned(copy))
     assert 0 <= sh.fp(s0) < 2**64
     assert collision_probability(2_070_097) == pytest.approx(1.16e-7, rel=0.01)
