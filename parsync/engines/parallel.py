@@ -65,7 +65,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -539,23 +539,13 @@ class _QueueShard(_Shard):
         return self.admit(shipped)
 
 
-def _shard_main(
-    k: int,
-    n: int,
-    model: ParSyncModel,
-    symmetry: bool,
-    inits: list[State],
-    inboxes: list[Any],
-    commands: Any,
-    results: Any,
-    resume: tuple[str, str, int, list[str]] | None,
-) -> None:
+def _shard_main(k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     try:
         import gc
 
         gc.disable()  # acyclic tuples only, as in the sequential search
-        shard = _QueueShard(k, n, model, symmetry, inits, resume, inboxes=inboxes)
+        shard = _QueueShard(k, *start, inboxes=inboxes)
         results.put(("ready", k, len(shard.frontier)))
         while True:
             cmd = commands.get()
@@ -568,6 +558,16 @@ def _shard_main(
             results.put(("level", k, shard.step()))
     except BaseException:  # noqa: BLE001 - reported to the coordinator, which raises
         results.put(("error", k, traceback.format_exc(limit=8)))
+
+
+class _Start(NamedTuple):
+    """What every shard of a run starts from (``_Shard(k, *start)``)."""
+
+    n: int
+    model: ParSyncModel
+    symmetry: bool
+    inits: list[State]
+    resume: tuple[str, str, int, list[str]] | None
 
 
 class _Shards:
@@ -595,27 +595,19 @@ class _Processes(_Shards):
     """The shards as worker processes (``fork``: the model is inherited), driven through
     one command queue each and a shared result queue."""
 
-    def __init__(
-        self,
-        model: ParSyncModel,
-        n: int,
-        symmetry: bool,
-        inits: list[State],
-        resume: tuple[str, str, int, list[str]] | None,
-    ) -> None:
+    def __init__(self, start: _Start) -> None:
         ctx = mp.get_context("fork")
-        self.inboxes = [ctx.Queue() for _ in range(n)]
-        self.commands = [ctx.Queue() for _ in range(n)]
+        self.inboxes = [ctx.Queue() for _ in range(start.n)]
+        self.commands = [ctx.Queue() for _ in range(start.n)]
         self.results = ctx.Queue()
         self.procs = [
             ctx.Process(
                 target=_shard_main,
-                args=(k, n, model, symmetry, inits, self.inboxes, self.commands[k], self.results),
-                kwargs={"resume": resume},
+                args=(k, start, self.inboxes, self.commands[k], self.results),
                 daemon=True,
                 name=f"parsync-shard-{k}",
             )
-            for k in range(n)
+            for k in range(start.n)
         ]
         for p in self.procs:
             p.start()
@@ -848,9 +840,9 @@ class ParallelChecker:
             result.extra["checkpoint"] = str(self.checkpoint)
         return result
 
-    def _open(self, inits: list[State], resume: tuple[str, str, int, list[str]] | None) -> _Shards:
+    def _open(self, start: _Start) -> _Shards:
         """Start the shards (worker processes here; Ray actors in ``RayChecker``)."""
-        return _Processes(self.m, self.workers, self.symmetry, inits, resume)
+        return _Processes(start)
 
     def _search(self, inits: list[State], run: _Run, t0: float) -> None:
         names = {t.__name__: t for t in self.m.action_types}
@@ -876,7 +868,7 @@ class ParallelChecker:
             old_handler = signal.signal(signal.SIGINT, on_sigint)
         shards: _Shards | None = None
         try:
-            shards = self._open(inits, resume)
+            shards = self._open(_Start(self.workers, self.m, self.symmetry, inits, resume))
             run.last_save = time.perf_counter()
             frontier = shards.ready()
             while frontier:
