@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -88,6 +89,7 @@ def main() -> int:
     if args.ray:
         engines.append((f"--ray auto, {args.ray} actors", "ray", args.ray))
     runs: dict[str, list[dict[str, object]]] = {e: [] for e, _b, _w in engines}
+    load_start = os.getloadavg()[0]  # a loaded machine makes every speed-up meaningless
     for _ in range(args.repeat):
         for name, backend, w in engines:  # interleaved, so a noisy spell hits every one alike
             r = run_one(args.preset, backend, w)
@@ -127,7 +129,8 @@ def main() -> int:
         )
     print(
         f"{args.preset}: {first['states']:,} distinct states, {first['transitions']:,} "
-        f"transitions, depth {first['depth']} (every engine; median of {args.repeat})"
+        f"transitions, depth {first['depth']} (every engine; median of {args.repeat}; "
+        f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)"
     )
     for row in rows:
         mem = (
@@ -155,6 +158,7 @@ def main() -> int:
             "repeat": args.repeat,
             "python": platform.python_version(),
             "machine": platform.machine(),
+            "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]},
             "rows": rows,
         }
         with open(args.json_out, "w", encoding="utf-8") as f:

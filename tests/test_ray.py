@@ -108,6 +108,16 @@ def test_a_state_budget_exits_3_with_the_partial_result(
     assert d["verdict"] == "incomplete" and 5_000 <= d["states"] < 111_204
 
 
+def test_a_checkpointed_run_resumes_to_the_manifest_counts(local_ray: Any, tmp_path: Path) -> None:
+    """Stopped by a budget with 2 actors, resumed with 3 (the shard files re-partitioned)."""
+    m = ParSyncModel(PRESETS["capacity"].config)
+    first = _ray_checker(m, 2, max_states=5_000, checkpoint=tmp_path).run()
+    assert first.verdict == "incomplete" and (tmp_path / "checkpoint.json").is_file()
+    r = _ray_checker(ParSyncModel(PRESETS["capacity"].config), 3, resume=tmp_path).run()
+    _has_the_manifest_counts(r, "capacity")
+    assert r.extra["resumed_from"]["states"] == first.states
+
+
 def test_an_actor_that_raises_is_one_line_naming_it(local_ray: Any) -> None:
     with pytest.raises(ShardError) as e:
         _ray_checker(Boom(PRESETS["small"].config), 2).run()

@@ -830,6 +830,8 @@ class ParallelChecker:
             {what: round(sec, 2) for what, sec in d.items()} for d in self.shard_seconds
         ]
         result.extra["fingerprint_collision_probability"] = collision_probability(result.states)
+        # what crossed between shards: states shipped to their owners, and their encoded bytes
+        result.extra["wire"] = {"states": self.wire[0], "bytes": self.wire[1]}
         if self.meta is not None:
             result.extra["resumed_from"] = {
                 "dir": str(self.resume),

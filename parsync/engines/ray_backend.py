@@ -172,7 +172,7 @@ class _Actors(_Shards):
         ray = self.ray
         try:
             return list(ray.get(refs))
-        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
+        except ray.exceptions.RayError as e:  # a task that raised, an actor lost, an object lost
             raise self._culprit(e, refs, rounds) from None
 
     def _culprit(self, err: Exception, refs: list[Any], rounds: list[list[list[Any]]]) -> RayError:
@@ -184,7 +184,7 @@ class _Actors(_Shards):
                 ready, _ = ray.wait(mine, num_returns=len(mine), timeout=30)
                 try:
                     ray.get(ready)
-                except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as e:
+                except ray.exceptions.RayError as e:
                     return self._describe(k, e)
         return self._describe(-1, err)
 
