@@ -87,7 +87,13 @@ def connect(ray: Any, address: str, options: dict[str, Any] | None = None) -> bo
         ray.init(**kw)
     except Exception as e:  # noqa: BLE001 - Ray's errors are many and multi-line
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise RayError(f"cannot start or join Ray at {address}: {first}") from None
+        hint = (
+            ""
+            if address == "auto"
+            else " (a cluster with token authentication, the default from Ray 2.59, also "
+            "needs RAY_AUTH_MODE=token and its token here: `ray get-auth-token` on the head)"
+        )
+        raise RayError(f"cannot start or join Ray at {address}: {first}{hint}") from None
     return True
 
 
