@@ -41,7 +41,8 @@ if backend == "ray":
     import ray
     from parsync.engines.ray_backend import RayChecker
     t0 = time.perf_counter()
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(address="local", include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
     startup = round(time.perf_counter() - t0, 2)
 t0 = time.perf_counter()
 if backend == "single":

@@ -44,6 +44,7 @@ def local_ray() -> Iterator[Any]:
     # Ray's workers may not import the tests' failing models: they are pickled by value
     ray.cloudpickle.register_pickle_by_value(failing_models)
     ray.init(
+        address="local",  # a new local Ray, whatever this machine ran before
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

@@ -11,7 +11,8 @@ Ray moves the payloads from actor to actor (from object store to object store
 for the large ones; Ray inlines payloads under 100 KiB through the driver) and
 the driver only waits for the small per-level reports.
 
-``auto`` starts a local Ray (``ray.init()``: one node, this machine's cores);
+``auto`` starts a new local Ray (``ray.init(address="local")``: one node, this
+machine's cores);
 any other address joins a running cluster (``ray start --head`` on one machine,
 ``ray start --address HEAD:6379`` on the others; docs/scale.md). Ray is an
 optional extra: ``pip install 'parsync-spec[ray]'``.
@@ -79,7 +80,10 @@ def connect(ray: Any, address: str, options: dict[str, Any] | None = None) -> bo
         return False
     kw: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     if address == "auto":
-        kw["include_dashboard"] = False
+        # "local": always a new local Ray. Ray's own default (no address) would join the
+        # cluster in RAY_ADDRESS or the last one `ray start` recorded on this machine, and
+        # waits minutes on such a record left by a cluster since stopped
+        kw.update(address="local", include_dashboard=False)
     else:
         kw["address"] = address
     kw.update(options or {})
