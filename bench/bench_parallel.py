@@ -1,53 +1,74 @@
-"""Benchmark ``parsync check --workers N`` against the single-process search, side by side.
+"""Benchmark ``parsync check --workers N`` (and ``--ray auto``) against the single-process search.
 
-    python bench/bench_parallel.py [--preset pr] [--workers 1,2] [--repeat 1] [--json-out F]
+    python bench/bench_parallel.py [--preset pr] [--workers 1,2] [--ray 2] [--repeat 1]
+                                   [--json-out F]
 
 Each run is a fresh process (so peak memory is its own), one after another in
 this one invocation, on the same machine state: the single-process ``Checker``,
-then the fingerprint-partitioned search with each worker count. Prints distinct
-states/s, the speed-up of each worker count over ``--workers 1`` and over the
+then the fingerprint-partitioned search with each worker count, then (``--ray N``)
+the same search with N actors on a local Ray started in that process (``ray.init``
+is timed apart, ``startup_seconds``, and not counted in ``seconds``). Prints
+distinct states/s, the speed-up of each engine over ``--workers 1`` and over the
 single-process search, peak RSS (the coordinator plus each shard's peak, summed:
-an upper bound, shards peak at different levels) and bytes per distinct state,
-and each shard's time split (expand, exchange, waiting on the others, admit).
-A measurement, never a test assertion (issue 15's targets are tracked here).
+an upper bound, shards peak at different levels; not measured for Ray, whose
+actors are not this process's children) and bytes per distinct state, the bytes
+per state shipped between shards (``wire_bytes_per_state``), and each shard's time
+split (expand, exchange, waiting on the others, admit; Ray's waiting is not seen
+by the actors). A measurement, never a test assertion (issue 15's targets are
+tracked here).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
 
 RUN = r"""
-import json, resource, sys, time
+import json, logging, resource, sys, time
 from parsync.engines.checker import Checker
 from parsync.engines.parallel import ParallelChecker
 from parsync.model.presets import PRESETS
 from parsync.model.protocol import ParSyncModel
-preset, workers = sys.argv[1], int(sys.argv[2])
+preset, backend, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 m = ParSyncModel(PRESETS[preset].config)
+startup = None
+if backend == "ray":
+    import ray
+    from parsync.engines.ray_backend import RayChecker
+    t0 = time.perf_counter()
+    ray.init(address="local", include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    startup = round(time.perf_counter() - t0, 2)
 t0 = time.perf_counter()
-if workers == 0:
+if backend == "single":
     r = Checker(m, symmetry=True).run()
+elif backend == "ray":
+    r = RayChecker(m, address="auto", workers=workers, symmetry=True).run()
 else:
     r = ParallelChecker(m, workers=workers, symmetry=True).run()
 dt = time.perf_counter() - t0
 me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+wire = r.extra.get("wire")
 print(json.dumps({
     "workers": workers, "verdict": r.verdict, "states": r.states,
     "transitions": r.transitions, "depth": r.depth, "seconds": round(dt, 2),
-    "rss_bytes": me + workers * kids, "shard_seconds": r.extra.get("shard_seconds"),
+    "rss_bytes": None if backend == "ray" else me + workers * kids,
+    "shard_seconds": r.extra.get("shard_seconds"), "startup_seconds": startup,
+    "wire_bytes_per_state": round(wire["bytes"] / wire["states"], 1)
+    if wire and wire["states"] else None,
 }))
 """
 
 
-def run_one(preset: str, workers: int) -> dict[str, object]:
+def run_one(preset: str, backend: str, workers: int) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-c", RUN, preset, str(workers)],
+        [sys.executable, "-c", RUN, preset, backend, str(workers)],
         check=True,
         capture_output=True,
         text=True,
@@ -59,52 +80,76 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default="pr")
     ap.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    ap.add_argument("--ray", type=int, metavar="N", help="also N actors on a local Ray")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json-out", metavar="FILE")
     args = ap.parse_args()
-    counts = [0, *(int(x) for x in args.workers.split(","))]
-    runs: dict[int, list[dict[str, object]]] = {w: [] for w in counts}
+    # (engine, backend, workers): the single process, each worker count, then Ray
+    engines = [("single process", "single", 0)]
+    engines += [(f"--workers {w}", "procs", w) for w in (int(x) for x in args.workers.split(","))]
+    if args.ray:
+        engines.append((f"--ray auto, {args.ray} actors", "ray", args.ray))
+    runs: dict[str, list[dict[str, object]]] = {e: [] for e, _b, _w in engines}
+    load_start = os.getloadavg()[0]  # a loaded machine makes every speed-up meaningless
     for _ in range(args.repeat):
-        for w in counts:  # interleaved, so a noisy spell hits every count alike
-            r = run_one(args.preset, w)
-            runs[w].append(r)
-            print(
-                f"  {'single process' if w == 0 else f'--workers {w}'}: {r['seconds']}s",
-                file=sys.stderr,
-            )
-    base = {w: statistics.median(float(r["seconds"]) for r in rs) for w, rs in runs.items()}  # type: ignore[arg-type]
-    first = runs[0][0]
+        for name, backend, w in engines:  # interleaved, so a noisy spell hits every one alike
+            r = run_one(args.preset, backend, w)
+            runs[name].append(r)
+            print(f"  {name}: {r['seconds']}s", file=sys.stderr)
+    base = {e: statistics.median(float(r["seconds"]) for r in rs) for e, rs in runs.items()}  # type: ignore[arg-type]
+    first = runs["single process"][0]
     rows = []
-    for w in counts:
-        r = runs[w][-1]
+    for name, backend, w in engines:
+        r = runs[name][-1]
         assert (r["states"], r["transitions"], r["depth"]) == (
             first["states"],
             first["transitions"],
             first["depth"],
-        ), f"--workers {w} explored a different graph: {r} against {first}"
+        ), f"{name} explored a different graph: {r} against {first}"
+        rss = r["rss_bytes"]
         rows.append(
             {
-                "engine": "single process" if w == 0 else f"--workers {w}",
+                "engine": name,
                 "workers": w,
-                "seconds": base[w],
-                "states_per_second": round(int(first["states"]) / base[w]),  # type: ignore[call-overload]
-                "speedup_over_workers_1": round(base[1] / base[w], 2) if 1 in base else None,
-                "speedup_over_single_process": round(base[0] / base[w], 2),
-                "peak_rss_bytes": r["rss_bytes"],
-                "bytes_per_state": round(int(r["rss_bytes"]) / int(first["states"])),  # type: ignore[call-overload]
+                "seconds": base[name],
+                "states_per_second": round(int(first["states"]) / base[name]),  # type: ignore[call-overload]
+                "speedup_over_workers_1": round(base["--workers 1"] / base[name], 2)
+                if "--workers 1" in base
+                else None,
+                "speedup_over_single_process": round(base["single process"] / base[name], 2),
+                "peak_rss_bytes": rss,
+                "bytes_per_state": round(int(rss) / int(first["states"])) if rss else None,  # type: ignore[call-overload]
+                "wire_bytes_per_state": r["wire_bytes_per_state"],
                 "shard_seconds": r["shard_seconds"],
+                **(
+                    {"backend": "ray", "startup_seconds": r["startup_seconds"]}
+                    if backend == "ray"
+                    else {}
+                ),
             }
         )
     print(
         f"{args.preset}: {first['states']:,} distinct states, {first['transitions']:,} "
-        f"transitions, depth {first['depth']} (every engine; median of {args.repeat})"
+        f"transitions, depth {first['depth']} (every engine; median of {args.repeat}; "
+        f"load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)"
     )
     for row in rows:
+        mem = (
+            f"{int(row['peak_rss_bytes']) / 2**20:,.0f} MB = {row['bytes_per_state']} B/state"  # type: ignore[call-overload]
+            if row["peak_rss_bytes"]
+            else "memory not measured"
+        )
+        wire = (
+            f", {row['wire_bytes_per_state']} B/state on the wire"
+            if row["wire_bytes_per_state"]
+            else ""
+        )
+        start = f" (+{row['startup_seconds']}s to start Ray)" if row.get("startup_seconds") else ""
         print(
-            f"  {row['engine']:>15}: {row['seconds']:7.1f}s  {row['states_per_second']:>9,}/s  "
+            f"  {row['engine']:>22}: {row['seconds']:7.1f}s{start}  "
+            f"{row['states_per_second']:>9,}/s  "
             f"x{row['speedup_over_workers_1']} over --workers 1, "
-            f"x{row['speedup_over_single_process']} over one process, "
-            f"{int(row['peak_rss_bytes']) / 2**20:,.0f} MB = {row['bytes_per_state']} B/state"
+            f"x{row['speedup_over_single_process']} over one process, {mem}{wire}"
         )
         for k, sh in enumerate(row["shard_seconds"] or []):  # type: ignore[arg-type]
             print(f"      shard {k}: " + ", ".join(f"{a} {b}s" for a, b in sh.items()))
@@ -114,6 +159,7 @@ def main() -> int:
             "repeat": args.repeat,
             "python": platform.python_version(),
             "machine": platform.machine(),
+            "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]},
             "rows": rows,
         }
         with open(args.json_out, "w", encoding="utf-8") as f:

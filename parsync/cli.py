@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
 from pathlib import Path
@@ -155,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="search with N processes, the state space partitioned by 64-bit fingerprint "
         "(auto: one per core); same counts, verdict and counterexample as one process "
         "(docs/scale.md). Default: the single-process search",
+    )
+    c.add_argument(
+        "--ray",
+        metavar="ADDRESS|auto",
+        help="the same partitioned search with its shards as Ray actors (extra "
+        "parsync-spec[ray]): auto starts a local Ray, HOST:PORT joins a running cluster; "
+        "--workers N actors (default: one per CPU of the cluster; docs/scale.md)",
     )
     c.add_argument(
         "--checkpoint",
@@ -689,12 +697,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
         def cb(p: Progress) -> None:
             bar.search(p.states, p.transitions, p.depth, p.queue, p.seconds, total)
 
-        if args.workers is not None or args.checkpoint or args.resume:
+        if args.workers is not None or args.checkpoint or args.resume or args.ray is not None:
             from parsync.engines.parallel import CheckpointError, ParallelChecker, ShardError
 
             workers = args.workers or 1
+            engine: Any = ParallelChecker
+            how = f"--workers {workers}"
+            if args.ray is not None:
+                from parsync.engines.ray_backend import RayChecker
+
+                engine = functools.partial(RayChecker, address=args.ray)
+                workers = args.workers  # None: one actor per CPU of the cluster
+                how = f"--ray {args.ray}"
             try:
-                result = ParallelChecker(
+                result = engine(
                     model,
                     workers=workers,
                     symmetry=not args.no_symmetry,
@@ -708,8 +724,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 ).run()
             except CheckpointError as e:
                 raise UsageError(f"check {scope}: {e}") from None
-            except ShardError as e:
-                raise UsageError(f"check {scope} --workers {workers}: {e}") from None
+            except ShardError as e:  # also Ray's: missing, unreachable, an actor lost
+                raise UsageError(f"check {scope} {how}: {e}") from None
         else:
             result = Checker(
                 model,
@@ -790,8 +806,13 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
         f"({result.states_per_second:,.0f} states/s, symmetry group {result.symmetry})"
     )
     if "workers" in result.extra:
+        shards = (
+            f"{result.extra['workers']} Ray actor(s) ({result.extra['ray_address']})"
+            if result.extra.get("backend") == "ray"
+            else f"{result.extra['workers']} worker process(es)"
+        )
         out.print(
-            f"{result.extra['workers']} worker process(es), 64-bit fingerprints: "
+            f"{shards}, 64-bit fingerprints: "
             f"collision probability {result.extra['fingerprint_collision_probability']:.1e} "
             "(TLC's optimistic estimate)"
         )

@@ -25,6 +25,7 @@ from parsync.engines.parallel import ParallelChecker, ShardError, collision_prob
 from parsync.model.presets import PRESETS
 from parsync.model.protocol import ParSyncModel
 from parsync.model.variants import CAPACITY_VARIANTS, CONTRACT_VARIANTS, REFERENCE_VARIANTS
+from tests.support.failing_models import Boom, Dies
 
 ROOT = Path(__file__).resolve().parents[1]
 PR2 = [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"]
@@ -129,23 +130,9 @@ def test_progress_is_reported_per_level() -> None:
     assert seen[-1] == (r.depth, r.states)
 
 
-class _Boom(ParSyncModel):
-    def successors(self, s):  # type: ignore[no-untyped-def]
-        if any(w.cycle >= 2 for w in s.workers):
-            raise ValueError("boom in successors")
-        return super().successors(s)
-
-
-class _Dies(ParSyncModel):
-    def successors(self, s):  # type: ignore[no-untyped-def]
-        if any(w.cycle >= 2 for w in s.workers):
-            os._exit(9)
-        return super().successors(s)
-
-
 def test_a_shard_that_raises_is_one_line_naming_it() -> None:
     with pytest.raises(ShardError) as e:
-        ParallelChecker(_Boom(PRESETS["small"].config), workers=2).run()
+        ParallelChecker(Boom(PRESETS["small"].config), workers=2).run()
     msg = str(e.value)
     assert "\n" not in msg
     assert msg.startswith("shard ") and "ValueError: boom in successors" in msg, msg
@@ -154,7 +141,7 @@ def test_a_shard_that_raises_is_one_line_naming_it() -> None:
 def test_a_shard_that_dies_is_one_line_with_its_exit_code() -> None:
     t0 = time.perf_counter()
     with pytest.raises(ShardError, match=r"^shard \d of 2 died \(exit code 9\)"):
-        ParallelChecker(_Dies(PRESETS["small"].config), workers=2).run()
+        ParallelChecker(Dies(PRESETS["small"].config), workers=2).run()
     assert time.perf_counter() - t0 < 60
 
 
@@ -164,7 +151,7 @@ def test_fingerprints_are_values_not_identities() -> None:
     copy = type(s0)(*s0)  # an equal state from other objects
     from parsync.engines.parallel import _Shard
 
-    sh = _Shard(0, 1, m, False, [s0], [None])
+    sh = _Shard(0, 1, m, False, [s0])
     assert sh.fp(s0) == sh.fp(sh.interned(copy))
     assert 0 <= sh.fp(s0) < 2**64
     assert collision_probability(2_070_097) == pytest.approx(1.16e-7, rel=0.01)

@@ -65,7 +65,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -150,6 +150,7 @@ class _Level:
     # (key, kind, property ids); kind 0 = on a transition, 1 = on a new state
     violation: tuple[int, int, tuple[str, ...]] | None
     seconds: dict[str, float]  # this level's time per step, and waiting on the others
+    wire: tuple[int, ...] = (0, 0)  # states this shard shipped to others, and their bytes
 
 
 @dataclass
@@ -167,7 +168,16 @@ class _Run:
 
 
 class _Shard:
-    """One process's part of the search (runs in the child)."""
+    """One shard's part of the search, whatever carries its messages.
+
+    A level is four calls, each shard making each at once: ``expand`` (returns the
+    offers for every other shard), ``decide`` (takes the offers made to it, returns
+    which of each shard's candidates won), ``pack`` (takes what won here, returns the
+    encoded states for each owner) and ``admit`` (takes the states shipped to it,
+    returns the level's ``_Level``). ``_QueueShard`` moves the payloads between
+    processes through queues; ``parsync.engines.ray_backend`` between Ray actors.
+    A payload for shard ``j`` is ``None`` when there is nothing to send.
+    """
 
     def __init__(
         self,
@@ -176,7 +186,6 @@ class _Shard:
         model: ParSyncModel,
         symmetry: bool,
         inits: list[State],
-        inboxes: list[Any],
         resume: tuple[str, str, int, list[str]] | None = None,
     ) -> None:
         self.k = k
@@ -191,14 +200,27 @@ class _Shard:
         self._alive: list[object] = []
         # under symmetry, the fingerprint of the orbit per state key (as Symmetry memoises)
         self._orbit: dict[tuple[object, ...], int] = {}
-        self.inboxes = inboxes
-        self.stash: dict[tuple[str, int], list[tuple[int, Any]]] = {}
+        # the wire codebooks (``encode``/``decode``): per peer, what was sent to it
+        # (component -> code) and the components received from it (code -> component)
+        self._book: list[dict[object, int]] = [{} for _ in range(n)]
+        self._keep: list[list[object]] = [[] for _ in range(n)]
+        self._table: list[list[object]] = [[] for _ in range(n)]
+        self._wire = [0, 0]  # states and bytes shipped this level
+        self._sec: dict[str, float] = {}
+        self.waited = 0.0  # time spent blocked on the other shards (set by the transport)
+        self._cand: list[dict[int, tuple[int, State]]] = []
+        self._own: dict[int, tuple[int, State]] = {}
+        self._remote: dict[int, tuple[int, int]] = {}
+        self._won: list[list[int]] = []
+        self._counts: dict[type, int] = {}
+        self._found: list[str] = []
+        self._transitions = 0
+        self._best: tuple[int, int, tuple[str, ...]] | None = None
         self.seen = np.empty(0, dtype=np.uint64)
         self.frontier: list[tuple[int, State]] = []
         todo = [w for w in WITNESSES if witness_applicable(model, w)]
         self.witnesses_todo = todo
         self.level = 0
-        self.waited = 0.0
         if resume is not None:
             self._load(*resume)
             return
@@ -294,26 +316,71 @@ class _Shard:
     def owner(self, fp: int) -> int:
         return (fp >> 32) % self.n
 
-    # --- all-to-all exchange ------------------------------------------------------
-    def send(self, phase: str, to: int, payload: Any) -> None:
-        self.inboxes[to].put((phase, self.level, self.k, payload))
+    # --- the wire encoding ------------------------------------------------------------
+    def encode(self, to: int, states: list[State]) -> bytes:
+        """``states`` for shard ``to``, compactly: a state is ``W + 5`` small-int codes.
 
-    def gather(self, phase: str) -> dict[int, Any]:
-        """The payloads of ``phase`` for this level from every other shard."""
-        key = (phase, self.level)
-        t0 = time.perf_counter()
-        got = self.stash.pop(key, [])
-        while len(got) < self.n - 1:
-            ph, lvl, frm, payload = self.inboxes[self.k].get()
-            if (ph, lvl) == key:
-                got.append((frm, payload))
-            else:  # a faster shard is already one step ahead
-                self.stash.setdefault((ph, lvl), []).append((frm, payload))
-        self.waited += time.perf_counter() - t0
-        return dict(got)
+        A state is a product of few distinct components (the broker, each worker,
+        the two bags - interned, shared by many states - and the small ``faults`` and
+        ``placed`` tuples). Each component travels once per pair of shards, the first
+        time it is shipped; afterwards a state is its codes, one per component, packed
+        as uint16 (uint32 past 65,536 components). Both ends number the components in
+        the order sent, and one pair's batches arrive in order, so the codebooks agree.
+        """
+        book, keep = self._book[to], self._keep[to]
+        new: list[object] = []
+        codes: list[int] = []
+        add = codes.append
+        for t in states:
+            # interned components by identity (``keep`` holds them, so an id is never
+            # reused while the shard runs), the two counter tuples by value
+            for key, x in (
+                (id(t.broker), t.broker),
+                *[(id(w), w) for w in t.workers],
+                (id(t.to_broker), t.to_broker),
+                (id(t.to_workers), t.to_workers),
+                (t.faults, t.faults),
+                (t.placed, t.placed),
+            ):
+                c = book.get(key)
+                if c is None:
+                    c = book[key] = len(keep)
+                    keep.append(x)
+                    new.append(x)
+                add(c)
+        dtype = np.uint16 if len(keep) <= 1 << 16 else np.uint32
+        width = len(states[0].workers) + 5 if states else 0
+        raw = np.array(codes, dtype=dtype).tobytes()
+        data = pickle.dumps((width, np.dtype(dtype).str, raw, new), pickle.HIGHEST_PROTOCOL)
+        self._wire[0] += len(states)
+        self._wire[1] += len(data)
+        return data
 
-    # --- one level ------------------------------------------------------------
-    def step(self) -> _Level:
+    def decode(self, frm: int, data: bytes) -> list[State]:
+        """The states ``encode`` packed in shard ``frm``, with this process's components."""
+        width, dtype, raw, new = pickle.loads(data)
+        if not width:
+            return []
+        table = self._table[frm]
+        table.extend(map(self.m.intern, new))  # each component interned once, on arrival
+        flat = [table[c] for c in np.frombuffer(raw, dtype=dtype).tolist()]
+        w = width - 5
+        return [
+            State(
+                flat[i],
+                tuple(flat[i + 1 : i + 1 + w]),
+                flat[i + 1 + w],
+                flat[i + 2 + w],
+                flat[i + 3 + w],  # type: ignore[arg-type]
+                flat[i + 4 + w],  # type: ignore[arg-type]
+            )
+            for i in range(0, len(flat), width)
+        ]
+
+    # --- one level, in four calls ---------------------------------------------------
+    def expand(self) -> list[Any]:
+        """Step 1: successors of the frontier, filed by owner; returns the offers (step 2),
+        per shard: its candidates' fingerprints (uint64) and least keys."""
         m, ev, fpof, n, k = self.m, self.ev, self.fp, self.n, self.k
         counts: dict[type, int] = dict.fromkeys(m.action_types, 0)
         found: list[str] = []
@@ -323,7 +390,8 @@ class _Shard:
         clock = time.perf_counter
         t_start = clock()
         self.waited = 0.0
-        # 1. expand, in key order, so that the first candidate of a fingerprint is its least
+        self._wire = [0, 0]
+        # in key order, so that the first candidate of a fingerprint is its least
         self.frontier.sort(key=lambda e: e[0])
         cand: list[dict[int, tuple[int, State]]] = [{} for _ in range(n)]
         succ = m.successors
@@ -351,23 +419,35 @@ class _Shard:
                 raise ValueError(f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}")
         self.witnesses_todo = todo
         self.frontier = []
-        t_expand = clock()
-        # 2. offer: fingerprints and keys only
-        for j in range(n):
-            if j != k:
-                items = cand[j]
-                self.send("offer", j, (list(items), [key for key, _t in items.values()]))
-        offers = self.gather("offer")
-        # 3. decide: unseen fingerprints, least key per fingerprint
-        own = cand[k]
+        self._cand, self._counts, self._found = cand, counts, found
+        self._transitions, self._best = transitions, best
+        offers: list[Any] = [
+            None
+            if j == k
+            else (
+                np.fromiter(cand[j], dtype=np.uint64, count=len(cand[j])),
+                [key for key, _t in cand[j].values()],
+            )
+            for j in range(n)
+        ]
+        self._sec = {"expand": clock() - t_start, "exchange": 0.0}
+        return offers
+
+    def decide(self, offers: dict[int, Any]) -> list[Any]:
+        """Step 3: given the other shards' offers, the unseen fingerprints with the least
+        key each, added to the seen set; returns, per shard, which of its candidates won."""
+        t0 = time.perf_counter()
+        n, k = self.n, self.k
+        own = self._own = self._cand[k]
         remote: dict[int, tuple[int, int]] = {}
         for frm, (fps, keys) in offers.items():
-            for fp, key in zip(fps, keys, strict=True):
+            for fp, key in zip(fps.tolist(), keys, strict=True):
                 r = remote.get(fp)
                 if r is None or key < r[0]:
                     remote[fp] = (key, frm)
         self._drop_seen(own)
         self._drop_seen(remote)
+        self._remote = remote
         won: list[list[int]] = [[] for _ in range(n)]
         for fp, (key, frm) in remote.items():
             mine_too = own.get(fp)
@@ -376,62 +456,97 @@ class _Shard:
                     continue
                 del own[fp]
             won[frm].append(fp)
-        new_fps = np.fromiter(own, dtype=np.uint64, count=len(own))
+        self._won = won
+        out: list[Any] = [None] * n
+        new_fps = [np.fromiter(own, dtype=np.uint64, count=len(own))]
         for j in range(n):
             if j != k:
-                new_fps = np.concatenate([new_fps, np.array(won[j], dtype=np.uint64)])
-                self.send("won", j, won[j])
-        if len(new_fps):
+                out[j] = np.array(won[j], dtype=np.uint64)
+                new_fps.append(out[j])
+        new = np.concatenate(new_fps)
+        if len(new):
             # two sorted runs: the stable sort (a timsort) merges them in linear time
-            both = np.concatenate([self.seen, np.sort(new_fps)])
+            both = np.concatenate([self.seen, np.sort(new)])
             both.sort(kind="stable")
             self.seen = both
-        # 4. ship the winners the others chose from this shard's candidates
-        mine = self.gather("won")
-        for j, fps_won in mine.items():
-            self.send("ship", j, [cand[j][fp][1] for fp in fps_won])
-        shipped = self.gather("ship")
-        t_exchange = clock()
-        # 5. admit: the next frontier, and the state properties on each new state
+        self._sec["exchange"] += time.perf_counter() - t0
+        return out
+
+    def pack(self, won: dict[int, Any]) -> list[Any]:
+        """Step 4: the winners the others chose from this shard's candidates, encoded."""
+        t0 = time.perf_counter()
+        cand = self._cand
+        out: list[Any] = [None] * self.n
+        for j, fps in won.items():
+            out[j] = self.encode(j, [cand[j][fp][1] for fp in fps.tolist()])
+        self._sec["exchange"] += time.perf_counter() - t0
+        return out
+
+    def admit(self, shipped: dict[int, Any]) -> _Level:
+        """Step 5: the next frontier, and the state properties on each new state."""
+        t0 = time.perf_counter()
         nxt = self.frontier
-        nxt.extend(own.values())
-        for frm, states in shipped.items():
-            interned = self.interned
-            nxt.extend((remote[fp][0], interned(t)) for fp, t in zip(won[frm], states, strict=True))
-        sv = ev.state_violations
+        nxt.extend(self._own.values())
+        remote, best = self._remote, self._best
+        for frm, data in shipped.items():
+            states = self.decode(frm, data)
+            nxt.extend((remote[fp][0], t) for fp, t in zip(self._won[frm], states, strict=True))
+        sv = self.ev.state_violations
         for key, t in nxt:
             bad = sv(t)
             if bad and (best is None or (key, 1) < (best[0], best[1])):
                 best = (key, 1, bad)
         self.level += 1
-        by_type = {t.__name__: c for t, c in counts.items() if c}
-        t_end = clock()
-        seconds = {
-            "expand": t_expand - t_start,
-            "exchange": t_exchange - t_expand - self.waited,
-            "wait": self.waited,
-            "admit": t_end - t_exchange,
-        }
-        return _Level(len(nxt), transitions, by_type, found, best, seconds)
+        by_type = {t.__name__: c for t, c in self._counts.items() if c}
+        self._cand, self._own, self._remote, self._won = [], {}, {}, []
+        seconds = {**self._sec, "wait": self.waited, "admit": time.perf_counter() - t0}
+        return _Level(
+            len(nxt), self._transitions, by_type, self._found, best, seconds, tuple(self._wire)
+        )
 
 
-def _shard_main(
-    k: int,
-    n: int,
-    model: ParSyncModel,
-    symmetry: bool,
-    inits: list[State],
-    inboxes: list[Any],
-    commands: Any,
-    results: Any,
-    resume: tuple[str, str, int, list[str]] | None,
-) -> None:
+class _QueueShard(_Shard):
+    """A shard in a worker process: payloads through ``multiprocessing`` queues."""
+
+    def __init__(self, *args: Any, inboxes: list[Any], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.inboxes = inboxes
+        self.stash: dict[tuple[str, int], list[tuple[int, Any]]] = {}
+
+    def exchange(self, phase: str, payloads: list[Any]) -> dict[int, Any]:
+        """Send each other shard its payload of ``phase``; the payloads the others sent here
+        (the time blocked counts as waiting)."""
+        t0 = time.perf_counter()
+        for j, payload in enumerate(payloads):
+            if j != self.k:
+                self.inboxes[j].put((phase, self.level, self.k, payload))
+        t1 = time.perf_counter()
+        key = (phase, self.level)
+        got = self.stash.pop(key, [])
+        while len(got) < self.n - 1:
+            ph, lvl, frm, payload = self.inboxes[self.k].get()
+            if (ph, lvl) == key:
+                got.append((frm, payload))
+            else:  # a faster shard is already one step ahead
+                self.stash.setdefault((ph, lvl), []).append((frm, payload))
+        self.waited += time.perf_counter() - t1
+        self._sec["exchange"] += t1 - t0
+        return {frm: p for frm, p in got if p is not None}
+
+    def step(self) -> _Level:
+        offers = self.exchange("offer", self.expand())
+        won = self.exchange("won", self.decide(offers))
+        shipped = self.exchange("ship", self.pack(won))
+        return self.admit(shipped)
+
+
+def _shard_main(k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     try:
         import gc
 
         gc.disable()  # acyclic tuples only, as in the sequential search
-        shard = _Shard(k, n, model, symmetry, inits, inboxes, resume)
+        shard = _QueueShard(k, *start, inboxes=inboxes)
         results.put(("ready", k, len(shard.frontier)))
         while True:
             cmd = commands.get()
@@ -444,6 +559,104 @@ def _shard_main(
             results.put(("level", k, shard.step()))
     except BaseException:  # noqa: BLE001 - reported to the coordinator, which raises
         results.put(("error", k, traceback.format_exc(limit=8)))
+
+
+class _Start(NamedTuple):
+    """What every shard of a run starts from (``_Shard(k, *start)``)."""
+
+    n: int
+    model: ParSyncModel
+    symmetry: bool
+    inits: list[State]
+    resume: tuple[str, str, int, list[str]] | None
+
+
+class _Shards:
+    """The started shards of one run, as the coordinator drives them: one transport per
+    backend (``_Processes`` here, ``parsync.engines.ray_backend._Actors``)."""
+
+    def ready(self) -> int:
+        """Wait until every shard has started; the size of their frontier."""
+        raise NotImplementedError
+
+    def step(self) -> dict[int, _Level]:
+        """Every shard's report of one level (``_Shard.expand`` ... ``admit``)."""
+        raise NotImplementedError
+
+    def save(self, where: str, tag: str) -> None:
+        """Every shard writes its seen set and frontier (``_Shard.save``)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the shards (also after a failure or Ctrl-C)."""
+        raise NotImplementedError
+
+
+class _Processes(_Shards):
+    """The shards as worker processes (``fork``: the model is inherited), driven through
+    one command queue each and a shared result queue."""
+
+    def __init__(self, start: _Start) -> None:
+        ctx = mp.get_context("fork")
+        self.inboxes = [ctx.Queue() for _ in range(start.n)]
+        self.commands = [ctx.Queue() for _ in range(start.n)]
+        self.results = ctx.Queue()
+        self.procs = [
+            ctx.Process(
+                target=_shard_main,
+                args=(k, start, self.inboxes, self.commands[k], self.results),
+                daemon=True,
+                name=f"parsync-shard-{k}",
+            )
+            for k in range(start.n)
+        ]
+        for p in self.procs:
+            p.start()
+
+    def ready(self) -> int:
+        return sum(self._collect("ready").values())
+
+    def step(self) -> dict[int, _Level]:
+        for c in self.commands:
+            c.put("step")
+        return self._collect("level")
+
+    def save(self, where: str, tag: str) -> None:
+        for c in self.commands:
+            c.put(("save", where, tag))
+        self._collect("saved")
+
+    def close(self) -> None:
+        for c in self.commands:
+            c.put("stop")
+        for p in self.procs:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        for q in (*self.inboxes, *self.commands, self.results):
+            q.cancel_join_thread()
+            q.close()
+
+    def _collect(self, kind: str) -> dict[int, Any]:
+        got: dict[int, Any] = {}
+        while len(got) < len(self.procs):
+            try:
+                what, k, payload = self.results.get(timeout=1.0)
+            except queue_mod.Empty:
+                for k, p in enumerate(self.procs):
+                    if not p.is_alive() and k not in got:
+                        raise ShardError(
+                            f"shard {k} of {len(self.procs)} died (exit code {p.exitcode}); "
+                            "out of memory? try fewer --workers or a smaller scope"
+                        ) from None
+                continue
+            if what == "error":
+                last = payload.strip().splitlines()[-1] if payload.strip() else "no reason given"
+                raise ShardError(f"shard {k} of {len(self.procs)} failed: {last}", detail=payload)
+            assert what == kind, (what, kind)
+            got[k] = payload
+        return got
 
 
 class ParallelChecker:
@@ -488,6 +701,7 @@ class ParallelChecker:
         if self.checkpoint is not None:
             self._check_writable(self.checkpoint)
         self._stop_asked = False
+        self.wire = [0, 0]  # states shipped between shards, and their encoded bytes
 
     # --- checkpoints ------------------------------------------------------------------
     def _identity(self) -> dict[str, Any]:
@@ -538,13 +752,11 @@ class ParallelChecker:
         except OSError as e:
             raise CheckpointError(f"cannot write checkpoints to {d}: {e.strerror or e}") from None
 
-    def _save(self, commands: list[Any], results: Any, procs: list[Any], run: _Run) -> None:
+    def _save(self, shards: _Shards, run: _Run) -> None:
         assert self.checkpoint is not None
         d = self.checkpoint
         tag = f"level{run.depth}"
-        for c in commands:
-            c.put(("save", str(d), tag))
-        self._collect(results, procs, "saved")
+        shards.save(str(d.resolve()), tag)  # absolute: Ray actors may run elsewhere
         meta = {
             "format": CHECKPOINT_FORMAT,
             **self._identity(),
@@ -619,6 +831,8 @@ class ParallelChecker:
             {what: round(sec, 2) for what, sec in d.items()} for d in self.shard_seconds
         ]
         result.extra["fingerprint_collision_probability"] = collision_probability(result.states)
+        # what crossed between shards: states shipped to their owners, and their encoded bytes
+        result.extra["wire"] = {"states": self.wire[0], "bytes": self.wire[1]}
         if self.meta is not None:
             result.extra["resumed_from"] = {
                 "dir": str(self.resume),
@@ -629,26 +843,16 @@ class ParallelChecker:
             result.extra["checkpoint"] = str(self.checkpoint)
         return result
 
+    def _open(self, start: _Start) -> _Shards:
+        """Start the shards (worker processes here; Ray actors in ``RayChecker``)."""
+        return _Processes(start)
+
     def _search(self, inits: list[State], run: _Run, t0: float) -> None:
-        n = self.workers
         names = {t.__name__: t for t in self.m.action_types}
         resume = None
         if self.meta is not None:
             found = [k for k, v in run.witnesses.items() if v]
             resume = (str(self.resume), self.meta["tag"], int(self.meta["workers"]), found)
-        ctx = mp.get_context("fork")
-        inboxes = [ctx.Queue() for _ in range(n)]
-        commands = [ctx.Queue() for _ in range(n)]
-        results = ctx.Queue()
-        procs = [
-            ctx.Process(
-                target=_shard_main,
-                args=(k, n, self.m, self.symmetry, inits, inboxes, commands[k], results, resume),
-                daemon=True,
-                name=f"parsync-shard-{k}",
-            )
-            for k in range(n)
-        ]
         graceful = (
             self.checkpoint is not None and threading.current_thread() is threading.main_thread()
         )
@@ -665,20 +869,20 @@ class ParallelChecker:
                 )
 
             old_handler = signal.signal(signal.SIGINT, on_sigint)
-        for p in procs:
-            p.start()
-        run.last_save = time.perf_counter()
+        shards: _Shards | None = None
         try:
-            frontier = sum(self._collect(results, procs, "ready").values())
+            shards = self._open(_Start(self.workers, self.m, self.symmetry, inits, resume))
+            run.last_save = time.perf_counter()
+            frontier = shards.ready()
             while frontier:
-                for c in commands:
-                    c.put("step")
-                levels = self._collect(results, procs, "level")
+                levels = shards.step()
                 best = None
                 new = 0
                 for k, lv in levels.items():
                     for what, sec in lv.seconds.items():
                         self.shard_seconds[k][what] = self.shard_seconds[k].get(what, 0.0) + sec
+                    self.wire[0] += lv.wire[0]
+                    self.wire[1] += lv.wire[1]
                     new += lv.new
                     run.transitions += lv.transitions
                     for name, c in lv.by_type.items():
@@ -709,7 +913,7 @@ class ParallelChecker:
                 if self.checkpoint is not None and (
                     run.stop_reason or time.perf_counter() - run.last_save >= self.checkpoint_every
                 ):
-                    self._save(commands, results, procs, run)
+                    self._save(shards, run)
                 if run.stop_reason:
                     break
         except KeyboardInterrupt:
@@ -717,36 +921,8 @@ class ParallelChecker:
         finally:
             if old_handler is not None:
                 signal.signal(signal.SIGINT, old_handler)
-            for c in commands:
-                c.put("stop")
-            for p in procs:
-                p.join(timeout=2)
-                if p.is_alive():
-                    p.kill()
-                    p.join()
-            for q in (*inboxes, *commands, results):
-                q.cancel_join_thread()
-                q.close()
-
-    def _collect(self, results: Any, procs: list[Any], kind: str) -> dict[int, Any]:
-        got: dict[int, Any] = {}
-        while len(got) < len(procs):
-            try:
-                what, k, payload = results.get(timeout=1.0)
-            except queue_mod.Empty:
-                for k, p in enumerate(procs):
-                    if not p.is_alive() and k not in got:
-                        raise ShardError(
-                            f"shard {k} of {len(procs)} died (exit code {p.exitcode}); "
-                            "out of memory? try fewer --workers or a smaller scope"
-                        ) from None
-                continue
-            if what == "error":
-                last = payload.strip().splitlines()[-1] if payload.strip() else "no reason given"
-                raise ShardError(f"shard {k} of {len(procs)} failed: {last}", detail=payload)
-            assert what == kind, (what, kind)
-            got[k] = payload
-        return got
+            if shards is not None:
+                shards.close()
 
     def _rebuild(self, inits: list[State], best: tuple[int, int, tuple[str, ...]]) -> Violation:
         """Re-execute the violation's key in the model: a real path, its properties re-checked."""
