@@ -687,6 +687,8 @@ def test_liveness_scope_for_every_gate_preset() -> None:
         (["--steady"], "--steady applies to --liveness only"),
         (["--liveness", "--variant", "nope"], "unknown variant 'nope'"),
         (["--liveness", "--trace-out", "x.json"], "--trace-out applies to safety"),
+        (["--liveness", "--workers", "2"], "--workers applies to the safety search"),
+        (["--liveness", "--ray", "auto"], "--ray applies to the safety search"),
     ],
 )
 def test_cli_liveness_errors(

@@ -1104,6 +1104,12 @@ def run_command(
         raise usage_error("--steady applies to --liveness only")
     if getattr(args, "fairness", None) and not args.liveness:
         raise usage_error("--fairness applies to --liveness only")
+    for opt in ("workers", "ray", "checkpoint", "resume"):
+        if getattr(args, opt, None) is not None:
+            raise usage_error(
+                f"--{opt} applies to the safety search; --liveness runs in one process "
+                "(docs/scale.md)"
+            )
     if args.list_variants:
         for name in dict.fromkeys((*VARIANT_NAMES, *LIVENESS_VARIANT_NAMES)):
             print(name)
