@@ -18,14 +18,13 @@ from parsync.model.actions import Propose
 from parsync.model.presets import PRESETS
 from parsync.model.properties import (
     _committed_msg,
-    action_violations,
     get_property,
-    state_violations,
     witness_applicable,
 )
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import Broker, State, Worker
 from parsync.model.variants import REFERENCE_VARIANTS, get_variant
+from tests.support.replaying import replay_violations
 
 POLICIES = ("reference", "contract")
 
@@ -33,19 +32,6 @@ POLICIES = ("reference", "contract")
 @cache
 def bfs(preset: str, variant: str | None, policy: str) -> CheckResult:
     return Checker(ParSyncModel(PRESETS[preset].config, variant, policy=policy)).run()
-
-
-def _replay(m: ParSyncModel, r: CheckResult) -> set[str]:
-    """The counterexample is a run of ``m``; the properties its last step breaks."""
-    assert r.violation is not None
-    s = m.init_state()
-    last = None
-    for a in r.violation.trace.actions:
-        t = m.step(s, a)
-        assert t is not None, a
-        last, s = (s, a, t), t
-    assert last is not None
-    return {*state_violations(m, s), *action_violations(m, *last)}
 
 
 # --- PS-2 on what the fit used ------------------------------------------------------
@@ -60,7 +46,7 @@ def test_stamping_the_brokers_seqno_breaks_ps2_at_propose(policy: str) -> None:
     assert (r.violation.property_id, len(r.violation.trace.actions)) == ("PS-2", 5)
     assert isinstance(r.violation.trace.actions[-1], Propose)
     m = ParSyncModel(PRESETS["pr"].config, v, policy=policy)
-    assert "PS-2" in _replay(m, r)
+    assert "PS-2" in replay_violations(m, r)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -111,7 +97,7 @@ def test_skipping_the_reread_breaks_ps11(policy: str) -> None:
     assert r.verdict == VIOLATION and r.violation is not None
     assert (r.violation.property_ids, len(r.violation.trace.actions)) == (["PS-11"], 8)
     m = ParSyncModel(PRESETS["pr"].config, v, policy=policy)
-    assert _replay(m, r) == {"PS-11"}  # nothing else notices
+    assert replay_violations(m, r) == {"PS-11"}  # nothing else notices
 
 
 def test_ps11_is_the_only_property_that_sees_the_skipped_reread() -> None:

@@ -19,7 +19,6 @@ import pytest
 
 from parsync.engines.checker import PASS, VIOLATION, Checker, CheckResult
 from parsync.model.presets import PRESETS
-from parsync.model.properties import action_violations, state_violations
 from parsync.model.protocol import ParSyncModel
 from parsync.model.variants import (
     ALL_VARIANT_NAMES,
@@ -27,6 +26,7 @@ from parsync.model.variants import (
     CONTRACT_VARIANTS,
     get_variant,
 )
+from tests.support.replaying import replay_violations
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_SCOPES = ("capacity", "three-partitions", "duplicates")
@@ -114,19 +114,6 @@ def run(preset: str, variant: str | None = None) -> CheckResult:
     return Checker(m).run()
 
 
-def _replays_to(m: ParSyncModel, r: CheckResult) -> set[str]:
-    """The counterexample is a real run of ``m``: the properties its last step breaks."""
-    assert r.violation is not None
-    s = m.init_state()
-    last = None
-    for a in r.violation.trace.actions:
-        t = m.step(s, a)
-        assert t is not None, a
-        last, s = (s, a, t), t
-    assert last is not None
-    return {*state_violations(m, s), *action_violations(m, *last)}
-
-
 def test_the_table_covers_every_variant_and_new_scope() -> None:
     assert set(CAUGHT) == set(NEW_SCOPES)
     for preset, row in CAUGHT.items():
@@ -180,7 +167,7 @@ def test_which_variants_each_new_scope_reaches(preset: str, name: str) -> None:
     assert r.verdict == VIOLATION and r.violation is not None
     assert (r.violation.property_id, len(r.violation.trace.actions)) == want
     m = ParSyncModel(PRESETS[preset].config, name, policy=_policy(name))
-    assert want[0] in _replays_to(m, r)
+    assert want[0] in replay_violations(m, r)
 
 
 @pytest.mark.parametrize("v", CAPACITY_VARIANTS, ids=lambda v: v.name)
