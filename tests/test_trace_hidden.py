@@ -1,0 +1,76 @@
+"""Unlogged (hidden) copies and drops, as a recorder that does not see the network
+writes them (found with the example emitters, examples/altsched/trace.py):
+
+* an unlogged copy of a proposal is matched to every proposal it may be a copy of
+  (a Commit carries no cycle or attempt), so a reply to the older one is kept;
+* with ``Duplicate`` hidden, an id the trace never introduced is an unlogged copy's
+  id everywhere (Commit, HandleReply, Drop, Duplicate, queued);
+* a hidden Drop or Duplicate is searched for only where it could matter, so hidden
+  drops no longer make validation crawl.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from parsync.traces.validate import VALID, TraceResult, validate_stream
+
+DATA = Path(__file__).parent / "data"
+
+
+def _run(lines: list[dict[str, Any]]) -> TraceResult:
+    data = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    return validate_stream(io.BytesIO(data), "t.jsonl")
+
+
+def _lines(name: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (DATA / name).read_text().splitlines()]
+
+
+def test_a_hidden_copy_of_an_older_proposal_is_kept() -> None:
+    """altsched, pr, seed 6 (400 steps, proposal copies hidden), cut after the failing
+    line: m20 is an unlogged copy of m18 (w1, n1, cycle 10), committed after m18 itself
+    and while m22 (w1, n1, cycle 12, same buckets and seqnos) is in flight. Its reply
+    m23 is stale (w1 is at cycle 12). The validator matched m20 to m22 only, because
+    placing the Duplicate of m18 back in time replayed with the old id table (m23 named
+    only the reply to m22), and rejected the last line as "current per the model"."""
+    lines = _lines("hidden-proposal-copy.jsonl")
+    assert lines[-1] == {
+        "type": "HandleReply",
+        "worker": 1,
+        "id": "m23",
+        "need": 1,
+        "kind": "already-placed",
+        "stale": True,
+        "read": [],
+    }
+    r = _run(lines)
+    assert r.verdict == VALID, r.explanation
+    assert r.hidden_steps >= 1
+    # the line claiming the reply is current is explained too (m20 a copy of m22)
+    r = _run([*lines[:-1], dict(lines[-1], stale=False)])
+    assert r.verdict == VALID, r.explanation
+
+
+def _prefix() -> list[dict[str, Any]]:
+    """The first events of that trace, before any unlogged copy (lines 1-6)."""
+    return _lines("hidden-proposal-copy.jsonl")[:7]
+
+
+def test_ids_of_unlogged_copies_are_accepted_when_duplicate_is_hidden() -> None:
+    lines = _prefix()
+    head = lines[0]
+    extra = [
+        {"type": "Drop", "id": "m638"},
+        {"type": "Duplicate", "id": "m639", "copy": "m640"},
+        {"type": "Drop", "id": "m640"},
+    ]
+    r = _run([dict(head, hidden=["Drop", "Duplicate", "StartCycle"]), *lines[1:], *extra])
+    assert r.verdict == VALID, r.explanation
+    # every copy logged: an unknown id is an invalid line naming it
+    r = _run([dict(head, hidden=["StartCycle"]), *lines[1:], *extra])
+    assert r.verdict == "invalid" and r.line == len(lines) + 1
+    assert "'m638'" in r.message
