@@ -74,3 +74,15 @@ def test_ids_of_unlogged_copies_are_accepted_when_duplicate_is_hidden() -> None:
     r = _run([dict(head, hidden=["StartCycle"]), *lines[1:], *extra])
     assert r.verdict == "invalid" and r.line == len(lines) + 1
     assert "'m638'" in r.message
+
+
+def test_v2_defer_is_described_as_the_contract_allows() -> None:
+    """The v2 Defer description is the contract's (any pending need, any time), not
+    version 1's guard; the two schema files are one text (test_trace_format)."""
+    from parsync.traces.format import schema
+
+    s = schema()
+    v1 = next(x for x in s["$defs"]["v1"]["oneOf"] if x.get("title") == "Defer")
+    v2 = next(x for x in s["$defs"]["v2"]["oneOf"] if x.get("title") == "Defer")
+    assert "head need" in v1["description"]
+    assert "head need" not in v2["description"] and "any pending need" in v2["description"]

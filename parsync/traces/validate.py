@@ -1325,9 +1325,7 @@ class _Uses:
             )
         h = self.handles
         w, n, k = x.worker, x.need, x.kind
-        return (
-            (w, n, k) in h or (w, None, k) in h or (w, n, None) in h or (w, None, None) in h
-        )
+        return (w, n, k) in h or (w, None, k) in h or (w, n, None) in h or (w, None, None) in h
 
     def drop_useful(self, x: Msg) -> bool:
         return self.committed and type(x) is Proposal
