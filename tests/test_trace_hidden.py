@@ -86,3 +86,18 @@ def test_v2_defer_is_described_as_the_contract_allows() -> None:
     v2 = next(x for x in s["$defs"]["v2"]["oneOf"] if x.get("title") == "Defer")
     assert "head need" in v1["description"]
     assert "head need" not in v2["description"] and "any pending need" in v2["description"]
+
+
+def test_two_unlogged_copies_close_together() -> None:
+    """altsched, pr, seed 20 (800 steps, every copy and half the drops hidden), cut
+    after the failing line: m96 is an unlogged copy of the reply m95 (made between
+    lines 365 and 366, taken at 376), m100 one of the proposal m97 (made before 371,
+    committed at 374). Line 374 placed the copy of m97; line 376 needs the copy of
+    m95 placed before that one, and the replay from there did not make the copy of m97
+    again, so it was rejected ("no reply to worker 1 matching the event is in
+    flight"). Placed steps are now taken again by later replays."""
+    lines = _lines("hidden-copies-close-together.jsonl")
+    assert lines[-1]["id"] == "m96" and lines[-3]["id"] == "m100"
+    r = _run(lines)
+    assert r.verdict == VALID, r.explanation
+    assert r.hidden_steps >= 2

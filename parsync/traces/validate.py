@@ -55,7 +55,7 @@ import copy
 import gc
 import json
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +287,10 @@ class Validator:
         # made unseen (a hidden Duplicate: the copy may carry an id of its own or the same)
         self.strict_ids = "Duplicate" not in self.hidden
         self._depth = 0  # the depth the last successful hidden search used
+        # event number -> the unlogged Drops/Duplicates (True: a Duplicate) placed back in
+        # time before that event: a later placement further back replays them too, so two
+        # unlogged copies close together are both found
+        self._placed: dict[int, set[tuple[bool, Msg]]] = {}
         self.count = 0
         self.hidden_steps = 0
         self.peak = 1
@@ -393,6 +397,8 @@ class Validator:
                     raise
                 nxt, produced = got
                 depth = self.max_hidden
+        if self.contract and len(nxt) > 1:
+            nxt = self._subsume(nxt)
         if self.window.maxlen:
             self.window.append((ev, etype, self.cands, dict(self.ids), depth))
         self.cands = nxt
@@ -401,6 +407,41 @@ class Validator:
         self._book_ids(ev, etype, produced)
         if self.count % CLEAR_EVERY == 0:
             self._compact()
+
+    def _subsume(self, cands: list[State]) -> list[State]:
+        """Contract only (fault budgets lifted, so the fault counters decide nothing):
+        one state per state but its counters; and when Drop is hidden, a state whose
+        messages in flight are all also in flight in another, equal otherwise, is left
+        out: the other explains everything it does (an extra message never disables a
+        step but a Commit's priority guard, and it may be dropped unseen when that needs
+        it gone). Keeps the candidate set from doubling per unlogged copy or drop."""
+        groups: dict[tuple[Any, ...], list[State]] = {}
+        for c in cands:
+            groups.setdefault((c.broker, c.workers, c.placed), []).append(c)
+        if len(groups) == len(cands):
+            return cands
+        drop = "Drop" in self.hidden
+        out: list[State] = []
+        for group in groups.values():
+            if len(group) == 1:
+                out.append(group[0])
+                continue
+            bags: dict[tuple[Any, Any], State] = {}
+            for c in group:
+                bags.setdefault((c.to_broker, c.to_workers), c)
+            keep = list(bags.values())
+            if drop and len(keep) > 1:
+                counts = [Counter(c.to_broker) + Counter(c.to_workers) for c in keep]
+                keep = [
+                    c
+                    for i, c in enumerate(keep)
+                    if not any(
+                        i != k and counts[i] <= counts[k] and counts[i] != counts[k]
+                        for k in range(len(keep))
+                    )
+                ]
+            out += keep
+        return out
 
     def _hidden_succ(self, s: State, uses: _Uses | None = None) -> Iterator[State]:
         """The next states of ``s`` along one step of a hidden type: ``successors``
@@ -557,12 +598,17 @@ class Validator:
         # does not touch the message reaches, after it, the state the same Duplicate
         # placed after it starts from), so each state is replayed from once
         tried: list[set[State]] = [set() for _ in past]
+        base = self.count - 1 - len(past)  # the event number of past[0]
+        placed: list[tuple[int, tuple[bool, Msg]]] = []
         try:
-            for j, t in self._placements(past, explain, ev):
-                got = self._replay_from([t], past[j:], explain, ev, tried[j:])
+            for j, s0, t in self._placements(past, explain, ev):
+                got = self._replay_from([t], past[j:], explain, ev, tried[j:], base + j)
                 self.ids = ids_now
                 if got is None:
                     continue
+                step = _net_step(s0, t)
+                if step is not None:
+                    placed.append((base + j, step))
                 after.update(dict.fromkeys(got[0]))
                 made += got[1]
                 for k, before in enumerate(got[2]):
@@ -576,6 +622,10 @@ class Validator:
         if not after:
             return None
         self.hidden_steps += 1
+        for at, step in placed:
+            self._placed.setdefault(at, set()).add(step)
+        for at in [a for a in self._placed if a < base]:
+            del self._placed[at]
         for k, (e_k, t_k, _c, i_k, d_k) in enumerate(past):
             tab = tables[k]
             self.window[k] = (e_k, t_k, list(befores[k]), i_k if tab is None else tab, d_k)
@@ -588,7 +638,7 @@ class Validator:
         past: list[_Past],
         explain: Callable[..., Any],
         ev: dict[str, Any],
-    ) -> Iterator[tuple[int, State]]:
+    ) -> Iterator[tuple[int, State, State]]:
         """(window position, state with one hidden step taken before that event): every
         hidden step before the last GENERIC_HIDDEN_REACH events, latest first; further
         back, a Duplicate of each message since consumed that this event could take
@@ -601,7 +651,7 @@ class Validator:
             uses.add(past[j][0])  # the events from j on, and this one
             for s in past[j][2]:
                 for t in self._hidden_succ(s, uses):
-                    yield j, t
+                    yield j, s, t
         if "Duplicate" not in self.hidden or n <= GENERIC_HIDDEN_REACH:
             return
         live: set[Msg] = set()
@@ -616,7 +666,7 @@ class Validator:
                         continue
                     tried.add(x)
                     if self._could_take(explain, ev, x):
-                        yield j, m._dup(s, x)
+                        yield j, s, m._dup(s, x)
 
     def _could_take(self, explain: Callable[..., Any], ev: dict[str, Any], x: Msg) -> bool:
         """The event is explained once message ``x`` is back in flight in a candidate."""
@@ -637,6 +687,7 @@ class Validator:
         explain: Callable[..., Any],
         ev: dict[str, Any],
         tried: list[set[State]] | None = None,
+        base: int | None = None,
     ) -> (
         tuple[list[State], list[Msg], list[list[State]], list[dict[object, Any]], dict[object, Any]]
         | None
@@ -648,11 +699,33 @@ class Validator:
         produced the first time: a reply to a hidden copy is new). A replayed event may
         take as many hidden steps just before it as it took the first time (usually
         none): most placements fail, and each failure is cheap. ``tried`` (per replayed
-        event): states already replayed from there, skipped (None when all are)."""
+        event): states already replayed from there, skipped (None when all are).
+        ``base``: the event number of ``events[0]``; the Drops and Duplicates placed
+        before a replayed event by earlier searches are taken again (optionally)."""
+        m = self.m
         befores: list[list[State]] = []
         tables: list[dict[object, Any]] = []
         self.ids = dict(events[0][3]) if events else dict(self.ids)
         for k, (ev_k, etype_k, _c, _ids_k, depth_k) in enumerate(events):
+            steps = self._placed.get(base + k) if base is not None else None
+            if steps:
+                # optional; but under the contract with Drop hidden a state with a copy
+                # more explains all the state without it does (the copy may be dropped
+                # unseen when a Commit's priority guard needs it gone), so only the
+                # state with the copy is kept: candidates do not double per placement
+                keep = not (self.contract and "Drop" in self.hidden)
+                more: dict[State, None] = {}
+                for c in cands:
+                    got_c = c
+                    for dup, x in steps:
+                        if not (dup or keep):
+                            continue  # the state with x explains what the one without does
+                        if x in (got_c.to_broker if type(x) is Proposal else got_c.to_workers):
+                            if keep:
+                                more[got_c] = None
+                            got_c = m._dup(got_c, x) if dup else m._drop(got_c, x)
+                    more[got_c] = None
+                cands = list(more)
             if tried is not None:
                 seen = tried[k]
                 cands = [c for c in cands if c not in seen]
@@ -1273,6 +1346,24 @@ class Validator:
             lines = [fmt_action(a), *("  " + x for x in diff_lines(s, t))]
             return lines + [f"=> {r}" for _, r in violations_of(self.m, before, a, t)]
         return []
+
+
+def _net_step(s: State, t: State) -> tuple[bool, Msg] | None:
+    """(True, x) when ``t`` is ``s`` with one more copy of ``x`` in flight, (False, x)
+    with one fewer; None for any other step."""
+    if t.broker is not s.broker or t.workers != s.workers:
+        return None
+    for a, b in ((s.to_broker, t.to_broker), (s.to_workers, t.to_workers)):
+        if a == b:
+            continue
+        if len(b) == len(a) + 1:
+            extra = Counter(b) - Counter(a)
+            return (True, next(iter(extra))) if len(extra) == 1 else None
+        if len(b) + 1 == len(a):
+            gone = Counter(a) - Counter(b)
+            return (False, next(iter(gone))) if len(gone) == 1 else None
+        return None
+    return None
 
 
 class _Uses:
