@@ -597,12 +597,22 @@ class Validator:
         # that reaches only those adds nothing (a Duplicate placed before an event that
         # does not touch the message reaches, after it, the state the same Duplicate
         # placed after it starts from), so each state is replayed from once
-        tried: list[set[State]] = [set() for _ in past]
         base = self.count - 1 - len(past)  # the event number of past[0]
         placed: list[tuple[int, tuple[bool, Msg]]] = []
+        # first without, then (only if no placement explains the events) with the steps
+        # earlier searches placed taken again: they can multiply the candidates
+        plan = [(j, s0, t, None) for j, s0, t in self._placements(past, explain, ev)]
+        n_plan = len(plan)
+        if self._placed:
+            plan += [(j, s0, t, base + j) for j, s0, t, _b in plan]
+        tried: list[set[State]] = [set() for _ in past]
         try:
-            for j, s0, t in self._placements(past, explain, ev):
-                got = self._replay_from([t], past[j:], explain, ev, tried[j:], base + j)
+            for i_plan, (j, s0, t, at) in enumerate(plan):
+                if i_plan == n_plan:
+                    if after:
+                        break
+                    tried = [set() for _ in past]
+                got = self._replay_from([t], past[j:], explain, ev, tried[j:], at)
                 self.ids = ids_now
                 if got is None:
                     continue
@@ -720,7 +730,12 @@ class Validator:
                     for dup, x in steps:
                         if not (dup or keep):
                             continue  # the state with x explains what the one without does
-                        if x in (got_c.to_broker if type(x) is Proposal else got_c.to_workers):
+                        bag = got_c.to_broker if type(x) is Proposal else got_c.to_workers
+                        # a Duplicate again only where x is in flight once: a state that
+                        # already has the copy (the window keeps the placed states) would
+                        # grow a copy per replay
+                        n = bag.count(x)
+                        if n == 1 if dup else n >= 1:
                             if keep:
                                 more[got_c] = None
                             got_c = m._dup(got_c, x) if dup else m._drop(got_c, x)
