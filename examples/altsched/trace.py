@@ -17,16 +17,13 @@ What is logged and what is not, as a real system would:
   of those needs is declared by a ``Need`` line just before its owner's
   ``StartCycle`` that reaches its arrival cycle (trace need ids are given in
   that order, so they differ from altsched's internal ids);
-* about half the duplicates of replies are not logged (``--hide-rate``), nor
-  is a drop or duplicate of such a copy (the recorder never saw its id);
-  ``hidden`` has ``Drop`` and ``Duplicate``. Drops are logged by default
-  (``--hide-drop-rate`` 0): a message lost unseen stays in flight in every
-  candidate model state, and each later hidden-step search branches over it,
-  so validation slows down sharply (a 3,000-step run did not finish in 10
-  minutes with half the drops hidden). Duplicates of proposals are logged: a
-  ``Commit`` carries no cycle or attempt, so an unlogged copy may be matched to
-  a later proposal of the same need with the same reads, and the trace is
-  then wrongly rejected at the reply;
+* about half the duplicates of replies are not logged (``--hide-rate``);
+  ``hidden`` has ``Drop`` and ``Duplicate``. With ``--hide-proposal-copies``
+  duplicates of proposals go unlogged at the same rate, and with
+  ``--hide-drop-rate`` that fraction of drops too (default 0: every drop is
+  logged). A drop or duplicate of an unlogged copy is logged under the copy's
+  id, which the trace never introduced: the validator reads it as the id of an
+  unlogged copy (docs/traces.md, "Message ids");
 * a crashed worker's ticks are not logged (``hidden`` has ``StartCycle``):
   ``Restart`` carries the worker's ``cycle`` instead. altsched recovers with
   nothing read and re-reads one partition per ``schedule``: ``Restart``, then
@@ -92,10 +89,12 @@ class Tracer:
         need_rate: float = 0.35,
         hide_rate: float = 0.5,
         hide_drop_rate: float = 0.0,
+        hide_proposal_copies: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
         self.steps, self.out, self.hide_rate = steps, out, hide_rate
         self.hide_drop_rate = hide_drop_rate
+        self.hide_proposal_copies = hide_proposal_copies
         self.unseen: set[str] = set()  # ids of copies made by unlogged Duplicates
         self.events = 0
         B = len(config["capacities"])
@@ -315,19 +314,19 @@ class Tracer:
 
     def do_drop(self, mid: str) -> None:
         self.c.net.take(mid)
-        # a copy the recorder did not log has an id the trace never introduced: the
-        # validator rejects a Drop naming it, so its drop goes unlogged too
-        if mid not in self.unseen and self.rng.random() >= self.hide_drop_rate:
+        # a copy the recorder did not log has an id the trace never introduced: logged
+        # all the same (the validator reads it as an unlogged copy's id)
+        if self.rng.random() >= self.hide_drop_rate:
             self.emit({"type": "Drop", "id": mid})
 
     def do_duplicate(self, mid: str) -> None:
         self.c.net.duplicate(mid)
         copy = next(reversed(self.c.net.flight))
-        # only copies of replies go unlogged: a hidden copy of a proposal is taken by the
-        # validator for a copy of any proposal with the same worker, need, reads and epoch
-        # (a Commit carries no cycle or attempt), and may be matched to the wrong one
+        # copies of replies go unlogged at hide_rate; copies of proposals too with
+        # hide_proposal_copies (a Commit of one is matched by content: worker and need)
         reply = self.c.net.flight[mid]["to"] == "worker"
-        if mid in self.unseen or (reply and self.rng.random() < self.hide_rate):
+        hideable = reply or self.hide_proposal_copies
+        if hideable and self.rng.random() < self.hide_rate:
             self.unseen.add(copy)
         else:
             self.emit({"type": "Duplicate", "id": mid, "copy": copy})
@@ -358,12 +357,26 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="fraction of drops not logged (default 0: see the module docstring)",
     )
+    ap.add_argument(
+        "--hide-proposal-copies",
+        action="store_true",
+        help="leave copies of proposals unlogged too, at --hide-rate (default: replies only)",
+    )
     a = ap.parse_args(argv)
     with open(a.config, encoding="utf-8") as f:
         config = json.load(f)
     out = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8")
     try:
-        n = Tracer(config, a.seed, a.steps, out, a.need_rate, a.hide_rate, a.hide_drop_rate).run()
+        n = Tracer(
+            config,
+            a.seed,
+            a.steps,
+            out,
+            a.need_rate,
+            a.hide_rate,
+            a.hide_drop_rate,
+            a.hide_proposal_copies,
+        ).run()
     finally:
         if out is not sys.stdout:
             out.close()

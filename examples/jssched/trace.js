@@ -19,9 +19,11 @@
 //    (--need-rate per worker and cycle), each need declared by a `Need` line
 //    just before its owner's StartCycle that reaches its arrival cycle (trace
 //    need ids are given in that order);
-//  - about half the duplicates of replies are not logged (--hide-rate), and
-//    neither is a drop or duplicate of such a copy (the recorder never saw its
-//    id); drops and duplicates of proposals are logged (why: altsched/trace.py);
+//  - about half the duplicates of replies are not logged (--hide-rate); with
+//    --hide-proposal-copies 1 duplicates of proposals too, and --hide-drop-rate X
+//    leaves that fraction of drops unlogged (default 0). A drop or duplicate of an
+//    unlogged copy is logged under the copy's id, which the trace never
+//    introduced: the validator reads it as an unlogged copy's id;
 //  - a crashed worker's ticks are not logged: `Recover` carries the worker's
 //    `cycle` instead ("StartCycle" in `hidden`).
 //
@@ -76,11 +78,13 @@ function workload(config, rand, maxCycle, rate) {
 }
 
 class Tracer {
-  constructor(config, seed, steps, out, needRate, hideRate) {
+  constructor(config, seed, steps, out, needRate, hideRate, hideDropRate = 0, hideProposalCopies = false) {
     this.rand = rngFrom(seed);
     this.steps = steps;
     this.out = out;
     this.hideRate = hideRate;
+    this.hideDropRate = hideDropRate;
+    this.hideProposalCopies = hideProposalCopies;
     this.events = 0;
     this.unseen = new Set(); // ids of copies made by unlogged Duplicates
     const B = config.capacities.length;
@@ -259,16 +263,15 @@ class Tracer {
 
   drop(id) {
     this.c.net.drop(id);
-    if (!this.unseen.has(id)) this.emit({ type: 'Drop', id });
+    if (this.hideDropRate === 0 || this.rand() >= this.hideDropRate) this.emit({ type: 'Drop', id });
   }
 
   duplicate(id) {
     const copy = this.c.net.duplicate(id);
-    // only copies of replies go unlogged: a hidden copy of a proposal is taken by the
-    // validator for a copy of any proposal with the same worker, need, reads and epoch
-    // (a Commit carries no cycle or attempt), and may be matched to the wrong one
+    // copies of replies go unlogged at hideRate; copies of proposals too with
+    // hideProposalCopies (a Commit of one is matched by content: worker and need)
     const reply = this.c.net.flight.get(id).msg.to === 'worker';
-    if (this.unseen.has(id) || (reply && this.rand() < this.hideRate)) this.unseen.add(copy);
+    if ((reply || this.hideProposalCopies) && this.rand() < this.hideRate) this.unseen.add(copy);
     else this.emit({ type: 'Duplicate', id, copy });
   }
 
@@ -279,11 +282,14 @@ class Tracer {
 }
 
 function main(argv) {
-  const opts = { config: null, seed: 0, steps: 1000, 'need-rate': 0.35, 'hide-rate': 0.5, out: '-' };
+  const opts = {
+    config: null, seed: 0, steps: 1000, 'need-rate': 0.35, 'hide-rate': 0.5,
+    'hide-drop-rate': 0, 'hide-proposal-copies': 0, out: '-',
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--') || !(a.slice(2) in opts) || i + 1 >= argv.length) {
-      process.stderr.write('usage: node trace.js --config CFG.json [--seed N] [--steps K] [--need-rate X] [--hide-rate X] [--out FILE]\n');
+      process.stderr.write('usage: node trace.js --config CFG.json [--seed N] [--steps K] [--need-rate X] [--hide-rate X] [--hide-drop-rate X] [--hide-proposal-copies 0|1] [--out FILE]\n');
       return 2;
     }
     opts[a.slice(2)] = argv[++i];
@@ -294,7 +300,8 @@ function main(argv) {
   }
   const config = JSON.parse(fs.readFileSync(opts.config, 'utf8'));
   const fd = opts.out === '-' ? 1 : fs.openSync(opts.out, 'w');
-  const t = new Tracer(config, Number(opts.seed), Number(opts.steps), fd, Number(opts['need-rate']), Number(opts['hide-rate']));
+  const t = new Tracer(config, Number(opts.seed), Number(opts.steps), fd, Number(opts['need-rate']), Number(opts['hide-rate']),
+    Number(opts['hide-drop-rate']), Number(opts['hide-proposal-copies']) !== 0);
   const n = t.run();
   if (fd !== 1) fs.closeSync(fd);
   process.stderr.write(`jssched trace.js: ${n} events, seed ${opts.seed}\n`);

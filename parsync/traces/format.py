@@ -501,6 +501,11 @@ _DOC = {
     ),
 }
 _DOC_V2 = {
+    "Defer": (
+        "A worker sets one of its pending needs aside until its next cycle (need: which; "
+        "the contract lets a live worker with no outstanding proposal defer any pending "
+        "need at any time, whether or not a bucket set fits)."
+    ),
     "Recover": (
         "A crashed worker comes back and re-reads every partition (version 2 cycle: its "
         "cycle now, when its ticks while down are hidden)."

@@ -55,7 +55,7 @@ import copy
 import gc
 import json
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -293,6 +293,10 @@ class Validator:
         # made unseen (a hidden Duplicate: the copy may carry an id of its own or the same)
         self.strict_ids = "Duplicate" not in self.hidden
         self._depth = 0  # the depth the last successful hidden search used
+        # event number -> the unlogged Drops/Duplicates (True: a Duplicate) placed back in
+        # time before that event: a later placement further back replays them too, so two
+        # unlogged copies close together are both found
+        self._placed: dict[int, set[tuple[bool, Msg]]] = {}
         self.count = 0
         self.hidden_steps = 0
         self.peak = 1
@@ -442,6 +446,8 @@ class Validator:
                     raise
                 nxt, produced = got
                 depth = self.max_hidden
+        if self.contract and len(nxt) > 1:
+            nxt = self._subsume(nxt)
         if self.window.maxlen:
             self.window.append((ev, etype, self.cands, dict(self.ids), depth))
         self.cands = nxt
@@ -452,12 +458,49 @@ class Validator:
         if self.count % CLEAR_EVERY == 0:
             self._compact()
 
-    def _hidden_succ(self, s: State) -> Iterator[State]:
+    def _subsume(self, cands: list[State]) -> list[State]:
+        """Contract only (fault budgets lifted, so the fault counters decide nothing):
+        one state per state but its counters; and when Drop is hidden, a state whose
+        messages in flight are all also in flight in another, equal otherwise, is left
+        out: the other explains everything it does (an extra message never disables a
+        step but a Commit's priority guard, and it may be dropped unseen when that needs
+        it gone). Keeps the candidate set from doubling per unlogged copy or drop."""
+        groups: dict[tuple[Any, ...], list[State]] = {}
+        for c in cands:
+            groups.setdefault((c.broker, c.workers, c.placed), []).append(c)
+        if len(groups) == len(cands):
+            return cands
+        drop = "Drop" in self.hidden
+        out: list[State] = []
+        for group in groups.values():
+            if len(group) == 1:
+                out.append(group[0])
+                continue
+            bags: dict[tuple[Any, Any], State] = {}
+            for c in group:
+                bags.setdefault((c.to_broker, c.to_workers), c)
+            keep = list(bags.values())
+            if drop and len(keep) > 1:
+                counts = [Counter(c.to_broker) + Counter(c.to_workers) for c in keep]
+                keep = [
+                    c
+                    for i, c in enumerate(keep)
+                    if not any(
+                        i != k and counts[i] <= counts[k] and counts[i] != counts[k]
+                        for k in range(len(keep))
+                    )
+                ]
+            out += keep
+        return out
+
+    def _hidden_succ(self, s: State, uses: _Uses | None = None) -> Iterator[State]:
         """The next states of ``s`` along one step of a hidden type: ``successors``
         restricted to the header's ``hidden`` types, built per type without listing any
         worker's moves (no bucket set is enumerated; ``tests/test_trace_v2.py`` checks
         the two agree). A hidden Propose, Defer, Commit or HandleReply (version 1 allows
-        declaring them) falls back to ``successors``."""
+        declaring them) falls back to ``successors``. ``uses`` (contract only): the
+        events the steps must help explain; a Duplicate or Drop no such event could
+        need is left out (see :class:`_Uses`)."""
         m = self.m
         hidden = self.hidden
         if hidden & _LISTED:
@@ -500,10 +543,12 @@ class Validator:
         drop = "Drop" in hidden
         dup = "Duplicate" in hidden
         if drop or dup:
+            if uses is not None and not contract:
+                uses = None
             for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
-                if drop:
+                if drop and (uses is None or uses.drop_useful(x)):
                     yield m._drop(s, x)
-                if dup:
+                if dup and (uses is None or uses.dup_useful(x)):
                     yield m._dup(s, x)
         if "Failover" in hidden:
             yield State(m.failover(br), s.workers, s.to_broker, s.to_workers, f, s.placed)
@@ -557,10 +602,12 @@ class Validator:
         seen: set[State] = set(first)
         if not self.hidden:
             return None
+        uses = _Uses()
+        uses.add(ev)
         for depth in range(1, limit + 1):
             nxt: list[State] = []
             for s in frontier:
-                for t in self._hidden_succ(s):
+                for t in self._hidden_succ(s, uses):
                     if t not in seen:
                         seen.add(t)
                         nxt.append(t)
@@ -581,9 +628,12 @@ class Validator:
         """One hidden step earlier than this event, before any of the last events in the
         window, then the events since, replayed, and this one: the candidates after it
         (the union over every placement that explains them all), or None. A Duplicate of
-        a message that an event consumed since is the usual case. The id table is put
-        back as it was at each replayed event, and the window keeps the replayed
-        candidates, so a later event can place another hidden step among them."""
+        a message that an event consumed since is the usual case. The id table is
+        replayed too (from the one before the placement, booking what each replayed
+        event produced), so an id names what its message is in the replayed candidates
+        - a reply to the copy, not only to the proposal first matched; the window keeps
+        the replayed candidates and id tables, so a later event can place another hidden
+        step among them."""
         if not self.window:
             return None
         ids_now = self.ids
@@ -591,15 +641,40 @@ class Validator:
         after: dict[State, None] = {}
         made: list[Msg] = []
         befores: list[dict[State, None]] = [dict.fromkeys(p[2]) for p in past]
+        tables: list[dict[object, tuple[Msg, ...]] | None] = [None] * len(past)
+        ids_after: dict[object, tuple[Msg, ...]] | None = None
+        # per window position, the states a replay already went on from: a placement
+        # that reaches only those adds nothing (a Duplicate placed before an event that
+        # does not touch the message reaches, after it, the state the same Duplicate
+        # placed after it starts from), so each state is replayed from once
+        base = self.count - 1 - len(past)  # the event number of past[0]
+        placed: list[tuple[int, tuple[bool, Msg]]] = []
+        # first without, then (only if no placement explains the events) with the steps
+        # earlier searches placed taken again: they can multiply the candidates
+        plan = [(j, s0, t, None) for j, s0, t in self._placements(past, explain, ev)]
+        n_plan = len(plan)
+        if self._placed:
+            plan += [(j, s0, t, base + j) for j, s0, t, _b in plan]
+        tried: list[set[State]] = [set() for _ in past]
         try:
-            for j, t in self._placements(past, explain, ev):
-                got = self._replay_from([t], past[j:], explain, ev, ids_now)
+            for i_plan, (j, s0, t, at) in enumerate(plan):
+                if i_plan == n_plan:
+                    if after:
+                        break
+                    tried = [set() for _ in past]
+                got = self._replay_from([t], past[j:], explain, ev, tried[j:], at)
+                self.ids = ids_now
                 if got is None:
                     continue
+                step = _net_step(s0, t)
+                if step is not None:
+                    placed.append((base + j, step))
                 after.update(dict.fromkeys(got[0]))
                 made += got[1]
                 for k, before in enumerate(got[2]):
                     befores[j + k].update(dict.fromkeys(before))
+                    tables[j + k] = _merge_ids(tables[j + k], got[3][k])
+                ids_after = _merge_ids(ids_after, got[4])
                 if len(after) > self.max_candidates:
                     raise TraceUndecided(self._too_many(len(after)))
         finally:
@@ -607,8 +682,15 @@ class Validator:
         if not after:
             return None
         self.hidden_steps += 1
+        for at, step in placed:
+            self._placed.setdefault(at, set()).add(step)
+        for at in [a for a in self._placed if a < base]:
+            del self._placed[at]
         for k, (e_k, t_k, _c, i_k, d_k) in enumerate(past):
-            self.window[k] = (e_k, t_k, list(befores[k]), i_k, d_k)
+            tab = tables[k]
+            self.window[k] = (e_k, t_k, list(befores[k]), i_k if tab is None else tab, d_k)
+        assert ids_after is not None
+        self.ids = ids_after
         return list(after), made
 
     def _placements(
@@ -616,17 +698,20 @@ class Validator:
         past: list[_Past],
         explain: Callable[..., Any],
         ev: dict[str, Any],
-    ) -> Iterator[tuple[int, State]]:
+    ) -> Iterator[tuple[int, State, State]]:
         """(window position, state with one hidden step taken before that event): every
         hidden step before the last GENERIC_HIDDEN_REACH events, latest first; further
         back, a Duplicate of each message since consumed that this event could take
         (tested by giving the message back to the current candidates)."""
         m = self.m
         n = len(past)
+        uses = _Uses()
+        uses.add(ev)
         for j in range(n - 1, max(n - GENERIC_HIDDEN_REACH, 0) - 1, -1):
+            uses.add(past[j][0])  # the events from j on, and this one
             for s in past[j][2]:
-                for t in self._hidden_succ(s):
-                    yield j, t
+                for t in self._hidden_succ(s, uses):
+                    yield j, s, t
         if "Duplicate" not in self.hidden or n <= GENERIC_HIDDEN_REACH:
             return
         live: set[Msg] = set()
@@ -641,7 +726,7 @@ class Validator:
                         continue
                     tried.add(x)
                     if self._could_take(explain, ev, x):
-                        yield j, m._dup(s, x)
+                        yield j, s, m._dup(s, x)
 
     def _could_take(self, explain: Callable[..., Any], ev: dict[str, Any], x: Msg) -> bool:
         """The event is explained once message ``x`` is back in flight in a candidate."""
@@ -661,32 +746,76 @@ class Validator:
         events: list[_Past],
         explain: Callable[..., Any],
         ev: dict[str, Any],
-        ids_now: dict[object, Any],
-    ) -> tuple[list[State], list[Msg], list[list[State]]] | None:
+        tried: list[set[State]] | None = None,
+        base: int | None = None,
+    ) -> (
+        tuple[list[State], list[Msg], list[list[State]], list[dict[object, Any]], dict[object, Any]]
+        | None
+    ):
         """The candidates after replaying ``events`` and then ``ev`` from ``cands``, the
-        messages ``ev`` produced, and the candidates before each replayed event. A
-        replayed event may take as many hidden steps just before it as it took the first
-        time (usually none): most placements fail, and each failure is cheap."""
+        messages ``ev`` produced, the candidates and id tables before each replayed
+        event, and the id table before ``ev``. The id table starts as it was before the
+        first replayed event and books what each replayed event produced (not what it
+        produced the first time: a reply to a hidden copy is new). A replayed event may
+        take as many hidden steps just before it as it took the first time (usually
+        none): most placements fail, and each failure is cheap. ``tried`` (per replayed
+        event): states already replayed from there, skipped (None when all are).
+        ``base``: the event number of ``events[0]``; the Drops and Duplicates placed
+        before a replayed event by earlier searches are taken again (optionally)."""
+        m = self.m
         befores: list[list[State]] = []
-        for ev_k, etype_k, _c, ids_k, depth_k in events:
+        tables: list[dict[object, Any]] = []
+        self.ids = dict(events[0][3]) if events else dict(self.ids)
+        for k, (ev_k, etype_k, _c, _ids_k, depth_k) in enumerate(events):
+            steps = self._placed.get(base + k) if base is not None else None
+            if steps:
+                # optional; but under the contract with Drop hidden a state with a copy
+                # more explains all the state without it does (the copy may be dropped
+                # unseen when a Commit's priority guard needs it gone), so only the
+                # state with the copy is kept: candidates do not double per placement
+                keep = not (self.contract and "Drop" in self.hidden)
+                more: dict[State, None] = {}
+                for c in cands:
+                    got_c = c
+                    for dup, x in steps:
+                        if not (dup or keep):
+                            continue  # the state with x explains what the one without does
+                        bag = got_c.to_broker if type(x) is Proposal else got_c.to_workers
+                        # a Duplicate again only where x is in flight once: a state that
+                        # already has the copy (the window keeps the placed states) would
+                        # grow a copy per replay
+                        n = bag.count(x)
+                        if n == 1 if dup else n >= 1:
+                            if keep:
+                                more[got_c] = None
+                            got_c = m._dup(got_c, x) if dup else m._drop(got_c, x)
+                    more[got_c] = None
+                cands = list(more)
+            if tried is not None:
+                seen = tried[k]
+                cands = [c for c in cands if c not in seen]
+                if not cands:
+                    return None
+                seen.update(cands)
             befores.append(cands)
-            self.ids = ids_k
+            tables.append(dict(self.ids))
             ex = self._explainers[etype_k]
-            nxt, _reasons, _p = self._explain_all(ex, ev_k, cands)
+            nxt, _reasons, made_k = self._explain_all(ex, ev_k, cands)
             if not nxt:
                 got = self._hidden_steps(ex, ev_k, cands, depth_k) if depth_k else None
                 if got is None:
                     return None
-                nxt = got[0]
+                nxt, made_k = got[0], got[1]
+            self._book_ids(ev_k, etype_k, made_k)
             cands = nxt
-        self.ids = ids_now
+        table = dict(self.ids)
         nxt, _reasons, produced = self._explain_all(explain, ev, cands)
         if not nxt:
             got = self._hidden_steps(explain, ev, cands, self.max_hidden)
             if got is None:
                 return None
             nxt, produced = got[0], got[1]
-        return nxt, produced, befores
+        return nxt, produced, befores, tables, table
 
     def _book_ids(self, ev: dict[str, Any], etype: str, produced: list[Msg]) -> None:
         """Keep the id -> message table to messages in flight (constant memory)."""
@@ -1185,6 +1314,11 @@ class Validator:
     def _net_fault(self, s: State, ev: dict[str, Any], dup: bool) -> Any:
         known = self.ids.get(ev["id"])
         if known is None:
+            if not self.strict_ids:
+                # Duplicate is hidden: an id the trace never introduced names a copy an
+                # unlogged Duplicate made; copying or losing it leaves the candidates as
+                # they are (an unlogged copy is never required to be taken)
+                return [s], [], []
             return [], [f"no message with id {ev['id']!r} is in flight"], []
         ok = []
         for x in known:
@@ -1283,9 +1417,96 @@ class Validator:
         return []
 
 
+def _net_step(s: State, t: State) -> tuple[bool, Msg] | None:
+    """(True, x) when ``t`` is ``s`` with one more copy of ``x`` in flight, (False, x)
+    with one fewer; None for any other step."""
+    if t.broker is not s.broker or t.workers != s.workers:
+        return None
+    for a, b in ((s.to_broker, t.to_broker), (s.to_workers, t.to_workers)):
+        if a == b:
+            continue
+        if len(b) == len(a) + 1:
+            extra = Counter(b) - Counter(a)
+            return (True, next(iter(extra))) if len(extra) == 1 else None
+        if len(b) + 1 == len(a):
+            gone = Counter(a) - Counter(b)
+            return (False, next(iter(gone))) if len(gone) == 1 else None
+        return None
+    return None
+
+
+class _Uses:
+    """What a run of events could do with one more, or one fewer, message in flight.
+
+    Under the contract an extra message never disables a step: every guard that reads
+    the network looks for a message to take, except the Commit's priority guard, which
+    looks at the proposals queued (``blocked``). So an unlogged Duplicate of ``x`` can
+    matter to a run of events only if one of them could take ``x`` (a Commit of the
+    same worker and need, a HandleReply to ``x``'s worker, a logged Drop or Duplicate
+    that may name a copy), and an unlogged Drop only
+    if ``x`` is a proposal and one of them is a Commit answered ``committed`` whose
+    queue may hold ``x``. Steps nothing could need are not searched (they only add
+    states that explain nothing the others do not): the search over hidden Drops and
+    Duplicates no longer branches over every message lost unseen and still in flight.
+    """
+
+    __slots__ = ("commits", "handles", "committed", "net")
+
+    def __init__(self) -> None:
+        self.commits: set[tuple[int | None, int | None]] = set()
+        self.handles: set[tuple[int, int | None, int | None]] = set()
+        self.committed = False
+        self.net = False  # a logged Drop or Duplicate: it may name a copy
+
+    def add(self, ev: dict[str, Any]) -> None:
+        t = ev.get("type")
+        if t == "Commit":
+            self.commits.add((ev.get("worker"), ev.get("need")))
+            if ev.get("result") == "committed" and ("queued" not in ev or ev["queued"]):
+                self.committed = True
+        elif t == "HandleReply":
+            kind = ev.get("kind")
+            self.handles.add(
+                (ev["worker"], ev.get("need"), None if kind is None else KIND_NAMES.index(kind))
+            )
+        elif t in ("Drop", "Duplicate"):
+            self.net = True
+
+    def dup_useful(self, x: Msg) -> bool:
+        if self.net:
+            return True
+        if type(x) is Proposal:
+            c = self.commits
+            return bool(c) and (
+                (x.worker, x.need) in c
+                or (None, x.need) in c
+                or (x.worker, None) in c
+                or (None, None) in c
+            )
+        h = self.handles
+        w, n, k = x.worker, x.need, x.kind
+        return (w, n, k) in h or (w, None, k) in h or (w, n, None) in h or (w, None, None) in h
+
+    def drop_useful(self, x: Msg) -> bool:
+        return self.committed and type(x) is Proposal
+
+
 def _once(msgs: list[Msg]) -> tuple[Msg, ...]:
     """The distinct messages, in order (usually exactly one)."""
     return (msgs[0],) if len(msgs) == 1 else tuple(dict.fromkeys(msgs))
+
+
+def _merge_ids(
+    a: dict[object, tuple[Msg, ...]] | None, b: dict[object, tuple[Msg, ...]]
+) -> dict[object, tuple[Msg, ...]]:
+    """Two id tables as one: each id may be what it is in either (placements differ)."""
+    if a is None:
+        return b
+    out = dict(a)
+    for k, v in b.items():
+        have = out.get(k)
+        out[k] = v if have is None or have == v else tuple(dict.fromkeys((*have, *v)))
+    return out
 
 
 def _may_be(p: Proposal, ev: dict[str, Any], ids: dict[object, tuple[Msg, ...]]) -> bool:
