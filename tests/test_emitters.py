@@ -226,7 +226,9 @@ def test_hidden_copies_and_drops_validate(emitter, config, seed, config_files, t
 def test_hidden_drops_do_not_make_validation_crawl(config_files, tmp_path):
     """3,000 altsched steps on pr with half the drops unlogged: before the hidden-step
     search skipped steps no event could need, this did not validate in 10 minutes
-    (3,159 events; about 3 s after, on a loaded 2-core machine)."""
+    (3,159 events; about 3 s after, on a loaded 2-core machine). The timeout is a hang
+    guard two orders of magnitude above that, not a speed target (the speed is measured
+    in docs/traces.md)."""
     trace = emit(
         "altsched",
         config_files["pr"],
@@ -236,5 +238,5 @@ def test_hidden_drops_do_not_make_validation_crawl(config_files, tmp_path):
         "--hide-drop-rate",
         "0.5",
     )
-    r = validate(trace, timeout=120)
+    r = validate(trace, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from parsync.model.actions import (
     Action,
@@ -651,7 +651,9 @@ class Validator:
         placed: list[tuple[int, tuple[bool, Msg]]] = []
         # first without, then (only if no placement explains the events) with the steps
         # earlier searches placed taken again: they can multiply the candidates
-        plan = [(j, s0, t, None) for j, s0, t in self._placements(past, explain, ev)]
+        plan: list[tuple[int, State, State, int | None]] = [
+            (j, s0, t, None) for j, s0, t in self._placements(past, explain, ev)
+        ]
         n_plan = len(plan)
         if self._placed:
             plan += [(j, s0, t, base + j) for j, s0, t, _b in plan]
@@ -1427,10 +1429,10 @@ def _net_step(s: State, t: State) -> tuple[bool, Msg] | None:
             continue
         if len(b) == len(a) + 1:
             extra = Counter(b) - Counter(a)
-            return (True, next(iter(extra))) if len(extra) == 1 else None
+            return (True, cast(Msg, next(iter(extra)))) if len(extra) == 1 else None
         if len(b) + 1 == len(a):
             gone = Counter(a) - Counter(b)
-            return (False, next(iter(gone))) if len(gone) == 1 else None
+            return (False, cast(Msg, next(iter(gone)))) if len(gone) == 1 else None
         return None
     return None
 
@@ -1484,7 +1486,8 @@ class _Uses:
                 or (None, None) in c
             )
         h = self.handles
-        w, n, k = x.worker, x.need, x.kind
+        r = cast(Reply, x)  # a proposal returned above
+        w, n, k = r.worker, r.need, r.kind
         return (w, n, k) in h or (w, None, k) in h or (w, n, None) in h or (w, None, None) in h
 
     def drop_useful(self, x: Msg) -> bool:
