@@ -70,9 +70,8 @@ def _proof_summary(
         text = path.read_text(encoding="utf-8")
     except OSError:
         return {}, "", {}
-    rows = {}
-    for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| \w+ \| ([^|]+) \| (\d+/\d+) \|", text, re.M):
-        rows[m.group(1)] = (m.group(2).strip(), m.group(3))
+    # the reference's summary has a name column, the contract's table none
+    rows = _rows(text, r"^\| (PS-\d+|TypeOK) \| \w+ \| ([^|]+) \| (\d+/\d+) \|")
     h = re.search(r"Sources hash: `([^`]+)`", text)
     contract: dict[str, tuple[str, str]] = {}
     at = text.find("\n" + CONTRACT_SECTION + "\n")
@@ -80,9 +79,18 @@ def _proof_summary(
         body = text[at + 1 :]
         end = body.find("\n## ", 1)
         body = body if end < 0 else body[:end]
-        for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| ([^|]+) \| (\d+/\d+) \|", body, re.M):
-            contract.setdefault(m.group(1), (m.group(2).strip(), m.group(3)))
+        contract = _rows(body, r"^\| (PS-\d+|TypeOK) \| ([^|]+) \| (\d+/\d+) \|", first=True)
     return rows, h.group(1) if h else "", contract
+
+
+def _rows(text: str, pattern: str, *, first: bool = False) -> dict[str, tuple[str, str]]:
+    """ID -> (outcome, proved/total) from a table's rows (``first``: the first row of
+    an ID wins, else the last)."""
+    rows: dict[str, tuple[str, str]] = {}
+    for m in re.finditer(pattern, text, re.M):
+        if not (first and m.group(1) in rows):
+            rows[m.group(1)] = (m.group(2).strip(), m.group(3))
+    return rows
 
 
 def load(root: Path = ROOT) -> Records:
