@@ -139,10 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--policy",
         choices=("contract", "reference"),
-        default="reference",
-        help="contract: every behaviour ADR-0031 allows (every scheduling policy); "
-        "reference: the reference heuristics, whose counts the ADR cites (default, for now: "
-        "docs/contract.md)",
+        default=None,
+        help="contract (default): every behaviour ADR-0031 allows, so a pass covers every "
+        "scheduling policy; reference: one implementation's heuristics (docs/contract.md). "
+        "A preset too large under the contract names a smaller contract scope "
+        "(--list-presets). With --liveness the default is reference (docs/liveness.md)",
     )
     _json_options(c)
     c.add_argument("--max-states", type=_positive_int, metavar="N", help="state budget")
@@ -280,10 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument(
         "--policy",
         choices=("contract", "reference"),
-        default="reference",
-        help="contract: every behaviour ADR-0031 allows, so a proof covers every scheduling "
-        "policy; reference: the reference heuristics, whose results docs/proofs.md records "
-        "(default, for now: docs/contract.md)",
+        default=None,
+        help="contract (default): every behaviour ADR-0031 allows, so a proof covers every "
+        "scheduling policy; reference: the reference heuristics. --report writes both "
+        "(docs/proofs.md) and takes no --policy",
     )
     _json_options(pv)
     _progress_options(pv)
@@ -314,9 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument(
         "--policy",
         choices=("contract", "reference"),
-        default="reference",
-        help="contract: every behaviour ADR-0031 allows, so a result covers every scheduling "
-        "policy; reference: the reference heuristics (default, for now: docs/contract.md)",
+        default="contract",
+        help="contract (default): every behaviour ADR-0031 allows, so a result covers every "
+        "scheduling policy; reference: the reference heuristics (docs/contract.md)",
     )
     bm.add_argument("--depth", type=_positive_int, default=8, metavar="K", help="steps (default 8)")
     bm.add_argument(
@@ -429,9 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy",
         choices=("contract", "reference"),
         default="contract",
-        help="what the conformance stage accepts: every choice ADR-0031 leaves open "
-        "(contract, default) or the reference's heuristics (check, liveness and prove "
-        "report the recorded results of their scopes)",
+        help="the model the check and prove stages run, and what the conformance stage "
+        "accepts: every choice ADR-0031 leaves open (contract, default; pr's contract "
+        "scope: --list-presets) or the reference's heuristics; liveness is about the "
+        "reference's heuristics under either",
     )
     g.add_argument(
         "--trace", metavar="GLOB", action="append", default=[], help="validate trace files"
@@ -605,7 +607,12 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 # --- helpers ---------------------------------------------------------------------
 
 
-def _load_scope(preset: str | None, config: str | None) -> tuple[str, Any]:
+def _load_scope(
+    preset: str | None, config: str | None, policy: str = "reference"
+) -> tuple[str, Any]:
+    """The scope a command runs: a TOML file, or a preset's scope under ``policy``
+    (``Preset.config_for``: a preset too large for exhaustive search under the
+    contract names a smaller contract scope)."""
     from parsync.model.config import ConfigError, load_config
     from parsync.model.presets import DEFAULT_PRESET, get_preset
 
@@ -616,7 +623,7 @@ def _load_scope(preset: str | None, config: str | None) -> tuple[str, Any]:
             raise UsageError(str(e)) from None
     name = preset or DEFAULT_PRESET
     try:
-        return name, get_preset(name).config
+        return name, get_preset(name).config_for(policy)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
 
@@ -668,7 +675,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.liveness or args.steady or args.fairness:  # its own scopes (--preset NAME) and variants
         from parsync.engines.liveness import run_command
 
-        return run_command(args, _load_scope, UsageError)
+        return run_command(args, _load_scope, UsageError)  # policy None: the reference
+    args.policy = args.policy or "contract"  # safety: the contract by default
     if args.list_variants:
         for v in ALL_VARIANTS if args.policy == "contract" else REFERENCE_VARIANTS:
             print(v.name)
@@ -676,19 +684,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.list_presets:
         for p in PRESETS.values():
             print(f"{p.name}: {p.summary}\n    {p.config.describe()}")
+            if p.contract is not None:
+                print(f"    under the contract: {p.contract.describe()}\n    ({p.contract_note})")
         return EXIT_OK
 
     from parsync.engines.checker import INCOMPLETE, PASS, VIOLATION, Checker, Progress
     from parsync.outputs import emit_json
     from parsync.progress import Display, known_states
 
-    scope, cfg = _load_scope(args.preset, args.config)
+    scope, cfg = _load_scope(args.preset, args.config, args.policy)
     model = _model(cfg, args.variant, args.policy)
     # the manifest's count is the total only for the scope it records: the design,
     # symmetry on (a variant or --no-symmetry explores a different graph)
     total = None
-    if args.variant is None and not args.no_symmetry and not model.contract:
-        total = known_states(cfg.describe())
+    if args.variant is None and not args.no_symmetry:
+        total = known_states(cfg.describe(), policy=model.policy)
     if args.max_states is not None:
         total = min(total or args.max_states, args.max_states)
 
@@ -796,6 +806,11 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
     title = f"parsync check {scope}" + (f" --variant {model.variant}" if model.variant else "")
     title += " --policy contract" if model.contract else ""
     out.print(f"[bold]{title}[/bold]: {model.config.describe()}")
+    from parsync.model.presets import PRESETS
+
+    named = PRESETS.get(scope)
+    if model.contract and named is not None and named.contract == model.config:
+        out.print(f"(the contract scope of {scope}: {named.contract_note})")
     colour = {"pass": "green", "violation": "red", "incomplete": "yellow", "vacuous": "red"}[
         result.verdict
     ]
@@ -1214,10 +1229,10 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         def cb(name: str, p: Any) -> None:
             if bar.label != f"parsync manifest {name}":
                 bar.relabel(f"parsync manifest {name}")
-            base = name.removesuffix(" (liveness)")
-            section = (
-                committed.get("liveness" if base != name else "presets", {}) if committed else {}
-            )
+            base = name.removesuffix(" (liveness)").removesuffix(" (contract)")
+            kind = "liveness" if name.endswith(" (liveness)") else "presets"
+            kind = "contract" if name.endswith(" (contract)") else kind
+            section = committed.get(kind, {}) if committed else {}
             total = section.get(base, {}).get("states")
             bar.search(p.states, p.transitions, p.depth or None, p.queue, p.seconds, total)
 
@@ -1237,6 +1252,8 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         diffs = mf.compare_hash(committed)
         for n in names:
             diffs += mf.compare_entry(n, committed.get("presets", {}).get(n), entries[n])
+        for n, ce in fresh.get("contract", {}).items():  # the contract scopes (CONTRACT_PRESETS)
+            diffs += mf.compare_entry(f"{n} (contract)", committed.get("contract", {}).get(n), ce)
         for n in names:
             if "omitted" in old.get(n, {}):
                 print(
@@ -1294,10 +1311,17 @@ def _manifest_interrupted(
     finished = ", ".join(done) or "none"
     head = f"manifest: {len(done)} of {len(names)} preset(s) finished ({finished})"
     if args.check and committed is not None:
+
+        def table(n: str) -> dict[str, Any]:
+            got: dict[str, Any] = committed.get(
+                "contract" if n.endswith(" (contract)") else "presets", {}
+            )
+            return got
+
         diffs = [
             line
             for n, e in done.items()
-            for line in mf.compare_entry(n, committed.get("presets", {}).get(n), e)
+            for line in mf.compare_entry(n, table(n).get(n.removesuffix(" (contract)")), e)
         ]
         state = f"{len(diffs)} difference(s) in those" if diffs else "those match"
         if not done:

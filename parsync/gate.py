@@ -13,6 +13,11 @@ conformance ``pytest --pyargs parsync.conformance --parsync-impl=MODULE`` in a s
 traces     each trace file validated against the model (``--trace GLOB`` only)
 ========== =================================================================
 
+The check and prove stages run the model under ``--policy`` (the contract by
+default: every scheduling policy ADR-0031 allows; on ``pr``, the preset's
+contract scope, ``Preset.config_for``); liveness is about the reference's
+heuristics and runs them under either policy.
+
 The check, liveness and prove stages are about the model, which does not
 change between a scheduler's pull requests: when the installed model's spec
 hash (check, liveness) or sources hash (prove) equals the one its recorded
@@ -237,7 +242,9 @@ class GateOptions:
     replay_dir: str = ".parsync/replays"
     seed: int = 0
     recheck: bool = False  # re-run check, liveness and prove even when a record matches
-    policy: str = "contract"  # what the conformance stage accepts (--parsync-policy)
+    # the policy of the check and prove stages, and what the conformance stage accepts
+    # (--parsync-policy); liveness is about the reference's heuristics and keeps it
+    policy: str = "contract"
 
 
 def parse_budget(text: str) -> tuple[str, float]:
@@ -338,11 +345,16 @@ def run_check(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     from parsync.model.properties import get_property
     from parsync.model.protocol import ParSyncModel
 
-    model = ParSyncModel(get_preset(opts.preset).config, opts.variant)
+    # the preset's scope under the policy (a smaller one under the contract for pr)
+    model = ParSyncModel(
+        get_preset(opts.preset).config_for(opts.policy), opts.variant, policy=opts.policy
+    )
 
     from parsync.progress import known_states, search_text
 
-    total = known_states(model.config.describe()) if opts.variant is None else None
+    total = None
+    if opts.variant is None:
+        total = known_states(model.config.describe(), policy=opts.policy)
 
     def cb(p: Progress) -> None:
         tick(search_text(p.states, p.transitions, p.depth, p.queue, p.seconds, total))
@@ -425,6 +437,26 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
             {"obligations": 0, "proved": 0, "properties": 0},
             "interrupted during the tie to model/protocol.py; nothing is proved",
         )
+    if tie.ok and opts.preset == "nightly" and opts.variant is None:
+        # the nightly profile also ties the larger scopes (tie.nightly_scopes: minutes)
+        from parsync.proofs.tie import TieResult, nightly_scopes, run_tie
+
+        tick("tie to model/protocol.py: the nightly scopes")
+        try:
+            more = run_tie(
+                nightly_scopes(),
+                progress=lambda label: tick(f"tie to model/protocol.py: {label}"),
+                stop_first=True,
+            )
+        except KeyboardInterrupt:
+            return StageResult(
+                "prove",
+                INTERRUPTED,
+                time.perf_counter() - t0,
+                {"obligations": 0, "proved": 0, "properties": 0},
+                "interrupted during the tie to model/protocol.py; nothing is proved",
+            )
+        tie = TieResult([*tie.scopes, *more.scopes], tie.seconds + more.seconds, tie.sources)
     tie_case = Case("Tie to model/protocol.py", tie.seconds)
     if not tie.ok:
         fails = tie.failures()
@@ -441,7 +473,7 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
             [tie_case],
             to_json([], None, tie=tie),
         )
-    pr = Prover(opts.variant)
+    pr = Prover(opts.variant, policy=opts.policy)
     results: list[PropertyResult] = []
     cases: list[Case] = [tie_case]
     stopped = False
@@ -847,7 +879,9 @@ def recorded_stage(stage: str, opts: GateOptions) -> tuple[StageResult | None, s
     if stage == "check":
         from parsync.model.presets import get_preset
 
-        lk = records.lookup_check(opts.preset, get_preset(opts.preset).config.describe())
+        lk = records.lookup_check(
+            opts.preset, get_preset(opts.preset).config_for(opts.policy).describe(), opts.policy
+        )
         if lk.entry is None:
             return None, f"run: {lk.reason}"
         e = lk.entry
@@ -873,7 +907,7 @@ def recorded_stage(stage: str, opts: GateOptions) -> tuple[StageResult | None, s
         ]
         what = f"{scope}: {e['states']:,} states, {e['transitions']:,} transitions"
     elif stage == "prove":
-        lk = records.lookup_proofs()
+        lk = records.lookup_proofs(opts.policy)
         if lk.entry is None:
             return None, f"run: {lk.reason}"
         e = lk.entry

@@ -107,8 +107,11 @@ def count_text(done: int, total: int | None, unit: str, seconds: float, detail: 
     return f"{done:,}{of} {unit}{pct}{more}, {_clock(seconds)} elapsed, {_rss()}"
 
 
-def known_states(config_describe: str, *, liveness: bool = False) -> int | None:
-    """The distinct-state count ``spec/manifest.json`` records for this scope, if any.
+def known_states(
+    config_describe: str, *, liveness: bool = False, policy: str = "reference"
+) -> int | None:
+    """The distinct-state count ``spec/manifest.json`` records for this scope, if any
+    (under ``policy``: the ``contract`` table records the contract's counts).
 
     Only meaningful for the design (no variant) with symmetry on for a safety
     search (as the manifest records); the caller decides when it applies.
@@ -119,7 +122,8 @@ def known_states(config_describe: str, *, liveness: bool = False) -> int | None:
         doc = json.loads(Path(DEFAULT_PATH).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    section = doc.get("liveness" if liveness else "presets", {})
+    table = "contract" if policy == "contract" and not liveness else "presets"
+    section = doc.get("liveness" if liveness else table, {})
     if not isinstance(section, dict):
         return None
     for entry in section.values():

@@ -91,9 +91,10 @@ def _miss(reason: str, source: str, h: str = "") -> Lookup:
     return Lookup(None, h, source, reason)
 
 
-def lookup_check(preset: str, config: str) -> Lookup:
-    """The manifest's entry for ``preset`` if its spec hash and config are current."""
-    return _manifest_lookup("presets", preset, config)
+def lookup_check(preset: str, config: str, policy: str = "reference") -> Lookup:
+    """The manifest's entry for ``preset`` under ``policy`` (the ``presets`` table for
+    the reference, ``contract`` for the contract) if its spec hash and config are current."""
+    return _manifest_lookup("contract" if policy == "contract" else "presets", preset, config)
 
 
 def lookup_liveness(scope: str, config: str) -> Lookup:
@@ -115,7 +116,9 @@ def _manifest_lookup(table: str, name: str, config: str) -> Lookup:
             recorded,
         )
     e = doc.get(table, {}).get(name)
-    what = "liveness scope" if table == "liveness" else "preset"
+    what = {"liveness": "liveness scope", "contract": "contract scope of preset"}.get(
+        table, "preset"
+    )
     if not isinstance(e, dict) or "verdict" not in e:
         return _miss(f"the manifest records no result for {what} {name!r}", src, recorded)
     if e.get("config") != config:
@@ -125,8 +128,9 @@ def _manifest_lookup(table: str, name: str, config: str) -> Lookup:
     return Lookup(e, recorded, src)
 
 
-def lookup_proofs() -> Lookup:
-    """The proof summary if its sources hash is current and every obligation was proved."""
+def lookup_proofs(policy: str = "reference") -> Lookup:
+    """The proof summary if its sources hash is current and every obligation was proved
+    (``policy="contract"``: the summary's ``contract`` section, the same sources hash)."""
     src = "parsync/records/proofs.json"
     doc = _load(RECORDS / "proofs.json")
     if doc is None or doc.get("format") != PROOF_SUMMARY_FORMAT:
@@ -139,6 +143,10 @@ def lookup_proofs() -> Lookup:
             src,
             recorded,
         )
+    if policy == "contract":
+        doc = doc.get("contract")
+        if not isinstance(doc, dict):
+            return _miss(f"the proof summary records no contract proofs ({src})", src, recorded)
     if doc.get("verdict") != "proved":
         return _miss(f"the recorded verdict is {doc.get('verdict')} (re-run for the evidence)", src)
     return Lookup(doc, recorded, src)

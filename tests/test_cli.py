@@ -25,9 +25,10 @@ from parsync.model.config import config_from_dict
 from parsync.model.presets import PRESETS, get_preset
 from parsync.model.properties import PROPERTIES, WITNESSES
 from parsync.model.state import State
-from parsync.model.variants import REFERENCE_VARIANTS, VARIANT_NAMES, get_variant
+from parsync.model.variants import ALL_VARIANTS, REFERENCE_VARIANTS, VARIANT_NAMES, get_variant
 
 REFERENCE_NAMES = [v.name for v in REFERENCE_VARIANTS]
+ALL_NAMES = [v.name for v in ALL_VARIANTS]  # the contract's (the default policy's)
 
 ROOT = Path(__file__).resolve().parent.parent
 WIDE = {"COLUMNS": "200"}  # rich wraps at the terminal width; keep lines whole
@@ -118,14 +119,17 @@ def test_check_default_passes(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_variants(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "check", "--list-variants")
     assert code == EXIT_OK
-    assert out == "".join(f"{n}\n" for n in REFERENCE_NAMES)
+    assert out == "".join(f"{n}\n" for n in ALL_NAMES)  # the contract's, by default
     assert err == ""
+    code, out, err = run(capsys, "check", "--list-variants", "--policy", "reference")
+    assert code == EXIT_OK
+    assert out == "".join(f"{n}\n" for n in REFERENCE_NAMES)
 
 
 def test_list_variants_subprocess() -> None:
     p = run_proc("check", "--list-variants")
     assert p.returncode == EXIT_OK, p.stderr
-    assert p.stdout.splitlines() == REFERENCE_NAMES
+    assert p.stdout.splitlines() == ALL_NAMES
 
 
 def test_list_presets(capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,6 +138,9 @@ def test_list_presets(capsys: pytest.CaptureFixture[str]) -> None:
     for name, preset in PRESETS.items():
         assert f"{name}: {preset.summary}" in out
         assert preset.config.describe() in out
+        if preset.contract is not None:  # the smaller scope exhaustive search takes there
+            assert f"under the contract: {preset.contract.describe()}" in out
+            assert preset.contract_note in out
 
 
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -323,7 +330,7 @@ def test_console_script_is_installed() -> None:
         [exe, "check", "--list-variants"], capture_output=True, text=True, timeout=60
     )
     assert p.returncode == EXIT_OK, p.stderr
-    assert p.stdout.splitlines() == REFERENCE_NAMES
+    assert p.stdout.splitlines() == ALL_NAMES
 
 
 def test_unwritable_trace_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

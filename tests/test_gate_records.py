@@ -47,6 +47,15 @@ def _write_records(
                 "depth": 36,
             }
         },
+        "contract": {  # what the gate reports by default (--policy contract)
+            "pr": {
+                "config": get_preset("pr").config_for("contract").describe(),
+                "verdict": "pass",
+                "states": 54_321,
+                "transitions": 98_760,
+                "depth": 30,
+            }
+        },
         "liveness": {
             scope: {
                 "config": cfg.describe(),
@@ -64,6 +73,13 @@ def _write_records(
         "proved": 7,
         "properties": {"TypeOK": {}, "PS-1": {}},
         "nonvacuous": {"actions": 3, "witnessed": 3},
+        "contract": {
+            "verdict": "proved",
+            "obligations": 9,
+            "proved": 9,
+            "properties": {"TypeOK": {}, "PS-1": {}},
+            "nonvacuous": {"actions": 4, "witnessed": 4},
+        },
     }
     (d / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (d / "proofs.json").write_text(json.dumps(proofs), encoding="utf-8")
@@ -102,13 +118,15 @@ def test_matching_hashes_serve_the_record(
     check, live, prove = g.stages
     h = records.current_spec_hash()
     assert h is not None
+    # the contract by default: its records (the manifest's contract table, the proof
+    # summary's contract section)
     assert check.summary == (
-        "recorded: pass (12,345 states, 67,890 transitions) for sources "
+        "recorded: pass (54,321 states, 98,760 transitions) for sources "
         f"{h.removeprefix('sha256:')[:12]}"
     )
-    assert check.counts == {"states": 12_345, "transitions": 67_890, "depth": 36}
+    assert check.counts == {"states": 54_321, "transitions": 98_760, "depth": 30}
     assert live.summary.startswith("recorded: pass (small: 4,321 states")
-    assert prove.summary.startswith("recorded: pass (7/7 obligations proved")
+    assert prove.summary.startswith("recorded: pass (9/9 obligations proved")
     assert all(s.recorded is not None and s.seconds == 0.0 for s in g.stages)
     # every report says recorded, not run
     js = g.to_json()
@@ -125,6 +143,35 @@ def test_matching_hashes_serve_the_record(
     assert "| check | ✅ pass (recorded) | recorded |" in md
     assert "recorded, not run: check (`parsync/records/manifest.json`" in md
     assert "`--recheck` runs them" in md
+
+
+def test_the_reference_policy_serves_the_reference_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ran: list[str]
+) -> None:
+    _write_records(tmp_path / "rec")
+    _use(monkeypatch, tmp_path / "rec")
+    g = run_gate(GateOptions(preset="pr", policy="reference"))
+    assert ran == []
+    check, _live, prove = g.stages
+    assert check.counts == {"states": 12_345, "transitions": 67_890, "depth": 36}
+    assert prove.summary.startswith("recorded: pass (7/7 obligations proved")
+
+
+def test_no_contract_record_reruns_the_contract_stages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ran: list[str]
+) -> None:
+    m = _write_records(tmp_path / "rec")
+    del m["contract"]
+    (tmp_path / "rec" / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    doc = json.loads((tmp_path / "rec" / "proofs.json").read_text(encoding="utf-8"))
+    del doc["contract"]
+    (tmp_path / "rec" / "proofs.json").write_text(json.dumps(doc), encoding="utf-8")
+    _use(monkeypatch, tmp_path / "rec")
+    g = run_gate(GateOptions(preset="pr"))
+    assert ran == ["check", "prove"]
+    check, _live, prove = g.stages
+    assert "records no result for contract scope of preset 'pr'" in check.note
+    assert "records no contract proofs" in prove.note
 
 
 def test_a_doctored_spec_hash_reruns_check_and_liveness(
@@ -186,7 +233,7 @@ def test_a_recorded_failure_is_rerun_for_its_evidence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ran: list[str]
 ) -> None:
     m = _write_records(tmp_path / "rec")
-    m["presets"]["pr"]["verdict"] = "violation"
+    m["contract"]["pr"]["verdict"] = "violation"
     (tmp_path / "rec" / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     _use(monkeypatch, tmp_path / "rec")
     run_gate(GateOptions(preset="pr"))

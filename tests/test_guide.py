@@ -70,36 +70,61 @@ def manifest() -> dict[str, Any]:
     return doc
 
 
+def _policy(cmd: str) -> str:
+    """The policy a quoted command runs: the contract unless it says otherwise."""
+    return "reference" if "--policy reference" in cmd else "contract"
+
+
 @cache
-def proofs() -> dict[str, Any]:
-    """From docs/proofs.md: per goal (outcome, proved, total), non-vacuity rows, totals."""
+def proofs(policy: str = "contract") -> dict[str, Any]:
+    """From docs/proofs.md: per goal (proved, total), non-vacuity, totals, of ``policy``
+    (the reference's tables come first; the contract's are in "The contract policy")."""
     md = (ROOT / "docs" / "proofs.md").read_text()
-    rows = {
-        m.group(1): (_num(m.group(2)), _num(m.group(3)))
-        for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| \w+ \| [^|]+ \| (\d+)/(\d+) \|", md, re.M)
-    }
-    nonvac = len(re.findall(r"^\| [^|]+ \| satisfied \|", md, re.M))
-    v = re.search(r"- Verdict: \*\*\w+\*\*: (\d+) of (\d+) obligations proved", md)
+    ref, sep, con = md.partition("\n## The contract policy\n")
+    assert sep, "docs/proofs.md lost its contract section"
     tools = re.search(r"- Z3 ([\d.]+), Python ([\d.]+)", md)
-    assert v and tools, "docs/proofs.md lost its header lines"
+    assert tools, "docs/proofs.md lost its header lines"
+    if policy == "reference":
+        rows = {
+            m.group(1): (_num(m.group(2)), _num(m.group(3)))
+            for m in re.finditer(
+                r"^\| (PS-\d+|TypeOK) \| \w+ \| [^|]+ \| (\d+)/(\d+) \|", ref, re.M
+            )
+        }
+        nonvac = len(re.findall(r"^\| [^|]+ \| satisfied \|", ref, re.M))
+    else:
+        rows = {
+            m.group(1): (_num(m.group(2)), _num(m.group(3)))
+            for m in re.finditer(r"^\| (PS-\d+|TypeOK) \| [^|]+ \| (\d+)/(\d+) \|", con, re.M)
+        }
+        nv = re.search(r"Non-vacuity on the contract: (\d+) of (\d+) actions", con)
+        assert nv, "docs/proofs.md lost the contract's non-vacuity line"
+        nonvac = _num(nv.group(1))
+    total = sum(t for _, t in rows.values()) + nonvac
+    proved = sum(p for p, _ in rows.values()) + nonvac
+    if policy == "reference":  # the header states the reference's totals: they must agree
+        v = re.search(r"- Verdict: \*\*\w+\*\*: (\d+) of (\d+) obligations proved", md)
+        assert v and (_num(v.group(1)), _num(v.group(2))) == (proved, total), v
     return {
         "rows": rows,
         "nonvacuous": nonvac,
-        "proved": _num(v.group(1)),
-        "total": _num(v.group(2)),
+        "proved": proved,
+        "total": total,
         "z3": tools.group(1),
         "python": tools.group(2),
     }
 
 
 @cache
-def check_run(preset: str, variant: str | None = None) -> dict[str, Any]:
-    """A real exhaustive check (fast scopes only): counts, coverage, counterexample length."""
+def check_run(preset: str, variant: str | None, policy: str) -> dict[str, Any]:
+    """A real exhaustive check (fast scopes only: a variant's shortest counterexample):
+    counts, coverage, counterexample length."""
     from parsync.engines.checker import Checker
     from parsync.model.presets import get_preset
     from parsync.model.protocol import ParSyncModel
 
-    r = Checker(ParSyncModel(get_preset(preset).config, variant), symmetry=True).run()
+    cfg = get_preset(preset).config_for(policy)
+    r = Checker(ParSyncModel(cfg, variant, policy=policy), symmetry=True).run()
     return {
         "states": r.states,
         "transitions": r.transitions,
@@ -110,11 +135,11 @@ def check_run(preset: str, variant: str | None = None) -> dict[str, Any]:
 
 
 @cache
-def proof_run(variant: str, pid: str) -> tuple[int, int]:
+def proof_run(variant: str, pid: str, policy: str) -> tuple[int, int]:
     """(proved, total) obligations of one property of a variant: a real Z3 run (seconds)."""
     from parsync.proofs.proofs import PROVED, Prover
 
-    r = Prover(variant).prove(pid)
+    r = Prover(variant, policy=policy).prove(pid)
     return sum(1 for o in r.obligations if o.outcome == PROVED), len(r.obligations)
 
 
@@ -163,26 +188,33 @@ def _counts(regex: str, body: str) -> list[re.Match[str]]:
     return list(re.finditer(regex, body, re.M))
 
 
+def _recorded(preset: str, policy: str) -> dict[str, Any]:
+    """The manifest's entry for the design's scope of ``preset`` under ``policy``."""
+    entry: dict[str, Any] = manifest()["contract" if policy == "contract" else "presets"][preset]
+    return entry
+
+
 def check_counts(cmd: str, body: str) -> list[Found]:
     out: list[Found] = []
     preset = "pr" if "--preset pr" in cmd else "small"
+    policy = _policy(cmd)
     variant = re.search(r"--variant (\S+)", cmd)
     for m in _counts(r"^(PASS|VIOLATION)\s+([\d,]+) distinct states, ([\d,]+) transitions, "
                      r"depth (\d+)", body):  # fmt: skip
         if variant is None:
-            real = manifest()["presets"][preset]
+            real = _recorded(preset, policy)
         else:
-            real = check_run(preset, variant.group(1))
+            real = check_run(preset, variant.group(1), policy)
         for i, k in ((2, "states"), (3, "transitions"), (4, "depth")):
             out.append((f"{cmd}: {k}", _num(m.group(i)), real[k]))
     for m in _counts(r"violated after (\d+) steps", body):
         assert variant is not None
-        out.append(
-            (f"{cmd}: steps", _num(m.group(1)), check_run(preset, variant.group(1))["steps"])
-        )
+        steps = check_run(preset, variant.group(1), policy)["steps"]
+        out.append((f"{cmd}: steps", _num(m.group(1)), steps))
     cov = re.search(r"coverage \(transitions per action\): (.*?)(?:\n```|\Z)", body, re.S)
-    if cov:
-        real = check_run(preset)["coverage"]
+    if cov:  # the design's coverage is recorded with its counts
+        assert variant is None, cmd
+        real = _recorded(preset, policy)["coverage"]
         for name, n in re.findall(r"(\w+)=([\d,]+)", cov.group(1)):
             out.append((f"{cmd}: coverage {name}", _num(n), real.get(name)))
     return out
@@ -201,14 +233,14 @@ def scope_lines(cmd: str, body: str) -> list[Found]:
         return out
     preset = "pr" if "--preset pr" in cmd else "small"
     if "W=" in flat:
-        real = PRESETS[preset].config.describe()
+        real = PRESETS[preset].config_for(_policy(cmd)).describe()
         out.append((f"{cmd}: scope", real if real in flat else flat[:160], real))
     return out
 
 
 def replay_counts(cmd: str, body: str) -> list[Found]:
     """The replay of the no-epoch-fencing counterexample saved in the block before."""
-    real = check_run("small", "no-epoch-fencing")["steps"]
+    real = check_run("small", "no-epoch-fencing", "contract")["steps"]
     out: list[Found] = []
     for m in _counts(r'replayed (\d+) steps|"steps": (\d+)', body):
         out.append((f"{cmd}: steps", _num(m.group(1) or m.group(2)), real))
@@ -218,14 +250,15 @@ def replay_counts(cmd: str, body: str) -> list[Found]:
 def manifest_counts(cmd: str, body: str) -> list[Found]:
     out: list[Found] = []
     rx = (
-        r"^(\w+): (\w+), ([\d,]+) distinct states, ([\d,]+) transitions, depth (\d+), "
-        r"symmetry group (\d+)"
+        r"^([\w-]+)( \(contract\))?: (\w+), ([\d,]+) distinct states, ([\d,]+) transitions, "
+        r"depth (\d+), symmetry group (\d+)"
     )
     for m in _counts(rx, body):
-        e = manifest()["presets"][m.group(1)]
-        out.append((f"manifest {m.group(1)}: verdict", m.group(2), e["verdict"]))
-        for i, k in ((3, "states"), (4, "transitions"), (5, "depth"), (6, "symmetry_group")):
-            out.append((f"manifest {m.group(1)}: {k}", _num(m.group(i)), e[k]))
+        e = manifest()["contract" if m.group(2) else "presets"][m.group(1)]
+        name = m.group(1) + (m.group(2) or "")
+        out.append((f"manifest {name}: verdict", m.group(3), e["verdict"]))
+        for i, k in ((4, "states"), (5, "transitions"), (6, "depth"), (7, "symmetry_group")):
+            out.append((f"manifest {name}: {k}", _num(m.group(i)), e[k]))
     for m in _counts(r"^tlc (\w+): (\w+), ([\d,]+) distinct states", body):
         e = manifest()["tlc"][m.group(1)]
         out.append((f"manifest tlc {m.group(1)}: verdict", m.group(2), e["verdict"]))
@@ -248,12 +281,13 @@ def liveness_counts(cmd: str, body: str) -> list[Found]:
 
 def prove_counts(cmd: str, body: str) -> list[Found]:
     out: list[Found] = []
-    p = proofs()
+    policy = _policy(cmd)
+    p = proofs(policy)
     variant = re.search(r"--variant (\S+)", cmd)
     for m in _counts(r"^(TypeOK|PS-\d+)\s+(proved|FAILED)\s+(\d+)/(\d+) obligations", body):
         pid = m.group(1)
         if variant is not None and pid != "TypeOK":
-            real: tuple[int, int] = proof_run(variant.group(1), pid)
+            real: tuple[int, int] = proof_run(variant.group(1), pid, policy)
         else:
             real = p["rows"][pid]
         out.append((f"{cmd}: {pid}", (_num(m.group(3)), _num(m.group(4))), real))
@@ -273,7 +307,7 @@ def gate_counts(cmd: str, body: str) -> list[Found]:
         r"check\s+│ pass\s+│[^│]*│ ([\d,]+) states, ([\d,]+) transitions, (\d+) depth", body
     )
     if m:
-        e = manifest()["presets"]["pr"]
+        e = _recorded("pr", _policy(cmd))
         for i, k in ((1, "states"), (2, "transitions"), (3, "depth")):
             out.append((f"gate check: {k}", _num(m.group(i)), e[k]))
     m = re.search(r"liveness\s+│ pass\s+│[^│]*│ ([\d,]+) states, ([\d,]+) transitions", body)
@@ -285,7 +319,7 @@ def gate_counts(cmd: str, body: str) -> list[Found]:
         r"prove\s+│ pass\s+│[^│]*│ (\d+) obligations, (\d+) proved, (\d+) properties", body
     )
     if m:
-        p = proofs()
+        p = proofs(_policy(cmd))
         real = (p["total"], p["proved"], len(p["rows"]))
         got = (_num(m.group(1)), _num(m.group(2)), _num(m.group(3)))
         out.append(("gate prove: counts", got, real))

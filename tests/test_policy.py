@@ -312,9 +312,19 @@ CONTRACT_SMALL = (1_190_859, 3_476_008, 32)  # states, transitions, depth
 def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
     from pathlib import Path
 
-    r = Checker(ParSyncModel(PRESETS["small"].config, policy="contract")).run()
+    r = Checker(ParSyncModel(PRESETS["small"].config, policy="contract"), symmetry=True).run()
     assert r.verdict == "pass", (r.verdict, r.unfired, r.witnesses)
     assert (r.states, r.transitions, r.depth) == CONTRACT_SMALL
+    # the manifest's record of the default run (`parsync check`: the contract on small)
+    # is this run: spec/manifest.json's contract table, counts and coverage
+    import json
+
+    manifest = json.loads(
+        (Path(__file__).parent.parent / "spec" / "manifest.json").read_text(encoding="utf-8")
+    )
+    e = manifest["contract"]["small"]
+    assert (e["states"], e["transitions"], e["depth"]) == CONTRACT_SMALL
+    assert e["coverage"] == dict(r.coverage)
     doc = (Path(__file__).parent.parent / "docs" / "contract.md").read_text(encoding="utf-8")
     states, transitions, depth = CONTRACT_SMALL
     assert (

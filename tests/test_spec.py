@@ -233,9 +233,24 @@ def test_manifest_records_every_preset(manifest: dict[str, Any]) -> None:
     assert {"small", "pr"} <= set(mf.recorded(manifest))
 
 
-def _recompute(manifest: dict[str, Any], name: str) -> None:
-    fresh = mf.run_preset(name, max_seconds=None)
-    diffs = mf.compare_entry(name, manifest["presets"].get(name), fresh)
+def test_manifest_records_the_contract_scopes(manifest: dict[str, Any]) -> None:
+    """The contract's counts: each of CONTRACT_PRESETS under its contract scope."""
+    assert list(manifest["contract"]) == list(mf.CONTRACT_PRESETS)
+    for name, e in manifest["contract"].items():
+        assert e["config"] == PRESETS[name].config_for("contract").describe(), name
+        assert "omitted" not in e, f"{name} (contract): {e.get('omitted')}"
+        assert set(mf.COMPARED_FIELDS) <= set(e), name
+    # the contract has every behaviour of the reference: never fewer states on one scope
+    for name, e in manifest["contract"].items():
+        ref = manifest["presets"][name]
+        if PRESETS[name].contract is None and "states" in ref:
+            assert e["states"] >= ref["states"], name
+
+
+def _recompute(manifest: dict[str, Any], name: str, policy: str = "reference") -> None:
+    fresh = mf.run_preset(name, max_seconds=None, policy=policy)
+    table = "contract" if policy == "contract" else "presets"
+    diffs = mf.compare_entry(name, manifest[table].get(name), fresh)
     assert not diffs, (
         "spec/manifest.json does not match the model:\n  "
         + "\n  ".join(diffs)
@@ -250,6 +265,12 @@ def test_small_counts_match_the_manifest(manifest: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_pr_counts_match_the_manifest(manifest: dict[str, Any]) -> None:
     _recompute(manifest, "pr")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["small", "pr"])
+def test_contract_counts_match_the_manifest(manifest: dict[str, Any], name: str) -> None:
+    _recompute(manifest, name, "contract")
 
 
 def test_manifest_compare_reports_differences() -> None:

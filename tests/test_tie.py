@@ -218,6 +218,43 @@ def test_the_gate_prove_stage_fails_on_a_drifted_protocol() -> None:
     assert [c.name for c in st.cases] == ["Tie to model/protocol.py"]
 
 
+def test_the_nightly_gate_also_ties_the_larger_scopes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gate --preset nightly`` ties ``nightly_scopes`` after the quick ones (replaced
+    here by one quick scope, so the test takes seconds), and a difference found there
+    fails the stage before any proof, naming the scope."""
+    from parsync.gate import FAILED, GateOptions, run_gate
+    from parsync.proofs import tie as tie_mod
+
+    assert [t.label for t in tie_mod.nightly_scopes()] == [
+        "capacity/reference",
+        "three-partitions/reference",
+        "three-partitions/contract",
+    ]
+    extra = [dataclasses.replace(_scope("p3-gang/reference"), name="extra")]
+    monkeypatch.setattr(tie_mod, "nightly_scopes", lambda: extra)
+    skip = ("check", "liveness", "conformance", "traces")
+    quick = tie_mod.tie_for(None)
+    g = run_gate(GateOptions(preset="nightly", skip=skip, recheck=True, budgets={"prove": 1e-3}))
+    (st,) = g.stages
+    assert st.counts["tie_transitions"] > quick.transitions, st.counts
+    pr = run_gate(GateOptions(preset="pr", skip=skip, recheck=True, budgets={"prove": 1e-3}))
+    assert pr.stages[0].counts["tie_transitions"] == quick.transitions  # pr: the quick tie only
+
+    real = tie_mod.run_tie
+
+    def differs_on_extra(scopes: list[TieScope], **kw: object) -> object:
+        res = real(scopes, **kw)  # type: ignore[arg-type]
+        if scopes is extra:  # the nightly scopes: report a difference there
+            res.scopes[0].problems.append("[extra/reference] Commit(m): doctored difference")
+        return res
+
+    monkeypatch.setattr(tie_mod, "run_tie", differs_on_extra)
+    bad = run_gate(GateOptions(preset="nightly", skip=skip, recheck=True))
+    (st,) = bad.stages
+    assert st.verdict == FAILED and "nothing is proved" in st.summary, st.summary
+    assert "[extra/reference] Commit(m)" in st.headline, st.headline
+
+
 def test_a_variant_is_tied_with_its_switch_on_both_sides() -> None:
     ts = dataclasses.replace(_scope("p3-gang/reference"), variant="rotation-skips-partition")
     r = check_scope(ts)

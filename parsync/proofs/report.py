@@ -355,8 +355,9 @@ def _contract_section(
     L = [
         "## The contract policy",
         "",
-        "The results above are about the reference policy. `parsync prove --policy contract`",
-        'proves the same goals on the contract\'s encoding (`Encoding(policy="contract")`):',
+        "The results above are about the reference policy (`parsync prove --policy",
+        "reference`). `parsync prove`, whose default policy is the contract, proves the same",
+        'goals on the contract\'s encoding (`Encoding(policy="contract")`):',
         "every behaviour ADR-0031 allows (docs/contract.md), so a property proved here holds",
         "for every scheduling policy. Its extra state: the need in hand (`hd`; pending is a",
         "set, the rest in the fixed order), the ghost `sent`, the parked needs' counters",
