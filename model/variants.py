@@ -126,10 +126,12 @@ CONTRACT_VARIANTS: tuple[Variant, ...] = (
     ),
 )
 # Capacity mistakes: reachable only where a need's size differs from 1 or a bucket
-# holds more than one claim (the ``capacity`` preset). Both policies have them. The
-# Z3 encoding has a switch for room-as-used-below-cap (``parsync prove`` and ``bmc``
-# take it); not for used-counts-claims: the parametric encoding tracks ``used`` as a
-# counter, and a count of claims over an unbounded sort of needs is no term of it.
+# holds more than one claim (the ``capacity`` preset). Both policies have them, and so
+# does the Z3 encoding (``parsync prove`` and ``bmc`` take both): room-as-used-below-cap
+# is a switch in the fit test; for used-counts-claims, whose count of claims over an
+# unbounded sort of needs is no first-order term, the encoding tracks the count as a
+# state variable of that variant only (``nclaims``, changed with the claims as ``used``
+# is), and its reads report it.
 CAPACITY_VARIANTS: tuple[Variant, ...] = (
     Variant(
         "room-as-used-below-cap",
