@@ -90,8 +90,8 @@ BUGS: tuple[EncodingBug, ...] = (
         "read-reports-used",
         "a read puts used into the view, not the claim counter",
         _read_reports_used,
-        # the first read after a size-2 commit that reaches the bucket: a Fenced reply's
-        # full re-read after the failover (sizes-2 has one cycle per worker)
+        # the first read of the bucket after the size-2 commit: the other worker's forced
+        # re-read on a Conflict (sizes-2 has one cycle per worker)
         "HandleReply",
     ),
 )
