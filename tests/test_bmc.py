@@ -1,7 +1,8 @@
 """Bounded model checking (parsync/proofs/bmc.py) agrees with the BFS checker.
 
-For every known-bad variant on the ``pr`` scope, BMC's first violation is at
-the depth of the BFS's shortest counterexample, the property the BFS reports
+For every known-bad variant of the reference policy on the ``pr`` scope (the
+capacity mistakes on ``capacity``, where they are reachable), BMC's first
+violation is at the depth of the BFS's shortest counterexample, the property the BFS reports
 is violable at that depth, and the BMC trace replays in the Python model and
 violates it there. On the design, BMC finds nothing up to depth 12 (the
 issue's benchmark bound; bench/bench_bmc.py measures it).
@@ -20,7 +21,7 @@ from parsync.cli import main
 from parsync.engines.checker import Checker
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
-from parsync.model.variants import GROUND_TRUTH_VARIANTS, VARIANTS, Variant
+from parsync.model.variants import CAPACITY_VARIANTS, GROUND_TRUTH_VARIANTS, VARIANTS, Variant
 from parsync.proofs.bmc import BOUNDS, IDLE_START, Bmc, independence, never_enabled
 from parsync.proofs.witness import witness_config
 
@@ -29,22 +30,29 @@ SLOW: set[str] = set()
 DESIGN_DEPTH = 12
 
 
+#: the scope each variant is compared on: the capacity mistakes need sizes 2 and
+#: capacities 2-3 (the ``capacity`` preset: eligible subsets, a partition map); with
+#: unit sizes and capacities (``pr``) each is the correct rule
+CAPACITY = {v.name for v in CAPACITY_VARIANTS}
+
+
 def _params() -> list[object]:
     return [
         pytest.param(v, id=v.name, marks=[pytest.mark.slow] if v.name in SLOW else [])
-        for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS)
+        for v in (*VARIANTS, *CAPACITY_VARIANTS, *GROUND_TRUTH_VARIANTS)
     ]
 
 
 @pytest.mark.parametrize("v", _params())
 def test_bmc_agrees_with_bfs_on_variant(v: Variant) -> None:
-    model = ParSyncModel(PR, v.name)
+    cfg = get_preset("capacity").config if v.name in CAPACITY else PR
+    model = ParSyncModel(cfg, v.name)
     bfs = Checker(model).run()
     assert bfs.violation is not None
     depth = len(bfs.violation.trace.actions)
     assert v.breaks in bfs.violation.property_ids
 
-    res = Bmc(ParSyncModel(PR, v.name), depth).run(also=(v.breaks,))
+    res = Bmc(ParSyncModel(cfg, v.name), depth).run(also=(v.breaks,))
     assert res.unknown == "" and res.problem == "", (res.unknown, res.problem)
     assert res.depth == depth, f"BMC's shortest violation is {res.depth} steps, BFS's {depth}"
     assert v.breaks in res.properties
@@ -52,17 +60,25 @@ def test_bmc_agrees_with_bfs_on_variant(v: Variant) -> None:
     assert len(res.actions) == depth
 
 
-def test_bmc_agrees_with_bfs_on_the_capacity_mistake() -> None:
-    """room-as-used-below-cap on the capacity preset (sizes 2, capacities 2-3, eligible
-    subsets, a partition map): the same shortest depth as BFS, replayed in Python."""
-    cfg = get_preset("capacity").config
-    bfs = Checker(ParSyncModel(cfg, "room-as-used-below-cap")).run()
-    assert bfs.violation is not None
-    depth = len(bfs.violation.trace.actions)
-    res = Bmc(ParSyncModel(cfg, "room-as-used-below-cap"), depth).run(also=("PS-1",))
-    assert res.unknown == "" and res.problem == "", (res.unknown, res.problem)
-    assert res.depth == depth and "PS-1" in res.properties
-    assert res.replayed and res.python_violations
+def test_every_reference_variant_is_compared() -> None:
+    from parsync.model.variants import REFERENCE_VARIANTS
+    from parsync.proofs.encoding import ENCODED_VARIANTS
+
+    names = {p.values[0].name for p in _params()}  # type: ignore[attr-defined]
+    assert names == {v.name for v in REFERENCE_VARIANTS} == set(ENCODED_VARIANTS)
+    assert "used-counts-claims" in names and "used-counts-claims" not in SLOW
+
+
+def test_cli_bmc_compare_bfs_on_the_claim_count_mistake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """used-counts-claims on capacity: BMC finds PS-1 at BFS's depth (7), and says so."""
+    argv = ["bmc", "--preset", "capacity", "--variant", "used-counts-claims", "--depth", "7"]
+    assert main([*argv, "--compare-bfs", "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "VIOLATION of PS-1 at depth 7" in out and "replayed in the model: yes" in out
+    assert "BFS: PS-1 violated at depth 7" in out
+    assert "BMC and BFS agree to depth 7" in out and "disagree" not in out
 
 
 def test_bmc_finds_nothing_on_the_design() -> None:

@@ -15,7 +15,7 @@ from parsync.engines.checker import Checker
 from parsync.model.presets import get_preset
 from parsync.model.properties import SAFETY_IDS
 from parsync.model.protocol import ParSyncModel
-from parsync.model.variants import GROUND_TRUTH_VARIANTS, VARIANTS
+from parsync.model.variants import CAPACITY_VARIANTS, GROUND_TRUTH_VARIANTS, VARIANTS
 from parsync.proofs.differential import DiffStats, check_state, random_walks
 from parsync.proofs.encoding import PROP_ACTIONS, Encoding
 from parsync.proofs.logic import ParamUniverse
@@ -119,9 +119,9 @@ def test_an_inconsistent_lemma_is_caught_by_the_nonvacuity_check(
 def test_every_variant_has_a_switch_in_the_encoding() -> None:
     from parsync.proofs.encoding import ENCODED_VARIANTS
 
-    assert {v.name for v in (*VARIANTS, *GROUND_TRUTH_VARIANTS)} | {
-        "room-as-used-below-cap"
-    } == set(ENCODED_VARIANTS)
+    assert {v.name for v in (*VARIANTS, *CAPACITY_VARIANTS, *GROUND_TRUTH_VARIANTS)} == set(
+        ENCODED_VARIANTS
+    )
     with pytest.raises(KeyError):
         Encoding(ParamUniverse("k"), "no-such-variant")
 
@@ -177,18 +177,52 @@ def test_capacity_mistake_fails_the_proof_with_a_replayed_cti() -> None:
         assert max(n.size for n in o.cti.config.needs) >= 2, o.message()
 
 
-@pytest.mark.parametrize(
-    ("cmd", "variant"),
-    [
-        ("prove", "used-counts-claims"),
-        ("bmc", "used-counts-claims"),
-    ],
-)
-def test_a_variant_outside_the_encoding_is_a_usage_error(
-    cmd: str, variant: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from parsync.cli import main
+@pytest.mark.parametrize("policy", ["reference", "contract"])
+@isolated
+def test_claim_count_mistake_fails_the_proof_with_a_replayed_cti(policy: str) -> None:
+    """used-counts-claims, for every size: a read that reports the claim counter breaks
+    ViewCurrentIsExact (a current view entry no longer holds the broker's used), in a
+    step the Python model also takes, and only with a need larger than one unit."""
+    r = Prover("used-counts-claims", timeout_s=10, first_attempt_s=1, policy=policy).prove("PS-1")
+    assert not r.proved
+    ctis = [o for o in r.failures if o.outcome == CTI]
+    assert ctis, [o.message() for o in r.failures]
+    for o in ctis:
+        assert o.pid == "PS-1" and o.message().startswith("PS-1: "), o.message()
+        c = o.cti
+        assert c is not None and c.decode_error == "", o.message()
+        assert c.config is not None and c.pre is not None and c.post is not None
+        assert c.replay == "agrees", o.message()
+        # the decoded counterexample has a need larger than one unit: the mistake needs it
+        assert max(n.size for n in c.config.needs) >= 2, o.message()
+    assert any(o.invariant == "ViewCurrentIsExact" for o in ctis)
+    # a read (the rotation's, a re-read after a Conflict or a fencing, a recovery)
+    reads = ("StartCycle[up]", "HandleReply[Conflict]", "HandleReply[Fenced]", "Recover")
+    assert any(o.action in reads for o in ctis), [o.label for o in ctis]
 
+
+def test_cli_prove_names_ps1_on_the_claim_count_mistake(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["prove", "--variant", "used-counts-claims", "--property", "PS-1", "--no-progress"]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "tie: " in out and "agree with model/protocol.py" in out
+    assert "PS-1: lemma ViewCurrentIsExact is not preserved by " in out, out
+    assert "PROVED" not in out and "FAILED: " in out
+
+
+@pytest.mark.parametrize("cmd", ["prove", "bmc"])
+def test_a_variant_outside_the_encoding_is_a_usage_error(
+    cmd: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every known variant has a switch now; one taken out of ENCODED_VARIANTS (a new
+    variant written for the explicit-state engines first) is a one-line usage error."""
+    from parsync.cli import main
+    from parsync.proofs import encoding
+
+    variant = "used-counts-claims"
+    monkeypatch.setattr(encoding, "ENCODED_VARIANTS", encoding.ENCODED_VARIANTS - {variant})
     extra = ["--depth", "2"] if cmd == "bmc" else []
     assert main([cmd, "--variant", variant, *extra]) == 2
     err = capsys.readouterr().err
@@ -266,12 +300,17 @@ def test_differential_random_walks_design(preset: str, walks: int, steps: int) -
     assert stats.steps > 20 and stats.mutations > 100
 
 
-@pytest.mark.parametrize("v", (*VARIANTS, *GROUND_TRUTH_VARIANTS), ids=lambda v: v.name)
+@pytest.mark.parametrize(
+    "v", (*VARIANTS, *CAPACITY_VARIANTS, *GROUND_TRUTH_VARIANTS), ids=lambda v: v.name
+)
 def test_differential_along_the_variant_counterexample(v: object) -> None:
-    """Every state of the variant's shortest BFS counterexample (its bug included)."""
+    """Every state of the variant's shortest BFS counterexample (its bug included); the
+    capacity mistakes on ``capacity``, the others on ``pr``."""
     import random
 
-    model = ParSyncModel(get_preset("pr").config, v.name)  # type: ignore[attr-defined]
+    name = v.name  # type: ignore[attr-defined]
+    preset = "capacity" if name in {c.name for c in CAPACITY_VARIANTS} else "pr"
+    model = ParSyncModel(get_preset(preset).config, name)
     res = Checker(model).run()
     assert res.violation is not None
     tr = res.violation.trace

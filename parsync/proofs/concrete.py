@@ -122,6 +122,8 @@ def values(
         for b in range(B):
             put(prefix + "seq", (b,), seq[b])
             put(prefix + "used", (b,), sum(m.size[n] for n in claims[b]))
+            if m.v_count_claims:  # the variant's counter: the number of claims on b
+                put(prefix + "nclaims", (b,), len(claims[b]))
             for n in range(N):
                 put(prefix + "hold", (n, b), claims[b].count(n))
                 put(prefix + "ledger", (n, b), b in ledger[n])

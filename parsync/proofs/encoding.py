@@ -15,7 +15,8 @@ Symbolic VARIABLES (see :data:`STATE_VARS`) mirror ``model/state.py``:
 
 * broker: ``epoch``, ``seq[b]``, ``hold[n,b]`` (multiplicity of need n in
   ``claims[b]``), ``used[b]`` (the claimed units of b), ``ledger[n,b]``,
-  ``status[n]``; the lagging replica ``r_*`` only in the variant that keeps one;
+  ``status[n]``; the lagging replica ``r_*`` only in the variant that keeps one,
+  the claim counter ``nclaims[b]`` only in used-counts-claims;
 * worker w: ``up``, ``cycle``, ``mode``, ``wepoch``, per partition ``fresh``,
   ``nsnap`` (number of carry-forward snapshots) and ``vat`` (ghost read_at of
   the latest one), per bucket ``vseq``/``vused`` (the latest snapshot's entry),
@@ -35,6 +36,10 @@ Abstractions, each stated where it is used and in the proof report:
   obligation ``UsedTracksClaims`` proves this per action, so by induction from
   Init (all zero) ``used`` is the sum in every reachable state. The finite
   reading (BMC) states PS-1 on the real sum.
+* The same for the variant used-counts-claims, whose reads report a bucket's
+  number of claims: ``nclaims[b]`` (present only in that variant) tracks
+  ``sum(hold[n,b])``, changed by Commit and Release by exactly the change of
+  hold; UsedTracksClaims checks it alongside ``used``.
 * Older carry-forward snapshots are kept as a count (``nsnap``): the protocol
   only reads the latest one, and PS-10 only counts them.
 * Parametric only: which bucket sets a gang may take is over-approximated (any
@@ -82,6 +87,7 @@ class VarSpec:
     lagging_only: bool = False
     contract_only: bool = False  # only in the contract policy's encoding
     dedup_wc_only: bool = False  # only in the dedup-by-worker-cycle variant (contract)
+    count_claims_only: bool = False  # only in the used-counts-claims variant
 
 
 STATE_VARS: tuple[VarSpec, ...] = (
@@ -89,6 +95,19 @@ STATE_VARS: tuple[VarSpec, ...] = (
     VarSpec("seq", ("B",), "Int", "per-bucket sequence number"),
     VarSpec("hold", ("N", "B"), "Int", "multiplicity of need n in claims[b]"),
     VarSpec("used", ("B",), "Int", "claimed units of bucket b (tracks sum size*hold)"),
+    # The used-counts-claims variant reports a bucket's number of claims (sum over n of
+    # hold[n,b]) to a read. Like sum(size*hold), that count is a sum over the unbounded
+    # sort of needs, no first-order term; so it is tracked the way ``used`` is, as a
+    # state variable changed by exactly what changes hold (UsedTracksClaims checks both).
+    # Only the variant has it: the design's relation, its obligations and the report
+    # are exactly what they are without it.
+    VarSpec(
+        "nclaims",
+        ("B",),
+        "Int",
+        "number of claims on bucket b (tracks sum hold; used-counts-claims only)",
+        count_claims_only=True,
+    ),
     VarSpec("ledger", ("N", "B"), "Bool", "attribution ledger: b in ledger[n]"),
     VarSpec("status", ("N",), "Int", "UNPLACED / PLACED / RELEASED"),
     VarSpec("r_seq", ("B",), "Int", "lagging replica: seq", True),
@@ -149,6 +168,10 @@ STATE_VARS: tuple[VarSpec, ...] = (
 #: the contract's worker-local bookkeeping of one need (parked counters)
 PARK_VARS = (("pkr", "retries"), ("pka", "attempts"), ("pks", "sent"))
 
+#: The broker's durable state: what the lagging replica copies and Failover restores.
+#: The used-counts-claims counter ``nclaims`` is not among them: a model has at most
+#: one variant, so the replica (lagging-replica-failover) and the counter never meet,
+#: and under used-counts-claims Failover keeps claims and counter alike.
 BROKER_VARS = ("seq", "hold", "used", "ledger", "status")
 
 # Rigid symbols: the CONSTANTS of a Config, and the fields of messages.
@@ -201,20 +224,32 @@ def _rng(u: Universe, r: str) -> z3.SortRef:
     return u.sort(r)
 
 
+def _present(v: VarSpec, lagging: bool, contract: bool, dedup_wc: bool, count_claims: bool) -> bool:
+    """Variable ``v`` is in the state of an encoding with these switches."""
+    return (
+        (lagging or not v.lagging_only)
+        and (contract or not v.contract_only)
+        and (dedup_wc or not v.dedup_wc_only)
+        and (count_claims or not v.count_claims_only)
+    )
+
+
 class Sym:
     """One symbolic state: a function per VARIABLE, named ``<var>@<tag>``."""
 
     def __init__(
-        self, u: Universe, tag: str, lagging: bool, contract: bool = False, dedup_wc: bool = False
+        self,
+        u: Universe,
+        tag: str,
+        lagging: bool,
+        contract: bool = False,
+        dedup_wc: bool = False,
+        count_claims: bool = False,
     ) -> None:
         self.tag = tag
         self.fns: dict[str, Fn] = {}
         for v in STATE_VARS:
-            if (
-                (v.lagging_only and not lagging)
-                or (v.contract_only and not contract)
-                or (v.dedup_wc_only and not dedup_wc)
-            ):
+            if not _present(v, lagging, contract, dedup_wc, count_claims):
                 continue
             self.fns[v.name] = Fn(u, f"{v.name}@{tag}{u.suffix()}", v.dom, _rng(u, v.rng), v.rng)
 
@@ -311,8 +346,10 @@ ENCODED_VARIANTS: frozenset[str] = frozenset(
         "priority-ignored",
         "retry-off-by-one",
         "unbounded-carry-forward",
-        # a capacity mistake (model/variants.py CAPACITY_VARIANTS): the fit test only
+        # the capacity mistakes (model/variants.py CAPACITY_VARIANTS): the fit test, and
+        # what a read reports as used (the variant's own claim counter ``nclaims``)
         "room-as-used-below-cap",
+        "used-counts-claims",
         # properties on ground truth (model/variants.py GROUND_TRUTH_VARIANTS)
         "propose-stamps-broker-seqno",
         "no-reread-on-conflict",
@@ -367,6 +404,7 @@ class Encoding:
         self.v_priority = v == "priority-ignored"
         self.v_retry = v == "retry-off-by-one"
         self.v_room_lt = v == "room-as-used-below-cap"
+        self.v_count_claims = v == "used-counts-claims"
         self.v_unbounded = v == "unbounded-carry-forward"
         self.v_resets_tag = v == "retry-resets-tag"
         self.v_timeout_tag = v == "timeout-reuses-tag"
@@ -389,15 +427,13 @@ class Encoding:
 
     # --- helpers ---------------------------------------------------------------------
     def state(self, tag: str) -> Sym:
-        return Sym(self.u, tag, self.v_lagging, self.contract, self.v_dedup_wc)
+        return Sym(self.u, tag, self.v_lagging, self.contract, self.v_dedup_wc, self.v_count_claims)
 
     def var_names(self) -> list[str]:
         return [
             v.name
             for v in STATE_VARS
-            if (self.v_lagging or not v.lagging_only)
-            and (self.contract or not v.contract_only)
-            and (self.v_dedup_wc or not v.dedup_wc_only)
+            if _present(v, self.v_lagging, self.contract, self.v_dedup_wc, self.v_count_claims)
         ]
 
     def duplicate(self, S: Sym, m: Any) -> Any:
@@ -498,7 +534,10 @@ class Encoding:
             rec.get("nsnap"),
         )
         rec.set("vseq", lambda b: z3.If(sel(part(b)), S.seq(b), vseq(b)))
-        rec.set("vused", lambda b: z3.If(sel(part(b)), S.used(b), vused(b)))
+        # what a read reports as used (``reported_used``): the claimed units; the variant
+        # reports the number of claims, its counter
+        rep = S.nclaims if self.v_count_claims else S.used
+        rec.set("vused", lambda b: z3.If(sel(part(b)), rep(b), vused(b)))
         rec.set("vat", lambda p: z3.If(sel(p), at, vat(p)))
         rec.set("fresh", lambda p: z3.If(sel(p), at, fresh(p)))
         rr = rec.get("rr")  # ghost (PS-11): a read of p clears it
@@ -578,6 +617,8 @@ class Encoding:
         ]
         if self.v_dedup_wc:
             cs.append(S.wctag.define(false))
+        if self.v_count_claims:
+            cs.append(S.nclaims.define(zero))
         if self.contract:
             cs += [
                 S.hd.define(false),
@@ -1256,6 +1297,8 @@ class Encoding:
                 upd["seq"] = bump
                 upd["hold"] = lambda x, b: S.hold(x, b) + self.one_if(z3.And(x == n, tch(m, b)))
                 upd["used"] = lambda b: S.used(b) + z3.If(tch(m, b), K.size(n), 0)
+                if self.v_count_claims:  # one claim more on each touched bucket
+                    upd["nclaims"] = lambda b: S.nclaims(b) + self.one_if(tch(m, b))
                 upd["ledger"] = lambda x, b: z3.Or(S.ledger(x, b), z3.And(x == n, tch(m, b)))
                 upd["status"] = lambda x: z3.If(x == n, self.i(PLACED), S.status(x))
                 upd["placed"] = lambda x: S.placed(x) + self.one_if(x == n)
@@ -1283,6 +1326,8 @@ class Encoding:
             "used": lambda b: S.used(b) - z3.If(S.ledger(n, b), K.size(n), 0),
             "status": lambda x: z3.If(x == n, self.i(RELEASED), S.status(x)),
         }
+        if self.v_count_claims:  # one claim fewer on each of the ledger's buckets
+            upd["nclaims"] = lambda b: S.nclaims(b) - self.one_if(S.ledger(n, b))
         if not self.v_keep_ledger:
             upd["ledger"] = lambda x, b: z3.And(S.ledger(x, b), x != n)
         if self.v_lagging:
@@ -1483,11 +1528,19 @@ class Encoding:
         Ns = self.u.elems("N")  # type: ignore[attr-defined]
         return z3.Sum(*[K.size(n) * h(n, b) for n in Ns], self.i(0))
 
+    def claims_count(self, S: Sym, b: Any) -> Any:
+        """sum(hold[n,b]) over the needs of a finite scope: the number of claims on b."""
+        Ns = self.u.elems("N")  # type: ignore[attr-defined]
+        return z3.Sum(*[S.hold(n, b) for n in Ns], self.i(0))
+
     def used_is_sum(self, S: Sym) -> Any:
-        """Finite scopes: used (and the replica's) is the sum it tracks (UsedTracksClaims)."""
+        """Finite scopes: used (and the replica's) is the sum it tracks, and under
+        used-counts-claims the counter is the number of claims (UsedTracksClaims)."""
         cs = [self.all("B", lambda b: S.used(b) == self.used_sum(S, b))]
         if self.v_lagging:
             cs.append(self.all("B", lambda b: S.r_used(b) == self.used_sum(S, b, "r_hold")))
+        if self.v_count_claims:
+            cs.append(self.all("B", lambda b: S.nclaims(b) == self.claims_count(S, b)))
         return z3.And(*cs)
 
     def state_prop(self, pid: str, S: Sym, *, exact_sum: bool = False) -> Any:

@@ -1061,7 +1061,13 @@ class Prover:
             return Cti(decode_error=f"{type(e).__name__}: {e}")
 
     def used_tracks(self, enc: Encoding, S: Sym, T: Sym, a: ActionEnc, p: Params) -> Any:
-        """UsedTracksClaims for one step of ``a`` (with its witness need)."""
+        """UsedTracksClaims for one step of ``a`` (with its witness need).
+
+        Under used-counts-claims the same obligation also says that the variant's claim
+        counter ``nclaims`` changes by exactly the change of the claims (one per claim),
+        which with Init (zero) makes it the number of claims in every reachable state:
+        the obligation count is the design's.
+        """
         K = enc.K
         if a.action == "Commit":
             n = K.p_n(p["m"])
@@ -1074,13 +1080,17 @@ class Prover:
         def per_bucket(b: Any) -> Any:
             d = T.hold(n, b) - S.hold(n, b)
             du = T.used(b) - S.used(b)
+            cases = [
+                z3.And(d == 0, du == 0),
+                z3.And(d == one, du == K.size(n)),
+                z3.And(d == -one, du == -K.size(n)),
+            ]
+            if enc.v_count_claims:  # the counter moves with the claims, one per claim
+                dc = T.nclaims(b) - S.nclaims(b)
+                cases = [z3.And(c, dc == d) for c in cases]
             return z3.And(
                 enc.all("N", lambda x: z3.Implies(x != n, T.hold(x, b) == S.hold(x, b))),
-                z3.Or(
-                    z3.And(d == 0, du == 0),
-                    z3.And(d == one, du == K.size(n)),
-                    z3.And(d == -one, du == -K.size(n)),
-                ),
+                z3.Or(*cases),
             )
 
         return enc.all("B", per_bucket)
@@ -1244,6 +1254,13 @@ def decode_cti(
                         f"{which}: used[{j}] = {used} but the claims sum to {real} (a state "
                         "outside UsedTracksClaims; the model computes used from the claims)"
                     )
+                if pr.enc.v_count_claims and not pre:
+                    nc = d.num(S.nclaims(b))
+                    if nc != len(cl):
+                        d.notes.append(
+                            f"{which}: nclaims[{j}] = {nc} but bucket {j} holds {len(cl)} "
+                            "claims (a state outside UsedTracksClaims; the model counts them)"
+                        )
             ledger = tuple(
                 tuple(j for j, b in enumerate(Bs) if d.true(getattr(S, pre + "ledger")(n, b)))
                 for n in Ns
