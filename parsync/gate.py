@@ -190,6 +190,7 @@ class GateResult:
     seconds: float
     incomplete_fails: bool
     versions: dict[str, str]
+    policy: str = "contract"  # of the check and prove stages, and of conformance
 
     @property
     def ok(self) -> bool:
@@ -216,6 +217,7 @@ class GateResult:
             "impl": self.impl,
             "traces": self.traces,
             "variant": self.variant,
+            "policy": self.policy,
             "incomplete_fails": self.incomplete_fails,
             "seconds": round(self.seconds, 3),
             "versions": self.versions,
@@ -1061,6 +1063,7 @@ def run_gate(
         time.perf_counter() - t0,
         profile.incomplete_fails,
         versions(),
+        opts.policy,
     )
 
 
@@ -1197,7 +1200,7 @@ def markdown(g: GateResult) -> str:
     lines = [
         f"### parsync gate: {head}",
         "",
-        f"preset `{g.preset}`{target}{variant} · spec `{short_hash}` · "
+        f"preset `{g.preset}` · policy `{g.policy}`{target}{variant} · spec `{short_hash}` · "
         f"z3 {g.versions['z3']} · {g.seconds:.0f}s",
         "",
         "| stage | verdict | time | counts |",
@@ -1300,7 +1303,7 @@ def print_summary(g: GateResult, *, stderr: bool = False) -> None:
         ERROR: "red",
         INTERRUPTED: "yellow",
     }
-    t = Table(title=f"parsync gate --preset {g.preset}", show_edge=False)
+    t = Table(title=f"parsync gate --preset {g.preset} --policy {g.policy}", show_edge=False)
     for col in ("stage", "verdict", "time", "counts", "summary"):
         t.add_column(col)
     for s in g.stages:

@@ -169,7 +169,10 @@ def test_variant_violation_text(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_variant_violation_subprocess() -> None:
-    p = run_proc("check", "--preset", "pr", "--variant", "no-epoch-fencing")
+    # the reference's pr: the contract's pr scope (pr's crash alone) has no failover
+    p = run_proc(
+        "check", "--preset", "pr", "--variant", "no-epoch-fencing", "--policy", "reference"
+    )
     assert p.returncode == EXIT_FAIL, p.stderr
     assert "PS-9" in p.stdout and "EpochFencing" in p.stdout
     assert "violated after 4 steps" in p.stdout
@@ -178,7 +181,8 @@ def test_variant_violation_subprocess() -> None:
 
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "--preset", "pr", "--variant", "no-epoch-fencing", "--json")
+    argv = ["check", "--preset", "pr", "--variant", "no-epoch-fencing", "--json"]
+    code, out, _ = run(capsys, *argv, "--policy", "reference")
     assert code == EXIT_FAIL
     d = json.loads(out)
     assert d["verdict"] == "violation"
@@ -411,14 +415,19 @@ def test_replay_subprocess(written: tuple[Path, Path]) -> None:
     assert "violates PS-9" in p.stdout
 
 
+@pytest.mark.parametrize("policy", ["reference", "contract"])
 @pytest.mark.parametrize("name", VARIANT_NAMES)
 def test_every_variant_counterexample_replays(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str, policy: str
 ) -> None:
+    """Each design variant's counterexample replays (the policy recorded in the file):
+    on pr, or, under the contract, where pr's contract scope (its crash alone) lacks
+    the failover the variant needs, on small (drops and failover)."""
     trace = tmp_path / "cex.json"
-    code, _, _ = run(
-        capsys, "check", "--preset", "pr", "--variant", name, "--trace-out", str(trace), "--json"
-    )
+    needs_failover = name in ("no-epoch-fencing", "lagging-replica-failover")
+    preset = "small" if policy == "contract" and needs_failover else "pr"
+    argv = ["check", "--preset", preset, "--variant", name, "--policy", policy]
+    code, _, _ = run(capsys, *argv, "--trace-out", str(trace), "--json")
     assert code == EXIT_FAIL
     code, out, err = run(capsys, "replay", str(trace), "--json")
     assert code == EXIT_FAIL, err

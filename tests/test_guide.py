@@ -263,7 +263,7 @@ def manifest_counts(cmd: str, body: str) -> list[Found]:
         e = manifest()["tlc"][m.group(1)]
         out.append((f"manifest tlc {m.group(1)}: verdict", m.group(2), e["verdict"]))
         out.append((f"manifest tlc {m.group(1)}: distinct", _num(m.group(3)), e["distinct"]))
-    for m in _counts(r"\(([\w, ]+); (sha256:[0-9a-f]+)\.\.\.\)", body):
+    for m in _counts(r"\(([\w, -]+); (sha256:[0-9a-f]+)\.\.\.\)", body):
         h = manifest()["spec_hash"]
         out.append(("manifest: spec hash prefix", m.group(2), h[: len(m.group(2))]))
     return out

@@ -28,7 +28,10 @@ from parsync.model.variants import CAPACITY_VARIANTS, CONTRACT_VARIANTS, REFEREN
 from tests.support.failing_models import Boom, Dies
 
 ROOT = Path(__file__).resolve().parents[1]
-PR2 = [sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"]
+PR2 = [  # the reference's pr (2,070,097 states): long enough to interrupt twice
+    *(sys.executable, "-m", "parsync.cli", "check", "--preset", "pr", "--workers", "2"),
+    *("--policy", "reference"),
+]
 
 
 def _interrupted(
@@ -159,7 +162,8 @@ def test_fingerprints_are_values_not_identities() -> None:
 
 def test_cli_workers_json_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.json"
-    assert main(["check", "--workers", "2", "--no-progress", "--json-out", str(out)]) == 0
+    argv = ["check", "--policy", "reference", "--workers", "2", "--no-progress"]
+    assert main([*argv, "--json-out", str(out)]) == 0
     d = json.loads(out.read_text(encoding="utf-8"))
     assert d["states"] == 111_204 and d["workers"] == 2
     assert d["fingerprint_collision_probability"] == collision_probability(111_204)
