@@ -367,7 +367,17 @@ PROGRESS_LINE = re.compile(
 
 def test_check_off_a_terminal_prints_tlc_style_progress_with_a_percentage(tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "parsync.cli", "check", "--preset", "small"],
+        # the reference's small: seconds, and the manifest's presets table holds its total
+        [
+            sys.executable,
+            "-m",
+            "parsync.cli",
+            "check",
+            "--preset",
+            "small",
+            "--policy",
+            "reference",
+        ],
         capture_output=True,
         text=True,
         env=_env(0.05),
@@ -384,7 +394,10 @@ def test_check_off_a_terminal_prints_tlc_style_progress_with_a_percentage(tmp_pa
 
 def test_no_progress_prints_none(tmp_path: Path) -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "parsync.cli", "check", "--preset", "small", "--no-progress"],
+        [
+            *(sys.executable, "-m", "parsync.cli", "check", "--preset", "small"),
+            *("--policy", "reference", "--no-progress"),
+        ],
         capture_output=True,
         text=True,
         env=_env(0.05),
@@ -503,9 +516,10 @@ def test_json_out_writes_what_json_prints(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     f = tmp_path / "r.json"
-    assert main(["check", "--preset", "small", "--json", "--no-progress"]) == 0
+    argv = ["check", "--preset", "small", "--policy", "reference", "--no-progress"]
+    assert main([*argv, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert main(["check", "--preset", "small", "--json-out", str(f), "--no-progress"]) == 0
+    assert main([*argv, "--json-out", str(f)]) == 0
     assert "PASS" in capsys.readouterr().out  # the human result stays on stdout
     written = json.loads(f.read_text())
     for k in ("verdict", "states", "transitions", "depth", "coverage"):
