@@ -2,6 +2,13 @@
 
     python bench/bench_liveness.py                       # the quick scopes, every abstraction
     python bench/bench_liveness.py --scope pr --abstraction current --max-seconds 600
+    python bench/bench_liveness.py --engines /work/main --scope small   # engine before/after
+    python bench/bench_liveness.py --engines - --scope small --policy contract --out FILE
+
+``--engines TREE`` compares the liveness engine of another checkout (``TREE``, put
+first on ``PYTHONPATH``; ``-``: none) with this one, run after run on the same scope,
+and records each run with the load average before it (``--out``: the JSON file,
+e.g. ``bench/results/liveness-small.json``).
 
 Each (scope, abstraction) runs in its own process, so that its peak memory
 (``ru_maxrss``) is its own. The abstractions:
@@ -18,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from parsync.engines.liveness import Abstraction, check_liveness, get_liveness_scope
 from parsync.engines.liveness_variants import LivenessModel
@@ -55,17 +64,20 @@ ABSTRACTIONS: dict[str, type[Abstraction]] = {
 QUICK = ("calm", "lossy", "small")
 
 
-def one(scope: str, abstraction: str, max_seconds: float | None) -> dict[str, object]:
+def one(
+    scope: str, abstraction: str, max_seconds: float | None, policy: str = "reference"
+) -> dict[str, object]:
     sc = get_liveness_scope(scope)
     t0, c0 = time.perf_counter(), time.process_time()
     r = check_liveness(
-        LivenessModel(sc.config),
+        LivenessModel(sc.config, policy=policy),
         steady=sc.steady,
         max_seconds=max_seconds,
         abstraction=ABSTRACTIONS[abstraction],
     )
     return {
         "scope": scope,
+        "policy": policy,
         "abstraction": abstraction,
         "verdict": r.verdict,
         "violated": sorted(r.violations),
@@ -84,13 +96,18 @@ def main() -> int:
     ap.add_argument("--scope", action="append", help=f"liveness scope (default {QUICK})")
     ap.add_argument("--abstraction", action="append", choices=list(ABSTRACTIONS))
     ap.add_argument("--max-seconds", type=float, help="budget per run (incomplete past it)")
+    ap.add_argument("--policy", default="reference", choices=["reference", "contract"])
+    ap.add_argument("--engines", metavar="TREE", help="compare with another checkout's engine")
+    ap.add_argument("--out", help="with --engines: write the runs as JSON here")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     scopes = a.scope or list(QUICK)
     kinds = a.abstraction or list(ABSTRACTIONS)
     if a.one:
-        print(json.dumps(one(scopes[0], kinds[0], a.max_seconds)))
+        print(json.dumps(one(scopes[0], kinds[0], a.max_seconds, a.policy)))
         return 0
+    if a.engines is not None:
+        return engines(a.engines, scopes, a.policy, a.max_seconds, a.out)
     print(
         "| scope | abstraction | verdict | states | transitions | fair | wall s | CPU s | RSS MB |"
     )
@@ -108,6 +125,43 @@ def main() -> int:
                 f"{d['fair_components']} | {d['wall_s']} | {d['cpu_s']} | {d['max_rss_mb']} |",
                 flush=True,
             )
+    return 0
+
+
+def engines(
+    other: str, scopes: list[str], policy: str, max_seconds: float | None, out: str | None
+) -> int:
+    """The engine of checkout ``other`` (``-``: skipped) and this checkout's, one after
+    the other on each scope, each in its own process (its own peak RSS)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    trees = ([("before", other)] if other != "-" else []) + [("after", here)]
+    runs = []
+    print(
+        "| scope | policy | engine | verdict | states | transitions | fair | wall s | CPU s "
+        "| RSS MB | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for scope in scopes:
+        for label, tree in trees:
+            cmd = [sys.executable, __file__, "--one", "--scope", scope, "--policy", policy]
+            cmd += ["--abstraction", "current"]
+            if max_seconds is not None:
+                cmd += ["--max-seconds", str(max_seconds)]
+            load = os.getloadavg()[0]
+            env = {**os.environ, "PYTHONPATH": tree}
+            res = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+            d = {"engine": label, "tree": tree, "load_before": round(load, 2)}
+            d |= json.loads(res.stdout)
+            d["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            runs.append(d)
+            print(
+                f"| {scope} | {policy} | {label} | {d['verdict']} | {d['states']:,} | "
+                f"{d['transitions']:,} | {d['fair_components']} | {d['wall_s']} | {d['cpu_s']} "
+                f"| {d['max_rss_mb']} | {d['load_before']} |",
+                flush=True,
+            )
+    if out:
+        Path(out).write_text(json.dumps({"runs": runs}, indent=1) + "\n")
     return 0
 
 

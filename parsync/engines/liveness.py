@@ -87,15 +87,17 @@ PS-L3 is reported as a result about the reference policy (``POLICY_ONLY``), not
 checked.
 
 **Algorithm.** Breadth-first search builds the abstract graph over integer
-ids (edges carry their fairness instance). A property's violation is a fair
+ids (edges carry their fairness instance), stored compactly: a state is a row
+of indices into tables of its distinct components, the edges flat CSR arrays
+(``Graph``). A property's violation is a fair
 run that eventually stays inside a *bad* subgraph: for PS-L1 the states where
 worker ``w`` is up and partition ``p`` was not read in the current cycle; for
 PS-L2 the states where ``w`` is up and busy, without ``w``'s ``StartCycle``
 edges (the only step that moves ``w`` to another cycle); for PS-L3 the whole
 graph, restricted to components where ``w``'s mode takes both values. The
-strongly connected components of the subgraph come from an iterative Tarjan
-over integer ids (networkx checks it in the tests; building a networkx graph
-costs more than the whole search, see ``strongly_connected``). A
+strongly connected components of the subgraph come from scipy's compiled
+routine over the CSR arrays (networkx checks it in the tests), and every
+component is judged at once with array operations (``_decompose``). A
 non-trivial component ``C`` is *fair* when every fairness instance enabled in
 all states of ``C`` is taken by an edge inside ``C``. Under weak fairness no
 recursion is needed: if an instance is enabled in every state of ``C`` and
@@ -103,6 +105,10 @@ taken inside none, every sub-component has the same defect, so a run staying
 in ``C`` forever is unfair however it moves. A strongly fair instance enabled
 somewhere in ``C`` and taken nowhere inside it is refined away instead: the states
 that enable it are removed and the rest is decomposed again (``fair_components``).
+Of the fair components, the one whose first state is shallowest yields the lasso;
+among equally shallow ones, the first in the order Tarjan's algorithm (as the
+engine used before) emitted them, recovered from a depth-first search of the
+subgraph (``_Decomposition.order_key``), so the lassos reported stay the same.
 A fair component yields a lasso:
 a shortest prefix from Init to it, then a cycle inside it that takes every
 instance enabled somewhere in ``C`` or visits a state where it is disabled
@@ -114,11 +120,14 @@ from __future__ import annotations
 
 import math
 import time
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from parsync.counterexample import Trace
 from parsync.engines.checker import INCOMPLETE, PASS, VACUOUS, VIOLATION, Progress
@@ -145,7 +154,16 @@ from parsync.model.actions import (
 )
 from parsync.model.config import Config
 from parsync.model.protocol import ParSyncModel
-from parsync.model.state import LATENCY, QUALITY, Proposal, Reply, Snapshot, State, Worker
+from parsync.model.state import (
+    LATENCY,
+    QUALITY,
+    Broker,
+    Proposal,
+    Reply,
+    Snapshot,
+    State,
+    Worker,
+)
 
 LIVENESS_IDS = ("PS-L1", "PS-L2", "PS-L3")
 #: Liveness properties about a policy, not the contract: PS-L3 (the adaptive strategy
@@ -187,6 +205,8 @@ LIVENESS_GATE_SCOPE: dict[str, str] = {
     "duplicates": "duplicates",
 }
 
+#: steps whose fairness instance depends on the state too (a message's age)
+_MESSAGE_STEPS = frozenset({Commit, Reject, HandleReply})
 _HORIZON = 1 << 30  # max_cycle of the lifted model: never reached by abstract states
 _UNFAIR = -1
 
@@ -219,6 +239,8 @@ class Abstraction:
         # bag -> its abstract form, per worker cycles (and seqnos): the same bags
         # recur in many states; the entry keeps the bag alive (see protocol.py)
         self._bags: dict[tuple[object, ...], tuple[object, tuple[Any, ...]]] = {}
+        self._brokers: dict[int, tuple[Broker, Broker]] = {}
+        self._placed = (0,) * m.N  # the ghost, dropped: one tuple for every state
 
     def base(self, c: int) -> int:
         t = self.threshold
@@ -301,11 +323,21 @@ class Abstraction:
     def state(self, s: State) -> State:
         m = self.m
         br = s.broker
-        workers = tuple(self.worker(w, br.seq) for w in s.workers)
+        seq = br.seq
+        workers = tuple([self.worker(w, seq) for w in s.workers])
         to_broker = self._bag(s.to_broker, s)
         to_workers = self._bag(s.to_workers, s)
-        br = m.intern(br._replace(seq=(1,) * m.B) if self.seqs else br)
-        return State(br, workers, to_broker, to_workers, s.faults, (0,) * m.N)
+        if self.seqs:  # memo per broker object, like the workers' (kept alive by the entry)
+            e = self._brokers.get(id(br))
+            if e is not None and e[0] is br:
+                br = e[1]
+            else:
+                nb = m.intern(br._replace(seq=(1,) * m.B))
+                self._brokers[id(br)] = (br, nb)
+                br = nb
+        else:
+            br = m.intern(br)
+        return State(br, workers, to_broker, to_workers, s.faults, self._placed)
 
     def key(self, s: State) -> tuple[object, ...]:
         """Identity key of an abstract state (its components are interned)."""
@@ -496,27 +528,184 @@ class LivenessResult:
 # --- the graph -----------------------------------------------------------------------
 
 
-@dataclass
+class _StateView(Sequence[State]):
+    """The graph's states by id, rebuilt on demand from their component indices."""
+
+    def __init__(self, g: Graph) -> None:
+        self._g = g
+
+    def __len__(self) -> int:
+        return self._g.n
+
+    @overload
+    def __getitem__(self, i: int) -> State: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[State]: ...
+    def __getitem__(self, i: int | slice) -> State | list[State]:
+        if isinstance(i, slice):
+            return [self._g.state(k) for k in range(*i.indices(self._g.n))]
+        if not -self._g.n <= i < self._g.n:
+            raise IndexError(i)
+        return self._g.state(i % self._g.n)
+
+
+class _SuccView(Sequence[list[tuple[int, int]]]):
+    """Per state, its out-edges as (target, fairness instance id or -1)."""
+
+    def __init__(self, g: Graph) -> None:
+        self._g = g
+
+    def __len__(self) -> int:
+        return self._g.n
+
+    @overload
+    def __getitem__(self, i: int) -> list[tuple[int, int]]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[list[tuple[int, int]]]: ...
+    def __getitem__(self, i: int | slice) -> list[tuple[int, int]] | list[list[tuple[int, int]]]:
+        if isinstance(i, slice):
+            return [self._g.out(k) for k in range(*i.indices(self._g.n))]
+        if not -self._g.n <= i < self._g.n:
+            raise IndexError(i)
+        return self._g.out(i % self._g.n)
+
+
 class Graph:
-    """The abstract state graph over integer ids (0 = Init)."""
+    """The abstract state graph over integer ids (0 = Init), stored compactly.
 
-    states: list[State]
-    succ: list[list[tuple[int, int]]]  # per state: (target, fairness instance id or -1)
-    parent: list[int]  # BFS tree: shortest paths from Init
-    instances: list[tuple[object, ...]]  # fairness instance id -> its key
-    transitions: int
-    complete: bool
-    stop_reason: str = ""
+    A state is a row of small integers, one per component (broker, each worker,
+    the two message bags, the fault counters with the ghost ``placed``): indices
+    into tables of the distinct (interned) components, so a state costs a few
+    bytes beyond what its new components add; ``states[i]`` rebuilds the
+    ``State``. The edges are flat arrays in CSR form (``indptr``: where each
+    state's out-edges start; ``target`` and ``inst``, the fairness instance id or
+    -1, per edge, in the order ``successors`` gives them). Ids are assigned in
+    breadth-first order, so a state's depth never decreases with its id
+    (``levels``: the first id of each depth).
+    """
 
-    def depth(self) -> list[int]:
-        """BFS depth of every state (a parent always comes before its children)."""
-        d = [0] * len(self.states)
-        for i in range(1, len(self.states)):
-            d[i] = d[self.parent[i]] + 1
-        return d
+    def __init__(
+        self,
+        rows: np.ndarray,
+        tables: tuple[list[Any], ...],
+        indptr: np.ndarray,
+        target: np.ndarray,
+        inst: np.ndarray,
+        parent: np.ndarray,
+        instances: list[tuple[object, ...]],
+        transitions: int,
+        complete: bool,
+        stop_reason: str = "",
+        levels: list[int] | None = None,
+    ) -> None:
+        self.rows = rows  # (n, W + 4) int32: broker, workers, to_broker, to_workers, misc
+        self.brokers, self.workers, self.bags, self.misc = tables
+        self.n = len(rows)
+        self.indptr = indptr  # int64, n + 1
+        self.target = target  # int32, one per edge
+        self.inst = inst  # int32, one per edge: fairness instance id or -1 (_UNFAIR)
+        self.parent = parent  # int32: BFS tree, shortest paths from Init (-1 at Init)
+        self.instances = instances  # fairness instance id -> its key
+        self.transitions = transitions
+        self.complete = complete
+        self.stop_reason = stop_reason
+        self.levels = levels if levels is not None else _levels(parent)
+        self.states: Sequence[State] = _StateView(self)
+        self.succ: Sequence[list[tuple[int, int]]] = _SuccView(self)
+        self._src: np.ndarray | None = None
+        self._given: list[State] | None = None  # from_succ's states, kept as given
+        self._enabled_pairs: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_succ(
+        cls,
+        states: list[State],
+        succ: list[list[tuple[int, int]]],
+        parent: list[int],
+        instances: list[tuple[object, ...]],
+        *,
+        complete: bool = True,
+    ) -> Graph:
+        """A graph given as lists (the tests' toy graphs): ``states[i]`` is kept as is."""
+        indptr = np.zeros(len(succ) + 1, dtype=np.int64)
+        indptr[1:] = np.cumsum([len(out) for out in succ])
+        target = np.array([j for out in succ for j, _ in out], dtype=np.int32)
+        inst = np.array([f for out in succ for _, f in out], dtype=np.int32)
+        rows = np.arange(len(states), dtype=np.int32).reshape(-1, 1)
+        g = cls(
+            rows,
+            ([], list(states), [], []),
+            indptr,
+            target,
+            inst,
+            np.array(parent, dtype=np.int32),
+            instances,
+            len(target),
+            complete,
+        )
+        g._given = list(states)
+        return g
+
+    def state(self, i: int) -> State:
+        if self._given is not None:
+            return self._given[i]
+        r = self.rows[i].tolist()
+        faults, placed = self.misc[r[-1]]
+        return State(
+            self.brokers[r[0]],
+            tuple(self.workers[x] for x in r[1:-3]),
+            self.bags[r[-3]],
+            self.bags[r[-2]],
+            faults,
+            placed,
+        )
+
+    def out(self, i: int) -> list[tuple[int, int]]:
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return list(zip(self.target[a:b].tolist(), self.inst[a:b].tolist(), strict=True))
+
+    def depth(self) -> np.ndarray:
+        """BFS depth of every state."""
+        return np.searchsorted(np.array(self.levels), np.arange(self.n), side="right") - 1
 
     def enabled(self, i: int) -> set[int]:
-        return {f for _, f in self.succ[i] if f != _UNFAIR}
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return {f for f in self.inst[a:b].tolist() if f != _UNFAIR}
+
+    @property
+    def src(self) -> np.ndarray:
+        """The source state of every edge (int32)."""
+        if self._src is None:
+            self._src = np.repeat(
+                np.arange(self.n, dtype=np.int32), np.diff(self.indptr).astype(np.int64)
+            )
+        return self._src
+
+    def enabled_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every (state, fair instance) with an edge of that instance leaving the state,
+        once each, sorted by state: what ``enabled`` gives, for all states at once."""
+        if self._enabled_pairs is None:
+            fair = self.inst >= 0
+            code = self.src[fair].astype(np.int64) * max(len(self.instances), 1)
+            code += self.inst[fair]
+            code = np.unique(code)
+            f_count = max(len(self.instances), 1)
+            self._enabled_pairs = (
+                (code // f_count).astype(np.int32),
+                (code % f_count).astype(np.int32),
+            )
+        return self._enabled_pairs
+
+
+def _levels(parent: np.ndarray) -> list[int]:
+    """The first id of each BFS depth, from a BFS tree whose ids grow with depth."""
+    levels = [0]
+    d = [0] * len(parent)
+    for i in range(1, len(parent)):
+        d[i] = d[int(parent[i])] + 1
+        if d[i] != d[i - 1]:
+            levels.append(i)
+    return levels
 
 
 def build_graph(
@@ -528,53 +717,157 @@ def build_graph(
     progress: Callable[[Progress], None] | None = None,
     progress_every: int = 20_000,
 ) -> Graph:
+    """Breadth-first search of the abstract graph (see ``Graph`` for its storage).
+
+    The seen set maps a state's row of component indices, packed into one int, to
+    its id. Components are found by identity (the model interns them; with the
+    model's memo off, by value), fault counters and ``placed`` by value.
+    """
     t0 = time.perf_counter()
-    s0 = ab.state(m.init_state())
-    states = [s0]
-    ids: dict[object, int] = {ab.key(s0): 0}
-    parent = [-1]
-    succ: list[list[tuple[int, int]]] = []
+    by_id = m.memo
+    brokers: list[Any] = []
+    workers: list[Any] = []
+    bags: list[Any] = []
+    misc: list[Any] = []
+    ix_b: dict[object, int] = {}
+    ix_w: dict[object, int] = {}
+    ix_g: dict[object, int] = {}
+    ix_m: dict[object, int] = {}
+    nw = m.W
+    stride = nw + 4
+    rows = array("i")
+    ids: dict[int, int] = {}
+
+    def encode(s: State) -> tuple[int, list[int]]:
+        """The packed key of abstract state ``s`` and its row (tables grown as needed)."""
+        x: object = s.broker
+        k = id(x) if by_id else x
+        b = ix_b.get(k)
+        if b is None:
+            b = ix_b[k] = len(brokers)
+            brokers.append(x)
+        row = [b]
+        key = b
+        for x in s.workers:
+            k = id(x) if by_id else x
+            w = ix_w.get(k)
+            if w is None:
+                w = ix_w[k] = len(workers)
+                workers.append(x)
+            row.append(w)
+            key = key << 32 | w
+        for x in (s.to_broker, s.to_workers):
+            k = id(x) if by_id else x
+            q = ix_g.get(k)
+            if q is None:
+                q = ix_g[k] = len(bags)
+                bags.append(x)
+            row.append(q)
+            key = key << 32 | q
+        mk = (s.faults, s.placed)
+        c = ix_m.get(mk)
+        if c is None:
+            c = ix_m[mk] = len(misc)
+            misc.append(mk)
+        row.append(c)
+        return key << 32 | c, row
+
+    def rebuild(i: int) -> State:
+        r = rows[i * stride : (i + 1) * stride]
+        faults, placed = misc[r[-1]]
+        return State(
+            brokers[r[0]],
+            tuple([workers[x] for x in r[1:-3]]),
+            bags[r[-3]],
+            bags[r[-2]],
+            faults,
+            placed,
+        )
+
+    key0, row0 = encode(ab.state(m.init_state()))
+    ids[key0] = 0
+    rows.extend(row0)
+    n = 1
+    parent = array("i", [-1])
+    indptr = array("q", [0])
+    target = array("i")
+    finst = array("i")
+    levels = [0, 1]
     inst_ids: dict[tuple[object, ...], int] = {}
     instances: list[tuple[object, ...]] = []
     transitions = 0
     stop = ""
     next_progress = progress_every
     i = 0
+    instance = ab.instance
+    # A step without a message has the instance its action alone gives (Abstraction's
+    # own ``instance``): one look-up per action instead of the isinstance chain.
+    by_action: dict[object, int] | None = {} if type(ab).instance is Abstraction.instance else None
+    astate = ab.state
+    successors = m.successors
     try:
-        while i < len(states):
-            out: list[tuple[int, int]] = []
-            for a, t in m.successors(states[i]):
+        while i < n:
+            s = rebuild(i)
+            for a, t in successors(s):
                 transitions += 1
-                inst = ab.instance(a, states[i])
-                f = _UNFAIR
-                if inst is not None:
-                    f = inst_ids.setdefault(inst, len(instances))
-                    if f == len(instances):
-                        instances.append(inst)
-                at = ab.state(t)
-                k = ab.key(at)
-                j = ids.get(k)
+                cached = None
+                if by_action is not None and type(a) not in _MESSAGE_STEPS:
+                    cached = by_action.get(a)
+                if cached is not None:
+                    f = cached
+                else:
+                    inst = instance(a, s)
+                    f = _UNFAIR
+                    if inst is not None:
+                        f = inst_ids.setdefault(inst, len(instances))
+                        if f == len(instances):
+                            instances.append(inst)
+                    if by_action is not None and type(a) not in _MESSAGE_STEPS:
+                        by_action[a] = f
+                key, row = encode(astate(t))
+                j = ids.get(key)
                 if j is None:
-                    j = ids[k] = len(states)
-                    states.append(at)
+                    j = ids[key] = n
+                    n += 1
+                    rows.extend(row)
                     parent.append(i)
-                out.append((j, f))
-            succ.append(out)
+                target.append(j)
+                finst.append(f)
+            indptr.append(len(target))
             i += 1
-            if len(states) >= next_progress or i == len(states):
-                next_progress = len(states) + progress_every
+            if i == levels[-1]:
+                levels.append(n)
+            if n >= next_progress or i == n:
+                next_progress = n + progress_every
                 elapsed = time.perf_counter() - t0
                 if progress is not None:
-                    progress(Progress(len(states), transitions, 0, len(states) - i, elapsed))
+                    progress(Progress(n, transitions, 0, n - i, elapsed))
                 if max_seconds is not None and elapsed > max_seconds:
                     stop = f"time budget of {max_seconds:g}s reached"
                     break
-            if max_states is not None and len(states) >= max_states and i < len(states):
+            if max_states is not None and n >= max_states and i < n:
                 stop = f"state budget of {max_states} reached"
                 break
     except KeyboardInterrupt:
         stop = "interrupted"
-    return Graph(states, succ, parent, instances, transitions, not stop, stop)
+    del ids  # the seen set is only needed while searching
+    while len(indptr) < n + 1:  # states found but not expanded (a budget stop)
+        indptr.append(len(target))
+    while levels and levels[-1] >= n:
+        levels.pop()
+    return Graph(
+        np.frombuffer(rows, dtype=np.int32).reshape(n, stride),
+        (brokers, workers, bags, misc),
+        np.frombuffer(indptr, dtype=np.int64),
+        np.frombuffer(target, dtype=np.int32),
+        np.frombuffer(finst, dtype=np.int32),
+        np.frombuffer(parent, dtype=np.int32),
+        instances,
+        transitions,
+        not stop,
+        stop,
+        levels,
+    )
 
 
 # --- fair components -----------------------------------------------------------------
@@ -583,98 +876,246 @@ def build_graph(
 NodePred = Callable[[State], bool]
 
 
+def _subgraph(
+    g: Graph, inside: np.ndarray, banned_e: np.ndarray | None, same: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR of the subgraph: states ``inside``, edges not ``banned_e`` and (with
+    ``same``) inside one of ``same``'s components; out-edges keep their order.
+    Returns (indptr, targets, the kept edges as a mask over ``g``'s edges)."""
+    src, dst = g.src, g.target
+    keep = inside[src] & inside[dst]
+    if banned_e is not None:
+        keep &= ~banned_e
+    if same is not None:
+        keep &= same[src] == same[dst]
+    indptr = np.zeros(g.n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src[keep], minlength=g.n), out=indptr[1:])
+    return indptr, dst[keep], keep
+
+
+def _csr(n: int, indptr: np.ndarray, indices: np.ndarray) -> Any:
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
+
+
+def _scc_labels(n: int, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Strongly connected components (scipy's compiled routine): a label per state."""
+    from scipy.sparse.csgraph import connected_components
+
+    mat = _csr(n, indptr.copy(), indices.copy())  # merged in place below: copies
+    # Repeated edges (two instances between the same states) must be merged first:
+    # measured with scipy 1.17, the strong components of the 52,775-state contract
+    # graph of tests/test_liveness.py took 0.01 s merged and had not returned after
+    # 100 s unmerged. Merging sorts each row, which the components do not depend on.
+    mat.sum_duplicates()
+    _, labels = connected_components(mat, directed=True, connection="strong")
+    return np.asarray(labels, dtype=np.int64)
+
+
 def strongly_connected(
-    g: Graph, inside: bytearray, banned: frozenset[int] = frozenset()
-) -> Iterable[list[int]]:
-    """Tarjan's algorithm, iterative, over the states marked ``inside``.
-
-    Edges whose fairness instance is in ``banned`` are left out. Written here
-    rather than taken from networkx: building a networkx graph costs about
-    15 us per edge (measured: 9 s for the 683,000 edges the small scope's
-    subgraphs add up to), several times the whole search; tests/test_liveness.py
-    checks this function against ``networkx.strongly_connected_components``.
-    """
-    n = len(g.states)
-    index = [-1] * n
-    low = [0] * n
-    on_stack = bytearray(n)
-    stack: list[int] = []
-    counter = 0
-    succ = g.succ
-    for root in range(n):
-        if not inside[root] or index[root] != -1:
-            continue
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = 1
-        work = [(root, 0)]
-        while work:
-            v, k = work[-1]
-            edges = succ[v]
-            while k < len(edges):
-                u, f = edges[k]
-                k += 1
-                if not inside[u] or f in banned:
-                    continue
-                if index[u] == -1:
-                    work[-1] = (v, k)
-                    index[u] = low[u] = counter
-                    counter += 1
-                    stack.append(u)
-                    on_stack[u] = 1
-                    work.append((u, 0))
-                    break
-                if on_stack[u] and index[u] < low[v]:
-                    low[v] = index[u]
-            else:
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    if low[v] < low[parent]:
-                        low[parent] = low[v]
-                if low[v] == index[v]:
-                    comp = []
-                    while True:
-                        x = stack.pop()
-                        on_stack[x] = 0
-                        comp.append(x)
-                        if x == v:
-                            break
-                    yield comp
+    g: Graph, inside: bytearray | np.ndarray, banned: frozenset[int] = frozenset()
+) -> list[list[int]]:
+    """The strongly connected components of the states marked ``inside`` (edges whose
+    fairness instance is in ``banned`` left out), by scipy's compiled routine over
+    the graph's CSR arrays; tests/test_liveness.py checks it against networkx."""
+    mask = _mask(inside)
+    banned_e = np.isin(g.inst, sorted(banned)) if banned else None
+    indptr, indices, _ = _subgraph(g, mask, banned_e, None)
+    labels = _scc_labels(g.n, indptr, indices)
+    nodes = np.flatnonzero(mask)
+    lab = labels[nodes]
+    order = np.argsort(lab, kind="stable")
+    _, starts = np.unique(lab[order], return_index=True)
+    return [part.tolist() for part in np.split(nodes[order], starts[1:])] if len(nodes) else []
 
 
-def _fair(g: Graph, comp: set[int], edges: list[tuple[int, int, int]]) -> bool:
-    """Weak fairness: every instance enabled throughout ``comp`` is taken inside it."""
-    if not edges:  # a trivial component is fair only as a deadlock (stuttering)
-        (i,) = comp
-        return not g.succ[i]
-    always: set[int] | None = None
-    for i in comp:
-        en = g.enabled(i)
-        always = en if always is None else always & en
-        if not always:
-            return True
-    taken = {f for _, _, f in edges}
-    return not (always or set()) - taken
+def _mask(inside: bytearray | np.ndarray) -> np.ndarray:
+    if isinstance(inside, np.ndarray):
+        return inside.astype(bool, copy=False)
+    return np.frombuffer(bytes(inside), dtype=np.uint8).astype(bool)
 
 
-def _component(
-    g: Graph, comp: list[int], banned: frozenset[int]
-) -> tuple[set[int], list[tuple[int, int, int]]] | None:
-    """A non-trivial component (or a deadlock) with its inner edges; None if trivial."""
-    succ = g.succ
-    if len(comp) == 1:
-        i = comp[0]
-        if succ[i] and not any(j == i and f not in banned for j, f in succ[i]):
-            return None  # trivial: no self-loop, not a deadlock
-    cs = set(comp)
-    return cs, [(i, j, f) for i in comp for j, f in succ[i] if j in cs and f not in banned]
+@dataclass
+class _Level:
+    """One decomposition into strongly connected components: the whole subgraph
+    (level 0), or the parts of components that strong fairness refines."""
+
+    inside: np.ndarray  # bool per state: the states decomposed
+    same: np.ndarray | None  # the previous level's labels: edges stay inside one of them
+    labels: np.ndarray  # component label per state (meaningful where inside)
+    dfs: tuple[np.ndarray, np.ndarray] | None = None  # lazily: preorder, parent's preorder
+
+
+@dataclass
+class _Comp:
+    level: int
+    label: int
+    entry: int  # its smallest id, of least depth (ids are in BFS order)
+    path: tuple[int, ...]  # its label and its ancestors' at each level
+
+
+@dataclass
+class _Decomposition:
+    """The fair components of a subgraph (``fair_components``), found with array
+    operations per level instead of one component at a time."""
+
+    g: Graph
+    banned_e: np.ndarray | None
+    levels: list[_Level] = field(default_factory=list)
+    comps: list[_Comp] = field(default_factory=list)
+
+    def nodes(self, c: _Comp) -> np.ndarray:
+        lv = self.levels[c.level]
+        return np.flatnonzero(lv.inside & (lv.labels == c.label))
+
+    def edges(
+        self, c: _Comp, banned: frozenset[int]
+    ) -> tuple[set[int], list[tuple[int, int, int]]]:
+        """The component as a set, and its inner edges (source, target, instance)."""
+        g = self.g
+        cs = set(self.nodes(c).tolist())
+        out = [(i, j, f) for i in sorted(cs) for j, f in g.out(i) if j in cs and f not in banned]
+        return cs, out
+
+    def _dfs(self, level: int) -> tuple[np.ndarray, np.ndarray]:
+        """Depth-first preorder of the level's subgraph as Tarjan's algorithm walks
+        it (roots in increasing id, out-edges in order), and per preorder position
+        the preorder of its tree parent: a chain of virtual roots (the k-th leads
+        to the k-th state inside, then to the next virtual root) makes scipy's
+        single-source search visit the roots in turn."""
+        from scipy.sparse.csgraph import depth_first_order
+
+        lv = self.levels[level]
+        if lv.dfs is None:
+            g, n = self.g, self.g.n
+            indptr, indices, _ = _subgraph(g, lv.inside, self.banned_e, lv.same)
+            roots = np.flatnonzero(lv.inside)
+            k = len(roots)
+            vind = np.empty(2 * k - 1, dtype=np.int64)
+            vind[0::2] = roots
+            vind[1::2] = n + 1 + np.arange(k - 1)
+            vdeg = np.full(k, 2, dtype=np.int64)
+            vdeg[-1] = 1
+            full_ptr = np.concatenate([indptr, indptr[-1] + np.cumsum(vdeg)])
+            full_ind = np.concatenate([indices.astype(np.int64), vind])
+            order, pred = depth_first_order(
+                _csr(n + k, full_ptr, full_ind), n, directed=True, return_predecessors=True
+            )
+            pre = np.full(n + k, -1, dtype=np.int64)
+            pre[order] = np.arange(len(order))
+            up = pred[order]  # the start's is negative (scipy's "none")
+            parent_pre = np.where(up >= 0, pre[np.maximum(up, 0)], -1)
+            lv.dfs = (pre, parent_pre)
+        return lv.dfs
+
+    def _finish(self, level: int, label: int) -> tuple[int, int]:
+        """When Tarjan's algorithm emits component ``label`` of ``level``: when its
+        first-visited state's subtree ends (then, ancestors after descendants)."""
+        pre, parent_pre = self._dfs(level)
+        lv = self.levels[level]
+        root_pre = int(pre[np.flatnonzero(lv.inside & (lv.labels == label))].min())
+        after = np.flatnonzero(parent_pre[root_pre + 1 :] < root_pre)
+        end = root_pre + 1 + int(after[0]) if len(after) else len(parent_pre)
+        return end, -root_pre
+
+    def order_key(self, c: _Comp) -> tuple[tuple[int, int], ...]:
+        """Where ``c`` comes in the order the one-component-at-a-time search yielded
+        (Tarjan's emission order, a refined component's parts in its place)."""
+        return tuple(self._finish(lvl, lab) for lvl, lab in enumerate(c.path))
+
+    def ordered(self, comps: list[_Comp]) -> list[_Comp]:
+        return sorted(comps, key=self.order_key) if len(comps) > 1 else list(comps)
+
+
+def _decompose(
+    g: Graph,
+    inside: np.ndarray,
+    banned: frozenset[int] = frozenset(),
+    strong: frozenset[int] = frozenset(),
+) -> _Decomposition:
+    """The fair components of the subgraph (states inside, edges not banned); see
+    ``fair_components`` for what is fair. Each level decomposes the states left
+    with scipy, then judges every component at once: non-trivial (an inner edge,
+    or a deadlock), weakly fair (no instance enabled in all its states and taken
+    by none of its edges), strongly fair (no strong instance enabled somewhere and
+    taken by none of its edges; otherwise its states that enable one are removed
+    and the rest is decomposed again at the next level)."""
+    n = g.n
+    banned_e = np.isin(g.inst, sorted(banned)) if banned else None
+    dec = _Decomposition(g, banned_e)
+    f_count = max(len(g.instances), 1)
+    is_strong = np.zeros(f_count, dtype=bool)
+    if strong:
+        is_strong[sorted(strong)] = True
+    es, ef = g.enabled_pairs()
+    outdeg = np.diff(g.indptr)
+    cur = inside.astype(bool, copy=True)
+    same: np.ndarray | None = None
+    prev_paths: dict[int, tuple[int, ...]] = {}
+    while True:
+        level = len(dec.levels)
+        indptr, indices, keep = _subgraph(g, cur, banned_e, same)
+        labels = _scc_labels(n, indptr, indices)
+        dec.levels.append(_Level(cur, same, labels))
+        ncomp = int(labels.max()) + 1 if n else 0
+        nodes = np.flatnonzero(cur)
+        lab = labels[nodes]
+        size = np.bincount(lab, minlength=ncomp)
+        ksrc, kf = g.src[keep], g.inst[keep]
+        inner = labels[ksrc] == labels[indices]
+        ilab, if_ = labels[ksrc[inner]], kf[inner]
+        has_edge = np.zeros(ncomp, dtype=bool)
+        has_edge[ilab] = True
+        cand = has_edge.copy()
+        cand[labels[nodes[outdeg[nodes] == 0]]] = True  # a deadlock: a fair stutter
+        # weak fairness: an instance enabled in every state and taken by no edge
+        sel = cur[es] & cand[labels[es]]
+        ps, pl, pf = es[sel], labels[es[sel]], ef[sel]
+        code = pl * f_count + pf
+        u, cnt = np.unique(code, return_counts=True)
+        always = u[cnt == size[u // f_count]]
+        taken = np.unique(ilab[if_ >= 0] * f_count + if_[if_ >= 0])
+        ok = cand.copy()
+        ok[always[~np.isin(always, taken)] // f_count] = False
+        # strong fairness: a strong instance enabled somewhere and taken by no edge
+        refine = np.zeros(ncomp, dtype=bool)
+        starved = np.zeros(0, dtype=np.int64)
+        if strong:
+            s_sel = is_strong[pf] & ok[pl] & has_edge[pl]
+            miss = ~np.isin(code[s_sel], taken)
+            starved = ps[s_sel][miss]
+            refine[labels[starved]] = True
+        final = ok & ~refine
+
+        def path(
+            c: int,
+            e: int,
+            same: np.ndarray | None = same,
+            prev: dict[int, tuple[int, ...]] = prev_paths,
+        ) -> tuple[int, ...]:
+            """Component ``c``'s path: its refined ancestors' labels (state ``e`` in it)."""
+            return (*prev[int(same[e])], c) if same is not None else (c,)
+
+        fin_nodes = nodes[final[lab]]
+        fin_lab, first = np.unique(labels[fin_nodes], return_index=True)
+        for c, e in zip(fin_lab.tolist(), fin_nodes[first].tolist(), strict=True):
+            dec.comps.append(_Comp(level, c, e, path(c, e)))
+        if not refine.any():
+            return dec
+        ref_nodes = nodes[refine[lab]]
+        ref_lab, first = np.unique(labels[ref_nodes], return_index=True)
+        prev_paths = {
+            c: path(c, e) for c, e in zip(ref_lab.tolist(), ref_nodes[first].tolist(), strict=True)
+        }
+        nxt = cur & refine[labels]
+        nxt[starved] = False
+        cur, same = nxt, labels
 
 
 def fair_components(
     g: Graph,
-    inside: bytearray,
+    inside: bytearray | np.ndarray,
     banned: frozenset[int] = frozenset(),
     strong: frozenset[int] = frozenset(),
 ) -> Iterable[tuple[set[int], list[tuple[int, int, int]]]]:
@@ -687,26 +1128,12 @@ def fair_components(
     the rest is decomposed again (the usual refinement for Streett conditions; a run
     staying in a fair sub-component never sees the instance enabled; each such
     sub-problem costs a pass over the graph's ids, and there are few). Weak fairness
-    needs no such recursion (module doc), so a weakly unfair component is dropped."""
-    work: list[list[int]] = list(strongly_connected(g, inside, banned))
-    while work:
-        comp = work.pop(0)
-        got = _component(g, comp, banned)
-        if got is None:
-            continue
-        cs, edges = got
-        if not _fair(g, cs, edges):
-            continue
-        if strong and edges:
-            taken = {f for _, _, f in edges}
-            starved = {i for i in comp if (g.enabled(i) & strong) - taken}
-            if starved:
-                rest = bytearray(len(g.states))
-                for i in cs - starved:
-                    rest[i] = 1
-                work[:0] = strongly_connected(g, rest, banned)
-                continue
-        yield cs, edges
+    needs no such recursion (module doc), so a weakly unfair component is dropped.
+    Yielded in the order Tarjan's algorithm emits them (a refined component's parts
+    in its place), each with its inner edges."""
+    dec = _decompose(g, _mask(inside), banned, strong)
+    for c in dec.ordered(dec.comps):
+        yield dec.edges(c, banned)
 
 
 # --- lassos --------------------------------------------------------------------------
@@ -851,7 +1278,7 @@ def _prefix(g: Graph, target: int) -> list[int]:
     i = target
     while i >= 0:
         path.append(i)
-        i = g.parent[i]
+        i = int(g.parent[i])
     return path[::-1]
 
 
@@ -884,6 +1311,18 @@ class _Obligation:
     node: NodePred
     banned: frozenset[int] = frozenset()  # fairness instances whose edges leave the subgraph
     both_modes: int | None = None  # PS-L3: worker whose mode must take both values
+    # the bad states as a test of one worker (every bad-state test here is one): the
+    # subgraph is then computed once per distinct abstract worker, not once per state
+    worker: int | None = None
+    worker_pred: Callable[[Worker], bool] | None = None
+
+
+def _refreshed_not(p: int, w: Worker) -> bool:
+    return w.up and not _refreshed_now(w, p)
+
+
+def _busy_worker(w: Worker) -> bool:
+    return w.up and not _idle(w)
 
 
 def _obligations(m: LivenessModel, g: Graph) -> list[_Obligation]:
@@ -895,6 +1334,8 @@ def _obligations(m: LivenessModel, g: Graph) -> list[_Obligation]:
                     "PS-L1",
                     f"worker {w}, partition {p}",
                     partial(_not_refreshed, w, p),
+                    worker=w,
+                    worker_pred=partial(_refreshed_not, p),
                 )
             )
     for w in range(m.W):
@@ -905,6 +1346,8 @@ def _obligations(m: LivenessModel, g: Graph) -> list[_Obligation]:
                 f"worker {w}",
                 partial(_busy, w),
                 start,
+                worker=w,
+                worker_pred=_busy_worker,
             )
         )
     for w in range(m.W):
@@ -913,36 +1356,54 @@ def _obligations(m: LivenessModel, g: Graph) -> list[_Obligation]:
     return [ob for ob in out if not (m.contract and ob.pid in POLICY_ONLY)]
 
 
+def _worker_mask(g: Graph, w: int, pred: Callable[[Worker], bool]) -> np.ndarray:
+    """``pred`` of worker ``w`` in every state, evaluated once per distinct worker."""
+    table = np.fromiter((pred(x) for x in g.workers), dtype=bool, count=len(g.workers))
+    mask: np.ndarray = table[g.rows[:, 1 + w]]
+    return mask
+
+
+def _inside(g: Graph, ob: _Obligation) -> np.ndarray:
+    if ob.worker is not None and ob.worker_pred is not None:
+        return _worker_mask(g, ob.worker, ob.worker_pred)
+    return np.fromiter((ob.node(s) for s in g.states), dtype=bool, count=g.n)
+
+
 def _violation(
     m: LivenessModel,
     ab: Abstraction,
     g: Graph,
     ob: _Obligation,
-    whole: list[Any] | None,
-    depth: list[int],
+    whole: _Decomposition | None,
+    depth: np.ndarray,
     strong: frozenset[int] = frozenset(),
 ) -> Lasso | None:
     if ob.both_modes is not None and whole is not None:
-        comps = whole
+        dec = whole
+        banned: frozenset[int] = frozenset()
     else:
-        inside = bytearray(ob.node(s) for s in g.states)
-        comps = list(fair_components(g, inside, ob.banned, strong))
+        dec = _decompose(g, _inside(g, ob), ob.banned, strong)
+        banned = ob.banned
+    comps = dec.comps
     must: list[Callable[[State], bool]] = []
     if ob.both_modes is not None:
         w = ob.both_modes
         must = [lambda s: s.workers[w].mode == LATENCY, lambda s: s.workers[w].mode == QUALITY]
-    best: tuple[int, set[int], list[tuple[int, int, int]], int] | None = None
-    for comp, edges in comps:
-        if must and not all(any(pred(g.states[i]) for i in comp) for pred in must):
-            continue
-        entry = min(comp, key=lambda i: (depth[i], i))
-        if best is None or depth[entry] < best[0]:
-            best = (depth[entry], comp, edges, entry)
-    if best is None:
+        modes = [
+            _worker_mask(g, w, lambda x: x.mode == LATENCY),
+            _worker_mask(g, w, lambda x: x.mode == QUALITY),
+        ]
+        comps = [c for c in comps if all(mask[dec.nodes(c)].any() for mask in modes)]
+    if not comps:
         return None
-    _, comp, edges, entry = best
-    walk = _cycle(g, comp, edges, entry, must, strong)
-    pre, cyc = _unfold(m, ab, g, _prefix(g, entry), walk)
+    # the component whose entry (its state of least depth, then least id: its least
+    # id, as ids are in BFS order) is shallowest; of equally shallow ones the first
+    # in the order the components were always searched in
+    least = min(int(depth[c.entry]) for c in comps)
+    best = dec.ordered([c for c in comps if depth[c.entry] == least])[0]
+    comp, edges = dec.edges(best, banned)
+    walk = _cycle(g, comp, edges, best.entry, must, strong)
+    pre, cyc = _unfold(m, ab, g, _prefix(g, best.entry), walk)
     return Lasso(ob.pid, ob.subject, pre, cyc)
 
 
@@ -986,7 +1447,7 @@ def check_liveness(
         progress=progress,
     )
     base = {
-        "states": len(g.states),
+        "states": g.n,
         "transitions": g.transitions,
         "workload": "steady" if m.steady else "finite",
         "config": model.config.describe(),
@@ -1006,7 +1467,7 @@ def check_liveness(
     try:
         kinds = STRONG_KINDS[fairness]
         strong = frozenset(f for f, inst in enumerate(g.instances) if inst[0] in kinds)
-        whole = list(fair_components(g, bytearray(b"\x01") * len(g.states), strong=strong))
+        whole = _decompose(g, np.ones(g.n, dtype=bool), strong=strong)
         depth = g.depth()
         for ob in _obligations(m, g):
             if ob.pid in violations:
@@ -1024,14 +1485,14 @@ def check_liveness(
         )
     if violations:
         verdict = VIOLATION
-    elif not whole:
+    elif not whole.comps:
         verdict = VACUOUS
     else:
         verdict = PASS
     return LivenessResult(
         verdict,
         seconds=time.perf_counter() - t0,
-        fair_components=len(whole),
+        fair_components=len(whole.comps),
         violations=violations,
         **base,  # type: ignore[arg-type]
     )
