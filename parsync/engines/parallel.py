@@ -89,7 +89,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -317,6 +317,7 @@ class _Run:
 
 
 _CHUNK = 16_384  # successors filtered (seen set, duplicates) and encoded together
+_ROWS = 4_096  # frontier states decoded together
 _EMPTY = np.empty(0, dtype=np.uint64)
 
 
@@ -578,7 +579,7 @@ class _Shard:
         return (fp >> 32) % self.n
 
     # --- the wire encoding ------------------------------------------------------------
-    def encode(self, to: int, states: list[State]) -> bytes:
+    def encode(self, to: int, states: Iterable[State]) -> bytes:
         """``states`` for shard ``to``, compactly: a state is ``W + 5`` small-int codes.
 
         A state is a product of few distinct components (the broker, each worker,
@@ -592,7 +593,9 @@ class _Shard:
         new: list[object] = []
         codes: list[int] = []
         add = codes.append
+        count = 0
         for t in states:
+            count += 1
             # interned components by identity (``keep`` holds them, so an id is never
             # reused while the shard runs), the two counter tuples by value
             for key, x in (
@@ -610,10 +613,10 @@ class _Shard:
                     new.append(x)
                 add(c)
         dtype = np.uint16 if len(keep) <= 1 << 16 else np.uint32
-        width = len(states[0].workers) + 5 if states else 0
+        width = self.width if count else 0
         raw = np.array(codes, dtype=dtype).tobytes()
         data = pickle.dumps((width, np.dtype(dtype).str, raw, new), pickle.HIGHEST_PROTOCOL)
-        self._wire[0] += len(states)
+        self._wire[0] += count
         self._wire[1] += len(data)
         return data
 
@@ -627,7 +630,7 @@ class _Shard:
         table.extend(map(self.m.intern, new))  # each component interned once, on arrival
         codes = np.frombuffer(raw, dtype=dtype)
         w = width - 5
-        step = _CHUNK * width
+        step = _ROWS * width
         for lo in range(0, len(codes), step):
             flat = [table[c] for c in codes[lo : lo + step].tolist()]
             yield [
@@ -684,6 +687,14 @@ class _Shard:
             )
         return out
 
+    @staticmethod
+    def _rows(front: _Frontier) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A frontier's keys and codes, ``_ROWS`` states at a time (decoded ``State``
+        objects are short-lived: a whole batch of them at once would raise the peak)."""
+        for keys, codes in front:
+            for lo in range(0, len(keys), _ROWS):
+                yield keys[lo : lo + _ROWS], codes[lo : lo + _ROWS]
+
     # --- one level, in five calls ---------------------------------------------------
     def begin(self) -> list[Any]:
         """Step 0: this shard's frontier keys, for every other shard (each shard ranks its
@@ -736,7 +747,7 @@ class _Shard:
 
         succ = m.successors
         pending = 0
-        for fkeys, codes in self.front:
+        for fkeys, codes in self._rows(self.front):
             ranks = np.searchsorted(level, fkeys).tolist()
             for rank, s in zip(ranks, self._states(codes), strict=True):
                 base = rank << _STEP_BITS
@@ -824,7 +835,15 @@ class _Shard:
         out: list[Any] = [None] * self.n
         for j, fps in won.items():
             cf, _ck, cc = cand[j]
-            out[j] = self.encode(j, self._states(cc[np.searchsorted(cf, fps)]))
+            pos = np.searchsorted(cf, fps)
+            out[j] = self.encode(
+                j,
+                (
+                    t
+                    for lo in range(0, len(pos), _ROWS)
+                    for t in self._states(cc[pos[lo : lo + _ROWS]])
+                ),
+            )
         self._cand = []
         self._sec["exchange"] += time.perf_counter() - t0
         return out
@@ -844,8 +863,8 @@ class _Shard:
                     best = (key, 1, bad)
 
         own_k, own_c = self._own
-        for lo in range(0, len(own_k), _CHUNK):
-            check(own_k[lo : lo + _CHUNK], self._states(own_c[lo : lo + _CHUNK]))
+        for lo in range(0, len(own_k), _ROWS):
+            check(own_k[lo : lo + _ROWS], self._states(own_c[lo : lo + _ROWS]))
         nxt.add(own_k, own_c)
         self._own = (_EMPTY, self._no_codes())
         for frm, data in shipped.items():
