@@ -75,6 +75,7 @@ def run_one(preset: str, backend: str, workers: int, path: str | None = None) ->
         capture_output=True,
         text=True,
         env=env,
+        cwd=path,  # `python -c` puts the working directory first on sys.path
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
