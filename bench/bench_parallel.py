@@ -66,12 +66,16 @@ print(json.dumps({
 """
 
 
-def run_one(preset: str, backend: str, workers: int) -> dict[str, object]:
+def run_one(preset: str, backend: str, workers: int, path: str | None = None) -> dict[str, object]:
+    """One engine in a fresh process; ``path``: run the code found there (PYTHONPATH)."""
+    env = dict(os.environ, PYTHONPATH=path) if path else None
     out = subprocess.run(
         [sys.executable, "-c", RUN, preset, backend, str(workers)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
+        cwd=path,  # `python -c` puts the working directory first on sys.path
     ).stdout
     return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -83,23 +87,40 @@ def main() -> int:
     ap.add_argument("--ray", type=int, metavar="N", help="also N actors on a local Ray")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json-out", metavar="FILE")
+    ap.add_argument(
+        "--no-single",
+        action="store_true",
+        help="skip the single-process search (about 600 bytes a state: 6 GB on nightly)",
+    )
+    ap.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="also run each worker count with the code at PATH (another checkout, e.g. main), "
+        "in the same invocation, labelled 'baseline'",
+    )
     args = ap.parse_args()
-    # (engine, backend, workers): the single process, each worker count, then Ray
-    engines = [("single process", "single", 0)]
-    engines += [(f"--workers {w}", "procs", w) for w in (int(x) for x in args.workers.split(","))]
+    counts = [int(x) for x in args.workers.split(",")]
+    # (engine, backend, workers, PYTHONPATH): the single process, each worker count (the
+    # baseline checkout's first), then Ray
+    engines: list[tuple[str, str, int, str | None]] = []
+    if not args.no_single:
+        engines.append(("single process", "single", 0, None))
+    if args.baseline:
+        engines += [(f"baseline --workers {w}", "procs", w, args.baseline) for w in counts]
+    engines += [(f"--workers {w}", "procs", w, None) for w in counts]
     if args.ray:
-        engines.append((f"--ray auto, {args.ray} actors", "ray", args.ray))
-    runs: dict[str, list[dict[str, object]]] = {e: [] for e, _b, _w in engines}
+        engines.append((f"--ray auto, {args.ray} actors", "ray", args.ray, None))
+    runs: dict[str, list[dict[str, object]]] = {e[0]: [] for e in engines}
     load_start = os.getloadavg()[0]  # a loaded machine makes every speed-up meaningless
     for _ in range(args.repeat):
-        for name, backend, w in engines:  # interleaved, so a noisy spell hits every one alike
-            r = run_one(args.preset, backend, w)
+        for name, backend, w, path in engines:  # interleaved: a noisy spell hits all alike
+            r = run_one(args.preset, backend, w, path)
             runs[name].append(r)
             print(f"  {name}: {r['seconds']}s", file=sys.stderr)
     base = {e: statistics.median(float(r["seconds"]) for r in rs) for e, rs in runs.items()}  # type: ignore[arg-type]
-    first = runs["single process"][0]
+    first = runs[engines[0][0]][0]
     rows = []
-    for name, backend, w in engines:
+    for name, backend, w, path in engines:
         r = runs[name][-1]
         assert (r["states"], r["transitions"], r["depth"]) == (
             first["states"],
@@ -116,11 +137,14 @@ def main() -> int:
                 "speedup_over_workers_1": round(base["--workers 1"] / base[name], 2)
                 if "--workers 1" in base
                 else None,
-                "speedup_over_single_process": round(base["single process"] / base[name], 2),
+                "speedup_over_single_process": round(base["single process"] / base[name], 2)
+                if "single process" in base
+                else None,
                 "peak_rss_bytes": rss,
                 "bytes_per_state": round(int(rss) / int(first["states"])) if rss else None,  # type: ignore[call-overload]
                 "wire_bytes_per_state": r["wire_bytes_per_state"],
                 "shard_seconds": r["shard_seconds"],
+                **({"code": path} if path else {}),
                 **(
                     {"backend": "ray", "startup_seconds": r["startup_seconds"]}
                     if backend == "ray"

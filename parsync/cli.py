@@ -29,6 +29,7 @@ from parsync.errors import EXIT_FAIL, EXIT_OK, EXIT_STOPPED, EXIT_USAGE, Interru
 from parsync.outputs import STDOUT, check_output_paths
 
 EXIT_INCOMPLETE = EXIT_STOPPED  # the older name: a budget or Ctrl-C stopped it
+DEFAULT_FRONTIER_MB = 256  # parsync.engines.parallel.DEFAULT_FRONTIER_MEMORY, in megabytes
 
 EPILOG = """\
 exit codes (every command):
@@ -184,6 +185,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="S",
         help="seconds between checkpoints (default 60)",
+    )
+    c.add_argument(
+        "--frontier-memory",
+        type=_positive_float,
+        default=None,
+        metavar="MB",
+        help="with the multi-process search: each shard keeps at most MB megabytes of a "
+        "level's encoded states in memory and spills the rest to --spill-dir "
+        f"(default {DEFAULT_FRONTIER_MB}; docs/scale.md)",
+    )
+    c.add_argument(
+        "--spill-dir",
+        metavar="DIR",
+        help="with the multi-process search: where frontier spill files and the "
+        "counterexample trail go (a new directory in DIR, removed at the end, also after "
+        "Ctrl-C; default: the system's temporary directory)",
     )
     c.add_argument(
         "--trace-out", metavar="FILE", help="write the counterexample (JSON, replayable)"
@@ -707,7 +724,14 @@ def _cmd_check(args: argparse.Namespace) -> int:
         def cb(p: Progress) -> None:
             bar.search(p.states, p.transitions, p.depth, p.queue, p.seconds, total)
 
-        if args.workers is not None or args.checkpoint or args.resume or args.ray is not None:
+        if (
+            args.workers is not None
+            or args.checkpoint
+            or args.resume
+            or args.ray is not None
+            or args.frontier_memory is not None
+            or args.spill_dir
+        ):
             from parsync.engines.parallel import CheckpointError, ParallelChecker, ShardError
 
             workers = args.workers or 1
@@ -731,6 +755,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
                     resume=args.resume,
                     checkpoint_every=args.checkpoint_every,
                     notify=bar.note,
+                    frontier_memory=int((args.frontier_memory or DEFAULT_FRONTIER_MB) * 2**20),
+                    spill_dir=args.spill_dir,
                 ).run()
             except CheckpointError as e:
                 raise UsageError(f"check {scope}: {e}") from None
@@ -831,6 +857,12 @@ def _print_result(scope: str, model: Any, result: Any) -> None:
             f"collision probability {result.extra['fingerprint_collision_probability']:.1e} "
             "(TLC's optimistic estimate)"
         )
+        if result.extra.get("spilled_states"):
+            mb = result.extra["frontier_memory"] / 2**20
+            out.print(
+                f"frontier spilled to disk: {result.extra['spilled_states']:,} states "
+                f"(past {mb:g} MB per shard and level)"
+            )
     if "resumed_from" in result.extra:
         r = result.extra["resumed_from"]
         out.print(f"resumed from {r['dir']} at depth {r['depth']} ({r['states']:,} states)")

@@ -357,3 +357,75 @@ def test_fingerprints_are_the_same_in_every_interpreter_run() -> None:
     m = ParSyncModel(PRESETS["small"].config)
     b = next(iter(m.init_states())).broker
     assert b.replica is None and stable_hash(b) != hash(b)
+
+
+# --- the compact frontier, spilled to disk ---------------------------------------------
+
+
+def test_the_seen_set_is_a_set() -> None:
+    import numpy as np
+
+    from parsync.engines.parallel import FingerprintSet
+
+    rng = np.random.default_rng(7)
+    a = np.unique(rng.integers(0, 2**64, size=5_000, dtype=np.uint64))
+    fs = FingerprintSet(a[:3_000])
+    fs.add(a[3_000:4_000])
+    assert len(fs) == 4_000
+    assert fs.contains(a).tolist() == [i < 4_000 for i in range(len(a))]
+    assert fs.array().tolist() == sorted(a[:4_000].tolist())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_spilled_frontier_gives_the_same_counts(tmp_path: Path, workers: int) -> None:
+    """A bound of 0 bytes: every level's states go to disk and are streamed back."""
+    m = ParSyncModel(PRESETS["small"].config)
+    one = Checker(m, symmetry=True).run()
+    spill = tmp_path / "spill"
+    par = ParallelChecker(
+        m, workers=workers, symmetry=True, frontier_memory=0, spill_dir=spill
+    ).run()
+    _same(one, par)
+    assert par.extra["spilled_states"] == one.states - 1  # all but the initial state
+    assert list(spill.iterdir()) == []  # the run's files are gone, the user's directory stays
+
+
+def test_a_spilled_frontier_gives_the_same_counterexample(tmp_path: Path) -> None:
+    for variant in ("no-dedup", "rotation-skips-partition"):
+        m = ParSyncModel(PRESETS["small"].config, variant=variant)
+        one = Checker(m, symmetry=True).run()
+        par = ParallelChecker(
+            m, workers=2, symmetry=True, frontier_memory=0, spill_dir=tmp_path
+        ).run()
+        _same_violation(one, par)
+        assert par.extra["spilled_states"] > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_spilled_frontier_checkpoints_and_resumes(tmp_path: Path) -> None:
+    m = ParSyncModel(PRESETS["small"].config, variant="no-dedup")
+    straight = Checker(m, symmetry=True).run()
+    cp, spill = tmp_path / "cp", tmp_path / "spill"
+    kw: dict[str, object] = {"symmetry": True, "frontier_memory": 0, "spill_dir": spill}
+    a = ParallelChecker(m, workers=2, max_states=50, checkpoint=cp, **kw).run()  # type: ignore[arg-type]
+    assert a.verdict == "incomplete" and a.extra["spilled_states"] > 0
+    b = ParallelChecker(m, workers=3, resume=cp, **kw).run()  # type: ignore[arg-type]
+    _same_violation(straight, b)
+    assert list(spill.iterdir()) == []
+
+
+def test_spill_files_are_gone_after_ctrl_c(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    rc, out, err = _interrupted("--spill-dir", str(spill), "--frontier-memory", "0.01", after=8)
+    assert rc == 3, (out, err)
+    assert "Traceback" not in err, err
+    assert spill.is_dir() and list(spill.iterdir()) == []
+
+
+def test_cli_frontier_memory_reports_the_spill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["check", "--preset", "twins", "--no-progress", "--frontier-memory", "0.001"]
+    assert main([*args, "--spill-dir", str(tmp_path)]) == 0
+    assert "frontier spilled to disk:" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []

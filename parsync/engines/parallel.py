@@ -3,13 +3,16 @@
 The state space is partitioned by fingerprint. Shard ``k`` of ``N`` processes
 owns the states whose 64-bit fingerprint maps to ``k``: it holds their
 fingerprints (the seen set) and expands them. The search is level-synchronous;
-one BFS level is five steps, every shard doing each at once:
+one BFS level is six steps, every shard doing each at once:
 
+0. **rank**: every shard sends the others its frontier's BFS keys (below), so
+   each knows every state's rank in the whole level;
 1. **expand** the shard's frontier: successors, coverage, witnesses, action
    properties on every transition; each successor goes, by its fingerprint,
-   into a batch for the shard that owns it;
-2. **offer**: send each owner the fingerprints (and BFS keys, below) of the
-   candidates it owns - integers only, never a state;
+   into a batch for the shard that owns it (those this shard owns and has seen
+   are dropped at once, a chunk of successors at a time);
+2. **offer**: send each owner the fingerprints and BFS keys of the candidates
+   it owns - integers only, never a state;
 3. **decide**: each owner drops what it has seen and picks, per new
    fingerprint, the candidate with the least BFS key; it tells every shard
    which of its candidates won;
@@ -18,51 +21,75 @@ one BFS level is five steps, every shard doing each at once:
 5. **admit**: the owner adds the winners to its seen set and next frontier
    and checks the state properties on them.
 
-**The same answer as one process.** Every state carries its *BFS key*: the
-successor indices of the path by which breadth-first search discovers it
-first (the index of its initial state, then the index of each step among its
-source's successors). Sequential BFS visits a level in exactly the
-lexicographic order of these keys, so keeping the least key per state, and
-reporting the violation with the least key in the first level that has one,
-gives the distinct-state count, verdict, counterexample and coverage of
-``Checker`` - the same trace, step for step, not only the same length
-(``tests/test_parallel.py`` compares them on every preset and on failing
-variants). A failing run stops when the violating level has been expanded,
-so its state and transition counts differ from the sequential engine's, which
-stops at the violating step; pass or fail, nothing else differs.
+**The same answer as one process.** Sequential BFS visits a level in the
+lexicographic order of the paths by which it first reaches each state (the
+initial state's index, then each step's index among its source's successors).
+A state's *BFS key* stands for that path in 64 bits: at level 0 the initial
+state's index, after that ``(rank of the source in its level) << 16 | index
+of the step``, ordered as the paths are, because ranks are (step 0 computes
+them). Keeping the least key per state, and reporting the violation with the
+least key in the first level that has one, gives the distinct-state count,
+verdict, counterexample and coverage of ``Checker`` - the same trace, step for
+step, not only the same length (``tests/test_parallel.py`` compares them on
+every preset and on failing variants). A failing run stops when the violating
+level has been expanded, so its state and transition counts differ from the
+sequential engine's, which stops at the violating step; pass or fail, nothing
+else differs.
 
-**Fingerprints, as TLC.** A shard's seen set is a sorted ``numpy`` array of
-unsigned 64-bit fingerprints (8 bytes a state; a level's new ones are merged
-in once per level, membership is a vectorised binary search). Two different
-states with one fingerprint would make the second look seen: the result
-reports the probability of that for the run's state count,
+**Fingerprints, as TLC.** A shard's seen set (``FingerprintSet``) holds
+unsigned 64-bit fingerprints in 256 sorted ``numpy`` arrays by top byte: 8
+bytes a state, membership a vectorised binary search, a level's new ones
+inserted once per level one part at a time (so merging never copies the whole
+set). Two different states with one fingerprint would make the second look
+seen: the result reports the probability of that for the run's state count,
 ``n * (n - 1) / 2**65`` (TLC's optimistic estimate). Fingerprints are Python's
 tuple hash of the canonical state's value (ints and tuples only; see
 ``stable_hash`` for the one ``None``), mixed by a 64-bit odd multiplier: the
 same in every process and every run of the same Python, so a checkpoint
-written by one run is resumed by another. A counterexample is rebuilt by
-re-executing its key in the model from the initial state, so it is always a
-real path, and its properties are re-evaluated on the replayed states.
+written by one run is resumed by another.
 
-The frontier is kept in memory (the widest level of a preset, not the whole
-state space); it does not spill to disk yet. ``checkpoint=DIR`` saves the
-search at a level's end (each shard's seen set and frontier, and the counts);
+**The frontier is encoded.** A state is a product of few distinct
+components (the broker, each worker, the two bags - interned, shared by many
+states - and the small ``faults`` and ``placed`` tuples). Each shard numbers
+the components it meets in its own codebook, and holds its frontier (the level
+being expanded and the next one) and its candidates as rows of ``W + 5``
+``uint32`` codes (28 bytes a state at ``W = 2``) with a ``uint64`` key; a row
+is decoded into a ``State`` only to be expanded or checked. Past
+``frontier_memory`` bytes of rows in a level (default 256 MB per shard), the
+rows go to a file in the run's spill directory (``spill_dir``, else the system's
+temporary directory; a new directory, removed at the end, Ctrl-C included) and
+are streamed back batch by batch when the level is expanded; the keys (8 bytes
+a state) stay in memory. Between shards a state travels in the wire encoding
+(``encode``: the same codes, per pair of shards).
+
+**Counterexamples are re-executed.** Shard 0 writes every level's keys, in
+order, to a trail file in its spill directory (8 bytes a state, on disk: the
+rank of a state is its index there). A counterexample's path is read back from
+the trail (each key names its source's rank in the level before) and
+re-executed in the model from the initial state, so it is always a real path,
+and its properties are re-evaluated on the replayed states.
+
+``checkpoint=DIR`` saves the search at a level's end (each shard's seen set,
+encoded frontier and codebook, shard 0's trail, and the counts);
 ``resume=DIR`` continues it, with any number of workers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import pickle
 import queue as queue_mod
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -120,7 +147,9 @@ def collision_probability(states: int) -> float:
     return states * (states - 1) / 2.0**65
 
 
-CHECKPOINT_FORMAT = "parsync-checkpoint/1"
+CHECKPOINT_FORMAT = "parsync-checkpoint/2"
+# bytes of encoded frontier states a shard keeps in memory per level before it spills them
+DEFAULT_FRONTIER_MEMORY = 256 << 20
 
 
 class CheckpointError(ValueError):
@@ -138,6 +167,125 @@ class ShardError(RuntimeError):
         self.detail = detail
 
 
+class FingerprintSet:
+    """A shard's seen set: 64-bit fingerprints, 8 bytes each, in 256 sorted ``numpy`` arrays
+    by their top byte (fingerprints are uniform, so the parts are about equal).
+
+    Membership is a vectorised binary search per part; adding a level's new fingerprints
+    rewrites each part once (``np.insert``), so the transient copy is one part (1/256 of
+    the set), never the whole set. The parts in order are the whole set sorted.
+    """
+
+    def __init__(self, fps: np.ndarray | None = None) -> None:
+        self.parts = [np.empty(0, dtype=np.uint64) for _ in range(256)]
+        if fps is not None and len(fps):
+            self.add(fps)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    @staticmethod
+    def _bounds(s: np.ndarray) -> list[int]:
+        tops = s >> np.uint64(56)
+        return np.searchsorted(tops, np.arange(257, dtype=np.uint64)).tolist()  # type: ignore[no-any-return]
+
+    def contains(self, fps: np.ndarray) -> np.ndarray:
+        """A boolean mask: which of ``fps`` are in the set."""
+        hit = np.zeros(len(fps), dtype=bool)
+        if not len(fps):
+            return hit
+        order = np.argsort(fps, kind="stable")
+        s = fps[order]
+        b = self._bounds(s)
+        for t in range(256):
+            lo, hi = b[t], b[t + 1]
+            p = self.parts[t]
+            if lo == hi or not len(p):
+                continue
+            q = s[lo:hi]
+            pos = np.minimum(np.searchsorted(p, q), len(p) - 1)
+            hit[order[lo:hi]] = p[pos] == q
+        return hit
+
+    def add(self, fps: np.ndarray) -> None:
+        """Add distinct fingerprints not in the set yet."""
+        s = np.sort(fps)
+        b = self._bounds(s)
+        for t in range(256):
+            lo, hi = b[t], b[t + 1]
+            if lo < hi:
+                p, q = self.parts[t], s[lo:hi]
+                self.parts[t] = np.insert(p, np.searchsorted(p, q), q)
+
+    def array(self) -> np.ndarray:
+        """The whole set, sorted (a copy)."""
+        return np.concatenate(self.parts)
+
+
+class _Frontier:
+    """One BFS level of a shard: encoded states (``W + 5`` uint32 codes into the shard's
+    codebook, one row a state) in batches, with their BFS keys (uint64, kept in memory).
+
+    When the batches in memory exceed ``bound`` bytes they are written to a file in
+    ``where()`` (the run's spill directory) and read back, batch by batch, when the level
+    is expanded. The order of the batches does not matter (the least key is chosen
+    explicitly).
+    """
+
+    def __init__(self, width: int, bound: int, where: Callable[[], Path], name: str) -> None:
+        self.width = width
+        self.bound = bound
+        self.where = where
+        self.name = name
+        self.keys: list[np.ndarray] = []
+        self.batches: list[np.ndarray | tuple[int, int]] = []  # in memory, or (offset, rows)
+        self.rows = 0
+        self.mem = 0  # bytes of codes in memory
+        self.path: Path | None = None
+        self.spilled = 0  # rows written to the file
+
+    def add(self, keys: np.ndarray, codes: np.ndarray) -> None:
+        if not len(keys):
+            return
+        self.keys.append(keys)
+        self.batches.append(codes)
+        self.rows += len(keys)
+        self.mem += codes.nbytes
+        if self.mem > self.bound:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self.path is None:
+            self.path = self.where() / self.name
+        with open(self.path, "ab") as f:
+            for i, b in enumerate(self.batches):
+                if isinstance(b, np.ndarray):
+                    self.batches[i] = (f.tell(), len(b))
+                    f.write(np.ascontiguousarray(b).tobytes())
+                    self.mem -= b.nbytes
+                    self.spilled += len(b)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for keys, b in zip(self.keys, self.batches, strict=True):
+            if isinstance(b, np.ndarray):
+                yield keys, b
+            else:
+                assert self.path is not None
+                off, rows = b
+                flat = np.fromfile(self.path, dtype=np.uint32, count=rows * self.width, offset=off)
+                yield keys, flat.reshape(rows, self.width)
+
+    def all_keys(self) -> np.ndarray:
+        return np.concatenate(self.keys) if self.keys else np.empty(0, dtype=np.uint64)
+
+    def close(self) -> None:
+        """Drop the level (and its file)."""
+        self.keys, self.batches, self.rows, self.mem = [], [], 0, 0
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+
+
 @dataclass
 class _Level:
     """What a shard reports at the end of a level."""
@@ -151,6 +299,7 @@ class _Level:
     violation: tuple[int, int, tuple[str, ...]] | None
     seconds: dict[str, float]  # this level's time per step, and waiting on the others
     wire: tuple[int, ...] = (0, 0)  # states this shard shipped to others, and their bytes
+    spilled: int = 0  # states of the next frontier this shard wrote to its spill file
 
 
 @dataclass
@@ -167,13 +316,28 @@ class _Run:
     last_save: float = 0.0
 
 
+_CHUNK = 16_384  # successors filtered (seen set, duplicates) and encoded together
+_ROWS = 4_096  # frontier states decoded together
+_EMPTY = np.empty(0, dtype=np.uint64)
+
+
+def _least_per_fp(fps: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Indices of the candidate with the least key per fingerprint, in fingerprint order."""
+    order = np.lexsort((keys, fps))
+    f = fps[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = f[1:] != f[:-1]
+    return order[first]
+
+
 class _Shard:
     """One shard's part of the search, whatever carries its messages.
 
-    A level is four calls, each shard making each at once: ``expand`` (returns the
-    offers for every other shard), ``decide`` (takes the offers made to it, returns
-    which of each shard's candidates won), ``pack`` (takes what won here, returns the
-    encoded states for each owner) and ``admit`` (takes the states shipped to it,
+    A level is five calls, each shard making each at once: ``begin`` (returns this
+    shard's frontier keys for every other shard), ``expand`` (takes the others' keys,
+    returns the offers for every other shard), ``decide`` (takes the offers made to it,
+    returns which of each shard's candidates won), ``pack`` (takes what won here, returns
+    the encoded states for each owner) and ``admit`` (takes the states shipped to it,
     returns the level's ``_Level``). ``_QueueShard`` moves the payloads between
     processes through queues; ``parsync.engines.ray_backend`` between Ray actors.
     A payload for shard ``j`` is ``None`` when there is nothing to send.
@@ -187,6 +351,8 @@ class _Shard:
         symmetry: bool,
         inits: list[State],
         resume: tuple[str, str, int, list[str]] | None = None,
+        spill: str | None = None,
+        frontier_memory: int = DEFAULT_FRONTIER_MEMORY,
     ) -> None:
         self.k = k
         self.n = n
@@ -205,63 +371,170 @@ class _Shard:
         self._book: list[dict[object, int]] = [{} for _ in range(n)]
         self._keep: list[list[object]] = [[] for _ in range(n)]
         self._table: list[list[object]] = [[] for _ in range(n)]
+        # this shard's own codebook, for its frontier and candidates (``_codes``/``_states``)
+        self._lbook: dict[object, int] = {}
+        self._lcomp: list[object] = []
+        self.width = model.W + 5
         self._wire = [0, 0]  # states and bytes shipped this level
         self._sec: dict[str, float] = {}
         self.waited = 0.0  # time spent blocked on the other shards (set by the transport)
-        self._cand: list[dict[int, tuple[int, State]]] = []
-        self._own: dict[int, tuple[int, State]] = {}
-        self._remote: dict[int, tuple[int, int]] = {}
-        self._won: list[list[int]] = []
+        # candidates per owner: (fingerprints, keys, codes), sorted by fingerprint
+        self._cand: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._own: tuple[np.ndarray, np.ndarray] = (_EMPTY, self._no_codes())
+        self._remote: dict[int, np.ndarray] = {}  # keys of the winners to be shipped here
         self._counts: dict[type, int] = {}
         self._found: list[str] = []
         self._transitions = 0
         self._best: tuple[int, int, tuple[str, ...]] | None = None
-        self.seen = np.empty(0, dtype=np.uint64)
-        self.frontier: list[tuple[int, State]] = []
+        self._spill_base = spill
+        self._dir: Path | None = None
+        self._made_dir = False
+        self.frontier_memory = frontier_memory
+        self._serial = 0
+        # shard 0 keeps the trail: per level, every shard's keys sorted (the rank of a
+        # state in its level is its index there), on disk; counterexamples walk it back
+        self._trail: list[tuple[int, int]] = []  # per level: (offset, count) in trail.bin
+        self.seen = FingerprintSet()
+        self.front = self._new_frontier()
         todo = [w for w in WITNESSES if witness_applicable(model, w)]
         self.witnesses_todo = todo
         self.level = 0
         if resume is not None:
             self._load(*resume)
             return
-        fps = []
+        fps, keys, mine = [], [], []
         for i, s0 in enumerate(inits):
             s0 = self.interned(s0)
             fp = self.fp(s0)
             if self.owner(fp) == k:
-                self.frontier.append(((1 << _STEP_BITS) | i, s0))
+                keys.append(i)  # level 0: a state's key is its index among the initial states
+                mine.append(s0)
                 fps.append(fp)
-        self.seen = np.sort(np.array(fps, dtype=np.uint64))
+        self.front.add(np.array(keys, dtype=np.uint64), self._codes(mine))
+        self.seen.add(np.array(fps, dtype=np.uint64))
+
+    # --- where the spill files go -----------------------------------------------------
+    def where(self) -> Path:
+        """This shard's spill directory (made on first use): ``shard-K`` in the run's spill
+        directory, else a new temporary directory."""
+        if self._dir is None:
+            if self._spill_base is not None:
+                self._dir = Path(self._spill_base) / f"shard-{self.k}"
+                self._dir.mkdir(parents=True, exist_ok=True)
+            else:
+                self._dir = Path(tempfile.mkdtemp(prefix=f"parsync-shard{self.k}-"))
+            self._made_dir = True
+        return self._dir
+
+    def cleanup(self) -> None:
+        """Remove this shard's spill files (and the run's directory, once empty)."""
+        self.front.close()
+        if self._dir is not None and self._made_dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            if self._spill_base is not None:
+                with contextlib.suppress(OSError):
+                    os.rmdir(self._spill_base)  # gone or not empty: another shard's is there
+            self._dir = None
+        self._trail = []
+
+    def _new_frontier(self) -> _Frontier:
+        self._serial += 1
+        return _Frontier(
+            self.width, self.frontier_memory, self.where, f"frontier-{self._serial}.bin"
+        )
+
+    def _no_codes(self) -> np.ndarray:
+        return np.empty((0, self.width), dtype=np.uint32)
+
+    def frontier_size(self) -> int:
+        return self.front.rows
+
+    # --- the trail (shard 0): each level's keys in order ------------------------------
+    def _trail_add(self, keys: np.ndarray) -> None:
+        path = self.where() / "trail.bin"
+        with open(path, "ab") as f:
+            self._trail.append((f.tell(), len(keys)))
+            f.write(keys.astype(np.uint64).tobytes())
+
+    def _trail_level(self, d: int, at: int | None = None) -> np.ndarray:
+        off, count = self._trail[d]
+        path = self.where() / "trail.bin"
+        if at is None:
+            return np.fromfile(path, dtype=np.uint64, count=count, offset=off)
+        assert 0 <= at < count, (d, at, count)
+        return np.fromfile(path, dtype=np.uint64, count=1, offset=off + 8 * at)
+
+    def path(self, key: int, level: int) -> list[int]:
+        """The successor indices of the path whose key at ``level`` is ``key`` (shard 0):
+        the initial state's index first."""
+        steps = [key & _STEP_MASK]
+        rank = key >> _STEP_BITS
+        for d in range(level, 0, -1):
+            kd = int(self._trail_level(d, rank)[0])
+            steps.append(kd & _STEP_MASK)
+            rank = kd >> _STEP_BITS
+        steps.append(int(self._trail_level(0, rank)[0]))
+        steps.reverse()
+        return steps
 
     # --- checkpoint and resume ------------------------------------------------------
     def save(self, where: str, tag: str) -> None:
-        """This shard's seen set and frontier, written atomically (rename)."""
+        """This shard's seen set, frontier and (shard 0) trail, written atomically (rename):
+        one pickle stream - a header, then the frontier batch by batch, then the trail
+        level by level, so a spilled frontier is never all in memory."""
         path = Path(where) / f"shard-{self.k}-{tag}.pickle"
         tmp = path.with_suffix(".tmp")
+        hp = pickle.HIGHEST_PROTOCOL
         with open(tmp, "wb") as f:
-            pickle.dump(
-                {"seen": self.seen, "frontier": self.frontier, "level": self.level},
-                f,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
+            head = {
+                "seen": self.seen.array(),
+                "level": self.level,
+                "width": self.width,
+                "components": self._lcomp,
+                "batches": len(self.front.batches),
+                "trail": len(self._trail),
+            }
+            pickle.dump(head, f, hp)
+            for batch in self.front:
+                pickle.dump(batch, f, hp)
+            for d in range(len(self._trail)):
+                pickle.dump(self._trail_level(d), f, hp)
         os.replace(tmp, path)
 
     def _load(self, where: str, tag: str, old_n: int, found: list[str]) -> None:
         """Take, from every shard file of a checkpoint, what this shard owns now (the
-        worker count may differ from the run that wrote it)."""
+        worker count may differ from the run that wrote it); shard 0 takes the trail."""
         n, k = np.uint64(self.n), np.uint64(self.k)
+        w = self.width - 5
         parts = []
         for j in range(old_n):
             with open(Path(where) / f"shard-{j}-{tag}.pickle", "rb") as f:
-                doc = pickle.load(f)
-            fps = doc["seen"]
-            parts.append(fps[((fps >> np.uint64(32)) % n) == k])
-            for key, st in doc["frontier"]:
-                st = self.interned(st)
-                if self.owner(self.fp(st)) == self.k:
-                    self.frontier.append((key, st))
-            self.level = doc["level"]
-        self.seen = np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint64)
+                head = pickle.load(f)
+                fps = head["seen"]
+                parts.append(fps[((fps >> np.uint64(32)) % n) == k])
+                comp = [self.m.intern(x) for x in head["components"]]
+                for _ in range(head["batches"]):
+                    keys, codes = pickle.load(f)
+                    mine_k, mine = [], []
+                    for key, c in zip(keys.tolist(), codes.tolist(), strict=True):
+                        st = State(
+                            comp[c[0]],
+                            tuple(comp[i] for i in c[1 : 1 + w]),
+                            comp[c[1 + w]],
+                            comp[c[2 + w]],
+                            comp[c[3 + w]],
+                            comp[c[4 + w]],
+                        )
+                        if self.owner(self.fp(st)) == self.k:
+                            mine_k.append(key)
+                            mine.append(st)
+                    self.front.add(np.array(mine_k, dtype=np.uint64), self._codes(mine))
+                for _ in range(head["trail"]):
+                    keys = pickle.load(f)
+                    if self.k == 0:
+                        self._trail_add(keys)
+            self.level = head["level"]
+        self.seen = FingerprintSet(np.concatenate(parts) if parts else None)
         self.witnesses_todo = [w for w in self.witnesses_todo if w.id not in found]
 
     def interned(self, s: State) -> State:
@@ -302,22 +575,11 @@ class _Shard:
             return self.fp(t)
         return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
-    def _drop_seen(self, d: dict[int, Any]) -> None:
-        """Remove from ``d`` the fingerprints already in the seen set (one vectorised search)."""
-        seen = self.seen
-        if not d or not len(seen):
-            return
-        fps = np.fromiter(d, dtype=np.uint64, count=len(d))
-        pos = np.searchsorted(seen, fps)
-        pos[pos >= len(seen)] = 0
-        for fp in fps[seen[pos] == fps].tolist():
-            del d[fp]
-
     def owner(self, fp: int) -> int:
         return (fp >> 32) % self.n
 
     # --- the wire encoding ------------------------------------------------------------
-    def encode(self, to: int, states: list[State]) -> bytes:
+    def encode(self, to: int, states: Iterable[State]) -> bytes:
         """``states`` for shard ``to``, compactly: a state is ``W + 5`` small-int codes.
 
         A state is a product of few distinct components (the broker, each worker,
@@ -331,7 +593,9 @@ class _Shard:
         new: list[object] = []
         codes: list[int] = []
         add = codes.append
+        count = 0
         for t in states:
+            count += 1
             # interned components by identity (``keep`` holds them, so an id is never
             # reused while the shard runs), the two counter tuples by value
             for key, x in (
@@ -349,88 +613,189 @@ class _Shard:
                     new.append(x)
                 add(c)
         dtype = np.uint16 if len(keep) <= 1 << 16 else np.uint32
-        width = len(states[0].workers) + 5 if states else 0
+        width = self.width if count else 0
         raw = np.array(codes, dtype=dtype).tobytes()
         data = pickle.dumps((width, np.dtype(dtype).str, raw, new), pickle.HIGHEST_PROTOCOL)
-        self._wire[0] += len(states)
+        self._wire[0] += count
         self._wire[1] += len(data)
         return data
 
-    def decode(self, frm: int, data: bytes) -> list[State]:
-        """The states ``encode`` packed in shard ``frm``, with this process's components."""
+    def decode(self, frm: int, data: bytes) -> Iterator[list[State]]:
+        """The states ``encode`` packed in shard ``frm``, with this process's components,
+        a chunk at a time."""
         width, dtype, raw, new = pickle.loads(data)
         if not width:
-            return []
+            return
         table = self._table[frm]
         table.extend(map(self.m.intern, new))  # each component interned once, on arrival
-        flat = [table[c] for c in np.frombuffer(raw, dtype=dtype).tolist()]
+        codes = np.frombuffer(raw, dtype=dtype)
         w = width - 5
-        return [
-            State(
-                flat[i],
-                tuple(flat[i + 1 : i + 1 + w]),
-                flat[i + 1 + w],
-                flat[i + 2 + w],
-                flat[i + 3 + w],  # type: ignore[arg-type]
-                flat[i + 4 + w],  # type: ignore[arg-type]
-            )
-            for i in range(0, len(flat), width)
-        ]
+        step = _ROWS * width
+        for lo in range(0, len(codes), step):
+            flat = [table[c] for c in codes[lo : lo + step].tolist()]
+            yield [
+                State(
+                    flat[i],
+                    tuple(flat[i + 1 : i + 1 + w]),
+                    flat[i + 1 + w],
+                    flat[i + 2 + w],
+                    flat[i + 3 + w],
+                    flat[i + 4 + w],
+                )
+                for i in range(0, len(flat), width)
+            ]
 
-    # --- one level, in four calls ---------------------------------------------------
-    def expand(self) -> list[Any]:
+    # --- this shard's own encoding: the frontier and the candidates -------------------
+    def _codes(self, states: list[State]) -> np.ndarray:
+        """``states`` as rows of ``W + 5`` uint32 codes into this shard's codebook
+        (interned components by identity - the codebook keeps them alive - and the two
+        counter tuples by value)."""
+        book, comp = self._lbook, self._lcomp
+        get = book.get
+        out: list[int] = []
+        add = out.append
+        for t in states:
+            for key, x in (
+                (id(t.broker), t.broker),
+                *[(id(w), w) for w in t.workers],
+                (id(t.to_broker), t.to_broker),
+                (id(t.to_workers), t.to_workers),
+                (t.faults, t.faults),
+                (t.placed, t.placed),
+            ):
+                c = get(key)
+                if c is None:
+                    c = book[key] = len(comp)
+                    comp.append(x)
+                add(c)
+        return np.array(out, dtype=np.uint32).reshape(len(states), self.width)
+
+    def _states(self, codes: np.ndarray) -> list[State]:
+        """The states of rows of ``_codes``."""
+        comp, w = self._lcomp, self.width - 5
+        out = []
+        for c in codes.tolist():
+            out.append(
+                State(
+                    comp[c[0]],
+                    tuple(comp[i] for i in c[1 : 1 + w]),
+                    comp[c[1 + w]],
+                    comp[c[2 + w]],
+                    comp[c[3 + w]],
+                    comp[c[4 + w]],
+                )
+            )
+        return out
+
+    @staticmethod
+    def _rows(front: _Frontier) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """A frontier's keys and codes, ``_ROWS`` states at a time (decoded ``State``
+        objects are short-lived: a whole batch of them at once would raise the peak)."""
+        for keys, codes in front:
+            for lo in range(0, len(keys), _ROWS):
+                yield keys[lo : lo + _ROWS], codes[lo : lo + _ROWS]
+
+    # --- one level, in five calls ---------------------------------------------------
+    def begin(self) -> list[Any]:
+        """Step 0: this shard's frontier keys, for every other shard (each shard ranks its
+        states in the whole level: a state's rank is the number of states of the level,
+        in every shard, with a smaller key)."""
+        self.waited = 0.0
+        self._wire = [0, 0]
+        self._sec = {"expand": 0.0, "exchange": 0.0}
+        keys = self.front.all_keys()
+        return [None if j == self.k else keys for j in range(self.n)]
+
+    def expand(self, keys: dict[int, Any]) -> list[Any]:
         """Step 1: successors of the frontier, filed by owner; returns the offers (step 2),
-        per shard: its candidates' fingerprints (uint64) and least keys."""
+        per shard: its candidates' fingerprints and least keys (uint64 each).
+
+        A successor's key is its source's rank in the level, shifted, plus its index among
+        the source's successors: 64 bits at any depth, and ordered as the whole path is,
+        since ranks are. Successors are filtered and encoded a chunk at a time: those this
+        shard owns and has seen are dropped at once, and of a fingerprint found twice only
+        the least key is kept."""
         m, ev, fpof, n, k = self.m, self.ev, self.fp, self.n, self.k
+        clock = time.perf_counter
+        t_start = clock()
+        level = np.sort(np.concatenate([self.front.all_keys(), *keys.values()]))
+        if k == 0:
+            assert len(self._trail) == self.level, (len(self._trail), self.level)
+            self._trail_add(level)
         counts: dict[type, int] = dict.fromkeys(m.action_types, 0)
         found: list[str] = []
         todo = self.witnesses_todo
         transitions = 0
         best: tuple[int, int, tuple[str, ...]] | None = None
-        clock = time.perf_counter
-        t_start = clock()
-        self.waited = 0.0
-        self._wire = [0, 0]
-        # in key order, so that the first candidate of a fingerprint is its least
-        self.frontier.sort(key=lambda e: e[0])
-        cand: list[dict[int, tuple[int, State]]] = [{} for _ in range(n)]
+        parts: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+        cf: list[list[int]] = [[] for _ in range(n)]
+        ck: list[list[int]] = [[] for _ in range(n)]
+        ct: list[list[State]] = [[] for _ in range(n)]
+
+        def flush() -> None:
+            for j in range(n):
+                if not cf[j]:
+                    continue
+                f = np.array(cf[j], dtype=np.uint64)
+                kk = np.array(ck[j], dtype=np.uint64)
+                sel = _least_per_fp(f, kk)
+                if j == k:
+                    sel = sel[~self.seen.contains(f[sel])]
+                ts = ct[j]
+                parts[j].append((f[sel], kk[sel], self._codes([ts[i] for i in sel.tolist()])))
+                cf[j], ck[j], ct[j] = [], [], []
+
         succ = m.successors
-        for path, s in self.frontier:
-            base = path << _STEP_BITS
-            idx = -1
-            for idx, (a, t) in enumerate(succ(s)):
-                transitions += 1
-                counts[type(a)] += 1
-                if todo:
-                    hit = [w for w in todo if w.action_pred(m, s, a, t)]  # type: ignore[misc]
-                    if hit:
-                        found.extend(w.id for w in hit)
-                        todo = [w for w in todo if w not in hit]
-                if t.broker is not s.broker or type(a) is Propose:
-                    abad = ev.action_violations(s, a, t)
-                    if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
-                        more = [i for i in ev.state_violations(t) if i not in abad]
-                        best = (base | idx, 0, (*abad, *more))
-                fp = fpof(t)
-                d = cand[(fp >> 32) % n]  # self.owner, inline
-                if fp not in d:
-                    d[fp] = (base | idx, t)
-            if idx > _STEP_MASK:
-                raise ValueError(f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}")
+        pending = 0
+        for fkeys, codes in self._rows(self.front):
+            ranks = np.searchsorted(level, fkeys).tolist()
+            for rank, s in zip(ranks, self._states(codes), strict=True):
+                base = rank << _STEP_BITS
+                idx = -1
+                for idx, (a, t) in enumerate(succ(s)):
+                    transitions += 1
+                    counts[type(a)] += 1
+                    if todo:
+                        hit = [w for w in todo if w.action_pred(m, s, a, t)]  # type: ignore[misc]
+                        if hit:
+                            found.extend(w.id for w in hit)
+                            todo = [w for w in todo if w not in hit]
+                    if t.broker is not s.broker or type(a) is Propose:
+                        abad = ev.action_violations(s, a, t)
+                        if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
+                            more = [i for i in ev.state_violations(t) if i not in abad]
+                            best = (base | idx, 0, (*abad, *more))
+                    fp = fpof(t)
+                    j = (fp >> 32) % n  # self.owner, inline
+                    cf[j].append(fp)
+                    ck[j].append(base | idx)
+                    ct[j].append(t)
+                if idx > _STEP_MASK:
+                    raise ValueError(
+                        f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}"
+                    )
+                pending += idx + 1
+                if pending >= _CHUNK:
+                    flush()
+                    pending = 0
+        flush()
         self.witnesses_todo = todo
-        self.frontier = []
+        self.front.close()
+        cand = []
+        for j in range(n):
+            if not parts[j]:
+                cand.append((_EMPTY, _EMPTY, self._no_codes()))
+                continue
+            f = np.concatenate([p[0] for p in parts[j]])
+            kk = np.concatenate([p[1] for p in parts[j]])
+            cc = np.concatenate([p[2] for p in parts[j]])
+            parts[j] = []
+            sel = _least_per_fp(f, kk)
+            cand.append((f[sel], kk[sel], cc[sel]))
         self._cand, self._counts, self._found = cand, counts, found
         self._transitions, self._best = transitions, best
-        offers: list[Any] = [
-            None
-            if j == k
-            else (
-                np.fromiter(cand[j], dtype=np.uint64, count=len(cand[j])),
-                [key for key, _t in cand[j].values()],
-            )
-            for j in range(n)
-        ]
-        self._sec = {"expand": clock() - t_start, "exchange": 0.0}
+        offers: list[Any] = [None if j == k else cand[j][:2] for j in range(n)]
+        self._sec["expand"] += clock() - t_start
         return offers
 
     def decide(self, offers: dict[int, Any]) -> list[Any]:
@@ -438,37 +803,28 @@ class _Shard:
         key each, added to the seen set; returns, per shard, which of its candidates won."""
         t0 = time.perf_counter()
         n, k = self.n, self.k
-        own = self._own = self._cand[k]
-        remote: dict[int, tuple[int, int]] = {}
+        own_f, own_k, own_c = self._cand[k]
+        fl, kl, sl = [own_f], [own_k], [np.full(len(own_f), k, dtype=np.int32)]
         for frm, (fps, keys) in offers.items():
-            for fp, key in zip(fps.tolist(), keys, strict=True):
-                r = remote.get(fp)
-                if r is None or key < r[0]:
-                    remote[fp] = (key, frm)
-        self._drop_seen(own)
-        self._drop_seen(remote)
-        self._remote = remote
-        won: list[list[int]] = [[] for _ in range(n)]
-        for fp, (key, frm) in remote.items():
-            mine_too = own.get(fp)
-            if mine_too is not None:
-                if mine_too[0] < key:
-                    continue
-                del own[fp]
-            won[frm].append(fp)
-        self._won = won
+            new = ~self.seen.contains(fps)
+            fl.append(fps[new])
+            kl.append(keys[new])
+            sl.append(np.full(int(new.sum()), frm, dtype=np.int32))
+        f, kk, src = np.concatenate(fl), np.concatenate(kl), np.concatenate(sl)
+        sel = _least_per_fp(f, kk)
+        f, kk, src = f[sel], kk[sel], src[sel]
+        self.seen.add(f)
         out: list[Any] = [None] * n
-        new_fps = [np.fromiter(own, dtype=np.uint64, count=len(own))]
+        self._remote = {}
         for j in range(n):
-            if j != k:
-                out[j] = np.array(won[j], dtype=np.uint64)
-                new_fps.append(out[j])
-        new = np.concatenate(new_fps)
-        if len(new):
-            # two sorted runs: the stable sort (a timsort) merges them in linear time
-            both = np.concatenate([self.seen, np.sort(new)])
-            both.sort(kind="stable")
-            self.seen = both
+            mine = src == j
+            if j == k:
+                pos = np.searchsorted(own_f, f[mine])
+                self._own = (kk[mine], own_c[pos])
+            elif j in offers:
+                out[j] = f[mine]
+                self._remote[j] = kk[mine]
+        self._cand[k] = (_EMPTY, _EMPTY, self._no_codes())
         self._sec["exchange"] += time.perf_counter() - t0
         return out
 
@@ -478,30 +834,61 @@ class _Shard:
         cand = self._cand
         out: list[Any] = [None] * self.n
         for j, fps in won.items():
-            out[j] = self.encode(j, [cand[j][fp][1] for fp in fps.tolist()])
+            cf, _ck, cc = cand[j]
+            pos = np.searchsorted(cf, fps)
+            out[j] = self.encode(
+                j,
+                (
+                    t
+                    for lo in range(0, len(pos), _ROWS)
+                    for t in self._states(cc[pos[lo : lo + _ROWS]])
+                ),
+            )
+        self._cand = []
         self._sec["exchange"] += time.perf_counter() - t0
         return out
 
     def admit(self, shipped: dict[int, Any]) -> _Level:
         """Step 5: the next frontier, and the state properties on each new state."""
         t0 = time.perf_counter()
-        nxt = self.frontier
-        nxt.extend(self._own.values())
-        remote, best = self._remote, self._best
-        for frm, data in shipped.items():
-            states = self.decode(frm, data)
-            nxt.extend((remote[fp][0], t) for fp, t in zip(self._won[frm], states, strict=True))
+        nxt = self._new_frontier()
+        best = self._best
         sv = self.ev.state_violations
-        for key, t in nxt:
-            bad = sv(t)
-            if bad and (best is None or (key, 1) < (best[0], best[1])):
-                best = (key, 1, bad)
+
+        def check(keys: np.ndarray, states: list[State]) -> None:
+            nonlocal best
+            for key, t in zip(keys.tolist(), states, strict=True):
+                bad = sv(t)
+                if bad and (best is None or (key, 1) < (best[0], best[1])):
+                    best = (key, 1, bad)
+
+        own_k, own_c = self._own
+        for lo in range(0, len(own_k), _ROWS):
+            check(own_k[lo : lo + _ROWS], self._states(own_c[lo : lo + _ROWS]))
+        nxt.add(own_k, own_c)
+        self._own = (_EMPTY, self._no_codes())
+        for frm, data in shipped.items():
+            keys = self._remote[frm]
+            lo = 0
+            for states in self.decode(frm, data):
+                kk = keys[lo : lo + len(states)]
+                lo += len(states)
+                check(kk, states)
+                nxt.add(kk, self._codes(states))
+        self.front = nxt
         self.level += 1
         by_type = {t.__name__: c for t, c in self._counts.items() if c}
-        self._cand, self._own, self._remote, self._won = [], {}, {}, []
+        self._remote = {}
         seconds = {**self._sec, "wait": self.waited, "admit": time.perf_counter() - t0}
         return _Level(
-            len(nxt), self._transitions, by_type, self._found, best, seconds, tuple(self._wire)
+            nxt.rows,
+            self._transitions,
+            by_type,
+            self._found,
+            best,
+            seconds,
+            tuple(self._wire),
+            nxt.spilled,
         )
 
 
@@ -534,7 +921,8 @@ class _QueueShard(_Shard):
         return {frm: p for frm, p in got if p is not None}
 
     def step(self) -> _Level:
-        offers = self.exchange("offer", self.expand())
+        keys = self.exchange("keys", self.begin())
+        offers = self.exchange("offer", self.expand(keys))
         won = self.exchange("won", self.decide(offers))
         shipped = self.exchange("ship", self.pack(won))
         return self.admit(shipped)
@@ -542,12 +930,13 @@ class _QueueShard(_Shard):
 
 def _shard_main(k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    shard: _QueueShard | None = None
     try:
         import gc
 
         gc.disable()  # acyclic tuples only, as in the sequential search
         shard = _QueueShard(k, *start, inboxes=inboxes)
-        results.put(("ready", k, len(shard.frontier)))
+        results.put(("ready", k, shard.frontier_size()))
         while True:
             cmd = commands.get()
             if cmd == "stop":
@@ -556,9 +945,15 @@ def _shard_main(k: int, start: _Start, inboxes: list[Any], commands: Any, result
                 shard.save(cmd[1], cmd[2])
                 results.put(("saved", k, None))
                 continue
+            if isinstance(cmd, tuple) and cmd[0] == "path":
+                results.put(("path", k, shard.path(cmd[1], cmd[2])))
+                continue
             results.put(("level", k, shard.step()))
     except BaseException:  # noqa: BLE001 - reported to the coordinator, which raises
         results.put(("error", k, traceback.format_exc(limit=8)))
+    finally:
+        if shard is not None:
+            shard.cleanup()
 
 
 class _Start(NamedTuple):
@@ -569,6 +964,8 @@ class _Start(NamedTuple):
     symmetry: bool
     inits: list[State]
     resume: tuple[str, str, int, list[str]] | None
+    spill: str | None = None  # the run's spill directory (each shard uses shard-K in it)
+    frontier_memory: int = DEFAULT_FRONTIER_MEMORY  # bytes, per shard and level
 
 
 class _Shards:
@@ -585,6 +982,10 @@ class _Shards:
 
     def save(self, where: str, tag: str) -> None:
         """Every shard writes its seen set and frontier (``_Shard.save``)."""
+        raise NotImplementedError
+
+    def path(self, key: int, level: int) -> list[int]:
+        """Shard 0's ``_Shard.path``: the successor indices of a key's path."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -626,6 +1027,10 @@ class _Processes(_Shards):
             c.put(("save", where, tag))
         self._collect("saved")
 
+    def path(self, key: int, level: int) -> list[int]:
+        self.commands[0].put(("path", key, level))
+        return self._collect("path", only=0)[0]  # type: ignore[no-any-return]
+
     def close(self) -> None:
         for c in self.commands:
             c.put("stop")
@@ -638,9 +1043,10 @@ class _Processes(_Shards):
             q.cancel_join_thread()
             q.close()
 
-    def _collect(self, kind: str) -> dict[int, Any]:
+    def _collect(self, kind: str, only: int | None = None) -> dict[int, Any]:
         got: dict[int, Any] = {}
-        while len(got) < len(self.procs):
+        want = len(self.procs) if only is None else 1
+        while len(got) < want:
             try:
                 what, k, payload = self.results.get(timeout=1.0)
             except queue_mod.Empty:
@@ -682,9 +1088,16 @@ class ParallelChecker:
         resume: str | os.PathLike[str] | None = None,
         checkpoint_every: float = 60.0,
         notify: Callable[[str], None] | None = None,
+        frontier_memory: int = DEFAULT_FRONTIER_MEMORY,
+        spill_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if frontier_memory < 0:
+            raise ValueError("frontier_memory must be at least 0")
+        self.frontier_memory = frontier_memory
+        self.spill_dir = Path(spill_dir) if spill_dir is not None else None
+        self.spilled = 0  # frontier states written to spill files, over the run
         self.m = model
         self.workers = workers
         self.symmetry = symmetry
@@ -833,6 +1246,8 @@ class ParallelChecker:
         result.extra["fingerprint_collision_probability"] = collision_probability(result.states)
         # what crossed between shards: states shipped to their owners, and their encoded bytes
         result.extra["wire"] = {"states": self.wire[0], "bytes": self.wire[1]}
+        result.extra["spilled_states"] = self.spilled
+        result.extra["frontier_memory"] = self.frontier_memory
         if self.meta is not None:
             result.extra["resumed_from"] = {
                 "dir": str(self.resume),
@@ -870,8 +1285,27 @@ class ParallelChecker:
 
             old_handler = signal.signal(signal.SIGINT, on_sigint)
         shards: _Shards | None = None
+        # the run's spill directory: frontier files past the memory bound, and the trail;
+        # removed at the end, whatever ends the run (the shards remove their own part too)
+        if self.spill_dir is not None:
+            try:
+                self.spill_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise CheckpointError(
+                    f"cannot make the spill directory {self.spill_dir}: {e.strerror or e}"
+                ) from None
+        spill = Path(tempfile.mkdtemp(prefix="parsync-spill-", dir=self.spill_dir))
         try:
-            shards = self._open(_Start(self.workers, self.m, self.symmetry, inits, resume))
+            start = _Start(
+                self.workers,
+                self.m,
+                self.symmetry,
+                inits,
+                resume,
+                str(spill.resolve()),
+                self.frontier_memory,
+            )
+            shards = self._open(start)
             run.last_save = time.perf_counter()
             frontier = shards.ready()
             while frontier:
@@ -883,6 +1317,7 @@ class ParallelChecker:
                         self.shard_seconds[k][what] = self.shard_seconds[k].get(what, 0.0) + sec
                     self.wire[0] += lv.wire[0]
                     self.wire[1] += lv.wire[1]
+                    self.spilled += lv.spilled
                     new += lv.new
                     run.transitions += lv.transitions
                     for name, c in lv.by_type.items():
@@ -892,7 +1327,7 @@ class ParallelChecker:
                     if lv.violation is not None and (best is None or lv.violation[:2] < best[:2]):
                         best = lv.violation
                 if best is not None:
-                    run.violation = self._rebuild(inits, best)
+                    run.violation = self._rebuild(inits, best, shards.path(best[0], run.depth))
                     break
                 run.states += new
                 frontier = new
@@ -923,16 +1358,15 @@ class ParallelChecker:
                 signal.signal(signal.SIGINT, old_handler)
             if shards is not None:
                 shards.close()
+            shutil.rmtree(spill, ignore_errors=True)
 
-    def _rebuild(self, inits: list[State], best: tuple[int, int, tuple[str, ...]]) -> Violation:
-        """Re-execute the violation's key in the model: a real path, its properties re-checked."""
-        key, kind, ids = best
+    def _rebuild(
+        self, inits: list[State], best: tuple[int, int, tuple[str, ...]], path: list[int]
+    ) -> Violation:
+        """Re-execute the violation's path (the initial state's index, then successor
+        indices, from shard 0's trail) in the model: a real path, its properties re-checked."""
+        _key, kind, ids = best
         m, ev = self.m, self.ev
-        path = []
-        while key > 1:
-            path.append(key & _STEP_MASK)
-            key >>= _STEP_BITS
-        path.reverse()
         s = inits[path[0]]
         tr = Trace(init=s, actions=[], states=[])
         prev = s

@@ -4,8 +4,8 @@ The same search as ``parsync check --workers N`` (``parallel.py``): the same
 ``_Shard`` does the work, each one a Ray actor instead of a forked process, and
 the same coordinator loop (``ParallelChecker._search``) sums the levels, applies
 the budgets, saves checkpoints and rebuilds counterexamples. Only the transport
-differs: ``_Actors`` submits a level as four rounds of actor calls
-(``expand`` -> ``decide`` -> ``pack`` -> ``admit``), each call taking as
+differs: ``_Actors`` submits a level as five rounds of actor calls
+(``begin`` -> ``expand`` -> ``decide`` -> ``pack`` -> ``admit``), each call taking as
 arguments the object references the others' previous call returned for it, so
 Ray moves the payloads from actor to actor (from object store to object store
 for the large ones; Ray inlines payloads under 100 KiB through the driver) and
@@ -20,6 +20,7 @@ optional extra: ``pip install 'parsync-spec[ray]'``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import socket
@@ -116,10 +117,13 @@ class _ActorShard(_Shard):
     def ready(self) -> int:
         """The first call on every actor: from here on its process runs this shard only."""
         gc.disable()  # acyclic tuples only, as in the other engines
-        return len(self.frontier)
+        return self.frontier_size()
 
-    def expand_out(self) -> Any:
-        return self._out(self.expand())
+    def begin_out(self) -> Any:
+        return self._out(self.begin())
+
+    def expand_out(self, *keys: Any) -> Any:
+        return self._out(self.expand(self._in(keys)))
 
     def decide_out(self, *offers: Any) -> Any:
         return self._out(self.decide(self._in(offers)))
@@ -132,7 +136,7 @@ class _ActorShard(_Shard):
 
 
 class _Actors(_Shards):
-    """The shards as Ray actors, one level submitted at once as four rounds of calls."""
+    """The shards as Ray actors, one level submitted at once as five rounds of calls."""
 
     def __init__(self, ray: Any, start: _Start) -> None:
         self.ray, self.n = ray, start.n
@@ -156,14 +160,15 @@ class _Actors(_Shards):
         return out
 
     def step(self) -> dict[int, _Level]:
-        offers = self._round("expand_out", None)
+        keys = self._round("begin_out", None)
+        offers = self._round("expand_out", keys)
         won = self._round("decide_out", offers)
         ships = self._round("pack_out", won)
         levels = [
             a.admit_out.remote(*[ships[j][k] for j in range(self.n) if j != k])
             for k, a in enumerate(self.actors)
         ]
-        return dict(enumerate(self._get(levels, [offers, won, ships])))
+        return dict(enumerate(self._get(levels, [keys, offers, won, ships])))
 
     def ready(self) -> int:
         return sum(self._get([a.ready.remote() for a in self.actors], []))
@@ -171,7 +176,13 @@ class _Actors(_Shards):
     def save(self, where: str, tag: str) -> None:
         self._get([a.save.remote(where, tag) for a in self.actors], [])
 
+    def path(self, key: int, level: int) -> list[int]:
+        return self._get([self.actors[0].path.remote(key, level)], [])[0]  # type: ignore[no-any-return]
+
     def close(self) -> None:
+        # each actor removes its spill files (its node's disk), then is stopped
+        with contextlib.suppress(Exception):
+            self.ray.get([a.cleanup.remote() for a in self.actors], timeout=30)
         for a in self.actors:
             try:
                 self.ray.kill(a)
