@@ -363,6 +363,8 @@ def written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[Path, P
         str(trace),
         "--itf-out",
         str(itf),
+        "--policy",  # the reference's pr has the failover (the contract's pr scope has not)
+        "reference",
     )
     assert code == EXIT_FAIL
     return trace, itf
