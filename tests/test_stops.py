@@ -671,7 +671,7 @@ def test_gate_shows_progress_per_stage(tmp_path: Path) -> None:
     assert r.returncode == 1, r.stdout + r.stderr  # pr: out of budget blocks the merge
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("parsync gate check: ")]
     assert lines, r.stderr
-    total = MANIFEST["presets"]["pr"]["states"]
+    total = MANIFEST["contract"]["pr"]["states"]  # the gate's default: pr's contract scope
     assert any("states generated" in ln and f"% of {total:,}" in ln for ln in lines), lines
 
 
