@@ -273,7 +273,7 @@ def test_cli_prove_and_bmc_on_the_contract(capsys: pytest.CaptureFixture[str]) -
     assert main([*args, "--variant", "no-epoch-fencing"]) == 1
     assert "PS-9: goal PS-9 is not preserved by Commit[Committed]" in capsys.readouterr().out
     # a contract variant needs the contract's encoding
-    assert main(["prove", "--variant", "timeout-reuses-tag"]) == 2
+    assert main(["prove", "--policy", "reference", "--variant", "timeout-reuses-tag"]) == 2
     assert "add --policy contract" in capsys.readouterr().err
     assert main(["bmc", "--policy", "contract", "--variant", "no-such-variant"]) == 2
     assert "unknown variant 'no-such-variant'" in capsys.readouterr().err
