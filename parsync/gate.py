@@ -425,12 +425,20 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
     from parsync.proofs.tie import tie_for
 
     # first the tie: the proofs are about the encoding, which must be model/protocol.py's
-    # relation on every quick scope, or nothing is proved
+    # relation on every quick scope (and, nightly, the larger ones), or nothing is proved
     tick("tie to model/protocol.py")
+
+    def tie_tick(label: str) -> None:
+        tick(f"tie to model/protocol.py: {label}")
+
     try:
-        tie = tie_for(
-            opts.variant, progress=lambda label: tick(f"tie to model/protocol.py: {label}")
-        )
+        tie = tie_for(opts.variant, progress=tie_tick)
+        if tie.ok and opts.preset == "nightly" and opts.variant is None:
+            from parsync.proofs.tie import TieResult, nightly_scopes, run_tie
+
+            tie_tick("the nightly scopes")
+            more = run_tie(nightly_scopes(), progress=tie_tick, stop_first=True)
+            tie = TieResult([*tie.scopes, *more.scopes], tie.seconds + more.seconds, tie.sources)
     except KeyboardInterrupt:
         return StageResult(
             "prove",
@@ -439,26 +447,6 @@ def run_prove(opts: GateOptions, budget: float, tick: Tick) -> StageResult:
             {"obligations": 0, "proved": 0, "properties": 0},
             "interrupted during the tie to model/protocol.py; nothing is proved",
         )
-    if tie.ok and opts.preset == "nightly" and opts.variant is None:
-        # the nightly profile also ties the larger scopes (tie.nightly_scopes: minutes)
-        from parsync.proofs.tie import TieResult, nightly_scopes, run_tie
-
-        tick("tie to model/protocol.py: the nightly scopes")
-        try:
-            more = run_tie(
-                nightly_scopes(),
-                progress=lambda label: tick(f"tie to model/protocol.py: {label}"),
-                stop_first=True,
-            )
-        except KeyboardInterrupt:
-            return StageResult(
-                "prove",
-                INTERRUPTED,
-                time.perf_counter() - t0,
-                {"obligations": 0, "proved": 0, "properties": 0},
-                "interrupted during the tie to model/protocol.py; nothing is proved",
-            )
-        tie = TieResult([*tie.scopes, *more.scopes], tie.seconds + more.seconds, tie.sources)
     tie_case = Case("Tie to model/protocol.py", tie.seconds)
     if not tie.ok:
         fails = tie.failures()
