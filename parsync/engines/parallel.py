@@ -142,6 +142,44 @@ def value_fingerprint(t: State) -> int:
     return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
 
+def _component_codes(
+    states: Iterable[State],
+    book: dict[object, int],
+    keep: list[object],
+    new: list[object] | None = None,
+) -> tuple[list[int], int]:
+    """Each state's ``W + 5`` component codes in ``book``, flat, and the number of states.
+
+    Interned components are keyed by identity (``keep`` holds every one coded, so an
+    id is never reused while the shard runs), the two counter tuples by value; a
+    component not yet in ``book`` gets the next code and is appended to ``keep`` (and
+    to ``new``, the components the wire encoding must ship). One loop for the wire
+    (``encode``) and for the shard's own frontier (``_codes``).
+    """
+    get = book.get
+    codes: list[int] = []
+    add = codes.append
+    count = 0
+    for t in states:
+        count += 1
+        for key, x in (
+            (id(t.broker), t.broker),
+            *[(id(w), w) for w in t.workers],
+            (id(t.to_broker), t.to_broker),
+            (id(t.to_workers), t.to_workers),
+            (t.faults, t.faults),
+            (t.placed, t.placed),
+        ):
+            c = get(key)
+            if c is None:
+                c = book[key] = len(keep)
+                keep.append(x)
+                if new is not None:
+                    new.append(x)
+            add(c)
+    return codes, count
+
+
 def collision_probability(states: int) -> float:
     """TLC's optimistic estimate that two of ``states`` distinct states share a fingerprint."""
     return states * (states - 1) / 2.0**65
@@ -589,29 +627,9 @@ class _Shard:
         as uint16 (uint32 past 65,536 components). Both ends number the components in
         the order sent, and one pair's batches arrive in order, so the codebooks agree.
         """
-        book, keep = self._book[to], self._keep[to]
+        keep = self._keep[to]
         new: list[object] = []
-        codes: list[int] = []
-        add = codes.append
-        count = 0
-        for t in states:
-            count += 1
-            # interned components by identity (``keep`` holds them, so an id is never
-            # reused while the shard runs), the two counter tuples by value
-            for key, x in (
-                (id(t.broker), t.broker),
-                *[(id(w), w) for w in t.workers],
-                (id(t.to_broker), t.to_broker),
-                (id(t.to_workers), t.to_workers),
-                (t.faults, t.faults),
-                (t.placed, t.placed),
-            ):
-                c = book.get(key)
-                if c is None:
-                    c = book[key] = len(keep)
-                    keep.append(x)
-                    new.append(x)
-                add(c)
+        codes, count = _component_codes(states, self._book[to], keep, new)
         dtype = np.uint16 if len(keep) <= 1 << 16 else np.uint32
         width = self.width if count else 0
         raw = np.array(codes, dtype=dtype).tobytes()
@@ -650,24 +668,7 @@ class _Shard:
         """``states`` as rows of ``W + 5`` uint32 codes into this shard's codebook
         (interned components by identity - the codebook keeps them alive - and the two
         counter tuples by value)."""
-        book, comp = self._lbook, self._lcomp
-        get = book.get
-        out: list[int] = []
-        add = out.append
-        for t in states:
-            for key, x in (
-                (id(t.broker), t.broker),
-                *[(id(w), w) for w in t.workers],
-                (id(t.to_broker), t.to_broker),
-                (id(t.to_workers), t.to_workers),
-                (t.faults, t.faults),
-                (t.placed, t.placed),
-            ):
-                c = get(key)
-                if c is None:
-                    c = book[key] = len(comp)
-                    comp.append(x)
-                add(c)
+        out, _ = _component_codes(states, self._lbook, self._lcomp)
         return np.array(out, dtype=np.uint32).reshape(len(states), self.width)
 
     def _states(self, codes: np.ndarray) -> list[State]:
