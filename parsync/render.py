@@ -184,6 +184,8 @@ def changes(name: str, a: Value | None, b: Value) -> list[str]:
     if isinstance(a, SetV) and isinstance(b, SetV):
         added = [f"+{x}" for x in b.items if x not in a.items]
         removed = [f"-{x}" for x in a.items if x not in b.items]
+        if not added and not removed:  # only a multiplicity changed (a claim held twice)
+            return [f"{name} = {show(b)}"]
         return [f"{name}: " + " ".join(capped(added + removed))]
     if isinstance(a, Bag) and isinstance(b, Bag):
         ca, cb = dict(a.items), dict(b.items)

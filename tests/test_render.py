@@ -56,6 +56,14 @@ def test_sets_show_only_what_was_added_or_removed() -> None:
     assert changes("k", SetV(("n0",)), SetV(("n0",))) == []
 
 
+def test_a_set_whose_only_change_is_a_repeat_is_shown_whole() -> None:
+    # a Commit adding a claim a bucket already holds (an unreachable CTI pre-state can
+    # have it): nothing added, nothing removed, so the whole new value, never `name: `
+    assert changes("broker.claims[b0]", SetV(("n0",)), SetV(("n0", "n0"))) == [
+        "broker.claims[b0] = {n0, n0}"
+    ]
+
+
 def test_bags_are_counts_not_copies() -> None:
     many = Bag((("P(a)", 108_205), ("P(b)", 1)))
     assert show(many) == "{P(a) x 108205, P(b)} (108206 in flight)"
