@@ -108,6 +108,40 @@ def test_the_model_agrees_with_the_encoding_on_the_larger_scopes(ts: TieScope) -
     assert r.ok, "\n".join(r.problems)
 
 
+TIE_RECORD = Path(__file__).resolve().parent.parent / "bench" / "results" / "tie-full.json"
+
+
+def test_the_recorded_exhaustive_tie_is_current_and_covers_the_checkers_states() -> None:
+    """The slow scopes' tie, run once by ``python bench/bench_tie.py`` (about an hour of
+    CPU) and recorded: it must be for today's sources, agree on every scope, and have
+    explored exactly the states ``parsync check`` counts there (the manifest's figure
+    for that preset and policy), so the tie covered the checker's whole state space."""
+    from parsync.proofs.report import source_hash
+
+    doc = json.loads(TIE_RECORD.read_text(encoding="utf-8"))
+    assert doc["sources"] == source_hash(), (
+        f"{TIE_RECORD.name} was recorded for other sources ({doc['sources']}, now "
+        f"{source_hash()}); re-run `python bench/bench_tie.py` after a model change"
+    )
+    rows = {r["scope"]: r for r in doc["scopes"]}
+    assert set(rows) == {t.label for t in full_scopes()}
+    manifest = json.loads(
+        (TIE_RECORD.parent.parent.parent / "spec" / "manifest.json").read_text(encoding="utf-8")
+    )
+    for ts in full_scopes():
+        r = rows[ts.label]
+        table = manifest["presets"] if ts.policy == "reference" else manifest["contract"]
+        assert r["ok"] and r["complete"] and not r["problems"], r
+        assert r["states"] == table[ts.name]["states"], (ts.label, r["states"])
+        assert r["transitions"] >= r["states"] - 1, r
+    assert doc["ok"]
+    # docs/guide.md quotes the record's table: the same figures
+    guide = (TIE_RECORD.parent.parent.parent / "docs" / "guide.md").read_text(encoding="utf-8")
+    for r in doc["scopes"]:
+        row = f"| {r['scope']} | {r['states']:,} | {r['transitions']:,} | "
+        assert row in guide, f"docs/guide.md does not quote {row}"
+
+
 # --- the review's eleven bugs -------------------------------------------------------------
 
 
