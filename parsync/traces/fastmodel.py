@@ -214,6 +214,11 @@ class TraceModel(ParSyncModel):
         self.eligible_sets = grow(self.eligible_sets)
         # one tuple and set per distinct eligible list (most needs may use every bucket)
         self._elig: dict[tuple[int, ...], tuple[tuple[int, ...], frozenset[int]]] = {}
+        self.all_buckets = tuple(range(self.B))  # a need eligible everywhere
+        self._elig_all = self._elig[self.all_buckets] = (
+            self.all_buckets,
+            frozenset(self.all_buckets),
+        )
         self._unit = all(z == 1 for z in self.size)  # every need takes one unit per bucket
 
     # -- needs declared by events (version 2 Need) ---------------------------------------------
@@ -229,10 +234,14 @@ class TraceModel(ParSyncModel):
         cast(list[int], self.owner).append(owner)
         cast(list[int], self.arrival).append(0)
         cast(list[int], self.gang).append(gang)
-        elig = tuple(sorted(eligible))
-        shared = self._elig.get(elig)
-        if shared is None:
-            shared = self._elig[elig] = (elig, frozenset(elig))
+        if eligible is self.all_buckets:  # a Need without ``eligible``: not sorted, hashed
+            shared = self._elig_all
+        else:
+            elig = tuple(sorted(eligible))
+            known = self._elig.get(elig)
+            if known is None:
+                known = self._elig[elig] = (elig, frozenset(elig))
+            shared = known
         cast(list[tuple[int, ...]], self.eligible).append(shared[0])
         cast(list[frozenset[int]], self.eligible_sets).append(shared[1])
         self._rank.append(self._need_key(n))
@@ -368,18 +377,26 @@ class TraceModel(ParSyncModel):
         return tuple([n for n in ranked if n not in drop])
 
     def start_cycle(self, wi: int, w: Worker, br: Broker) -> Worker:
-        # ParSyncModel.start_cycle, with the pending scan replaced by pending_of
+        # ParSyncModel.start_cycle, with the pending scan replaced by pending_at
         c = w.cycle + 1
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
-        pending = self.pending_of(wi, c, w.known)
+        pending = self.pending_at(wi, c, w.known, len(br.status))
+        return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
+
+    def pending_at(self, wi: int, c: int, known: int, known_needs: int) -> tuple[int, ...]:
+        """The pending list :meth:`start_cycle` gives worker ``wi`` starting cycle ``c``
+        with ``known`` placed, in a state whose broker has ``known_needs`` need slots
+        (the needs declared by events so far): :meth:`pending_of`, and the
+        event-declared needs it has seen arrive merged in model order."""
+        pending = self.pending_of(wi, c, known)
         if self._dyn[wi]:  # needs declared by events that this state has seen arrive
-            dmask, dranked = self._declared_by(wi, len(br.status))
-            todo = dmask & ~w.known
+            dmask, dranked = self._declared_by(wi, known_needs)
+            todo = dmask & ~known
             if todo:
                 rank = self._rank.__getitem__
                 got = [n for n in dranked if (todo >> n) & 1]
                 pending = tuple(merge(pending, got, key=rank))
-        return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
+        return pending
 
     # -- the worker's hot steps, built positionally ------------------------------------------
     # NamedTuple._replace costs about 2 microseconds (a map over every field by

@@ -92,7 +92,9 @@ from parsync.model.state import (
     distinct,
 )
 from parsync.render import diff_lines, state_lines, violations_of
+from parsync.traces import format as format_module
 from parsync.traces.fastmodel import TraceModel, pset
+from parsync.traces.faststep import FastPath
 from parsync.traces.format import (
     DEFAULT_HIDDEN,
     DEFAULT_POLICY,
@@ -100,7 +102,7 @@ from parsync.traces.format import (
     PAIRS,
     TABLES,
     TraceFormatError,
-    event_lines,
+    parse_event,
     read_header,
     read_lines,
 )
@@ -319,6 +321,15 @@ class Validator:
         self._explainers: dict[str, Callable[..., Any]] = {
             t: getattr(self, "_ev_" + t) for t in table
         }
+
+    def fast_path(self) -> FastPath | None:
+        """The compiled step (:class:`~parsync.traces.faststep.FastPath`) holding the one
+        candidate, when it applies: no step type may be hidden (so no window of past
+        candidates is kept) and there is one candidate. While it runs, ``cands`` is out
+        of date; its :meth:`~FastPath.state` is the candidate."""
+        if self.hidden or self.window.maxlen or len(self.cands) != 1:
+            return None
+        return FastPath(self, self.cands[0])
 
     # -- input checks that need the Config (ids out of range are bad input) -------------------
     def _compile_ranges(self, etype: str) -> Callable[[dict[str, Any]], bool]:
@@ -1639,8 +1650,11 @@ def validate_stream(
     progress: Progress | None = None,
     total_bytes: int | None = None,
     max_seconds: float | None = None,
+    fast: bool = True,
 ) -> TraceResult:
-    """Validate a trace read from a binary stream, one line at a time."""
+    """Validate a trace read from a binary stream, one line at a time. ``fast=False``
+    leaves the compiled step (:mod:`parsync.traces.faststep`) out: every event takes the
+    general path (the verdicts are the same; the tests compare the two)."""
     t0 = time.perf_counter()
     res = TraceResult(path, VALID, 0)
     v: Validator | None = None
@@ -1670,26 +1684,74 @@ def validate_stream(
         )
         ranges_ok = v._ranges_ok  # check_ranges' fast test, without the method call
         feed = v.feed
-        for number, ev, etype in event_lines(stream, path, first, version):
-            try:
-                if not ranges_ok[etype](ev):
-                    v._check_ranges(ev, etype)
-                if etype == "Need":
-                    v.declare(ev)
-            except ValueError as e:
-                raise TraceFormatError(path, number, str(e)) from None
-            feed(ev, etype)
-            if v.count % 1000 == 0:
-                if progress is not None and v.count % PROGRESS_EVERY == 0:
-                    progress(v.count, stream.tell(), total_bytes)
+        # the compiled step (faststep.py) while there is one candidate and no step may be
+        # hidden; every line it declines, the general path below decides
+        fast_ok = fast and not v.hidden
+        fp = v.fast_path() if fast_ok else None
+        handlers = fp.handlers if fp is not None else {}
+        loads = format_module.loads_function()
+        count = v.count  # v.count, kept here while the fast path runs
+        entered = count  # the count when the fast path was last entered
+        pause = 0  # after a short fast run, general events to take before the next
+        retry = 0  # the count from which the fast path may be entered again
+        try:
+            for raw in stream:
+                number += 1
+                if fp is not None:
+                    try:
+                        ev = loads(raw)
+                        h = handlers[ev["type"]]
+                    except (ValueError, RecursionError, KeyError, TypeError, IndexError):
+                        h = None
+                    if h is not None and h(ev):
+                        count += 1
+                        if count % 1000:
+                            continue
+                        v.count = count
+                        if count % CLEAR_EVERY == 0:
+                            fp.compact()
+                    elif h is None and not raw.strip():
+                        continue  # a blank line
+                    else:  # the general path decides this line, from the state held
+                        v.count = count
+                        v.cands = [fp.state()]
+                        fp = None
+                        pause = 0 if count - entered >= 1024 else min(max(2 * pause, 8), 4096)
+                        retry = count + pause
+                if fp is None:
+                    got = parse_event(path, number, raw, version)
+                    if got is None:
+                        continue  # a blank line
+                    ev, etype = got
+                    try:
+                        if not ranges_ok[etype](ev):
+                            v._check_ranges(ev, etype)
+                        if etype == "Need":
+                            v.declare(ev)
+                    except ValueError as e:
+                        raise TraceFormatError(path, number, str(e)) from None
+                    feed(ev, etype)
+                    count = v.count
+                    if fast_ok and count >= retry and len(v.cands) == 1:
+                        fp = v.fast_path()
+                        handlers = fp.handlers if fp is not None else {}
+                        entered = count
+                    if count % 1000:
+                        continue
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(count, stream.tell(), total_bytes)
                 if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
                     res.verdict = INCOMPLETE
                     res.line = number
                     res.message = (
-                        f"stopped on the {max_seconds:g} s budget after {v.count:,} events "
+                        f"stopped on the {max_seconds:g} s budget after {count:,} events "
                         "(all valid so far)"
                     )
                     break
+        finally:
+            if fp is not None:  # the state held, as the model's values again
+                v.count = count
+                v.cands = [fp.state()]
     except TraceFormatError as e:
         res.verdict = UNREADABLE
         res.line = e.line
@@ -1740,6 +1802,7 @@ def validate_path(
     hidden_window: int = DEFAULT_HIDDEN_WINDOW,
     progress: Progress | None = None,
     max_seconds: float | None = None,
+    fast: bool = True,
 ) -> TraceResult:
     """Validate one trace file; never raises for bad input (verdict ``unreadable``)."""
     p = str(path)
@@ -1761,6 +1824,7 @@ def validate_path(
             progress=progress,
             total_bytes=total,
             max_seconds=max_seconds,
+            fast=fast,
         )
 
 
