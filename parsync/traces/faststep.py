@@ -24,13 +24,13 @@ ranges as it reads the fields it needs, and either
   changed to exactly the model's successor (``Validator._ev_*`` on this state)
   and the id table as ``Validator._book_ids`` changes it; or
 * declines (returns False) having changed nothing. The general path then
-  decides the event: first the *generic route* - the compiled shape and range
-  tests, the id checks and the validator's own explainer on a shallow state
-  that shares the mutable parts - for the events that change only workers,
-  faults, the bags or the epoch; and when that cannot take the step either
-  (a rejection, several candidates, an event that changes the broker's
-  per-bucket or per-need parts), the validator's general path itself, on the
-  state materialised as the model's values (:meth:`state`).
+  decides the event: first, for the rarer shapes of events that change only
+  workers, faults, the bags or the epoch (a Restart, a Defer, a reply to a
+  worker with needs set aside), the *generic route* - the compiled shape and
+  range tests, the id checks and the validator's own explainer on a shallow
+  state that shares the mutable parts; and when that cannot take the step
+  either (a rejection, several candidates), the validator's general path
+  itself, on the state materialised as the model's values (:meth:`state`).
 
 So a handler only ever accepts what the general path accepts, and everything it
 does not accept is decided, and worded, by the general path: the verdicts and
@@ -50,7 +50,9 @@ from parsync.model.state import (
     COMMITTED,
     CONFLICT,
     FENCED,
+    LATENCY,
     PLACED,
+    QUALITY,
     RELEASED,
     UNPLACED,
     Broker,
@@ -75,22 +77,9 @@ _M: Any = object()  # a field the event leaves out
 _KIND = {name: k for k, name in enumerate(KIND_NAMES)}
 #: the event types whose ids Validator._book_ids keeps track of
 _BOOKED = frozenset({"Propose", "Commit", "HandleReply", "Drop", "Duplicate"})
-#: event types taken only by the generic route (they change no per-bucket or per-need part)
-_GENERIC = (
-    "Crash",
-    "Recover",
-    "Drop",
-    "Duplicate",
-    "Failover",
-    "Timeout",
-    "Refresh",
-    "Restart",
-    "Defer",
-)
-
-
-def _is_id(x: Any) -> bool:
-    return (type(x) is str and x != "") or (type(x) is int and x >= 0)
+#: a NamedTuple built from its fields in order, without its Python-level __new__ (the
+#: same value: ``Worker(*xs) == _new(Worker, xs)``, of the same type)
+_new: Any = tuple.__new__
 
 
 def _meta_ok(ev: dict[str, Any]) -> bool:
@@ -117,9 +106,14 @@ class FastPath:
         self.part = m.part
         self.idx = m.idx
         self.cap = m.cap
+        self.R = m.R
         self.limit = m.attempt_limit()
+        self.adaptive = m.adaptive
         # the strategy lets every partition be named (contract, adaptive): no fresh test
         self.any_partition = m.contract and m.adaptive
+        # a crashed worker's view and freshness (ParSyncModel.crash, no variant)
+        self.crashed_view: tuple[tuple[Snapshot, ...], ...] = ((),) * m.P
+        self.crashed_fresh = (-1,) * m.P
         table = TABLES[v.version]
         # per event type: the fields it may have, without and with the metadata
         self.keys: dict[str, frozenset[str]] = {
@@ -127,19 +121,25 @@ class FastPath:
         }
         self.keys_meta = {t: k | frozenset(COMMON_OPTIONAL) for t, k in self.keys.items()}
         self.wf = _WF_BY[v.version]
-        self.handlers: dict[str, Callable[[dict[str, Any]], bool]] = {}
-        for t in table:
-            if t in _GENERIC:
-                self.handlers[t] = self._generic_of(t)
-        self.handlers.update(
-            StartCycle=self.start_cycle,
-            Propose=self.propose,
-            Commit=self.commit,
-            HandleReply=self.handle_reply,
-            Release=self.release,
-        )
+        self.handlers: dict[str, Callable[[dict[str, Any]], bool]] = {
+            "StartCycle": self.start_cycle,
+            "Propose": self.propose,
+            "Commit": self.commit,
+            "HandleReply": self.handle_reply,
+            "Release": self.release,
+            "Crash": self.crash,
+            "Recover": self.recover,
+            "Drop": self.drop,
+            "Duplicate": self.duplicate,
+            "Failover": self.failover,
+            "Defer": self._generic_of("Defer"),
+        }
         if "Need" in table:
             self.handlers["Need"] = self.need
+        if self.contract:  # the reference policy has none of these steps
+            self.handlers["Timeout"] = self.timeout
+            self.handlers["Refresh"] = self.refresh
+            self.handlers["Restart"] = self._generic_of("Restart")
         self.load(s)
 
     # -- the state in and out --------------------------------------------------------------
@@ -199,6 +199,7 @@ class FastPath:
             br, tuple(self.workers), tuple(self.tb), tuple(self.tw), tuple(self.faults), placed
         )
 
+    # -- fresh reads --------------------------------------------------------------------------
     def _used(self, b: int) -> int:
         cl = self.claims[b]
         if self.m._unit:
@@ -214,27 +215,73 @@ class FastPath:
         self.fresh[p] = e[:i] + ((self.seq[b], self._used(b)),) + e[i + 1 :]
         self.fresh_json[p] = None
 
-    def _fresh_json(self, p: int) -> bytes:
-        got = self.fresh_json[p]
-        if got is None:
-            got = self.fresh_json[p] = _dumps(self.fresh[p])
-        return got
-
     def _entries_are(self, e: Any, p: int) -> bool:
         """The line's entries are exactly the fresh read of partition ``p``: the same JSON
         text (so a list of [integer, integer] pairs: a bool, float or nesting differs)."""
         if _dumps is None:  # pragma: no cover - depends on the installation
             return False
+        want = self.fresh_json[p]
+        if want is None:
+            want = self.fresh_json[p] = _dumps(self.fresh[p])
         try:
-            return bool(_dumps(e) == self._fresh_json(p))
+            return bool(_dumps(e) == want)
         except TypeError:  # an integer orjson cannot write: the general path decides
             return False
 
+    def _reads_are(self, read: Any, parts: tuple[int, ...]) -> bool:
+        """The line's ``read`` (if given) is what ``Validator._read_mismatch`` accepts for a
+        step that reads ``parts`` fresh now (they are all fresh in the worker after it)."""
+        if read is _M:
+            return True
+        if type(read) is not list or len(read) != len(parts):
+            return False
+        got = []
+        for r in read:
+            if type(r) is not dict:
+                return False
+            p = r.get("partition")
+            if type(p) is not int:
+                return False
+            if len(r) != 1:
+                e = r.get("entries", _M)
+                if len(r) != 2 or e is _M or not 0 <= p < self.P or not self._entries_are(e, p):
+                    return False
+            got.append(p)
+        return got == list(parts) or sorted(got) == list(parts)
+
+    def _refreshed(self, w: Worker, parts: tuple[int, ...] | range) -> Worker:
+        # ParSyncModel.refresh (no variant), the reads from the fresh entries
+        view = list(w.view)
+        fresh = list(w.fresh_at)
+        reread = w.reread
+        c = w.cycle
+        for p in parts:
+            view[p] = (_new(Snapshot, (c, self.fresh[p])),)
+            fresh[p] = c
+            reread &= ~(1 << p)
+        x = list(w)
+        x[3] = self.epoch
+        x[4] = tuple(fresh)
+        x[5] = tuple(view)
+        x[13] = reread
+        return _new(Worker, x)  # type: ignore[no-any-return]
+
+    # -- helpers ------------------------------------------------------------------------------
     def _keys_ok(self, ev: dict[str, Any], t: str) -> bool:
         keys = ev.keys()
         if keys <= self.keys[t]:
             return True
         return keys <= self.keys_meta[t] and _meta_ok(ev)
+
+    def _worker(self, ev: dict[str, Any], t: str) -> int:
+        """The event's worker if its fields are all known ones and it names a worker;
+        else -1."""
+        if not self._keys_ok(ev, t):
+            return -1
+        wi = ev.get("worker")
+        if type(wi) is not int or not 0 <= wi < self.W:
+            return -1
+        return wi
 
     def _lost(self, wi: int, w: Worker) -> bool:
         # ParSyncModel.lost on the bags
@@ -284,23 +331,26 @@ class FastPath:
             v._book_ids(ev, t, made)
         return True
 
-    # -- the hot events -----------------------------------------------------------------------
+    # -- worker steps -------------------------------------------------------------------------
     def start_cycle(self, ev: dict[str, Any]) -> bool:
-        # Validator._ev_StartCycle, an up worker (a down one: the generic route)
-        if not self._keys_ok(ev, "StartCycle"):
-            return False
-        wi = ev.get("worker")
-        if type(wi) is not int or not 0 <= wi < self.W:
+        # Validator._ev_StartCycle
+        wi = self._worker(ev, "StartCycle")
+        if wi < 0:
             return False
         w = self.workers[wi]
-        if not w.up:
-            return self.generic(ev, "StartCycle")
         c = w.cycle + 1
         cyc = ev.get("cycle", _M)
         if cyc is not _M and (type(cyc) is not int or cyc != c):
             return False
-        p = c % self.P  # rotation (a TraceModel has no variant)
         read = ev.get("read", _M)
+        if not w.up:  # its cycle ticks; it reads nothing
+            if read is not _M and (type(read) is not list or read):
+                return False
+            x = list(w)
+            x[1] = c
+            self.workers[wi] = _new(Worker, x)
+            return True
+        p = c % self.P  # rotation (a TraceModel has no variant)
         if read is not _M:
             if type(read) is not list or len(read) != 1:
                 return False
@@ -326,13 +376,78 @@ class FastPath:
         view = w.view
         fresh = w.fresh_at
         pending = self.m.pending_at(wi, c, w.known, len(self.status))
-        self.workers[wi] = Worker(
+        self.workers[wi] = _new(Worker, (
             True, c, w.mode, self.epoch, fresh[:p] + (c,) + fresh[p + 1 :],
-            view[:p] + ((Snapshot(c, self.fresh[p]),),) + view[p + 1 :], pending, False, 0, 0,
-            w.known, 0, (), w.reread & ~(1 << p),
-        )  # fmt: skip
+            view[:p] + ((_new(Snapshot, (c, self.fresh[p])),),) + view[p + 1 :], pending,
+            False, 0, 0, w.known, 0, (), w.reread & ~(1 << p),
+        ))  # fmt: skip
         if timeout:
             self.faults[3] += 1
+        return True
+
+    def crash(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_Crash: ParSyncModel.crash (no variant), a crash counted
+        wi = self._worker(ev, "Crash")
+        if wi < 0:
+            return False
+        w = self.workers[wi]
+        if not w.up:
+            return False
+        self.workers[wi] = _new(Worker, (
+            False, w.cycle, self.m.initial_mode, w.epoch, self.crashed_fresh, self.crashed_view,
+            (), False, 0, 0, 0, 0, (), w.reread,
+        ))  # fmt: skip
+        self.faults[0] += 1
+        return True
+
+    def recover(self, ev: dict[str, Any]) -> bool:
+        # Validator._comes_back (Recover): ParSyncModel.recover (no variant), every
+        # partition re-read; the worker's cycle is its own (no tick may be hidden)
+        wi = self._worker(ev, "Recover")
+        if wi < 0:
+            return False
+        w = self.workers[wi]
+        if w.up:
+            return False
+        cyc = ev.get("cycle", _M)
+        if cyc is not _M and (type(cyc) is not int or cyc != w.cycle):
+            return False
+        parts = range(self.P)
+        if not self._reads_are(ev.get("read", _M), tuple(parts)):
+            return False
+        x = list(w)
+        x[0] = True
+        self.workers[wi] = self._refreshed(_new(Worker, x), parts)
+        return True
+
+    def timeout(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_Timeout (contract): ParSyncModel.timeout (no variant), counted
+        wi = self._worker(ev, "Timeout")
+        if wi < 0:
+            return False
+        w = self.workers[wi]
+        if not (w.up and w.waiting):
+            return False
+        x = list(w)
+        x[7] = False
+        self.workers[wi] = _new(Worker, x)
+        self.faults[3] += 1
+        return True
+
+    def refresh(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_Refresh (contract): one partition re-read, an extra read counted
+        wi = self._worker(ev, "Refresh")
+        if wi < 0:
+            return False
+        w = self.workers[wi]
+        read = ev.get("read")
+        if not w.up or type(read) is not list or len(read) != 1 or type(read[0]) is not dict:
+            return False
+        p = read[0].get("partition")
+        if type(p) is not int or not 0 <= p < self.P or not self._reads_are(read, (p,)):
+            return False
+        self.workers[wi] = self._refreshed(w, (p,))
+        self.faults[4] += 1
         return True
 
     def propose(self, ev: dict[str, Any]) -> bool:
@@ -353,7 +468,9 @@ class FastPath:
             return False
         pid = ev.get("id", _M)
         ids = self.v.ids
-        if pid is not _M and (not _is_id(pid) or pid in ids):
+        if pid is not _M and (
+            not ((type(pid) is str and pid) or (type(pid) is int and pid >= 0)) or pid in ids
+        ):
             return False
         w = self.workers[wi]
         pending = w.pending
@@ -375,7 +492,7 @@ class FastPath:
             b, q = x
             if type(b) is not int or type(q) is not int or not 0 <= b < B or q < 0:
                 return False
-        reads = tuple(sorted(map(tuple, bl)))  # _pairs
+        reads = ((bl[0][0], bl[0][1]),) if len(bl) == 1 else tuple(sorted(map(tuple, bl)))
         elig = m.eligible_sets[n]
         allowed = None if self.any_partition else m._allowed(w)
         part = self.part
@@ -401,26 +518,113 @@ class FastPath:
         c = w.cycle
         prio = m.prio[n]
         if len(ev) > 4:  # the optional fields: the model's values
-            for name, want in (
-                ("epoch", w.epoch),
-                ("priority", prio),
-                ("cycle", c),
-                ("attempt", att),
-            ):
-                got = ev.get(name, _M)
-                if got is not _M and (type(got) is not int or got != want):
-                    return False
+            x = ev.get("epoch", _M)
+            if x is not _M and (type(x) is not int or x != w.epoch):
+                return False
+            x = ev.get("priority", _M)
+            if x is not _M and (type(x) is not int or x != prio):
+                return False
+            x = ev.get("cycle", _M)
+            if x is not _M and (type(x) is not int or x != c):
+                return False
+            x = ev.get("attempt", _M)
+            if x is not _M and (type(x) is not int or x != att):
+                return False
         # TraceModel.propose
-        msg = Proposal(wi, n, prio, w.epoch, reads, c, att, c % self.P)
-        self.workers[wi] = Worker(
+        msg = _new(Proposal, (wi, n, prio, w.epoch, reads, c, att, c % self.P))
+        self.workers[wi] = _new(Worker, (
             w.up, c, w.mode, w.epoch, w.fresh_at, view, w.pending, True, w.retries, att,
             w.known, w.sent + 1, w.parked, w.reread,
-        )  # fmt: skip
+        ))  # fmt: skip
         insort(self.tb, msg)
         if pid is not _M:
             ids[pid] = (msg,)
         return True
 
+    def handle_reply(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_HandleReply for the one reply the event may mean
+        wi = self._worker(ev, "HandleReply")
+        if wi < 0:
+            return False
+        ids = self.v.ids
+        hid = ev.get("id", _M)
+        hn = ev.get("need", _M)
+        hk = ev.get("kind", _M)
+        if hid is not _M and (
+            not ((type(hid) is str and hid) or (type(hid) is int and hid >= 0)) or hid not in ids
+        ):
+            return False
+        if hn is not _M and (type(hn) is not int or not 0 <= hn < self.m.N):
+            return False
+        if hk is not _M:
+            hk = _KIND.get(hk) if type(hk) is str else None
+            if hk is None:
+                return False
+        w = self.workers[wi]
+        if not w.up:
+            return False
+        tw = self.tw
+        r: Reply | None = None
+        for x in tw if hid is _M else ids[hid]:
+            if (
+                type(x) is Reply
+                and x.worker == wi
+                and (hn is _M or x.need == hn)
+                and (hk is _M or x.kind == hk)
+                and (hid is _M or x in tw)
+            ):
+                if r is None:
+                    r = x
+                elif x != r:  # two distinct replies match: several candidates
+                    return False
+        if r is None:
+            return False
+        current = (
+            w.waiting and r.need == w.pending[0] and r.cycle == w.cycle and r.attempt == w.attempts
+        )
+        st = ev.get("stale", _M)
+        if st is not _M and (type(st) is not bool or st == current):
+            return False
+        read = ev.get("read", _M)
+        kind = r.kind
+        if not current:  # stale: discarded, nothing re-read (TraceModel._handle)
+            if read is not _M and (type(read) is not list or read):
+                return False
+        elif kind == COMMITTED or kind == ALREADY:  # placed: nothing re-read
+            if read is not _M and (type(read) is not list or read):
+                return False
+            if w.parked:
+                return self.generic(ev, "HandleReply")
+            # TraceModel._handle: known |= need, then _next_need
+            self.workers[wi] = _new(Worker, (
+                w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
+                w.known | (1 << r.need), 0, (), w.reread,
+            ))  # fmt: skip
+        else:  # ParSyncModel._handle (no variant): re-read, a retry or the next need
+            if kind == CONFLICT:
+                parts: tuple[int, ...] = tuple(sorted({self.part[b] for b in r.buckets}))
+            else:  # FENCED: every partition
+                parts = tuple(range(self.P))
+            if not self._reads_are(read, parts):
+                return False
+            nw = w
+            if kind == CONFLICT:  # ghost (PS-11): set, then cleared by the re-read
+                nw = w._replace(reread=w.reread | sum(1 << p for p in parts))
+            nw = self._refreshed(nw, parts)
+            if kind == CONFLICT and self.adaptive and nw.mode == QUALITY:
+                nw = nw._replace(mode=LATENCY)
+            retries = nw.retries + 1
+            if retries > self.R:
+                nw = self.m._next_need(nw)
+            else:
+                nw = nw._replace(waiting=False, retries=retries)
+            self.workers[wi] = nw
+        tw.remove(r)
+        if hid is not _M:
+            ids.pop(hid, None)
+        return True
+
+    # -- the broker -----------------------------------------------------------------------------
     def commit(self, ev: dict[str, Any]) -> bool:
         # Validator._ev_Commit / _rejects for one proposal (and the id checks and booking)
         if not self._keys_ok(ev, "Commit"):
@@ -435,9 +639,13 @@ class FastPath:
         rid = ev.get("reply", _M)
         cw = ev.get("worker", _M)
         cn = ev.get("need", _M)
-        if cid is not _M and (not _is_id(cid) or cid not in ids):
+        if cid is not _M and (
+            not ((type(cid) is str and cid) or (type(cid) is int and cid >= 0)) or cid not in ids
+        ):
             return False
-        if rid is not _M and (not _is_id(rid) or rid in ids):
+        if rid is not _M and (
+            not ((type(rid) is str and rid) or (type(rid) is int and rid >= 0)) or rid in ids
+        ):
             return False
         if cw is not _M and (type(cw) is not int or not 0 <= cw < self.W):
             return False
@@ -487,7 +695,7 @@ class FastPath:
             if type(queued) is not list:
                 return False
             for q in queued:
-                if not _is_id(q):
+                if not ((type(q) is str and q) or (type(q) is int and q >= 0)):
                     return False
                 known = ids.get(q)
                 if known is None or not any(type(x) is Proposal for x in known):
@@ -499,23 +707,24 @@ class FastPath:
             queue = tb
         status = self.status
         need = p.need
+        reads = p.reads
         # the answer: the reference's fixed order (and the contract's committed), or - the
         # contract's rejections - any reply true of the proposal
         if kind == COMMITTED or not self.contract:
-            mine = {b for b, _ in p.reads}
             pr = p.priority
             for o in queue:  # ParSyncModel.blocked
                 if o.priority > pr:
                     for b, _ in o.reads:
-                        if b in mine:
-                            return False
+                        for c, _ in reads:
+                            if b == c:
+                                return False
             if p.epoch != self.epoch:
                 decided = FENCED
             elif status[need] != UNPLACED:
                 decided = ALREADY
             else:
                 decided = COMMITTED
-                for b, q in p.reads:
+                for b, q in reads:
                     if seq[b] != q:
                         decided = CONFLICT
                         break
@@ -528,13 +737,13 @@ class FastPath:
             if status[need] == UNPLACED:
                 return False
         else:
-            for b, q in p.reads:
+            for b, q in reads:
                 if seq[b] != q:
                     break
             else:
                 return False
         if kind == CONFLICT:
-            buckets = tuple([b for b, q in p.reads if seq[b] != q])
+            buckets = tuple([b for b, q in reads if seq[b] != q])
             if conf is not _M and sorted(conf) != sorted(buckets):
                 return False
         else:
@@ -543,7 +752,7 @@ class FastPath:
                 return False
         if sq is not _M:  # the seqnos after the step
             if kind == COMMITTED:
-                touched = {b for b, _ in p.reads}
+                touched = [b for b, _ in reads]
                 for b, q in sq:
                     if seq[b] + (b in touched) != q:
                         return False
@@ -552,85 +761,22 @@ class FastPath:
                     if seq[b] != q:
                         return False
         # the step
-        reply = Reply(p.worker, need, kind, p.cycle, p.attempt, buckets)
+        reply = _new(Reply, (p.worker, need, kind, p.cycle, p.attempt, buckets))
         if kind == COMMITTED:  # TraceModel._decide
             claims = self.claims
-            for b, _ in p.reads:
+            for b, _ in reads:
                 seq[b] += 1
                 claims[b] = tuple(sorted((*claims[b], need)))
                 self._touch(b)
-            self.ledger[need] = tuple(sorted({*self.ledger[need], *(b for b, _ in p.reads)}))
+            self.ledger[need] = tuple(sorted({*self.ledger[need], *(b for b, _ in reads)}))
             status[need] = PLACED
             self.placed[need] += 1
         tb.remove(p)
         insort(self.tw, reply)
         if cid is not _M:
-            ids.pop(cid, None)
+            del ids[cid]
         if rid is not _M:
             ids[rid] = (reply,)
-        return True
-
-    def handle_reply(self, ev: dict[str, Any]) -> bool:
-        # Validator._ev_HandleReply for a reply that is stale or places the need (a conflict
-        # or fenced reply, which re-reads: the generic route)
-        if not self._keys_ok(ev, "HandleReply"):
-            return False
-        wi = ev.get("worker")
-        if type(wi) is not int or not 0 <= wi < self.W:
-            return False
-        ids = self.v.ids
-        hid = ev.get("id", _M)
-        hn = ev.get("need", _M)
-        hk = ev.get("kind", _M)
-        if hid is not _M and (not _is_id(hid) or hid not in ids):
-            return False
-        if hn is not _M and (type(hn) is not int or not 0 <= hn < self.m.N):
-            return False
-        if hk is not _M:
-            hk = _KIND.get(hk) if type(hk) is str else None
-            if hk is None:
-                return False
-        w = self.workers[wi]
-        if not w.up:
-            return False
-        tw = self.tw
-        r: Reply | None = None
-        for x in tw if hid is _M else ids[hid]:
-            if (
-                type(x) is Reply
-                and x.worker == wi
-                and (hn is _M or x.need == hn)
-                and (hk is _M or x.kind == hk)
-                and (hid is _M or x in tw)
-            ):
-                if r is None:
-                    r = x
-                elif x != r:  # two distinct replies match: several candidates
-                    return False
-        if r is None:
-            return False
-        current = (
-            w.waiting and r.need == w.pending[0] and r.cycle == w.cycle and r.attempt == w.attempts
-        )
-        if current and r.kind != COMMITTED and r.kind != ALREADY:
-            return self.generic(ev, "HandleReply")  # re-reads: the model's own _handle
-        st = ev.get("stale", _M)
-        if st is not _M and (type(st) is not bool or st == current):
-            return False
-        read = ev.get("read", _M)
-        if read is not _M and (type(read) is not list or read):
-            return False  # nothing is re-read
-        if current:
-            if w.parked:
-                return self.generic(ev, "HandleReply")
-            # TraceModel._handle: known |= need, then _next_need
-            self.workers[wi] = Worker(
-                w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
-                w.known | (1 << r.need), 0, (), w.reread,
-            )  # fmt: skip
-        tw.remove(r)
-        if hid is not _M:
-            ids.pop(hid, None)
         return True
 
     def release(self, ev: dict[str, Any]) -> bool:
@@ -678,6 +824,61 @@ class FastPath:
         self.status[n] = RELEASED
         return True
 
+    def failover(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_Failover: ParSyncModel.failover (no variant) is a new epoch
+        if not self._keys_ok(ev, "Failover"):
+            return False
+        ep = ev.get("epoch", _M)
+        if ep is not _M and (type(ep) is not int or ep != self.epoch + 1):
+            return False
+        self.epoch += 1
+        return True
+
+    # -- the network ----------------------------------------------------------------------------
+    def _in_flight(self, ev: dict[str, Any], t: str) -> Proposal | Reply | None:
+        """The one message a Drop or Duplicate names, in flight (Validator._net_fault)."""
+        if not self._keys_ok(ev, t):
+            return None
+        i = ev.get("id")
+        if not ((type(i) is str and i) or (type(i) is int and i >= 0)):
+            return None
+        known = self.v.ids.get(i)
+        if known is None or len(known) != 1:
+            return None
+        x = known[0]
+        if x not in (self.tb if type(x) is Proposal else self.tw):
+            return None
+        return x
+
+    def drop(self, ev: dict[str, Any]) -> bool:
+        x = self._in_flight(ev, "Drop")
+        if x is None:
+            return False
+        bag: list[Any] = self.tb if type(x) is Proposal else self.tw
+        bag.remove(x)
+        self.faults[1] += 1
+        del self.v.ids[ev["id"]]
+        return True
+
+    def duplicate(self, ev: dict[str, Any]) -> bool:
+        x = self._in_flight(ev, "Duplicate")
+        if x is None:
+            return False
+        ids = self.v.ids
+        copy = ev.get("copy", _M)
+        if copy is not _M:
+            if not ((type(copy) is str and copy) or (type(copy) is int and copy >= 0)):
+                return False
+            if copy in ids:
+                return False
+        bag: list[Any] = self.tb if type(x) is Proposal else self.tw
+        insort(bag, x)
+        self.faults[2] += 1
+        if copy is not _M:
+            ids[copy] = ids[ev["id"]]
+        return True
+
+    # -- needs declared by events ---------------------------------------------------------------
     def need(self, ev: dict[str, Any]) -> bool:
         # Validator.declare, then _ev_Need
         if not self._keys_ok(ev, "Need"):
@@ -687,13 +888,13 @@ class FastPath:
         owner = ev.get("owner")
         if type(n) is not int or n != m.N or type(owner) is not int or not 0 <= owner < m.W:
             return False
-        fields = []
-        for name in ("priority", "gang", "size"):
-            x = ev.get(name, 1)
-            if type(x) is not int or x < (0 if name == "priority" else 1):
-                return False
-            fields.append(x)
-        priority, gang, size = fields
+        priority = ev.get("priority", 1)
+        gang = ev.get("gang", 1)
+        size = ev.get("size", 1)
+        if type(priority) is not int or priority < 0:
+            return False
+        if type(gang) is not int or gang < 1 or type(size) is not int or size < 1:
+            return False
         elig = ev.get("eligible", _M)
         if elig is _M:
             eligible = m.all_buckets
