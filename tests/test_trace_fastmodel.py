@@ -162,3 +162,29 @@ def test_validation_config_lifts_the_bounds_and_leaves_the_config_alone() -> Non
     assert lifted == replace(cfg, max_cycle=big, faults=Faults(big, big, big, big))
     assert hash(lifted) == hash(replace(cfg, max_cycle=big, faults=Faults(big, big, big, big)))
     assert cfg.max_cycle != big and cfg.faults.crash != big  # the original is untouched
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_the_per_need_tables_are_the_models(scope: str) -> None:
+    """TraceModel builds the per-need tables itself (one eligible tuple and set per
+    distinct list): each equals the model's, and so does every other constant."""
+    cfg = SCOPES[scope]
+    if scope == "long":  # some needs eligible on a few buckets, in any order, some sizes 2
+        needs = tuple(
+            replace(n, eligible=(3, 1, 0) if i % 3 == 0 else None, size=1 + i % 2)
+            for i, n in enumerate(cfg.needs)
+        )
+        cfg = replace(cfg, needs=needs, capacities=(3,) * len(cfg.capacities))
+    base = ParSyncModel(cfg, memo=False)
+    fast = TraceModel(cfg)
+    for name in ("size", "prio", "owner", "arrival", "gang", "eligible", "eligible_sets"):
+        assert tuple(getattr(fast, name)) == getattr(base, name), name
+    skip = {"_caches", "_interned", "_moves_cache", "_deliver_cache", "_commit_cache"}
+    skip |= {"_release_cache", "_failover_cache", "_handle_cache", "_bag_cache"}
+    for name, want in vars(base).items():
+        if name not in skip and name not in ("size", "prio", "owner", "arrival", "gang"):
+            got = getattr(fast, name)
+            if isinstance(want, tuple) and isinstance(got, list):
+                got = tuple(got)
+            assert got == want, name
+    assert fast.config is cfg

@@ -560,3 +560,53 @@ def test_need_declarations_are_taken_only_as_the_general_path_takes_them() -> No
         assert fast.m.eligible == slow.m.eligible and fast.m.needs_of == slow.m.needs_of
         assert fast.m.eligible_sets == slow.m.eligible_sets and fast.m._unit == slow.m._unit
     assert taken >= 5
+
+
+# --- the header's Config, read without the model's per-bucket check when plainly valid -------
+
+
+def _config_variants(d: dict[str, Any]) -> list[Any]:
+    out: list[Any] = [d, {**d, "zz": 1}, [d], None]
+    odd: list[Any] = [None, True, -1, 0, 1.5, "x", [], {}, [1], 2**70, "adaptive", [[1]]]
+    for k in d:
+        out.append({kk: x for kk, x in d.items() if kk != k})
+        out += [{**d, k: x} for x in odd]
+    out += [{**d, "faults": {**d.get("faults", {}), "crash": x}} for x in odd]
+    out += [{**d, "faults": {"bogus": 1}}, {**d, "partition_map": [0] * len(d["capacities"])}]
+    out += [{**d, "partition_map": [9] * len(d["capacities"])}]
+    out += [{**d, "capacities": [*d["capacities"], x]} for x in odd]
+    need = d["needs"][0]
+    for k in ("owner", "priority", "arrival", "gang", "size", "eligible", "zz"):
+        out.append({**d, "needs": [{kk: x for kk, x in need.items() if kk != k}]})
+        for x in (*odd, 3, 5, 255, 256, [0, 0], [0, 1], [1, 0], [0, 300]):
+            out.append({**d, "needs": [*d["needs"], {**need, k: x}]})
+    return out
+
+
+@pytest.mark.parametrize("name", ["pr", "capacity", "three-partitions", "large"])
+def test_plain_configs_are_read_as_config_from_dict_reads_them(name: str) -> None:
+    from parsync.model.config import ConfigError, config_from_dict
+    from parsync.traces.validate import _plain_config, _read_config
+
+    cfg = _large(40) if name == "large" else _faulty(name)
+    base = json.loads(json.dumps(cfg.to_dict()))
+    assert _plain_config(base) == cfg  # the common case takes the quick reading
+    quick = 0
+    for d in _config_variants(base):
+        try:
+            want: Any = config_from_dict(d)
+        except (ConfigError, TypeError, ValueError) as e:
+            want = (type(e), str(e))
+        got = _plain_config(d)
+        if got is not None:
+            quick += 1
+            assert got == want, d
+            assert [type(getattr(got, f)) for f in vars(got)] == [
+                type(getattr(want, f)) for f in vars(want)
+            ]
+        try:
+            read: Any = _read_config(d)
+        except (ConfigError, TypeError, ValueError) as e:
+            read = (type(e), str(e))
+        assert read == want, d
+    assert quick >= 20
