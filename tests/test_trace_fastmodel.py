@@ -188,3 +188,23 @@ def test_the_per_need_tables_are_the_models(scope: str) -> None:
                 got = tuple(got)
             assert got == want, name
     assert fast.config is cfg
+
+
+def test_pending_at_with_needs_declared_by_events_is_the_scan() -> None:
+    """pending_at (arrived Config needs and event-declared ones merged) equals the plain
+    scan: the worker's needs arrived by the cycle or declared before the state's need
+    count, not known placed, highest priority first - whichever branch it takes (few to
+    do, many, none known)."""
+    cfg = validation_config(long_config(needs=60))
+    m = TraceModel(cfg)
+    rng = random.Random(3)
+    for _ in range(400):  # needs declared by events: ids 60.., owners at random
+        m.add_need(rng.randrange(m.W), rng.randrange(5), 1, 1, m.all_buckets)
+    for _ in range(600):
+        wi = rng.randrange(m.W)
+        c = rng.randrange(1, 40)
+        count = rng.randrange(60, m.N + 1)
+        mine = [n for n in m.needs_of[wi] if (n < 60 and m.arrival[n] <= c) or 60 <= n < count]
+        known = sum(1 << n for n in mine if rng.random() < rng.choice((0.0, 0.5, 0.97, 1.0)))
+        want = tuple(sorted((n for n in mine if not (known >> n) & 1), key=m._need_key))
+        assert m.pending_at(wi, c, known, count) == want, (wi, c, count)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import copy
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
-from heapq import merge
 from itertools import chain
 from typing import Any, TypeVar, cast, overload
 
@@ -415,9 +414,17 @@ class TraceModel(ParSyncModel):
             dmask, dranked = self._declared_by(wi, known_needs)
             todo = dmask & ~known
             if todo:
+                # as pending_of: the few to do peeled off and sorted, or the declared
+                # ones in model order less those known placed
                 rank = self._rank.__getitem__
-                got = [n for n in dranked if (todo >> n) & 1]
-                pending = tuple(merge(pending, got, key=rank))
+                if todo.bit_count() <= 4:
+                    got: Iterable[int] = sorted(_bits(todo), key=rank)
+                else:
+                    hit = dmask & known
+                    drop = set(_bits(hit)) if hit else ()
+                    got = [n for n in dranked if n not in drop]
+                # both in model order (the rank is unique per need): one sorted run each
+                pending = tuple(sorted((*pending, *got), key=rank)) if pending else tuple(got)
         return pending
 
     # -- the worker's hot steps, built positionally ------------------------------------------
