@@ -388,12 +388,21 @@ class TraceModel(ParSyncModel):
         needs in model order less the known ones.
         """
         mask, ranked = self._arrived_by(wi, cycle)
+        return self._less_known(mask, ranked, known)
+
+    def _less_known(self, mask: int, ranked: tuple[int, ...], known: int) -> tuple[int, ...]:
+        """The needs of ``mask`` (``ranked``: them in model order) not in ``known``, in
+        model order: the few (or fewer than those known) peeled off and sorted, all of
+        them when none is known, else ``ranked`` less the known ones."""
         todo = mask & ~known
-        if todo.bit_count() <= 4:
+        n_todo = todo.bit_count()
+        if n_todo <= 4:
             return tuple(sorted(_bits(todo), key=self._rank.__getitem__))
         hit = mask & known
         if not hit:
             return ranked
+        if n_todo <= hit.bit_count():
+            return tuple(sorted(_bits(todo), key=self._rank.__getitem__))
         drop = set(_bits(hit))
         return tuple([n for n in ranked if n not in drop])
 
@@ -412,19 +421,11 @@ class TraceModel(ParSyncModel):
         pending = self.pending_of(wi, c, known)
         if self._dyn[wi]:  # needs declared by events that this state has seen arrive
             dmask, dranked = self._declared_by(wi, known_needs)
-            todo = dmask & ~known
-            if todo:
-                # as pending_of: the few to do peeled off and sorted, or the declared
-                # ones in model order less those known placed
-                rank = self._rank.__getitem__
-                if todo.bit_count() <= 4:
-                    got: Iterable[int] = sorted(_bits(todo), key=rank)
-                else:
-                    hit = dmask & known
-                    drop = set(_bits(hit)) if hit else ()
-                    got = [n for n in dranked if n not in drop]
+            if dmask & ~known:
+                got = self._less_known(dmask, dranked, known)
                 # both in model order (the rank is unique per need): one sorted run each
-                pending = tuple(sorted((*pending, *got), key=rank)) if pending else tuple(got)
+                rank = self._rank.__getitem__
+                pending = tuple(sorted((*pending, *got), key=rank)) if pending else got
         return pending
 
     # -- the worker's hot steps, built positionally ------------------------------------------

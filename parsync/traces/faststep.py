@@ -120,6 +120,11 @@ class FastPath:
             t: frozenset(("type", *req, *opt)) for t, (req, opt) in table.items()
         }
         self.keys_meta = {t: k | frozenset(COMMON_OPTIONAL) for t, k in self.keys.items()}
+        # the hot handlers' key sets (an attribute each: no look-up by type per event)
+        self.k_start = self.keys["StartCycle"]
+        self.k_propose = self.keys["Propose"]
+        self.k_commit = self.keys["Commit"]
+        self.k_reply = self.keys["HandleReply"]
         self.wf = _WF_BY[v.version]
         self.handlers: dict[str, Callable[[dict[str, Any]], bool]] = {
             "StartCycle": self.start_cycle,
@@ -273,6 +278,10 @@ class FastPath:
             return True
         return keys <= self.keys_meta[t] and _meta_ok(ev)
 
+    def _meta_keys_ok(self, ev: dict[str, Any], t: str) -> bool:
+        """The event has fields beyond its type's own: only the metadata, well typed."""
+        return ev.keys() <= self.keys_meta[t] and _meta_ok(ev)
+
     def _worker(self, ev: dict[str, Any], t: str) -> int:
         """The event's worker if its fields are all known ones and it names a worker;
         else -1."""
@@ -334,8 +343,10 @@ class FastPath:
     # -- worker steps -------------------------------------------------------------------------
     def start_cycle(self, ev: dict[str, Any]) -> bool:
         # Validator._ev_StartCycle
-        wi = self._worker(ev, "StartCycle")
-        if wi < 0:
+        if not ev.keys() <= self.k_start and not self._meta_keys_ok(ev, "StartCycle"):
+            return False
+        wi = ev.get("worker")
+        if type(wi) is not int or not 0 <= wi < self.W:
             return False
         w = self.workers[wi]
         c = w.cycle + 1
@@ -452,7 +463,7 @@ class FastPath:
 
     def propose(self, ev: dict[str, Any]) -> bool:
         # Validator._ev_Propose (and its id checks and booking)
-        if not self._keys_ok(ev, "Propose"):
+        if not ev.keys() <= self.k_propose and not self._meta_keys_ok(ev, "Propose"):
             return False
         wi = ev.get("worker")
         n = ev.get("need")
@@ -543,8 +554,10 @@ class FastPath:
 
     def handle_reply(self, ev: dict[str, Any]) -> bool:
         # Validator._ev_HandleReply for the one reply the event may mean
-        wi = self._worker(ev, "HandleReply")
-        if wi < 0:
+        if not ev.keys() <= self.k_reply and not self._meta_keys_ok(ev, "HandleReply"):
+            return False
+        wi = ev.get("worker")
+        if type(wi) is not int or not 0 <= wi < self.W:
             return False
         ids = self.v.ids
         hid = ev.get("id", _M)
@@ -627,7 +640,7 @@ class FastPath:
     # -- the broker -----------------------------------------------------------------------------
     def commit(self, ev: dict[str, Any]) -> bool:
         # Validator._ev_Commit / _rejects for one proposal (and the id checks and booking)
-        if not self._keys_ok(ev, "Commit"):
+        if not ev.keys() <= self.k_commit and not self._meta_keys_ok(ev, "Commit"):
             return False
         res = ev.get("result")
         kind = _KIND.get(res) if type(res) is str else None
@@ -655,6 +668,16 @@ class FastPath:
         # _proposals: the one the event means
         p: Proposal | None = None
         cands: Any = tb if cid is _M else ids[cid]
+        if len(cands) == 1:  # the usual: one message by that id (or one in flight)
+            x = cands[0]
+            if (
+                type(x) is Proposal
+                and (cw is _M or x.worker == cw)
+                and (cn is _M or x.need == cn)
+                and (cid is _M or x in tb)
+            ):
+                p = x
+            cands = ()
         for x in cands:
             if (
                 type(x) is Proposal
@@ -767,6 +790,7 @@ class FastPath:
             for b, _ in reads:
                 seq[b] += 1
                 claims[b] = tuple(sorted((*claims[b], need)))
+            for b, _ in reads:
                 self._touch(b)
             self.ledger[need] = tuple(sorted({*self.ledger[need], *(b for b, _ in reads)}))
             status[need] = PLACED

@@ -1807,8 +1807,7 @@ def validate_stream(
         pause = 0  # after a short fast run, general events to take before the next
         retry = 0  # the count from which the fast path may be entered again
         try:
-            for raw in stream:
-                number += 1
+            for number, raw in enumerate(stream, number + 1):  # noqa: B020 - it goes on
                 if fp is not None:
                     try:
                         ev = loads(raw)
