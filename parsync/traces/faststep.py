@@ -12,9 +12,9 @@ each line shape-checked field by field before the validator looks at it.
 
 :class:`FastPath` holds that one state as mutable parts instead: the broker's
 per-bucket ``seq`` and ``claims``, per-need ``ledger``, ``status`` and the ghost
-``placed`` counts as lists changed in place, the workers and the messages in
-flight as lists of the model's own ``Worker``, ``Proposal`` and ``Reply`` values
-(bags kept sorted, as the model's are), and per partition the entries a fresh
+``placed`` counts as lists changed in place, each worker as the list of its
+fields, the messages in flight as lists of the model's own ``Proposal`` and
+``Reply`` values (bags kept sorted, as the model's are), and per partition the entries a fresh
 read returns now, kept current as commits and releases change them (a
 StartCycle's read is then a look-up, and its check one comparison of the line's
 JSON text against the model's). Each handler checks its event's shape and
@@ -80,6 +80,11 @@ _BOOKED = frozenset({"Propose", "Commit", "HandleReply", "Drop", "Duplicate"})
 #: a NamedTuple built from its fields in order, without its Python-level __new__ (the
 #: same value: ``Worker(*xs) == _new(Worker, xs)``, of the same type)
 _new: Any = tuple.__new__
+#: a worker held as a list of its fields, in Worker's order (changed in place)
+_WL = list[Any]
+(_UP, _CYCLE, _MODE, _EPOCH, _FRESH, _VIEW, _PENDING, _WAITING, _RETRIES, _ATTEMPTS, _KNOWN,
+ _SENT, _PARKED, _REREAD) = range(14)  # fmt: skip
+assert Worker._fields[_REREAD] == "reread" and Worker._fields[_SENT] == "sent"
 
 
 def _meta_ok(ev: dict[str, Any]) -> bool:
@@ -114,6 +119,8 @@ class FastPath:
         # a crashed worker's view and freshness (ParSyncModel.crash, no variant)
         self.crashed_view: tuple[tuple[Snapshot, ...], ...] = ((),) * m.P
         self.crashed_fresh = (-1,) * m.P
+        self._allowed_for: tuple[int, ...] | None = None  # _allowed's last question
+        self._allowed_set: set[int] = set()
         table = TABLES[v.version]
         # per event type: the fields it may have, without and with the metadata
         self.keys: dict[str, frozenset[str]] = {
@@ -158,7 +165,7 @@ class FastPath:
         self.ledger = list(br.ledger)
         self.status = list(br.status)
         self.placed = list(s.placed)
-        self.workers = list(s.workers)
+        self.workers: list[_WL] = [list(w) for w in s.workers]
         self.tb = list(s.to_broker)
         self.tw = list(s.to_workers)
         self.faults = list(s.faults)
@@ -178,9 +185,8 @@ class FastPath:
         status: Any = PVec(self.status)
         placed: Any = PVec(self.placed)
         br = Broker(self.epoch, tuple(self.seq), tuple(self.claims), ledger, status, None)
-        return State(
-            br, tuple(self.workers), tuple(self.tb), tuple(self.tw), tuple(self.faults), placed
-        )
+        workers = tuple([_new(Worker, w) for w in self.workers])
+        return State(br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed)
 
     def compact(self) -> None:
         """Validator._compact on the state held: the model's memo tables cleared, the ids
@@ -200,9 +206,8 @@ class FastPath:
         status: Any = self.status
         br = Broker(self.epoch, seq, claims, ledger, status, None)
         placed: Any = self.placed
-        return State(
-            br, tuple(self.workers), tuple(self.tb), tuple(self.tw), tuple(self.faults), placed
-        )
+        workers = tuple([_new(Worker, w) for w in self.workers])
+        return State(br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed)
 
     # -- fresh reads --------------------------------------------------------------------------
     def _used(self, b: int) -> int:
@@ -254,22 +259,41 @@ class FastPath:
             got.append(p)
         return got == list(parts) or sorted(got) == list(parts)
 
-    def _refreshed(self, w: Worker, parts: tuple[int, ...] | range) -> Worker:
-        # ParSyncModel.refresh (no variant), the reads from the fresh entries
-        view = list(w.view)
-        fresh = list(w.fresh_at)
-        reread = w.reread
-        c = w.cycle
+    def _refresh(self, w: _WL, parts: tuple[int, ...] | range) -> None:
+        # ParSyncModel.refresh (no variant) on the worker in place, the reads from the
+        # fresh entries
+        view = list(w[_VIEW])
+        fresh = list(w[_FRESH])
+        reread = w[_REREAD]
+        c = w[_CYCLE]
         for p in parts:
             view[p] = (_new(Snapshot, (c, self.fresh[p])),)
             fresh[p] = c
             reread &= ~(1 << p)
-        x = list(w)
-        x[3] = self.epoch
-        x[4] = tuple(fresh)
-        x[5] = tuple(view)
-        x[13] = reread
-        return _new(Worker, x)  # type: ignore[no-any-return]
+        w[_EPOCH] = self.epoch
+        w[_FRESH] = tuple(fresh)
+        w[_VIEW] = tuple(view)
+        w[_REREAD] = reread
+
+    @staticmethod
+    def _next_need(w: _WL) -> None:
+        # TraceModel._next_need, no need set aside (parked), on the worker in place
+        w[_PENDING] = w[_PENDING][1:]
+        w[_WAITING] = False
+        w[_RETRIES] = w[_ATTEMPTS] = w[_SENT] = 0
+        w[_PARKED] = ()
+
+    def _allowed(self, w: _WL) -> set[int] | None:
+        # ParSyncModel._allowed: the partitions the strategy lets the worker name (None:
+        # any), the last answer kept (it depends on the mode and freshness only)
+        if self.any_partition or w[_MODE] != LATENCY:
+            return None
+        fresh = w[_FRESH]
+        if fresh is not self._allowed_for:
+            top = max(fresh)
+            self._allowed_set = {p for p in range(self.P) if fresh[p] == top}
+            self._allowed_for = fresh
+        return self._allowed_set
 
     # -- helpers ------------------------------------------------------------------------------
     def _keys_ok(self, ev: dict[str, Any], t: str) -> bool:
@@ -292,10 +316,10 @@ class FastPath:
             return -1
         return wi
 
-    def _lost(self, wi: int, w: Worker) -> bool:
+    def _lost(self, wi: int, w: _WL) -> bool:
         # ParSyncModel.lost on the bags
-        c = w.cycle
-        a = w.attempts
+        c = w[_CYCLE]
+        a = w[_ATTEMPTS]
         for x in self.tb:
             if x.worker == wi and x.cycle == c and x.attempt == a:
                 return False
@@ -332,7 +356,7 @@ class FastPath:
         ):  # pragma: no cover - no generic event changes them
             return False
         self.epoch = br.epoch
-        self.workers = list(n.workers)
+        self.workers = [list(w) for w in n.workers]
         self.tb = list(n.to_broker)
         self.tw = list(n.to_workers)
         self.faults = list(n.faults)
@@ -349,17 +373,15 @@ class FastPath:
         if type(wi) is not int or not 0 <= wi < self.W:
             return False
         w = self.workers[wi]
-        c = w.cycle + 1
+        c = w[_CYCLE] + 1
         cyc = ev.get("cycle", _M)
         if cyc is not _M and (type(cyc) is not int or cyc != c):
             return False
         read = ev.get("read", _M)
-        if not w.up:  # its cycle ticks; it reads nothing
+        if not w[_UP]:  # its cycle ticks; it reads nothing
             if read is not _M and (type(read) is not list or read):
                 return False
-            x = list(w)
-            x[1] = c
-            self.workers[wi] = _new(Worker, x)
+            w[_CYCLE] = c
             return True
         p = c % self.P  # rotation (a TraceModel has no variant)
         if read is not _M:
@@ -376,22 +398,25 @@ class FastPath:
                 if e is _M or len(r) != 2 or not self._entries_are(e, p):
                     return False
         timeout = False
-        if w.waiting:
+        if w[_WAITING]:
             if not self._lost(wi, w):
                 if not self.contract:
                     return False
                 timeout = True
-        elif w.pending and not self.contract:
+        elif w[_PENDING] and not self.contract:
             return False
         # TraceModel.start_cycle: refresh of partition p, then the pending list
-        view = w.view
-        fresh = w.fresh_at
-        pending = self.m.pending_at(wi, c, w.known, len(self.status))
-        self.workers[wi] = _new(Worker, (
-            True, c, w.mode, self.epoch, fresh[:p] + (c,) + fresh[p + 1 :],
-            view[:p] + ((_new(Snapshot, (c, self.fresh[p])),),) + view[p + 1 :], pending,
-            False, 0, 0, w.known, 0, (), w.reread & ~(1 << p),
-        ))  # fmt: skip
+        fresh = w[_FRESH]
+        view = w[_VIEW]
+        w[_PENDING] = self.m.pending_at(wi, c, w[_KNOWN], len(self.status))
+        w[_CYCLE] = c
+        w[_EPOCH] = self.epoch
+        w[_FRESH] = fresh[:p] + (c,) + fresh[p + 1 :]
+        w[_VIEW] = view[:p] + ((_new(Snapshot, (c, self.fresh[p])),),) + view[p + 1 :]
+        w[_WAITING] = False
+        w[_RETRIES] = w[_ATTEMPTS] = w[_SENT] = 0
+        w[_PARKED] = ()
+        w[_REREAD] &= ~(1 << p)
         if timeout:
             self.faults[3] += 1
         return True
@@ -402,12 +427,14 @@ class FastPath:
         if wi < 0:
             return False
         w = self.workers[wi]
-        if not w.up:
+        if not w[_UP]:
             return False
-        self.workers[wi] = _new(Worker, (
-            False, w.cycle, self.m.initial_mode, w.epoch, self.crashed_fresh, self.crashed_view,
-            (), False, 0, 0, 0, 0, (), w.reread,
-        ))  # fmt: skip
+        w[_UP] = w[_WAITING] = False
+        w[_MODE] = self.m.initial_mode
+        w[_FRESH] = self.crashed_fresh
+        w[_VIEW] = self.crashed_view
+        w[_PENDING] = w[_PARKED] = ()
+        w[_RETRIES] = w[_ATTEMPTS] = w[_KNOWN] = w[_SENT] = 0
         self.faults[0] += 1
         return True
 
@@ -418,17 +445,16 @@ class FastPath:
         if wi < 0:
             return False
         w = self.workers[wi]
-        if w.up:
+        if w[_UP]:
             return False
         cyc = ev.get("cycle", _M)
-        if cyc is not _M and (type(cyc) is not int or cyc != w.cycle):
+        if cyc is not _M and (type(cyc) is not int or cyc != w[_CYCLE]):
             return False
         parts = range(self.P)
         if not self._reads_are(ev.get("read", _M), tuple(parts)):
             return False
-        x = list(w)
-        x[0] = True
-        self.workers[wi] = self._refreshed(_new(Worker, x), parts)
+        w[_UP] = True
+        self._refresh(w, parts)
         return True
 
     def timeout(self, ev: dict[str, Any]) -> bool:
@@ -437,11 +463,9 @@ class FastPath:
         if wi < 0:
             return False
         w = self.workers[wi]
-        if not (w.up and w.waiting):
+        if not (w[_UP] and w[_WAITING]):
             return False
-        x = list(w)
-        x[7] = False
-        self.workers[wi] = _new(Worker, x)
+        w[_WAITING] = False
         self.faults[3] += 1
         return True
 
@@ -452,12 +476,12 @@ class FastPath:
             return False
         w = self.workers[wi]
         read = ev.get("read")
-        if not w.up or type(read) is not list or len(read) != 1 or type(read[0]) is not dict:
+        if not w[_UP] or type(read) is not list or len(read) != 1 or type(read[0]) is not dict:
             return False
         p = read[0].get("partition")
         if type(p) is not int or not 0 <= p < self.P or not self._reads_are(read, (p,)):
             return False
-        self.workers[wi] = self._refreshed(w, (p,))
+        self._refresh(w, (p,))
         self.faults[4] += 1
         return True
 
@@ -484,14 +508,14 @@ class FastPath:
         ):
             return False
         w = self.workers[wi]
-        pending = w.pending
-        if not w.up or w.waiting or not pending:
+        pending = w[_PENDING]
+        if not w[_UP] or w[_WAITING] or not pending:
             return False
-        if n != pending[0]:
+        if n != pending[0]:  # the contract: n taken up (a copy, until the step is taken)
             if not self.contract or n not in pending:
                 return False
-            w = m._focus(w, n)
-        if self.contract and w.attempts >= self.limit:
+            w = list(m._focus(_new(Worker, w), n))
+        if self.contract and w[_ATTEMPTS] >= self.limit:
             return False
         # the bucket set: m.fits (and the seqnos read: _propose_mismatch)
         if len(bl) != m.gang[n]:
@@ -505,10 +529,10 @@ class FastPath:
                 return False
         reads = ((bl[0][0], bl[0][1]),) if len(bl) == 1 else tuple(sorted(map(tuple, bl)))
         elig = m.eligible_sets[n]
-        allowed = None if self.any_partition else m._allowed(w)
+        allowed = self._allowed(w)
         part = self.part
         idx = self.idx
-        view = w.view
+        view = w[_VIEW]
         cap = self.cap
         size = m.size[n]
         last = -1
@@ -525,12 +549,13 @@ class FastPath:
             e = snaps[-1][1][idx[b]]
             if e[1] + size > cap[b] or e[0] != q:
                 return False
-        att = w.attempts + 1
-        c = w.cycle
+        att = w[_ATTEMPTS] + 1
+        c = w[_CYCLE]
+        epoch = w[_EPOCH]
         prio = m.prio[n]
         if len(ev) > 4:  # the optional fields: the model's values
             x = ev.get("epoch", _M)
-            if x is not _M and (type(x) is not int or x != w.epoch):
+            if x is not _M and (type(x) is not int or x != epoch):
                 return False
             x = ev.get("priority", _M)
             if x is not _M and (type(x) is not int or x != prio):
@@ -542,11 +567,11 @@ class FastPath:
             if x is not _M and (type(x) is not int or x != att):
                 return False
         # TraceModel.propose
-        msg = _new(Proposal, (wi, n, prio, w.epoch, reads, c, att, c % self.P))
-        self.workers[wi] = _new(Worker, (
-            w.up, c, w.mode, w.epoch, w.fresh_at, view, w.pending, True, w.retries, att,
-            w.known, w.sent + 1, w.parked, w.reread,
-        ))  # fmt: skip
+        msg = _new(Proposal, (wi, n, prio, epoch, reads, c, att, c % self.P))
+        w[_WAITING] = True
+        w[_ATTEMPTS] = att
+        w[_SENT] += 1
+        self.workers[wi] = w  # (a new list when n was taken up)
         insort(self.tb, msg)
         if pid is not _M:
             ids[pid] = (msg,)
@@ -574,7 +599,7 @@ class FastPath:
             if hk is None:
                 return False
         w = self.workers[wi]
-        if not w.up:
+        if not w[_UP]:
             return False
         tw = self.tw
         r: Reply | None = None
@@ -593,7 +618,10 @@ class FastPath:
         if r is None:
             return False
         current = (
-            w.waiting and r.need == w.pending[0] and r.cycle == w.cycle and r.attempt == w.attempts
+            w[_WAITING]
+            and r.need == w[_PENDING][0]
+            and r.cycle == w[_CYCLE]
+            and r.attempt == w[_ATTEMPTS]
         )
         st = ev.get("stale", _M)
         if st is not _M and (type(st) is not bool or st == current):
@@ -606,13 +634,11 @@ class FastPath:
         elif kind == COMMITTED or kind == ALREADY:  # placed: nothing re-read
             if read is not _M and (type(read) is not list or read):
                 return False
-            if w.parked:
+            if w[_PARKED]:
                 return self.generic(ev, "HandleReply")
             # TraceModel._handle: known |= need, then _next_need
-            self.workers[wi] = _new(Worker, (
-                w.up, w.cycle, w.mode, w.epoch, w.fresh_at, w.view, w.pending[1:], False, 0, 0,
-                w.known | (1 << r.need), 0, (), w.reread,
-            ))  # fmt: skip
+            w[_KNOWN] |= 1 << r.need
+            self._next_need(w)
         else:  # ParSyncModel._handle (no variant): re-read, a retry or the next need
             if kind == CONFLICT:
                 parts: tuple[int, ...] = tuple(sorted({self.part[b] for b in r.buckets}))
@@ -620,18 +646,20 @@ class FastPath:
                 parts = tuple(range(self.P))
             if not self._reads_are(read, parts):
                 return False
-            nw = w
             if kind == CONFLICT:  # ghost (PS-11): set, then cleared by the re-read
-                nw = w._replace(reread=w.reread | sum(1 << p for p in parts))
-            nw = self._refreshed(nw, parts)
-            if kind == CONFLICT and self.adaptive and nw.mode == QUALITY:
-                nw = nw._replace(mode=LATENCY)
-            retries = nw.retries + 1
+                w[_REREAD] |= sum(1 << p for p in parts)
+            self._refresh(w, parts)
+            if kind == CONFLICT and self.adaptive and w[_MODE] == QUALITY:
+                w[_MODE] = LATENCY
+            retries = w[_RETRIES] + 1
             if retries > self.R:
-                nw = self.m._next_need(nw)
+                if w[_PARKED]:  # the next need may have been worked on: the model's
+                    self.workers[wi] = list(self.m._next_need(_new(Worker, w)))
+                else:
+                    self._next_need(w)
             else:
-                nw = nw._replace(waiting=False, retries=retries)
-            self.workers[wi] = nw
+                w[_WAITING] = False
+                w[_RETRIES] = retries
         tw.remove(r)
         if hid is not _M:
             ids.pop(hid, None)
