@@ -103,11 +103,9 @@ class FastPath:
         self.v = v
         m = self.m = v.m
         self.contract = v.contract
-        self.version = v.version
         self.P = m.P
         self.B = m.B
         self.W = m.W
-        self.members = m.members
         self.part = m.part
         self.idx = m.idx
         self.cap = m.cap

@@ -47,6 +47,16 @@ of needs beyond a worker's own pending list.
 these paths against ``ParSyncModel``. Memory is constant: one line is read at
 a time, the message-id table keeps only messages still in flight (compacted
 every ``CLEAR_EVERY`` events), and nothing else grows with the trace.
+
+The compiled step: while no step type may be hidden and there is one candidate
+(a trace that logs every field), :func:`validate_stream` hands each line to
+:class:`~parsync.traces.faststep.FastPath`, which holds that candidate as
+mutable parts and has one handler per event type doing only what its event
+needs; a line it declines goes through the general path above, on the candidate
+as the model's values, so the verdicts and messages are the general path's
+(``tests/test_trace_faststep.py`` ties the two). The header's Config is read
+without the model's per-bucket check of every need when it is plainly valid
+(:func:`_plain_config`).
 """
 
 from __future__ import annotations
