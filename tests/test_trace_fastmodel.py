@@ -162,3 +162,49 @@ def test_validation_config_lifts_the_bounds_and_leaves_the_config_alone() -> Non
     assert lifted == replace(cfg, max_cycle=big, faults=Faults(big, big, big, big))
     assert hash(lifted) == hash(replace(cfg, max_cycle=big, faults=Faults(big, big, big, big)))
     assert cfg.max_cycle != big and cfg.faults.crash != big  # the original is untouched
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_the_per_need_tables_are_the_models(scope: str) -> None:
+    """TraceModel builds the per-need tables itself (one eligible tuple and set per
+    distinct list): each equals the model's, and so does every other constant."""
+    cfg = SCOPES[scope]
+    if scope == "long":  # some needs eligible on a few buckets, in any order, some sizes 2
+        needs = tuple(
+            replace(n, eligible=(3, 1, 0) if i % 3 == 0 else None, size=1 + i % 2)
+            for i, n in enumerate(cfg.needs)
+        )
+        cfg = replace(cfg, needs=needs, capacities=(3,) * len(cfg.capacities))
+    base = ParSyncModel(cfg, memo=False)
+    fast = TraceModel(cfg)
+    for name in ("size", "prio", "owner", "arrival", "gang", "eligible", "eligible_sets"):
+        assert tuple(getattr(fast, name)) == getattr(base, name), name
+    skip = {"_caches", "_interned", "_moves_cache", "_deliver_cache", "_commit_cache"}
+    skip |= {"_release_cache", "_failover_cache", "_handle_cache", "_bag_cache"}
+    for name, want in vars(base).items():
+        if name not in skip and name not in ("size", "prio", "owner", "arrival", "gang"):
+            got = getattr(fast, name)
+            if isinstance(want, tuple) and isinstance(got, list):
+                got = tuple(got)
+            assert got == want, name
+    assert fast.config is cfg
+
+
+def test_pending_at_with_needs_declared_by_events_is_the_scan() -> None:
+    """pending_at (arrived Config needs and event-declared ones merged) equals the plain
+    scan: the worker's needs arrived by the cycle or declared before the state's need
+    count, not known placed, highest priority first - whichever branch it takes (few to
+    do, many, none known)."""
+    cfg = validation_config(long_config(needs=60))
+    m = TraceModel(cfg)
+    rng = random.Random(3)
+    for _ in range(400):  # needs declared by events: ids 60.., owners at random
+        m.add_need(rng.randrange(m.W), rng.randrange(5), 1, 1, m.all_buckets)
+    for _ in range(600):
+        wi = rng.randrange(m.W)
+        c = rng.randrange(1, 40)
+        count = rng.randrange(60, m.N + 1)
+        mine = [n for n in m.needs_of[wi] if (n < 60 and m.arrival[n] <= c) or 60 <= n < count]
+        known = sum(1 << n for n in mine if rng.random() < rng.choice((0.0, 0.5, 0.97, 1.0)))
+        want = tuple(sorted((n for n in mine if not (known >> n) & 1), key=m._need_key))
+        assert m.pending_at(wi, c, known, count) == want, (wi, c, count)

@@ -31,9 +31,9 @@ The hashed model files are untouched.
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
-from heapq import merge
 from itertools import chain
 from typing import Any, TypeVar, cast, overload
 
@@ -185,8 +185,40 @@ class TraceModel(ParSyncModel):
     """
 
     def __init__(self, config: Config, policy: str = "reference") -> None:
-        super().__init__(config, memo=False, policy=policy)
+        # ParSyncModel.__init__ on the Config less its needs, then the per-need tables
+        # built here: the model's cost O(needs x buckets) to start (a tuple, a sort and a
+        # set of every eligible bucket per need: a tenth of a second at 4,000 needs of
+        # 256 buckets), these one tuple and set per distinct eligible list
+        bare = copy.copy(config)
+        object.__setattr__(bare, "needs", ())
+        super().__init__(bare, memo=False, policy=policy)
+        self.config = config
         assert self.variant is None, "a TraceModel is the model itself, without variants"
+        needs = config.needs
+        self.N = len(needs)
+        # the per-need tables as lists (they index alike), so that a need declared by an
+        # event is an append, not a copy of every table (quadratic over a long trace)
+        grow: Any = list
+        self.size = grow(n.size for n in needs)
+        self.prio = grow(n.priority for n in needs)
+        self.owner = grow(n.owner for n in needs)
+        self.arrival = grow(n.arrival for n in needs)
+        self.gang = grow(n.gang for n in needs)
+        mine: list[list[int]] = [[] for _ in range(self.W)]
+        for n, need in enumerate(needs):
+            mine[need.owner].append(n)
+        # a worker works on its needs highest priority first (ties: lowest id)
+        self.needs_of = tuple(tuple(sorted(ns, key=self._need_key)) for ns in mine)
+        # one tuple and set per distinct eligible list (most needs may use every bucket)
+        self._elig: dict[tuple[int, ...], tuple[tuple[int, ...], frozenset[int]]] = {}
+        self.all_buckets = tuple(range(self.B))  # a need eligible everywhere
+        self._elig_all = self._elig[self.all_buckets] = (
+            self.all_buckets,
+            frozenset(self.all_buckets),
+        )
+        shared = [self._shared_eligible(n.eligible) for n in needs]
+        self.eligible = grow(e for e, _ in shared)
+        self.eligible_sets = grow(f for _, f in shared)
         # per worker: its needs in arrival order and their arrival cycles
         self._by_arrival = tuple(
             sorted(ns, key=lambda n: (self.arrival[n], n)) for ns in self.needs_of
@@ -202,19 +234,20 @@ class TraceModel(ParSyncModel):
         # last prefix asked (count, mask, them in model order)
         self._dyn: list[list[int]] = [[] for _ in range(self.W)]
         self._declared: list[tuple[int, int, tuple[int, ...]]] = [(0, 0, ())] * self.W
-        # the per-need tables as lists (they index alike), so that a need declared by an
-        # event is an append, not a copy of every table (quadratic over a long trace)
-        grow: Any = list
-        self.prio = grow(self.prio)
-        self.size = grow(self.size)
-        self.owner = grow(self.owner)
-        self.arrival = grow(self.arrival)
-        self.gang = grow(self.gang)
-        self.eligible = grow(self.eligible)
-        self.eligible_sets = grow(self.eligible_sets)
-        # one tuple and set per distinct eligible list (most needs may use every bucket)
-        self._elig: dict[tuple[int, ...], tuple[tuple[int, ...], frozenset[int]]] = {}
         self._unit = all(z == 1 for z in self.size)  # every need takes one unit per bucket
+
+    def _shared_eligible(
+        self, eligible: tuple[int, ...] | None
+    ) -> tuple[tuple[int, ...], frozenset[int]]:
+        """A need's eligible buckets ascending and as a set (every bucket when None; the
+        model's ``eligible`` / ``eligible_sets``), one pair per distinct list."""
+        if eligible is None or eligible is self.all_buckets:
+            return self._elig_all
+        elig = tuple(sorted(eligible))
+        known = self._elig.get(elig)
+        if known is None:
+            known = self._elig[elig] = (elig, frozenset(elig))
+        return known
 
     # -- needs declared by events (version 2 Need) ---------------------------------------------
     def add_need(
@@ -229,10 +262,7 @@ class TraceModel(ParSyncModel):
         cast(list[int], self.owner).append(owner)
         cast(list[int], self.arrival).append(0)
         cast(list[int], self.gang).append(gang)
-        elig = tuple(sorted(eligible))
-        shared = self._elig.get(elig)
-        if shared is None:
-            shared = self._elig[elig] = (elig, frozenset(elig))
+        shared = self._shared_eligible(eligible)
         cast(list[tuple[int, ...]], self.eligible).append(shared[0])
         cast(list[frozenset[int]], self.eligible_sets).append(shared[1])
         self._rank.append(self._need_key(n))
@@ -358,28 +388,45 @@ class TraceModel(ParSyncModel):
         needs in model order less the known ones.
         """
         mask, ranked = self._arrived_by(wi, cycle)
+        return self._less_known(mask, ranked, known)
+
+    def _less_known(self, mask: int, ranked: tuple[int, ...], known: int) -> tuple[int, ...]:
+        """The needs of ``mask`` (``ranked``: them in model order) not in ``known``, in
+        model order: the few (or fewer than those known) peeled off and sorted, all of
+        them when none is known, else ``ranked`` less the known ones."""
         todo = mask & ~known
-        if todo.bit_count() <= 4:
+        n_todo = todo.bit_count()
+        if n_todo <= 4:
             return tuple(sorted(_bits(todo), key=self._rank.__getitem__))
         hit = mask & known
         if not hit:
             return ranked
+        if n_todo <= hit.bit_count():
+            return tuple(sorted(_bits(todo), key=self._rank.__getitem__))
         drop = set(_bits(hit))
         return tuple([n for n in ranked if n not in drop])
 
     def start_cycle(self, wi: int, w: Worker, br: Broker) -> Worker:
-        # ParSyncModel.start_cycle, with the pending scan replaced by pending_of
+        # ParSyncModel.start_cycle, with the pending scan replaced by pending_at
         c = w.cycle + 1
         w = self.refresh(w._replace(cycle=c), br, (self.rotation(c),))
-        pending = self.pending_of(wi, c, w.known)
-        if self._dyn[wi]:  # needs declared by events that this state has seen arrive
-            dmask, dranked = self._declared_by(wi, len(br.status))
-            todo = dmask & ~w.known
-            if todo:
-                rank = self._rank.__getitem__
-                got = [n for n in dranked if (todo >> n) & 1]
-                pending = tuple(merge(pending, got, key=rank))
+        pending = self.pending_at(wi, c, w.known, len(br.status))
         return w._replace(pending=pending, waiting=False, retries=0, attempts=0, sent=0, parked=())
+
+    def pending_at(self, wi: int, c: int, known: int, known_needs: int) -> tuple[int, ...]:
+        """The pending list :meth:`start_cycle` gives worker ``wi`` starting cycle ``c``
+        with ``known`` placed, in a state whose broker has ``known_needs`` need slots
+        (the needs declared by events so far): :meth:`pending_of`, and the
+        event-declared needs it has seen arrive merged in model order."""
+        pending = self.pending_of(wi, c, known)
+        if self._dyn[wi]:  # needs declared by events that this state has seen arrive
+            dmask, dranked = self._declared_by(wi, known_needs)
+            if dmask & ~known:
+                got = self._less_known(dmask, dranked, known)
+                # both in model order (the rank is unique per need): one sorted run each
+                rank = self._rank.__getitem__
+                pending = tuple(sorted((*pending, *got), key=rank)) if pending else got
+        return pending
 
     # -- the worker's hot steps, built positionally ------------------------------------------
     # NamedTuple._replace costs about 2 microseconds (a map over every field by

@@ -582,6 +582,11 @@ except ImportError:  # pragma: no cover - depends on the installation
     _loads = json.loads  # type: ignore[assignment]
 
 
+def loads_function() -> Any:
+    """The function that parses a trace line (``orjson.loads``, or ``json.loads``)."""
+    return _loads
+
+
 def json_parser() -> str:
     """The module that parses trace lines: ``orjson``, or ``json`` where it is missing."""
     return str(_loads.__module__)
@@ -666,6 +671,32 @@ def event_lines(
         yield number, ev, t
 
 
+def parse_event(
+    path: str, number: int, raw: bytes, version: int = 1
+) -> tuple[dict[str, Any], str] | None:
+    """One line of :func:`event_lines`: (event, its type), parsed and shape-checked, or
+    None for a blank line; every problem a TraceFormatError naming the line. (The
+    validator's loop reads lines itself and takes this path for a line its compiled
+    handlers leave to the general path.)"""
+    try:
+        ev = _loads(raw)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError too
+        if not raw.strip():
+            return None
+        ev = _decode(path, number, raw)  # raises the worded error
+    if type(ev) is dict:
+        t = ev.get("type")
+        if type(t) is str:
+            fast = _WF_BY[version].get(t)
+            if fast is not None and fast(ev):
+                return ev, t
+    try:
+        t = check_event_slow(ev, version)
+    except _Bad as e:
+        raise TraceFormatError(path, number, str(e)) from None
+    return ev, t
+
+
 __all__ = [
     "DEFAULT_HIDDEN",
     "DEFAULT_POLICY",
@@ -683,6 +714,7 @@ __all__ = [
     "check_event",
     "check_header",
     "event_lines",
+    "parse_event",
     "read_header",
     "read_lines",
     "schema",

@@ -47,6 +47,16 @@ of needs beyond a worker's own pending list.
 these paths against ``ParSyncModel``. Memory is constant: one line is read at
 a time, the message-id table keeps only messages still in flight (compacted
 every ``CLEAR_EVERY`` events), and nothing else grows with the trace.
+
+The compiled step: while no step type may be hidden and there is one candidate
+(a trace that logs every field), :func:`validate_stream` hands each line to
+:class:`~parsync.traces.faststep.FastPath`, which holds that candidate as
+mutable parts and has one handler per event type doing only what its event
+needs; a line it declines goes through the general path above, on the candidate
+as the model's values, so the verdicts and messages are the general path's
+(``tests/test_trace_faststep.py`` ties the two). The header's Config is read
+without the model's per-bucket check of every need when it is plainly valid
+(:func:`_plain_config`).
 """
 
 from __future__ import annotations
@@ -75,7 +85,17 @@ from parsync.model.actions import (
     action_name,
     fmt_action,
 )
-from parsync.model.config import Config, ConfigError, Faults, config_from_dict
+from parsync.model.config import (
+    _FAULT_KEYS,
+    _NEED_KEYS,
+    _TOP_KEYS,
+    STRATEGIES,
+    Config,
+    ConfigError,
+    Faults,
+    Need,
+    config_from_dict,
+)
 from parsync.model.properties import action_violations, get_property, state_violations
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import (
@@ -92,7 +112,9 @@ from parsync.model.state import (
     distinct,
 )
 from parsync.render import diff_lines, state_lines, violations_of
+from parsync.traces import format as format_module
 from parsync.traces.fastmodel import TraceModel, pset
+from parsync.traces.faststep import FastPath
 from parsync.traces.format import (
     DEFAULT_HIDDEN,
     DEFAULT_POLICY,
@@ -100,7 +122,7 @@ from parsync.traces.format import (
     PAIRS,
     TABLES,
     TraceFormatError,
-    event_lines,
+    parse_event,
     read_header,
     read_lines,
 )
@@ -118,6 +140,8 @@ DEFAULT_MAX_CANDIDATES = 10_000
 CLEAR_EVERY = 50_000  # events between clearing the model's memo tables (constant memory)
 PROGRESS_EVERY = 10_000
 _FIRST = itemgetter(0)
+_CONFIG_KEYS = frozenset(_TOP_KEYS)  # the fields a Config may have (model/config.py)
+_NEED_FIELDS = frozenset(_NEED_KEYS)
 #: the event types whose ids Validator._book_ids keeps track of
 _BOOKED = frozenset({"Propose", "Commit", "HandleReply", "Drop", "Duplicate"})
 _LIFTED = 1 << 62  # "unbounded" for the cycle bound and fault budgets
@@ -319,6 +343,15 @@ class Validator:
         self._explainers: dict[str, Callable[..., Any]] = {
             t: getattr(self, "_ev_" + t) for t in table
         }
+
+    def fast_path(self) -> FastPath | None:
+        """The compiled step (:class:`~parsync.traces.faststep.FastPath`) holding the one
+        candidate, when it applies: no step type may be hidden (so no window of past
+        candidates is kept) and there is one candidate. While it runs, ``cands`` is out
+        of date; its :meth:`~FastPath.state` is the candidate."""
+        if self.hidden or self.window.maxlen or len(self.cands) != 1:
+            return None
+        return FastPath(self, self.cands[0])
 
     # -- input checks that need the Config (ids out of range are bad input) -------------------
     def _compile_ranges(self, etype: str) -> Callable[[dict[str, Any]], bool]:
@@ -1623,10 +1656,110 @@ def _config_of(header: dict[str, Any]) -> Config:
     comes from a Need event): the Config is checked with a stand-in need, then emptied."""
     raw = header["config"]
     if header["version"] >= 2 and isinstance(raw, dict) and not raw.get("needs"):
-        config = config_from_dict({**raw, "needs": [{"owner": 0}]})
+        config = _read_config({**raw, "needs": [{"owner": 0}]})
         object.__setattr__(config, "needs", ())
         return config
-    return config_from_dict(raw)
+    return _read_config(raw)
+
+
+def _read_config(raw: Any) -> Config:
+    """``config_from_dict(raw)``: the same Config, or the same error."""
+    got = _plain_config(raw)
+    return config_from_dict(raw) if got is None else got
+
+
+def _nat(x: Any, least: int = 0) -> bool:
+    return type(x) is int and x >= least
+
+
+def _plain_config(d: Any) -> Config | None:
+    """``config_from_dict(d)`` when every field is plainly valid, else None.
+
+    The model's check of a Config (``model/config.py``, a hashed spec source) tests each
+    bucket of each need's eligible list, every bucket when the need lists none: a tenth
+    of a second for the 4,000 needs of 256 buckets of a 100,000-event trace, more than
+    the rest of its start. Here each field is tested as the check tests it, a need
+    eligible everywhere in O(1), and the Config built as ``config_from_dict`` builds it
+    without running the check again; anything unusual (a wrong type, an unknown field,
+    a value out of range) returns None, and ``config_from_dict`` decides and words it.
+    ``tests/test_trace_faststep.py`` compares the two on valid and broken Configs."""
+    if type(d) is not dict or not d.keys() <= _CONFIG_KEYS:
+        return None
+    workers: Any = d.get("workers")
+    partitions = d.get("partitions")
+    caps = d.get("capacities")
+    raw_needs = d.get("needs")
+    retry = d.get("retry_budget", 1)
+    strategy = d.get("strategy", "quality-first")
+    max_cycle = d.get("max_cycle", 3)
+    rf = d.get("faults", {})
+    pm = d.get("partition_map")
+    if not (
+        _nat(workers, 1)
+        and _nat(partitions, 1)
+        and _nat(retry)
+        and _nat(max_cycle, 1)
+        and type(strategy) is str
+        and strategy in STRATEGIES
+        and type(caps) is list
+        and caps
+        and all([_nat(x) for x in caps])
+        and type(raw_needs) is list
+        and raw_needs
+        and type(rf) is dict
+        and rf.keys() <= _FAULT_KEYS
+        and all([_nat(x) for x in rf.values()])
+    ):
+        return None
+    B = len(caps)
+    if pm is not None and not (
+        type(pm) is list and len(pm) == B and all([_nat(p) and p < partitions for p in pm])
+    ):
+        return None
+    needs = []
+    for rn in raw_needs:
+        if type(rn) is not dict or not rn.keys() <= _NEED_FIELDS:
+            return None
+        owner: Any = rn.get("owner")
+        priority = rn.get("priority", 1)
+        arrival = rn.get("arrival", 1)
+        gang = rn.get("gang", 1)
+        size = rn.get("size", 1)
+        elig = rn.get("eligible")
+        if not (
+            _nat(owner)
+            and owner < workers
+            and _nat(priority)
+            and _nat(arrival, 1)
+            and _nat(gang, 1)
+            and _nat(size, 1)
+        ):
+            return None
+        if elig is None:
+            if gang > B:
+                return None
+            eligible = None
+        else:
+            if type(elig) is not list or not all([_nat(b) and b < B for b in elig]):
+                return None
+            eligible = tuple(elig)
+            if len(set(eligible)) != len(eligible) or gang > len(eligible):
+                return None
+        needs.append(Need(owner, priority, arrival, gang, size, eligible))
+    config = object.__new__(Config)  # the fields config_from_dict gives Config(...)
+    for name, value in (
+        ("workers", workers),
+        ("partitions", partitions),
+        ("capacities", tuple(caps)),
+        ("needs", tuple(needs)),
+        ("retry_budget", retry),
+        ("strategy", strategy),
+        ("max_cycle", max_cycle),
+        ("faults", Faults(**rf)),
+        ("partition_map", None if pm is None else tuple(pm)),
+    ):
+        object.__setattr__(config, name, value)
+    return config
 
 
 def validate_stream(
@@ -1639,8 +1772,11 @@ def validate_stream(
     progress: Progress | None = None,
     total_bytes: int | None = None,
     max_seconds: float | None = None,
+    fast: bool = True,
 ) -> TraceResult:
-    """Validate a trace read from a binary stream, one line at a time."""
+    """Validate a trace read from a binary stream, one line at a time. ``fast=False``
+    leaves the compiled step (:mod:`parsync.traces.faststep`) out: every event takes the
+    general path (the verdicts are the same; the tests compare the two)."""
     t0 = time.perf_counter()
     res = TraceResult(path, VALID, 0)
     v: Validator | None = None
@@ -1670,26 +1806,73 @@ def validate_stream(
         )
         ranges_ok = v._ranges_ok  # check_ranges' fast test, without the method call
         feed = v.feed
-        for number, ev, etype in event_lines(stream, path, first, version):
-            try:
-                if not ranges_ok[etype](ev):
-                    v._check_ranges(ev, etype)
-                if etype == "Need":
-                    v.declare(ev)
-            except ValueError as e:
-                raise TraceFormatError(path, number, str(e)) from None
-            feed(ev, etype)
-            if v.count % 1000 == 0:
-                if progress is not None and v.count % PROGRESS_EVERY == 0:
-                    progress(v.count, stream.tell(), total_bytes)
+        # the compiled step (faststep.py) while there is one candidate and no step may be
+        # hidden; every line it declines, the general path below decides
+        fast_ok = fast and not v.hidden
+        fp = v.fast_path() if fast_ok else None
+        handlers = fp.handlers if fp is not None else {}
+        loads = format_module.loads_function()
+        count = v.count  # v.count, kept here while the fast path runs
+        entered = count  # the count when the fast path was last entered
+        pause = 0  # after a short fast run, general events to take before the next
+        retry = 0  # the count from which the fast path may be entered again
+        try:
+            for number, raw in enumerate(stream, number + 1):  # noqa: B020 - it goes on
+                if fp is not None:
+                    try:
+                        ev = loads(raw)
+                        h = handlers[ev["type"]]
+                    except (ValueError, RecursionError, KeyError, TypeError, IndexError):
+                        h = None
+                    if h is not None and h(ev):
+                        count += 1
+                        if count % 1000:
+                            continue
+                        v.count = count
+                        if count % CLEAR_EVERY == 0:
+                            fp.compact()
+                    elif h is None and not raw.strip():
+                        continue  # a blank line
+                    else:  # the general path decides this line, from the state held
+                        v.count = count
+                        v.cands = [fp.state()]
+                        fp = None
+                        pause = 0 if count - entered >= 1024 else min(max(2 * pause, 8), 4096)
+                        retry = count + pause
+                if fp is None:
+                    got = parse_event(path, number, raw, version)
+                    if got is None:
+                        continue  # a blank line
+                    ev, etype = got
+                    try:
+                        if not ranges_ok[etype](ev):
+                            v._check_ranges(ev, etype)
+                        if etype == "Need":
+                            v.declare(ev)
+                    except ValueError as e:
+                        raise TraceFormatError(path, number, str(e)) from None
+                    feed(ev, etype)
+                    count = v.count
+                    if fast_ok and count >= retry and len(v.cands) == 1:
+                        fp = v.fast_path()
+                        handlers = fp.handlers if fp is not None else {}
+                        entered = count
+                    if count % 1000:
+                        continue
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(count, stream.tell(), total_bytes)
                 if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
                     res.verdict = INCOMPLETE
                     res.line = number
                     res.message = (
-                        f"stopped on the {max_seconds:g} s budget after {v.count:,} events "
+                        f"stopped on the {max_seconds:g} s budget after {count:,} events "
                         "(all valid so far)"
                     )
                     break
+        finally:
+            if fp is not None:  # the state held, as the model's values again
+                v.count = count
+                v.cands = [fp.state()]
     except TraceFormatError as e:
         res.verdict = UNREADABLE
         res.line = e.line
@@ -1740,6 +1923,7 @@ def validate_path(
     hidden_window: int = DEFAULT_HIDDEN_WINDOW,
     progress: Progress | None = None,
     max_seconds: float | None = None,
+    fast: bool = True,
 ) -> TraceResult:
     """Validate one trace file; never raises for bad input (verdict ``unreadable``)."""
     p = str(path)
@@ -1761,6 +1945,7 @@ def validate_path(
             progress=progress,
             total_bytes=total,
             max_seconds=max_seconds,
+            fast=fast,
         )
 
 
