@@ -334,7 +334,7 @@ def test_itf_is_typed_as_the_spec(name: str) -> None:
     assert (
         doc["vars"]
         == spec_variables()
-        == ["broker", "workers", "to_broker", "to_workers", "faults", "placed"]
+        == ["broker", "workers", "to_broker", "to_workers", "faults", "placed", "inbox"]
     )
     for i, (st, s) in enumerate(zip(doc["states"], (tr.init, *tr.states), strict=True)):
         assert set(st) == {*doc["vars"], "#meta"}
