@@ -300,7 +300,9 @@ _RACE = dataclasses.replace(
 def _race() -> tuple[ParSyncModel, State]:
     """n0 (priority 1) and n1 (priority 2) proposed on the same bucket, both in the
     network."""
-    got = _run(_RACE, "contract", [StartCycle(0), StartCycle(1), Propose(0, (0,)), Propose(1, (0,))])
+    got = _run(
+        _RACE, "contract", [StartCycle(0), StartCycle(1), Propose(0, (0,)), Propose(1, (0,))]
+    )
     assert got is not None and len(got.to_broker) == 2 and got.inbox == ()
     return ParSyncModel(_RACE, policy="contract"), got
 

@@ -430,10 +430,12 @@ def test_a_conformance_interleaving_as_a_diagram() -> None:
 def test_bmc_prints_its_counterexample_with_the_same_renderer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["bmc", "--variant", "priority-ignored", "--depth", "5"]) == 1
+    # the contract by default: both proposals reach the broker's inbox (two Delivers)
+    assert main(["bmc", "--variant", "priority-ignored", "--depth", "7"]) == 1
     out = capsys.readouterr().out
-    assert "VIOLATION of PS-7 at depth 5" in out
-    assert "  0. Init\n" in out and "  5. Commit(Proposal(" in out
+    assert "VIOLATION of PS-7 at depth 7" in out
+    assert "  0. Init\n" in out and "  7. Commit(Proposal(" in out
+    assert "\n       inbox: +Proposal(w0 n0 prio=1" in out
     assert re.search(r"\n       broker\.claims\[b(\d)\]: \+n0\n", out)
     assert "  => PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1" in out
     assert out.count("  0. Init") == 1 and "workers[1].known = {}" in out

@@ -571,6 +571,8 @@ class Relation:
         self.nstate = len(self.keys)
         self._pc = [i for i, (name, _) in enumerate(self.keys) if name == "pc"]
         self._rc = [i for i, (name, _) in enumerate(self.keys) if name == "rc"]
+        # the broker's inbox (contract only): its counts are read like pc's
+        self._ic = [i for i, (name, _) in enumerate(self.keys) if name == "ic"]
         self._bases: dict[State, list[Any]] = {}
         self._fcache: dict[Proposal | Reply, dict[str, dict[tuple[int, ...], Any]]] = {}
         self.rng = {name: spec[name].rng for name in enc.var_names()}
@@ -643,7 +645,7 @@ class Relation:
         if b is None:
             if len(self._bases) > 20000:
                 self._bases.clear()
-            tb = list(dict.fromkeys(s.to_broker))
+            tb = list(dict.fromkeys((*s.to_broker, *s.inbox)))
             tw = list(dict.fromkeys(s.to_workers))
             v = values(self.m, s, tb, tw)
             b = [v.get(name, {}).get(idx, 0) for name, idx in self.keys]
@@ -661,6 +663,9 @@ class Relation:
             out[slot] = tb.count(props[i]) if i < len(props) else 0
         for i, slot in enumerate(rcs):
             out[slot] = tw.count(reps[i]) if i < len(reps) else 0
+        ib = s.inbox
+        for i, slot in enumerate(self._ic):
+            out[slot] = ib.count(props[i]) if i < len(props) else 0
         return tuple(out)
 
     def _msg_fields(self, msg: Proposal | Reply) -> dict[str, dict[tuple[int, ...], Any]]:
@@ -719,7 +724,7 @@ class Relation:
         """The entry's name; a bag count names its message when the universe is given."""
         name, idx = self.keys[slot]
         out = f"{name}[{','.join(map(str, idx))}]" if idx else name
-        msgs = props if name == "pc" else reps if name == "rc" else ()
+        msgs = props if name in ("pc", "ic") else reps if name == "rc" else ()
         if msgs and idx[0] < len(msgs):
             out += f" (copies of {msgs[idx[0]]})"
         return out
@@ -760,7 +765,7 @@ def _proposal_candidates(m: ParSyncModel, s: State) -> list[Proposal]:
 
 def _reply_candidates(s: State) -> list[Reply]:
     out = []
-    for p in dict.fromkeys(s.to_broker):
+    for p in dict.fromkeys((*s.to_broker, *s.inbox)):
         for kind in (COMMITTED, ALREADY, FENCED):
             out.append(Reply(p.worker, p.need, kind, p.cycle, p.attempt, ()))
         bs = [b for b, _ in p.reads]
@@ -777,7 +782,8 @@ def _universe(
         dict.fromkeys(
             [
                 *sorted(s.to_broker),
-                *sorted(x for _, t in succ for x in t.to_broker),
+                *sorted(s.inbox),
+                *sorted(x for _, t in succ for x in (*t.to_broker, *t.inbox)),
                 *_proposal_candidates(m, s),
             ]
         )
