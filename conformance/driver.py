@@ -9,11 +9,11 @@ may deliver the proposal it decides on first, and when an observation says where
 its proposals are (``at``), the model states deliver, unseen, what the
 implementation shows in its broker's inbox (:meth:`Lockstep._locate`); when it does
 not, a proposal stays in the network until the broker decides on it (the most a
-model state can explain: it may still be lost or copied, and it blocks no commit). After every adapter step it keeps the model
-successors, along the matching action, whose projection equals the new
-observation. No survivor is a divergence: the implementation did something the
-model forbids. Independently, every property is checked on what was observed,
-so a failure names the property ID whenever it can.
+model state can explain: it may still be lost or copied, and it blocks no commit).
+After every adapter step it keeps the model successors, along the matching action,
+whose projection equals the new observation. No survivor is a divergence: the
+implementation did something the model forbids. Independently, every property is
+checked on what was observed, so a failure names the property ID whenever it can.
 """
 
 from __future__ import annotations

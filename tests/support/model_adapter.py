@@ -6,8 +6,8 @@ lockstep run against it must never diverge. Its broker receives every proposal
 the moment it is sent (the contract's Deliver, taken after each step) and its
 observations say so (``at``), as a scheduler whose broker queues what arrives does.
 Like any time-paced worker it starts a cycle whenever the suite says one begins (the
-contract model, unbudgeted as the lockstep's is). A `variant=` argument makes it a model of a known-bad
-design, which the suite must then reject.
+contract model, unbudgeted as the lockstep's is). A `variant=` argument makes it a
+model of a known-bad design, which the suite must then reject.
 """
 
 from __future__ import annotations
