@@ -385,7 +385,7 @@ def test_the_guides_counterexample_is_what_check_prints(
 ) -> None:
     """docs/guide.md section 4: every shown line of the trace is printed, in order."""
     guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
-    head = "PS-9 EpochFencing violated after 4 steps (a shortest counterexample):\n"
+    head = "PS-9 EpochFencing violated after 5 steps (a shortest counterexample):\n"
     block = guide[guide.index(head) + len(head) :].split("```", 1)[0]
     shown = [x for x in block.splitlines() if x.strip() not in ("", "...")]
     monkeypatch.setenv("COLUMNS", "80")
