@@ -3,11 +3,17 @@
 The driver keeps the set of model states consistent with everything observed
 so far (the model is nondeterministic - which buckets a worker picks, which
 queued proposal the broker takes - and some of its variables are ghosts the
-implementation does not expose). After every adapter step it keeps the model
-successors, along the matching action, whose projection equals the new
-observation. No survivor is a divergence: the implementation did something the
-model forbids. Independently, every property is checked on what was observed,
-so a failure names the property ID whenever it can.
+implementation does not expose). Under the contract the network and the broker's
+inbox are apart, and delivery (``Deliver``) has no adapter step: a ``broker_step``
+may deliver the proposal it decides on first, and when an observation says where
+its proposals are (``at``), the model states deliver, unseen, what the
+implementation shows in its broker's inbox (:meth:`Lockstep._locate`); when it does
+not, a proposal stays in the network until the broker decides on it (the most a
+model state can explain: it may still be lost or copied, and it blocks no commit).
+After every adapter step it keeps the model successors, along the matching action,
+whose projection equals the new observation. No survivor is a divergence: the
+implementation did something the model forbids. Independently, every property is
+checked on what was observed, so a failure names the property ID whenever it can.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from parsync.conformance.observe import (
     ShapeError,
     describe_diff,
     fmt_msg,
+    inbox_of,
     mask_for,
     parse_observation,
     project_state,
@@ -40,6 +47,7 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
@@ -116,6 +124,8 @@ def step_of(a: Action) -> Step:
         return Step("schedule", a.w)
     if isinstance(a, (Commit, Reject)):
         return Step("broker_step")
+    if isinstance(a, Deliver):
+        raise ValueError("a Deliver has no adapter step: it is folded into the broker's")
     if isinstance(a, Restart):
         return Step("recover", a.w)
     if isinstance(a, Refresh):
@@ -292,6 +302,8 @@ class Lockstep:
         self.given: frozenset[str] = frozenset()
         self.proposals_sent: dict[tuple[int, int, int], int] = {}  # (worker, cycle, need) -> n
         self.commits: dict[int, int] = {}  # need -> commits observed
+        # the proposals observed in the broker's inbox before the step being checked
+        self._before_inbox: tuple[Msg, ...] | None = None
         # an unbudgeted contract counts no timeouts or extra reads in its states
         self._norm = self.m.contract and self.m.max_extra_read >= UNBOUNDED
         # model-side memo tables; pass the same ones (with the same model) to
@@ -383,6 +395,13 @@ class Lockstep:
         for a, t in self._succ(s):
             if isinstance(a, Refresh):
                 continue
+            if isinstance(a, Deliver):
+                # no adapter step of its own: the broker's step delivers the proposal
+                # it decides on (the network hands it over, then the broker answers)
+                for b, t2 in self._succ(t):
+                    if isinstance(b, (Commit, Reject)) and b.m == a.m:
+                        moves[(Step("broker_step"), t2)] = True
+                continue
             k = (step_of(a), t)
             moves[k] = moves.get(k, False) or not isinstance(a, Timeout)
         if self.m.contract and self.m.max_extra_read > 0:
@@ -390,7 +409,7 @@ class Lockstep:
                 pre = self._reads(s, w)
                 for s1 in pre:
                     for a, t in self._succ(s1):
-                        if isinstance(a, Refresh) or isinstance(a, Crash):
+                        if isinstance(a, (Refresh, Crash, Deliver)):
                             continue
                         st = step_of(a)
                         if acting_worker(st) == w:
@@ -447,15 +466,22 @@ class Lockstep:
             self.ad.call(st.kind, st.arg)
         after = self._observe()
         self.obs = after
+        self._before_inbox = before.inbox
         bad = self._observed_violations(before.projection, st, after.projection)
         survivors: list[State] = []
         seen: set[State] = set()
+        located = self.m.contract and after.inbox is not None
         for s in self.cands:
             for step, t, _offered in self._moves(s):
                 if step == st and t not in seen:
                     if self._project(t) == after.projection:
-                        survivors.append(t)
                         seen.add(t)
+                        if not located:
+                            survivors.append(t)
+                            continue
+                        for t2 in self._locate(t, after.inbox):  # type: ignore[arg-type]
+                            if t2 not in survivors:
+                                survivors.append(t2)
         if bad:
             names = ", ".join(f"{i} {get_property(i).name}" for i in bad)
             raise self._fail(
@@ -471,6 +497,32 @@ class Lockstep:
                 self._closest(after.projection, st),
             )
         self.cands = survivors
+
+    def _locate(self, t: State, inbox: tuple[Msg, ...]) -> list[State]:
+        """Contract: ``t`` with, delivered unseen, the proposals the observation shows in
+        the broker's inbox that ``t`` still has in the network ([] when ``t`` has one in
+        its inbox that the observation shows in the network: no step takes it back)."""
+        have = inbox_of(t)
+        if have == inbox:
+            return [t]
+        want = list(inbox)
+        for x in have:
+            if x not in want:
+                return []
+            want.remove(x)
+        # deliver, for each message still wanted, a proposal of the network that shows as
+        # it (several may: they differ only in what the projection leaves out, the tags)
+        states = [t]
+        for x in want:
+            nxt: list[State] = []
+            for u in states:
+                for p in dict.fromkeys(u.to_broker):
+                    if proposal_msg(p) == x:
+                        v = self.m.step(u, Deliver(p))
+                        if v is not None and v not in nxt:
+                            nxt.append(v)
+            states = nxt
+        return states
 
     def _closest(self, observed: Projection, st: Step) -> list[str]:
         allowed = [
@@ -537,12 +589,19 @@ class Lockstep:
         if committed is not None:
             _k, _w, n, epoch, prio, reads = committed
             mine = {k for k, _ in reads}
+            # pending: what the broker had received (under the contract its inbox, when
+            # the observation says where the proposals are; otherwise none is known to
+            # have arrived but the one decided on), every proposal in flight (reference)
+            if not m.contract:
+                pending: tuple[Msg, ...] = a.messages
+            else:
+                pending = () if self._before_inbox is None else self._before_inbox
             if any(
                 x[0] == "broker"
                 and x != committed
                 and x[4] > prio
                 and any(k in mine for k, _ in x[5])
-                for x in a.messages
+                for x in pending
             ):
                 bad.append("PS-7")
             self.commits[n] = self.commits.get(n, 0) + 1

@@ -6,6 +6,12 @@ in one canonical form. Ghost variables (``read_at``, ``attempts``, ``placed``),
 the worker's private knowledge of what is placed, the broker's dedup memory and
 message tags are left out: they exist to state properties, and the
 implementation need not have them.
+
+Where a proposal is - in the network, or in the broker's inbox (received, not yet
+decided; contract policy) - is not part of the projection: an observation may say
+it (``"at": "network" | "inbox"`` on every proposal, :attr:`Observed.inbox`) and the
+lockstep then keeps the model states that agree (``driver.Lockstep``); when it does
+not, delivery is a hidden step.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ assert len(KIND_NAMES) == len(REPLY_KINDS)
 # A message as both sides see it: ("broker", worker, need, epoch, priority, reads)
 # or ("worker", worker, need, kind, buckets).
 Msg = tuple[Any, ...]
+#: where a proposal in flight is (an observation's optional ``at``)
+LOCATIONS = ("network", "inbox")
 
 
 #: a worker's fields in a projection, in order
@@ -55,7 +63,8 @@ def reply_msg(r: Reply) -> Msg:
 
 def observation_of(s: State) -> dict[str, Any]:
     """A model state as an implementation would report it: the documented observation
-    shape of ``conformance/adapter.py`` (message ids ``b<i>`` / ``w<i>`` by position).
+    shape of ``conformance/adapter.py`` (message ids ``b<i>`` / ``w<i>`` by position;
+    a proposal in the broker's inbox ``i<i>``, each proposal saying where it is, ``at``).
 
     Used where the model itself stands in for an implementation (the model adapter of
     the suite's own tests, the trace recorder's checks) and where an implementation's
@@ -63,15 +72,17 @@ def observation_of(s: State) -> dict[str, Any]:
     br = s.broker
     msgs: list[dict[str, Any]] = [
         {
-            "id": f"b{i}",
+            "id": f"{tag}{i}",
             "to": "broker",
             "worker": p.worker,
             "need": p.need,
             "epoch": p.epoch,
             "priority": p.priority,
             "reads": [list(r) for r in p.reads],
+            "at": at,
         }
-        for i, p in enumerate(s.to_broker)
+        for tag, at, bag in (("b", "network", s.to_broker), ("i", "inbox", s.inbox))
+        for i, p in enumerate(bag)
     ]
     msgs += [
         {
@@ -126,11 +137,18 @@ def project_state(m: ParSyncModel, s: State) -> Projection:
     )
     msgs = tuple(
         sorted(
-            [proposal_msg(p) for p in s.to_broker] + [reply_msg(r) for r in s.to_workers],
+            [proposal_msg(p) for p in (*s.to_broker, *s.inbox)]
+            + [reply_msg(r) for r in s.to_workers],
             key=repr,
         )
     )
     return Projection(broker, workers, msgs)
+
+
+def inbox_of(s: State) -> tuple[Msg, ...]:
+    """The proposals in the broker's inbox, as messages (sorted): what an observation's
+    ``at: "inbox"`` is compared with."""
+    return tuple(sorted((proposal_msg(p) for p in s.inbox), key=repr))
 
 
 class Mask(NamedTuple):
@@ -196,6 +214,9 @@ class Observed(NamedTuple):
     projection: Projection  # optional fields not given are None
     ids: dict[str, Msg]  # message id -> message
     given: frozenset[str] = frozenset()  # the optional worker fields given
+    # the proposals observed in the broker's inbox (sorted), when the observation says
+    # where its proposals are (``at``; vacuously, when it shows none); None when not
+    inbox: tuple[Msg, ...] | None = None
 
 
 def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
@@ -285,6 +306,8 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
         )
     ids: dict[str, Msg] = {}
     msgs = []
+    inbox: list[Msg] = []
+    located = unlocated = 0
     for i, msg in enumerate(_list("messages", _field("", obs, "messages"))):
         p = f"messages[{i}]"
         mid = _field(p, msg, "id")
@@ -310,6 +333,17 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
                 _int(f"{p}.priority", _field(p, msg, "priority")),
                 tuple(sorted(reads)),
             )
+            at = msg.get("at")
+            if at is None:
+                unlocated += 1
+            elif at not in LOCATIONS:
+                raise ShapeError(
+                    f"observation {p}.at must be one of {', '.join(LOCATIONS)}, got {at!r}"
+                )
+            else:
+                located += 1
+                if at == "inbox":
+                    inbox.append(one)
         elif to == "worker":
             kind = _field(p, msg, "kind")
             if kind not in KIND_NAMES:
@@ -327,8 +361,14 @@ def parse_observation(m: ParSyncModel, obs: Any) -> Observed:
             raise ShapeError(f"observation {p}.to must be 'broker' or 'worker', got {to!r}")
         ids[mid] = one
         msgs.append(one)
+    if located and unlocated:
+        raise ShapeError(
+            f"observation gives 'at' on {located} proposal(s) and not on {unlocated}: say "
+            "where every proposal is, or none"
+        )
     proj = Projection((epoch, seq, claims, ledger), tuple(workers), tuple(sorted(msgs, key=repr)))
-    return Observed(proj, ids, given or frozenset())
+    where = tuple(sorted(inbox, key=repr)) if located or not unlocated else None
+    return Observed(proj, ids, given or frozenset(), where)
 
 
 def _names(fields: frozenset[str]) -> str:

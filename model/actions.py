@@ -87,7 +87,13 @@ class Reject(NamedTuple):
     kind: int
 
 
-Action = Union[  # noqa: UP007 (a runtime alias of fifteen classes reads better this way)
+class Deliver(NamedTuple):
+    """The network hands one copy of proposal ``m`` to the broker's inbox."""
+
+    m: Proposal
+
+
+Action = Union[  # noqa: UP007 (a runtime alias of sixteen classes reads better this way)
     StartCycle,
     Propose,
     Defer,
@@ -103,6 +109,7 @@ Action = Union[  # noqa: UP007 (a runtime alias of fifteen classes reads better 
     Refresh,
     Restart,
     Reject,
+    Deliver,
 ]
 
 ACTION_TYPES: tuple[type, ...] = (
@@ -120,7 +127,7 @@ ACTION_TYPES: tuple[type, ...] = (
 )
 ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in ACTION_TYPES)
 # the contract policy's extra steps (the reference policy never takes them)
-CONTRACT_ACTION_TYPES: tuple[type, ...] = (Timeout, Refresh, Restart, Reject)
+CONTRACT_ACTION_TYPES: tuple[type, ...] = (Timeout, Refresh, Restart, Reject, Deliver)
 CONTRACT_ACTION_NAMES: tuple[str, ...] = tuple(t.__name__ for t in CONTRACT_ACTION_TYPES)
 ALL_ACTION_TYPES: tuple[type, ...] = ACTION_TYPES + CONTRACT_ACTION_TYPES
 
@@ -176,7 +183,7 @@ def fmt_action(a: Action) -> str:
         return f"Commit({fmt_msg(a.m)})"
     if isinstance(a, HandleReply):
         return f"HandleReply({fmt_msg(a.r)})"
-    if isinstance(a, (Drop, Duplicate)):
+    if isinstance(a, (Drop, Duplicate, Deliver)):
         return f"{action_name(a)}({fmt_msg(a.m)})"
     if isinstance(a, Release):
         return f"Release(n={a.n})"
@@ -253,8 +260,11 @@ def action_from_json(d: Any) -> Action:
             if not isinstance(m, Proposal) or not 0 <= kind < len(REPLY_KINDS):
                 raise ValueError("Reject takes a proposal and a reply kind")
             return Reject(m, kind)
-        if t in (Commit,):
-            return Commit(_msg_from_json(args["m"]))  # type: ignore[arg-type]
+        if t in (Commit, Deliver):
+            m = _msg_from_json(args["m"])
+            if not isinstance(m, Proposal):
+                raise ValueError(f"{name} takes a proposal")
+            return t(m)  # type: ignore[no-any-return]
         if t is HandleReply:
             return HandleReply(_msg_from_json(args["r"]))  # type: ignore[arg-type]
         if t in (Drop, Duplicate):

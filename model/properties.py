@@ -183,12 +183,17 @@ def seqno_monotonic(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
 
 
 def priority_on_conflict(m: ParSyncModel, s: State, a: Action, t: State) -> bool:
-    """PS-7: a commit never overtakes a pending higher-priority proposal on a shared bucket."""
+    """PS-7: a commit never overtakes a pending higher-priority proposal on a shared bucket.
+
+    Pending means received by the broker: under the contract, the proposals in the
+    broker's inbox just before the commit (one still in the network is not the
+    broker's to order); in the reference, where delivery and decision are one step,
+    every proposal in flight."""
     me = _committed_msg(s, a, t)
     if me is None:
         return True
     mine = {b for b, _ in me.reads}
-    for o in s.to_broker:
+    for o in s.inbox if m.contract else s.to_broker:
         if o.priority > me.priority and any(b in mine for b, _ in o.reads):
             return False
     return True

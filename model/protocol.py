@@ -34,7 +34,13 @@ every choice the ADRs leave to the implementation: ``Propose(w, bs, n)`` and
 ``Defer(w, n)`` of any pending need, the adaptive strategy in either mode at
 each proposal, ``StartCycle`` at any time, ``Timeout(w)`` while waiting,
 ``Refresh(w, p)`` (an extra fresh read), ``Restart(w)`` (recovery with nothing
-re-read), and ``Reject(m, kind)`` (any reply that is true of ``m``). Timeouts
+re-read), and ``Reject(m, kind)`` (any reply that is true of ``m``). The contract
+also keeps the network apart from the broker's inbox: ``Deliver(m)`` moves a
+proposal from the network (``to_broker``) into ``State.inbox``; ``Commit`` and
+``Reject`` take from the inbox only, priority on conflict looks at the inbox only
+(what the broker has received), ``Drop`` and ``Duplicate`` act on the network
+only, and ``Failover`` keeps the inbox (a durable queue). In the reference,
+delivery and decision stay one step over ``to_broker`` and the inbox stays empty. Timeouts
 and extra reads are budgeted per run (``Faults.timeout``, ``Faults.extra_read``)
 like the faults, and counted in ``State.faults[3:]``.
 """
@@ -53,6 +59,7 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
@@ -354,8 +361,12 @@ class ParSyncModel:
         return True
 
     def lost(self, s: State, wi: int, w: Worker) -> bool:
-        """The worker's outstanding proposal and its reply are both gone (timeout)."""
+        """The worker's outstanding proposal and its reply are both gone (timeout);
+        a proposal in the broker's inbox (contract) is not gone."""
         for m in s.to_broker:
+            if m.worker == wi and m.cycle == w.cycle and m.attempt == w.attempts:
+                return False
+        for m in s.inbox:
             if m.worker == wi and m.cycle == w.cycle and m.attempt == w.attempts:
                 return False
         for r in s.to_workers:
@@ -436,42 +447,79 @@ class ParSyncModel:
                     faults = (*faults[:4], faults[4] + 1)
                 ws = workers[:wi] + (nw,) + workers[wi + 1 :]
                 tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
-                yield a, State(br, ws, tb, s.to_workers, faults, s.placed)
-        for m in self.deliverable(s.to_broker):
-            nb, reply, committed = self.commit(br, m)
-            placed = s.placed
-            if committed:
-                pl = list(placed)
-                pl[m.need] += 1
-                placed = tuple(pl)
-            yield (
-                Commit(m),
-                State(
-                    nb,
-                    workers,
-                    self.bag_remove(s.to_broker, m),
-                    self.bag_add(s.to_workers, reply),
-                    s.faults,
-                    placed,
-                ),
-            )
+                yield a, State(br, ws, tb, s.to_workers, faults, s.placed, s.inbox)
         if self.contract:
-            for m in distinct(s.to_broker):
+            # the network hands a proposal to the broker; the broker decides on what
+            # it has received (its inbox), priority on conflict judged there
+            tb, inbox = s.to_broker, s.inbox
+            for m in distinct(tb):
+                yield (
+                    Deliver(m),
+                    State(
+                        br,
+                        workers,
+                        self.bag_remove(tb, m),
+                        s.to_workers,
+                        s.faults,
+                        s.placed,
+                        self.bag_add(inbox, m),
+                    ),
+                )
+            for m in self.deliverable(inbox):
+                nb, reply, committed = self.commit(br, m)
+                placed = s.placed
+                if committed:
+                    pl = list(placed)
+                    pl[m.need] += 1
+                    placed = tuple(pl)
+                yield (
+                    Commit(m),
+                    State(
+                        nb,
+                        workers,
+                        tb,
+                        self.bag_add(s.to_workers, reply),
+                        s.faults,
+                        placed,
+                        self.bag_remove(inbox, m),
+                    ),
+                )
+            for m in distinct(inbox):
                 rest = None
                 for reply in self.rejections(br, m):
                     if rest is None:
-                        rest = self.bag_remove(s.to_broker, m)
+                        rest = self.bag_remove(inbox, m)
                     yield (
                         Reject(m, reply.kind),
                         State(
                             br,
                             workers,
-                            rest,
+                            tb,
                             self.bag_add(s.to_workers, reply),
                             s.faults,
                             s.placed,
+                            rest,
                         ),
                     )
+        else:
+            for m in self.deliverable(s.to_broker):
+                nb, reply, committed = self.commit(br, m)
+                placed = s.placed
+                if committed:
+                    pl = list(placed)
+                    pl[m.need] += 1
+                    placed = tuple(pl)
+                yield (
+                    Commit(m),
+                    State(
+                        nb,
+                        workers,
+                        self.bag_remove(s.to_broker, m),
+                        self.bag_add(s.to_workers, reply),
+                        s.faults,
+                        placed,
+                    ),
+                )
         for r in distinct(s.to_workers):
             w = workers[r.worker]
             if w.up:
@@ -480,7 +528,13 @@ class ParSyncModel:
                 yield (
                     HandleReply(r),
                     State(
-                        br, ws, s.to_broker, self.bag_remove(s.to_workers, r), s.faults, s.placed
+                        br,
+                        ws,
+                        s.to_broker,
+                        self.bag_remove(s.to_workers, r),
+                        s.faults,
+                        s.placed,
+                        s.inbox,
                     ),
                 )
         for n in range(self.N):
@@ -488,19 +542,35 @@ class ParSyncModel:
                 yield (
                     Release(n),
                     State(
-                        self.release(br, n), workers, s.to_broker, s.to_workers, s.faults, s.placed
+                        self.release(br, n),
+                        workers,
+                        s.to_broker,
+                        s.to_workers,
+                        s.faults,
+                        s.placed,
+                        s.inbox,
                     ),
                 )
         if drops < self.max_drop or dups < self.max_dup:
+            # the network's faults: never the broker's inbox
             for m in (*distinct(s.to_broker), *distinct(s.to_workers)):
                 if drops < self.max_drop:
                     yield Drop(m), self._drop(s, m)
                 if dups < self.max_dup:
                     yield Duplicate(m), self._dup(s, m)
         if br.epoch < self.max_failover:
+            # the inbox survives (a durable queue; the new epoch fences what is in it)
             yield (
                 Failover(),
-                State(self.failover(br), workers, s.to_broker, s.to_workers, s.faults, s.placed),
+                State(
+                    self.failover(br),
+                    workers,
+                    s.to_broker,
+                    s.to_workers,
+                    s.faults,
+                    s.placed,
+                    s.inbox,
+                ),
             )
 
     def step(self, s: State, a: Action) -> State | None:
@@ -540,7 +610,9 @@ class ParSyncModel:
                 return None
             nw, sent = self.propose(wi, w, n, a.buckets, br)
             ws = workers[:wi] + (self.intern(nw),) + workers[wi + 1 :]
-            return State(br, ws, self.bag_add(s.to_broker, sent), s.to_workers, s.faults, s.placed)
+            return State(
+                br, ws, self.bag_add(s.to_broker, sent), s.to_workers, s.faults, s.placed, s.inbox
+            )
         if isinstance(a, StartCycle | Crash | Recover | Timeout | Refresh | Restart):
             wi = a.w
             if not 0 <= wi < self.W:
@@ -564,23 +636,54 @@ class ParSyncModel:
                     faults = (*faults[:4], faults[4] + 1)
                 ws = workers[:wi] + (nw,) + workers[wi + 1 :]
                 tb = s.to_broker if msg is None else self.bag_add(s.to_broker, msg)
-                return State(br, ws, tb, s.to_workers, faults, s.placed)
+                return State(br, ws, tb, s.to_workers, faults, s.placed, s.inbox)
             return None
-        if isinstance(a, Reject):
+        if isinstance(a, Deliver):
             m = a.m
             if not self.contract or m not in s.to_broker:
+                return None
+            return State(
+                br,
+                workers,
+                self.bag_remove(s.to_broker, m),
+                s.to_workers,
+                s.faults,
+                s.placed,
+                self.bag_add(s.inbox, m),
+            )
+        if isinstance(a, Reject):
+            m = a.m
+            if not self.contract or m not in s.inbox:
                 return None
             for reply in self.rejections(br, m):
                 if reply.kind == a.kind:
                     return State(
                         br,
                         workers,
-                        self.bag_remove(s.to_broker, m),
+                        s.to_broker,
                         self.bag_add(s.to_workers, reply),
                         s.faults,
                         s.placed,
+                        self.bag_remove(s.inbox, m),
                     )
             return None
+        if isinstance(a, Commit) and self.contract:
+            m = a.m
+            if m not in s.inbox or (not self.v_priority and self.blocked(s.inbox, m)):
+                return None
+            nb, reply, committed = self.commit(br, m)
+            placed = s.placed
+            if committed:
+                placed = placed[: m.need] + (placed[m.need] + 1,) + placed[m.need + 1 :]
+            return State(
+                nb,
+                workers,
+                s.to_broker,
+                self.bag_add(s.to_workers, reply),
+                s.faults,
+                placed,
+                self.bag_remove(s.inbox, m),
+            )
         if isinstance(a, Commit):
             m = a.m
             if m not in s.to_broker or (not self.v_priority and self.blocked(s.to_broker, m)):
@@ -603,12 +706,14 @@ class ParSyncModel:
                 return None
             nw = self.handle(r, workers[r.worker], br)
             ws = workers[: r.worker] + (nw,) + workers[r.worker + 1 :]
-            return State(br, ws, s.to_broker, self.bag_remove(s.to_workers, r), s.faults, s.placed)
+            return State(
+                br, ws, s.to_broker, self.bag_remove(s.to_workers, r), s.faults, s.placed, s.inbox
+            )
         if isinstance(a, Release):
             if not 0 <= a.n < self.N or br.status[a.n] != PLACED:
                 return None
             nb = self.release(br, a.n)
-            return State(nb, workers, s.to_broker, s.to_workers, s.faults, s.placed)
+            return State(nb, workers, s.to_broker, s.to_workers, s.faults, s.placed, s.inbox)
         if isinstance(a, Drop | Duplicate):
             crashes, drops, dups = s.faults[:3]
             if a.m not in s.to_broker and a.m not in s.to_workers:
@@ -619,7 +724,9 @@ class ParSyncModel:
         if isinstance(a, Failover):
             if br.epoch >= self.max_failover:
                 return None
-            return State(self.failover(br), workers, s.to_broker, s.to_workers, s.faults, s.placed)
+            return State(
+                self.failover(br), workers, s.to_broker, s.to_workers, s.faults, s.placed, s.inbox
+            )
         return None
 
     def enabled(self, s: State) -> list[Action]:
@@ -636,7 +743,8 @@ class ParSyncModel:
 
         With memo on, every broker and worker in a reachable state is interned,
         so identities stand for values; bags, fault counters and the ghost
-        ``placed`` are small and keyed by value.
+        ``placed`` are small and keyed by value. The broker's inbox is a bag like
+        ``to_broker`` (interned; the empty tuple in every reference state).
         """
         if not self.memo:
             return s
@@ -647,6 +755,7 @@ class ParSyncModel:
             id(s.to_workers),
             s.faults,
             s.placed,
+            id(s.inbox),
         )
 
     def bag_add(self, bag: tuple[_M, ...], m: _M) -> tuple[_M, ...]:
@@ -885,7 +994,8 @@ class ParSyncModel:
 
     # --- broker actions --------------------------------------------------------
     def deliverable(self, to_broker: tuple[Proposal, ...]) -> list[Proposal]:
-        """Distinct proposals the broker may take next (priority on conflict)."""
+        """Distinct proposals the broker may take next (priority on conflict) from the
+        bag it decides on: ``to_broker`` in the reference, the inbox in the contract."""
         got = self._deliver_cache.get(to_broker)
         if got is None:
             got = [
@@ -896,7 +1006,8 @@ class ParSyncModel:
         return got
 
     def blocked(self, to_broker: tuple[Proposal, ...], m: Proposal) -> bool:
-        """A higher-priority proposal in the broker's queue shares a bucket with m."""
+        """A higher-priority proposal in the broker's queue (the bag it decides on)
+        shares a bucket with m."""
         mine = {b for b, _ in m.reads}
         for o in to_broker:
             if o.priority > m.priority:

@@ -109,6 +109,12 @@ class State(NamedTuple):
     # timeouts and extra reads (five counters; three in the reference)
     faults: tuple[int, ...]
     placed: tuple[int, ...]  # ghost: how many times each need was committed
+    # contract policy only (always empty in the reference): proposals the broker has
+    # received (Deliver moved them out of ``to_broker``, the network) and not yet
+    # decided, a bag; Commit and Reject take from here, priority on conflict (PS-7)
+    # looks only here, drops and duplicates never touch it, failover keeps it (a
+    # durable queue). Last, with a default, so a reference state is what it was.
+    inbox: tuple[Proposal, ...] = ()
 
 
 def bag_add(bag: tuple, m: object) -> tuple:  # type: ignore[type-arg]

@@ -9,7 +9,9 @@ step of the trace is one event, numbered like the text rendering:
   one an open arrow (``-)``), a crash or failover a note, each inside a red
   ``rect`` block, with ``FAULT`` in its text;
 * other steps (``StartCycle``, ``Defer``, ``HandleReply``, ``Recover``,
-  ``Release``) are notes over the participant that takes them;
+  ``Release``, and the contract's ``Deliver``: the proposal reaches the broker's
+  inbox; ``Timeout``, ``Refresh``, ``Restart``) are notes over the participant
+  that takes them (``Reject`` is an arrow like ``Commit``);
 * a last note says which property fails and why.
 
 The SVG is drawn here (lifelines, arrows and notes as plain SVG elements, no
@@ -29,14 +31,19 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
     HandleReply,
     Propose,
     Recover,
+    Refresh,
+    Reject,
     Release,
+    Restart,
     StartCycle,
+    Timeout,
     action_name,
 )
 from parsync.model.state import REPLY_KINDS, Proposal, Reply, State
@@ -80,7 +87,7 @@ def events(
             new = _added(s.to_broker, t.to_broker)
             text = f"{tag} {_prop(new[0])}" if new else f"{tag} (no proposal sent)"
             out.append(Event(i, "arrow", f"W{a.w}", "B", text))
-        elif isinstance(a, Commit):
+        elif isinstance(a, (Commit, Reject)):
             sent = _added(s.to_workers, t.to_workers)
             if sent:
                 r = sent[0]
@@ -106,7 +113,11 @@ def events(
         elif isinstance(a, StartCycle):
             cyc = t.workers[a.w].cycle
             out.append(Event(i, "note", f"W{a.w}", f"W{a.w}", f"{tag} (cycle {cyc})"))
-        elif isinstance(a, (Defer, Recover)):
+        elif isinstance(a, Deliver):
+            out.append(Event(i, "note", "B", "B", f"{tag} {_prop(a.m)} (received)"))
+        elif isinstance(a, Refresh):
+            out.append(Event(i, "note", f"W{a.w}", f"W{a.w}", f"{tag} p{a.p}"))
+        elif isinstance(a, (Defer, Recover, Timeout, Restart)):
             out.append(Event(i, "note", f"W{a.w}", f"W{a.w}", tag))
         else:
             assert isinstance(a, Release)

@@ -1,7 +1,7 @@
 """ITF (the Informal Trace Format of Apalache and Quint), typed as spec/ParSync.tla.
 
 Each state holds exactly the spec's VARIABLES (``broker, workers, to_broker,
-to_workers, faults, placed``), each value in its TLA+ type:
+to_workers, faults, placed, inbox``), each value in its TLA+ type:
 
 * functions (``broker.seq \\in [Buckets -> Nat]``, ``workers``, ``placed`` ...) are
   ``{"#map": [[key, value], ...]}``;
@@ -9,7 +9,10 @@ to_workers, faults, placed``), each value in its TLA+ type:
   ``Reply.buckets``) are ``{"#set": [...]}``; pairs ``{"#tup": [...]}``;
 * sequences (``pending``, ``view[p]``) are JSON lists; records are objects;
 * message bags (``[Proposal -> count]``) are ``#map`` from the message record to
-  its count; reply kinds are the spec's strings (``"Committed"`` ...);
+  its count; reply kinds are the spec's strings (``"Committed"`` ...); ``inbox``
+  (the broker's received proposals, contract policy) is a bag like ``to_broker``,
+  empty in every reference state (an ITF document written before it existed, with
+  no ``inbox``, decodes with an empty one);
 * ``faults`` is the record ``[crash, drop, dup]``; every integer is ``#bigint``.
 
 The lagging-replica variant's ``broker.replica`` is not a spec variable and is
@@ -27,7 +30,15 @@ from parsync.model.actions import Action, action_to_json, fmt_action
 from parsync.model.config import Config
 from parsync.model.state import REPLY_KINDS, Broker, Proposal, Reply, Snapshot, State, Worker
 
-VARS: tuple[str, ...] = ("broker", "workers", "to_broker", "to_workers", "faults", "placed")
+VARS: tuple[str, ...] = (
+    "broker",
+    "workers",
+    "to_broker",
+    "to_workers",
+    "faults",
+    "placed",
+    "inbox",
+)
 FORMAT_URL = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 
 
@@ -136,6 +147,7 @@ def state_to_itf(cfg: Config, s: State) -> dict[str, Any]:
             ),
         },
         "placed": _map((_i(n), _i(k)) for n, k in enumerate(s.placed)),
+        "inbox": _bag(s.inbox, proposal_to_itf),
     }
 
 
@@ -271,7 +283,7 @@ def state_from_itf(cfg: Config, st: Any) -> State:
     if not isinstance(st, dict):
         raise ItfError("an ITF state must be an object")
     body = {k: v for k, v in st.items() if k != "#meta"}
-    _rec(body, VARS, "state")
+    _rec(body, VARS if "inbox" in body else VARS[:-1], "state")
     W, P, B, N = cfg.workers, cfg.partitions, cfg.buckets, len(cfg.needs)
     members = [cfg.members(p) for p in range(P)]
     b = _rec(body["broker"], ("epoch", "seq", "claims", "ledger", "status"), "broker")
@@ -342,6 +354,7 @@ def state_from_itf(cfg: Config, st: Any) -> State:
         to_workers=_bag_from(body["to_workers"], reply_from_itf),
         faults=tuple(_int(f[k]) for k in keys),  # type: ignore[arg-type]
         placed=tuple(_int(x) for x in _fun(body["placed"], N, "placed")),
+        inbox=_bag_from(body["inbox"], proposal_from_itf) if "inbox" in body else (),
     )
 
 

@@ -125,6 +125,9 @@ def state_values(s: State) -> dict[str, Value]:
         + (" timeout={} extra_read={}".format(*s.faults[3:]) if len(s.faults) > 3 else "")
     )
     out["placed"] = MapV(tuple((f"n{n}", Scalar(str(k))) for n, k in enumerate(s.placed)))
+    # the broker's inbox: a contract state's (five fault counters), never a reference one's
+    if len(s.faults) > 3 or s.inbox:
+        out["inbox"] = _bag(s.inbox)
     return out
 
 
@@ -330,7 +333,9 @@ def _reasons(pid: str, m: Any, s: State, a: Action | None, t: State | None) -> l
                     )
         elif pid == "PS-7":
             mine = {b for b, _ in pm.reads}
-            for o in sorted(set(s.to_broker)):
+            # pending: received by the broker (its inbox) under the contract
+            pending = s.inbox if getattr(m, "contract", False) else s.to_broker
+            for o in sorted(set(pending)):
                 shared = sorted(mine & {b for b, _ in o.reads})
                 if o.priority > pm.priority and shared:
                     out.append(

@@ -19,10 +19,15 @@
 (*    strategy in either mode at each proposal, StartCycle at any time,    *)
 (*    Timeout, extra fresh reads (Refresh), recovery with nothing re-read  *)
 (*    (Restart) and any broker reply that is true of a proposal (Reject);  *)
-(*    timeouts and extra reads are budgeted like faults.                   *)
+(*    timeouts and extra reads are budgeted like faults. The network and   *)
+(*    the broker's inbox are apart: Deliver moves a proposal from to_broker *)
+(*    into inbox; the broker decides (Commit, Reject) on its inbox only,   *)
+(*    priority on conflict looks only there, drops and duplicates act on   *)
+(*    the network, and Failover keeps the inbox (a durable queue).         *)
 (*  "reference": one implementation's heuristics, a restriction of the     *)
 (*    contract (head need first, defer only when nothing fits, a timeout   *)
-(*    only once the proposal and its reply are both lost, ...).            *)
+(*    only once the proposal and its reply are both lost, delivery and     *)
+(*    decision in one Commit step over to_broker: inbox stays empty, ...). *)
 (* Guards that differ between the policies are mutually exclusive          *)
 (* disjuncts or IF-THEN-ELSE, so that TLC generates each successor once,   *)
 (* as the Python checker counts transitions (tests/test_tla.py).           *)
@@ -71,9 +76,10 @@ VARIABLES
     to_broker,   \* proposals in flight: a bag [Proposal -> count]
     to_workers,  \* replies in flight: a bag [Reply -> count]
     faults,      \* [crash, drop, dup, timeout, extra_read]: budgets used so far
-    placed       \* ghost: per need, how many times it was committed
+    placed,      \* ghost: per need, how many times it was committed
+    inbox        \* contract: proposals the broker has received, a bag (reference: empty)
 
-vars == <<broker, workers, to_broker, to_workers, faults, placed>>
+vars == <<broker, workers, to_broker, to_workers, faults, placed, inbox>>
 
 (* A worker record (model/state.py's Worker, field for field):              *)
 (*   up, cycle, mode (LATENCY/QUALITY), epoch (of its latest read),         *)
@@ -123,6 +129,7 @@ TypeOK ==
         /\ workers[w].reread \subseteq Partitions
     /\ DOMAIN to_broker \subseteq Proposal
     /\ DOMAIN to_workers \subseteq Reply
+    /\ DOMAIN inbox \subseteq Proposal
     /\ faults \in [crash : Nat, drop : Nat, dup : Nat, timeout : Nat, extra_read : Nat]
     /\ placed \in [Needs -> Nat]
 
@@ -213,14 +220,19 @@ Focus(w, n) ==
 Widen(wr) == IF Strategy = "adaptive" THEN [wr EXCEPT !.mode = QUALITY] ELSE wr
 
 \* the proposal or reply of the worker's outstanding attempt is still in flight
+\* (or, under the contract, in the broker's inbox)
 InFlight(w) ==
-    \/ \E m \in DOMAIN to_broker :
+    \/ \E m \in DOMAIN to_broker \cup DOMAIN inbox :
         m.worker = w /\ m.cycle = workers[w].cycle /\ m.attempt = workers[w].attempts
     \/ \E r \in DOMAIN to_workers :
         r.worker = w /\ r.cycle = workers[w].cycle /\ r.attempt = workers[w].attempts
 
+\* what the broker decides on: its inbox (contract), every proposal in flight
+\* (reference: delivery and decision are one step)
+Pending == IF Contract THEN inbox ELSE to_broker
+
 \* a higher-priority proposal in the broker's queue shares a bucket with m
-Blocked(m) == \E o \in DOMAIN to_broker :
+Blocked(m) == \E o \in DOMAIN Pending :
                  /\ o.priority > m.priority
                  /\ \E x \in o.reads, y \in m.reads : x[1] = y[1]
 
@@ -252,6 +264,7 @@ Init ==
     /\ to_workers = <<>>
     /\ faults = [crash |-> 0, drop |-> 0, dup |-> 0, timeout |-> 0, extra_read |-> 0]
     /\ placed = [n \in Needs |-> 0]
+    /\ inbox = <<>>
 
 -----------------------------------------------------------------------------
 (* Actions: guards first, then the new values, then what is unchanged. *)
@@ -280,7 +293,7 @@ StartCycle(w) ==
                /\ workers' = [workers EXCEPT ![w] = [fresh EXCEPT !.pending = ready,
                                   !.waiting = FALSE, !.retries = 0, !.attempts = 0,
                                   !.sent = 0, !.parked = {}]]
-       /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+       /\ UNCHANGED <<broker, to_broker, to_workers, placed, inbox>>
 
 \* propose need n on buckets the view says have room. Reference: the head need.
 \* Contract: any pending need, at most R + 1 proposals of it per cycle (PS-6).
@@ -296,7 +309,7 @@ Propose(w, bs, n) ==
        /\ workers' = [workers EXCEPT ![w] = [wr EXCEPT !.waiting = TRUE, !.attempts = @ + 1,
                                                        !.sent = @ + 1]]
        /\ to_broker' = BagAdd(to_broker, m)
-       /\ UNCHANGED <<broker, to_workers, faults, placed>>
+       /\ UNCHANGED <<broker, to_workers, faults, placed, inbox>>
 
 \* need n waits for a later cycle (adaptive: widen). Reference: the head need,
 \* when nothing fits. Contract: any pending need, any time.
@@ -309,18 +322,23 @@ Defer(w, n) ==
        /\ IF Contract THEN n \in Range(wr.pending)
                       ELSE n = Head(wr.pending) /\ Choices(wr, n) = {}
        /\ workers' = [workers EXCEPT ![w] = Widen(held)]
-       /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+       /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed, inbox>>
 
 \* fence older epochs; AlreadyPlaced for a placed need; else seqno CAS over
-\* every touched bucket. No capacity re-check: the CAS must be enough.
+\* every touched bucket. No capacity re-check: the CAS must be enough. The
+\* broker takes m from what it decides on (Pending): the contract's inbox, the
+\* reference's network (delivery and decision in one step).
 Commit(m) ==
     LET reply == IF m.epoch # broker.epoch THEN MkReply(m, "Fenced", {})
                  ELSE IF broker.status[m.need] # UNPLACED THEN MkReply(m, "AlreadyPlaced", {})
                  ELSE IF Conflicted(m) # {} THEN MkReply(m, "Conflict", Conflicted(m))
                  ELSE MkReply(m, "Committed", {})
-    IN /\ m \in DOMAIN to_broker
+    IN /\ m \in DOMAIN Pending
        /\ ~Blocked(m)
-       /\ to_broker' = BagRemove(to_broker, m)
+       /\ IF Contract THEN /\ inbox' = BagRemove(inbox, m)
+                          /\ UNCHANGED to_broker
+                     ELSE /\ to_broker' = BagRemove(to_broker, m)
+                          /\ UNCHANGED inbox
        /\ to_workers' = BagAdd(to_workers, reply)
        /\ IF reply.kind = "Committed"
           THEN /\ broker' = [broker EXCEPT
@@ -357,7 +375,7 @@ HandleReply(r) ==
        /\ wr.up
        /\ workers' = [workers EXCEPT ![r.worker] = new]
        /\ to_workers' = BagRemove(to_workers, r)
-       /\ UNCHANGED <<broker, to_broker, faults, placed>>
+       /\ UNCHANGED <<broker, to_broker, faults, placed, inbox>>
 
 \* a placed need completes: claims removed, seqnos rise
 Release(n) ==
@@ -367,7 +385,7 @@ Release(n) ==
           !.claims = [b \in Buckets |-> @[b] \ {n}],
           !.ledger[n] = {},
           !.status[n] = RELEASED]
-    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed>>
+    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed, inbox>>
 
 \* faults ---------------------------------------------------------------------
 
@@ -379,14 +397,15 @@ Crash(w) ==
                      !.waiting = FALSE, !.retries = 0, !.attempts = 0, !.known = {},
                      !.sent = 0, !.parked = {}]]
     /\ faults' = [faults EXCEPT !.crash = @ + 1]
-    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed, inbox>>
 
 \* back up with one full re-read
 Recover(w) ==
     /\ ~workers[w].up
     /\ workers' = [workers EXCEPT ![w] = Reread([@ EXCEPT !.up = TRUE], Partitions)]
-    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed, inbox>>
 
+\* the network's faults: never the broker's inbox
 Drop(m) ==
     /\ faults.drop < MaxDrop
     /\ \/ m \in DOMAIN to_broker /\ to_broker' = BagRemove(to_broker, m)
@@ -394,7 +413,7 @@ Drop(m) ==
        \/ m \in DOMAIN to_workers /\ to_workers' = BagRemove(to_workers, m)
                                   /\ UNCHANGED to_broker
     /\ faults' = [faults EXCEPT !.drop = @ + 1]
-    /\ UNCHANGED <<broker, workers, placed>>
+    /\ UNCHANGED <<broker, workers, placed, inbox>>
 
 Duplicate(m) ==
     /\ faults.dup < MaxDup
@@ -403,13 +422,14 @@ Duplicate(m) ==
        \/ m \in DOMAIN to_workers /\ to_workers' = BagAdd(to_workers, m)
                                   /\ UNCHANGED to_broker
     /\ faults' = [faults EXCEPT !.dup = @ + 1]
-    /\ UNCHANGED <<broker, workers, placed>>
+    /\ UNCHANGED <<broker, workers, placed, inbox>>
 
-\* a new broker epoch, recovered from the durable state
+\* a new broker epoch, recovered from the durable state; the inbox is durable
+\* too (the new epoch fences the old proposals in it)
 Failover ==
     /\ broker.epoch < MaxFailover
     /\ broker' = [broker EXCEPT !.epoch = @ + 1]
-    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed>>
+    /\ UNCHANGED <<workers, to_broker, to_workers, faults, placed, inbox>>
 
 \* contract steps --------------------------------------------------------------
 
@@ -421,7 +441,7 @@ Timeout(w) ==
     /\ faults.timeout < MaxTimeout
     /\ workers' = [workers EXCEPT ![w].waiting = FALSE]
     /\ faults' = [faults EXCEPT !.timeout = @ + 1]
-    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed, inbox>>
 
 \* an extra fresh read of partition p (more freshness never hurts PS-3)
 Refresh(w, p) ==
@@ -430,7 +450,7 @@ Refresh(w, p) ==
     /\ faults.extra_read < MaxExtraRead
     /\ workers' = [workers EXCEPT ![w] = Reread(@, {p})]
     /\ faults' = [faults EXCEPT !.extra_read = @ + 1]
-    /\ UNCHANGED <<broker, to_broker, to_workers, placed>>
+    /\ UNCHANGED <<broker, to_broker, to_workers, placed, inbox>>
 
 \* a crashed worker comes back with nothing read; it re-reads with Refresh or
 \* the rotation, and cannot name a bucket of a partition it holds no data of
@@ -438,18 +458,27 @@ Restart(w) ==
     /\ Contract
     /\ ~workers[w].up
     /\ workers' = [workers EXCEPT ![w].up = TRUE]
-    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed>>
+    /\ UNCHANGED <<broker, to_broker, to_workers, faults, placed, inbox>>
 
 \* the broker answers m with any non-commit reply that is true of it (its check
-\* order is free); Conflict names every stale bucket
+\* order is free); Conflict names every stale bucket. It answers what it has
+\* received: m is taken from its inbox
 Reject(m, k) ==
     /\ Contract
-    /\ m \in DOMAIN to_broker
+    /\ m \in DOMAIN inbox
     /\ k \in TrueReplies(m)
-    /\ to_broker' = BagRemove(to_broker, m)
+    /\ inbox' = BagRemove(inbox, m)
     /\ to_workers' = BagAdd(to_workers, MkReply(m, k, IF k = "Conflict" THEN Conflicted(m)
                                                                       ELSE {}))
-    /\ UNCHANGED <<broker, workers, faults, placed>>
+    /\ UNCHANGED <<broker, workers, to_broker, faults, placed>>
+
+\* the network hands one copy of proposal m to the broker's inbox
+Deliver(m) ==
+    /\ Contract
+    /\ m \in DOMAIN to_broker
+    /\ to_broker' = BagRemove(to_broker, m)
+    /\ inbox' = BagAdd(inbox, m)
+    /\ UNCHANGED <<broker, workers, to_workers, faults, placed>>
 
 -----------------------------------------------------------------------------
 
@@ -457,7 +486,7 @@ Next ==
     \/ \E w \in Workers : StartCycle(w)
     \/ \E w \in Workers, n \in Needs, bs \in SUBSET Buckets : Propose(w, bs, n)
     \/ \E w \in Workers, n \in Needs : Defer(w, n)
-    \/ \E m \in DOMAIN to_broker : Commit(m)
+    \/ \E m \in DOMAIN Pending : Commit(m)
     \/ \E r \in DOMAIN to_workers : HandleReply(r)
     \/ \E n \in Needs : Release(n)
     \/ \E w \in Workers : Crash(w)
@@ -468,16 +497,20 @@ Next ==
     \/ \E w \in Workers : Timeout(w)
     \/ \E w \in Workers, p \in Partitions : Refresh(w, p)
     \/ \E w \in Workers : Restart(w)
-    \/ \E m \in DOMAIN to_broker, k \in Kinds : Reject(m, k)
+    \/ \E m \in DOMAIN inbox, k \in Kinds : Reject(m, k)
+    \/ \E m \in DOMAIN to_broker : Deliver(m)
 
 \* Weak fairness for the protocol's own steps, per instance; faults
 \* (Crash, Recover, Drop, Duplicate, Failover) and the contract's optional
-\* steps (Timeout, Refresh, Restart, Reject) are not fair.
+\* steps (Timeout, Refresh, Restart, Reject) are not fair. The network's
+\* delivery of each proposal into the broker's inbox (contract) is strongly
+\* fair, as in parsync/engines/liveness.py.
 Fairness ==
     /\ \A w \in Workers : WF_vars(StartCycle(w))
     /\ \A w \in Workers :
           WF_vars(\E n \in Needs : Defer(w, n) \/ \E bs \in SUBSET Buckets : Propose(w, bs, n))
     /\ \A m \in Proposal : WF_vars(Commit(m))
+    /\ \A m \in Proposal : SF_vars(Deliver(m))
     /\ \A r \in Reply : WF_vars(HandleReply(r))
     /\ \A n \in Needs : WF_vars(Release(n))
 
@@ -502,7 +535,7 @@ Sends(m) == /\ m \in DOMAIN to_broker'
 CommitTimeConsistency ==
     [][/\ \A m \in DOMAIN to_broker' : Sends(m) =>
              \A x \in m.reads : x[2] = ViewEntry(workers[m.worker], x[1]).seq
-       /\ \A m \in DOMAIN to_broker : Places(m) => \A x \in m.reads : broker.seq[x[1]] = x[2]]_vars
+       /\ \A m \in DOMAIN Pending : Places(m) => \A x \in m.reads : broker.seq[x[1]] = x[2]]_vars
 
 \* PS-3
 BoundedStaleness ==
@@ -529,17 +562,18 @@ RetryBudget ==
     \A w \in Workers : /\ workers[w].sent <= R + 1
                        /\ \A e \in workers[w].parked : e[4] <= R + 1
 
+\* (pending: what the broker has received, its inbox under the contract)
 \* PS-7
 PriorityOnConflict ==
-    [][\A m \in DOMAIN to_broker : Places(m) =>
-          ~\E o \in DOMAIN to_broker : /\ o.priority > m.priority
-                                      /\ Buckets_(o) \cap Buckets_(m) # {}]_vars
+    [][\A m \in DOMAIN Pending : Places(m) =>
+          ~\E o \in DOMAIN Pending : /\ o.priority > m.priority
+                                    /\ Buckets_(o) \cap Buckets_(m) # {}]_vars
 
 \* PS-8
 AtMostOncePlacement == \A n \in Needs : placed[n] <= 1
 
 \* PS-9
-EpochFencing == [][\A m \in DOMAIN to_broker : Places(m) => m.epoch = broker.epoch]_vars
+EpochFencing == [][\A m \in DOMAIN Pending : Places(m) => m.epoch = broker.epoch]_vars
 
 \* PS-10
 CarryForwardBound == \A w \in Workers, p \in Partitions : Len(workers[w].view[p]) <= 1

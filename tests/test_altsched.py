@@ -49,7 +49,7 @@ def test_it_passes_under_the_contract(pytester: pytest.Pytester) -> None:
     out = r.stdout.str()
     assert "policy=contract" in out
     assert "worker fields not compared: mode, pending, waiting, retries" in out
-    assert "exhaustive lockstep: 22753 model states" in out
+    assert "exhaustive lockstep: 29854 model states" in out
 
 
 def test_it_diverges_under_the_reference_policy(pytester: pytest.Pytester) -> None:

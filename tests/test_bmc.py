@@ -72,13 +72,14 @@ def test_every_reference_variant_is_compared() -> None:
 def test_cli_bmc_compare_bfs_on_the_claim_count_mistake(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """used-counts-claims on capacity: BMC finds PS-1 at BFS's depth (7), and says so."""
-    argv = ["bmc", "--preset", "capacity", "--variant", "used-counts-claims", "--depth", "7"]
+    """used-counts-claims on capacity: BMC finds PS-1 at BFS's depth (9 on the contract,
+    whose two commits each follow a Deliver; 7 on the reference), and says so."""
+    argv = ["bmc", "--preset", "capacity", "--variant", "used-counts-claims", "--depth", "9"]
     assert main([*argv, "--compare-bfs", "--no-progress"]) == 1
     out = capsys.readouterr().out
-    assert "VIOLATION of PS-1 at depth 7" in out and "replayed in the model: yes" in out
-    assert "BFS: PS-1 violated at depth 7" in out
-    assert "BMC and BFS agree to depth 7" in out and "disagree" not in out
+    assert "VIOLATION of PS-1 at depth 9" in out and "replayed in the model: yes" in out
+    assert "BFS: PS-1 violated at depth 9" in out
+    assert "BMC and BFS agree to depth 9" in out and "disagree" not in out
 
 
 def test_bmc_finds_nothing_on_the_design() -> None:
@@ -171,9 +172,11 @@ def test_partial_order_reduction_table() -> None:
 
 
 def test_cli_bmc(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["bmc", "--preset", "pr", "--variant", "no-epoch-fencing", "--depth", "4"]) == 1
+    # the contract by default: the proposal reaches the broker's inbox in a step of its
+    # own (Deliver), one step more than the reference's 4
+    assert main(["bmc", "--preset", "pr", "--variant", "no-epoch-fencing", "--depth", "5"]) == 1
     out = capsys.readouterr().out
-    assert "VIOLATION of PS-9 at depth 4" in out and "replayed in the model: yes" in out
+    assert "VIOLATION of PS-9 at depth 5" in out and "replayed in the model: yes" in out
     assert main(["bmc", "--preset", "pr", "--depth", "3"]) == 0
     assert "PASS: no property violated within 3 steps" in capsys.readouterr().out
     assert main(["bmc", "--preset", "nope"]) == 2
@@ -194,14 +197,19 @@ def test_checker_max_depth_bounds_the_search() -> None:
     ("args", "code", "seen"),
     [
         (["--depth", "3"], 0, "BFS: no violation within 3 steps"),
-        (["--variant", "no-epoch-fencing", "--depth", "4"], 1, "BFS: PS-9 violated at depth 4"),
+        (["--variant", "no-epoch-fencing", "--depth", "5"], 1, "BFS: PS-9 violated at depth 5"),
         (
-            ["--policy", "contract", "--variant", "no-epoch-fencing", "--depth", "4"],
+            ["--policy", "reference", "--variant", "no-epoch-fencing", "--depth", "4"],
             1,
             "BFS: PS-9 violated at depth 4",
         ),
+        (
+            ["--policy", "contract", "--variant", "no-epoch-fencing", "--depth", "5"],
+            1,
+            "BFS: PS-9 violated at depth 5",
+        ),
     ],
-    ids=["design", "reference-variant", "contract-variant"],
+    ids=["design", "default-variant", "reference-variant", "contract-variant"],
 )
 def test_cli_bmc_compare_bfs_agrees(
     capsys: pytest.CaptureFixture[str], args: list[str], code: int, seen: str
@@ -218,14 +226,14 @@ def test_cli_bmc_compare_bfs_disagreement(
     from parsync.proofs import command
 
     monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (None, []))
-    argv = ["bmc", "--preset", "pr", "--variant", "no-epoch-fencing", "--depth", "4"]
+    argv = ["bmc", "--preset", "pr", "--variant", "no-epoch-fencing", "--depth", "5"]
     assert main([*argv, "--compare-bfs", "--no-progress"]) == 1
     out = capsys.readouterr().out
-    assert "BMC and BFS disagree: BMC found PS-9 at depth 4, BFS found nothing" in out
-    monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (3, ["PS-9"]))
+    assert "BMC and BFS disagree: BMC found PS-9 at depth 5, BFS found nothing" in out
+    monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (4, ["PS-9"]))
     assert main([*argv, "--compare-bfs", "--no-progress", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["agree"] is False and "depth 4" in doc["disagreement"]
+    assert doc["agree"] is False and "depth 5" in doc["disagreement"]
     # a pass on both sides is exit 0 even when BFS is patched the same way
     monkeypatch.setattr(command, "bfs_bounded", lambda *_a, **_k: (None, []))
     assert main(["bmc", "--preset", "pr", "--depth", "2", "--compare-bfs", "--no-progress"]) == 0

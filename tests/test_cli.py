@@ -158,9 +158,16 @@ def test_variant_violation_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "parsync check small --variant no-epoch-fencing" in out
     assert "VIOLATION" in out
     assert re.search(r"PS-9\s.*EpochFencing.*VIOLATED", out)
-    assert "PS-9 EpochFencing violated after 4 steps" in out
+    # the contract by default: the proposal reaches the broker's inbox in a step of its own
+    assert "PS-9 EpochFencing violated after 5 steps" in out
     steps = re.findall(r"^\s+(\d+)\. (\w+)\(", out, flags=re.M)
-    assert steps == [("1", "StartCycle"), ("2", "Propose"), ("3", "Failover"), ("4", "Commit")]
+    assert steps == [
+        ("1", "StartCycle"),
+        ("2", "Propose"),
+        ("3", "Deliver"),
+        ("4", "Failover"),
+        ("5", "Commit"),
+    ]
     assert "  0. Init" in out
     assert "broker.epoch: 0 -> 1" in out
     # the search stopped at the violation: unreached witnesses prove nothing

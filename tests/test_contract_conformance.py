@@ -186,3 +186,77 @@ def test_known_bad_designs_are_still_rejected_with_the_optional_fields_hidden(
         assert failure.headline.startswith("divergence at step"), failure.headline
     else:
         assert failure.property_ids == [caught], failure.headline
+
+
+# --- the network apart from the broker's inbox ------------------------------------------------
+
+
+class _Unlocated(ModelAdapter):
+    """A model adapter whose observations do not say where proposals are (no ``at``)."""
+
+    def observe(self) -> dict[str, object]:
+        obs = dict(super().observe())
+        obs["messages"] = [
+            {k: v for k, v in x.items() if k != "at"}
+            for x in obs["messages"]  # type: ignore[attr-defined]
+        ]
+        return obs
+
+
+def test_without_locations_delivery_is_a_hidden_step() -> None:
+    """An observation without ``at``: a proposal stays in the network, for the model,
+    until the broker decides on it (it blocks no commit), so a safe scheduler passes
+    and a broker ignoring priority cannot be told from one whose higher-priority
+    proposal had not arrived yet: that takes an observation that says where (``at``)."""
+    taken, failure = _walks(_Unlocated(), "contract")
+    assert failure is None, str(failure)
+    assert taken > WALKS * 10
+    _taken, failure = _walks(_Unlocated("priority-ignored"), "contract")
+    assert failure is None, "without 'at' the broker's inbox is not observed"
+    _taken, failure = _walks(ModelAdapter("priority-ignored"), "contract")
+    assert failure is not None and failure.property_ids == ["PS-7"], failure
+
+
+def test_a_proposal_in_the_brokers_inbox_is_not_offered_to_the_network() -> None:
+    ad = TimedAdapter(ModelAdapter(), 10.0)
+    ls = Lockstep(ad, CONFIG, model=lockstep_model(CONFIG, "contract"))
+    try:
+        ls.reset()
+        ls.step(Step("start_cycle", 0))
+        ls.step(Step("schedule", 0))
+        assert ls.obs is not None and ls.obs.inbox and len(ls.obs.inbox) == 1
+        assert all(c.inbox and not c.to_broker for c in ls.cands)  # delivered unseen
+        kinds = {s.kind for s in ls.enabled_steps()}
+        assert "broker_step" in kinds and not kinds & {"drop", "duplicate"}
+        ls.step(Step("broker_step"))
+    finally:
+        ad.close()
+    ad = TimedAdapter(_Unlocated(), 10.0)
+    ls = Lockstep(ad, CONFIG, model=lockstep_model(CONFIG, "contract"))
+    try:
+        ls.reset()
+        ls.step(Step("start_cycle", 0))
+        ls.step(Step("schedule", 0))
+        assert all(c.to_broker and not c.inbox for c in ls.cands)  # still in the network
+        assert {"drop", "duplicate", "broker_step"} <= {s.kind for s in ls.enabled_steps()}
+    finally:
+        ad.close()
+
+
+def test_at_on_some_proposals_only_is_a_shape_error() -> None:
+    from parsync.conformance.observe import ShapeError, observation_of, parse_observation
+    from parsync.model.actions import Propose, StartCycle
+
+    m = lockstep_model(CONFIG, "contract")
+    s = m.init_state()
+    for a in (StartCycle(0), StartCycle(1), Propose(0, (1,)), Propose(1, (2,))):
+        s = m.step(s, a)  # type: ignore[assignment]
+        assert s is not None
+    obs = observation_of(s)
+    assert [x["at"] for x in obs["messages"]] == ["network", "network"]
+    del obs["messages"][0]["at"]
+    with pytest.raises(ShapeError, match="say where every proposal is, or none"):
+        parse_observation(m, obs)
+    obs["messages"][0]["at"] = "broker"
+    with pytest.raises(ShapeError, match="at must be one of network, inbox"):
+        parse_observation(m, obs)

@@ -148,14 +148,15 @@ def test_a_bad_design_fails_the_check_with_its_shortest_counterexample(tmp_path:
     doc = json.loads(rep["json"].read_text())
     (check,) = doc["stages"]
     assert check["verdict"] == FAILED
-    assert check["headline"] == "PS-7 PriorityOnConflict violated after 5 steps (shortest)"
-    assert check["data"]["violation"]["length"] == 5
+    # the contract by default: both proposals reach the broker's inbox (two Delivers)
+    assert check["headline"] == "PS-7 PriorityOnConflict violated after 7 steps (shortest)"
+    assert check["data"]["violation"]["length"] == 7
     cases = junit_cases(rep["xml"])
     assert cases["parsync.check/PS-7 PriorityOnConflict"]["failure"] == check["headline"]
     # the other properties were not decided (the search stopped): skipped, not passed
     assert cases["parsync.check/PS-1 NoOvercommit"]["skipped"]
     md = rep["md"].read_text()
-    assert "5. Commit(Proposal(w0 n0 prio=1" in md
+    assert "7. Commit(Proposal(w0 n0 prio=1" in md
     # the initial state in full once, collapsed; the sequence diagram; why it fails
     assert "<details><summary>initial state (every variable)</summary>" in md
     assert "       workers[1].known = {}" in md

@@ -36,7 +36,7 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_it_passes_under_the_contract(pytester: pytest.Pytester) -> None:
     r = run_suite(pytester, "-s")
     r.assert_outcomes(passed=4, skipped=1)
-    assert "exhaustive lockstep: 22753 model states" in r.stdout.str()
+    assert "exhaustive lockstep: 29854 model states" in r.stdout.str()
 
 
 def test_it_diverges_under_the_reference_policy(pytester: pytest.Pytester) -> None:

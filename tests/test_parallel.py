@@ -82,6 +82,26 @@ def test_a_passing_preset_has_the_single_process_counts(preset: str, workers: in
     assert par.extra["fingerprint_collision_probability"] == collision_probability(one.states)
 
 
+@pytest.mark.parametrize("symmetry", [True, False])
+def test_the_contract_with_its_inbox_has_the_single_process_counts(symmetry: bool) -> None:
+    """A contract state carries the broker's inbox: one more component code."""
+    m = ParSyncModel(PRESETS["twins"].config, policy="contract")
+    one = Checker(m, symmetry=symmetry).run()
+    par = ParallelChecker(m, workers=2, symmetry=symmetry).run()
+    assert one.verdict == "pass" and one.coverage["Deliver"] > 0
+    _same(one, par)
+
+
+def test_a_contract_run_resumes_to_the_uninterrupted_counts(tmp_path: Path) -> None:
+    m = ParSyncModel(PRESETS["twins"].config, policy="contract")
+    straight = Checker(m, symmetry=True).run()
+    cp = tmp_path / "cp"
+    a = ParallelChecker(m, workers=2, symmetry=True, max_states=10_000, checkpoint=cp).run()
+    assert a.verdict == "incomplete"
+    b = ParallelChecker(m, workers=1, symmetry=True, resume=cp).run()
+    _same(straight, b)
+
+
 def test_symmetry_off_too() -> None:
     m = ParSyncModel(PRESETS["twins"].config)
     one = Checker(m, symmetry=False).run()

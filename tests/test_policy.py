@@ -2,7 +2,8 @@
 
 * the reference is a restriction of the contract: on every reachable reference
   state, every reference transition (action and next state) is a contract
-  transition;
+  transition, except that the reference's Commit(m) (delivery and decision in
+  one step) is the contract's Deliver(m) then Commit(m);
 * (``tests/test_step.py``: ``step`` agrees with ``successors`` under the contract);
 * each behaviour a scheduler may choose that the reference does not (the list
   under "Why" in issue 13) is a contract run and not a reference run;
@@ -24,6 +25,8 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
+    Drop,
     HandleReply,
     Propose,
     Refresh,
@@ -73,10 +76,19 @@ def test_every_reference_transition_is_a_contract_transition(preset: str) -> Non
     states = _reachable(ref)
     steps = 0
     for s in states:
-        allowed = set(con.successors(_as_contract(s)))
+        cs = _as_contract(s)
+        allowed = set(con.successors(cs))
         for a, t in ref.successors(s):
             steps += 1
-            assert (a, _as_contract(t)) in allowed, (a, s)
+            if isinstance(a, Commit):
+                # the reference delivers and decides in one step; the contract's network
+                # hands m to the broker's inbox first, and the broker decides there
+                assert not s.inbox and not t.inbox
+                got = con.step(cs, Deliver(a.m))
+                assert got is not None and (Deliver(a.m), got) in allowed, (a, s)
+                assert (a, _as_contract(t)) in set(con.successors(got)), (a, s)
+            else:
+                assert (a, _as_contract(t)) in allowed, (a, s)
     assert steps > len(states)
 
 
@@ -204,7 +216,8 @@ def test_timeout_while_the_proposal_is_merely_slow_and_the_late_reply_is_discard
             StartCycle(0),
             Propose(0, (1,)),
             Timeout(0),  # the proposal is still in flight
-            lambda s: Commit(_sent(s)),  # it arrives late and commits
+            lambda s: Deliver(_sent(s)),  # it arrives late
+            lambda s: Commit(s.inbox[0]),  # and commits
             lambda s: HandleReply(_reply(s)),  # the reply no longer matches: discarded
             Propose(0, (0,)),  # proposed again under a new tag
         ],
@@ -252,6 +265,7 @@ def _stale_and_fenced() -> tuple[ParSyncModel, State]:
         s = m.step(s, a)  # type: ignore[assignment]
         assert s is not None
     first = next(p for p in s.to_broker if p.worker == 1)
+    s = m.step(s, Deliver(first))  # type: ignore[assignment]
     s = m.step(s, Commit(first))  # type: ignore[assignment]
     from parsync.model.actions import Failover
 
@@ -263,12 +277,92 @@ def _stale_and_fenced() -> tuple[ParSyncModel, State]:
 def test_broker_check_order_is_free_but_replies_are_true() -> None:
     m, s = _stale_and_fenced()
     p = s.to_broker[0]
+    assert m.step(s, Reject(p, FENCED)) is None  # still in the network: not the broker's
+    s = m.step(s, Deliver(p))  # type: ignore[assignment]
+    assert s is not None
     kinds = {a.kind for a, _ in m.successors(s) if isinstance(a, Reject) and a.m == p}
     assert kinds == {FENCED, CONFLICT}  # both true; AlreadyPlaced is not (n0 unplaced)
     assert m.step(s, Reject(p, ALREADY)) is None
     ref = ParSyncModel(m.config, policy="reference")
     ref_s = s._replace(faults=s.faults[:3])
     assert ref.step(ref_s, Reject(p, CONFLICT)) is None
+
+
+# --- the network apart from the broker's inbox ------------------------------------------------
+
+_RACE = dataclasses.replace(
+    _FIFO,
+    workers=2,
+    needs=(Need(owner=0, priority=1, arrival=1), Need(owner=1, priority=2, arrival=1)),
+)
+
+
+def _race() -> tuple[ParSyncModel, State]:
+    """n0 (priority 1) and n1 (priority 2) proposed on the same bucket, both in the
+    network."""
+    got = _run(
+        _RACE, "contract", [StartCycle(0), StartCycle(1), Propose(0, (0,)), Propose(1, (0,))]
+    )
+    assert got is not None and len(got.to_broker) == 2 and got.inbox == ()
+    return ParSyncModel(_RACE, policy="contract"), got
+
+
+def test_the_broker_decides_only_what_it_has_received() -> None:
+    m, s = _race()
+    lo = _sent(s, 0)
+    assert m.step(s, Commit(lo)) is None  # still in the network
+    assert all(m.step(s, Reject(lo, k)) is None for k in (ALREADY, CONFLICT, FENCED))
+    t = m.step(s, Deliver(lo))
+    assert t is not None and t.inbox == (lo,) and lo not in t.to_broker
+    assert m.step(t, Deliver(lo)) is None  # one copy, delivered once
+    # drops and duplicates act on the network, never on the broker's inbox
+    assert m.step(t, Drop(lo)) is None
+    assert {type(a).__name__ for a, _ in m.successors(t) if getattr(a, "m", None) == lo} == {
+        "Commit"
+    }
+    # failover keeps the inbox (a durable queue); the new epoch fences what is in it
+    from parsync.model.actions import Failover
+
+    f = m.step(t, Failover())
+    assert f is not None and f.inbox == (lo,)
+    kinds = {a.kind for a, _ in m.successors(f) if isinstance(a, Reject) and a.m == lo}
+    assert kinds == {FENCED}
+    # a worker whose proposal sits in the inbox has not lost it: StartCycle while
+    # waiting is a timeout (budgeted), as while it is in the network
+    c = m.step(t, StartCycle(0))
+    assert c is not None and c.faults[3] == t.faults[3] + 1
+
+
+def test_priority_on_conflict_is_judged_on_what_the_broker_has_received() -> None:
+    m, s = _race()
+    lo, hi = _sent(s, 0), _sent(s, 1)
+    t = m.step(s, Deliver(lo))
+    assert t is not None
+    # the higher-priority proposal is still in the network: the broker does not know
+    # it, so committing n0 overtakes nothing (PS-7 holds on the inbox)
+    c = m.step(t, Commit(lo))
+    assert c is not None and c.placed == (1, 0)
+    assert not action_violations(m, t, Commit(lo), c)
+    # the reference's omniscient broker refuses it (n1 is in flight)
+    ref = ParSyncModel(_RACE, policy="reference")
+    ref_s = s._replace(faults=s.faults[:3])
+    assert ref.step(ref_s, Commit(lo)) is None
+    # once both are received, the lower priority waits for the higher one
+    u = m.step(t, Deliver(hi))
+    assert u is not None and m.step(u, Commit(lo)) is None
+    assert m.step(u, Commit(hi)) is not None
+
+
+def test_priority_ignored_is_caught_on_the_inbox() -> None:
+    m = ParSyncModel(_RACE, "priority-ignored", policy="contract")
+    s = m.init_state()
+    for a in [StartCycle(0), StartCycle(1), Propose(0, (0,)), Propose(1, (0,))]:
+        s = m.step(s, a)  # type: ignore[assignment]
+    lo, hi = _sent(s, 0), _sent(s, 1)
+    for a in (Deliver(lo), Deliver(hi)):
+        s = m.step(s, a)  # type: ignore[assignment]
+    t = m.step(s, Commit(lo))
+    assert t is not None and "PS-7" in action_violations(m, s, Commit(lo), t)
 
 
 # --- the contract's variants ---------------------------------------------------------------
@@ -306,7 +400,7 @@ def test_contract_variants_are_caught(v: object) -> None:
 
 # --- the measured figures docs/contract.md quotes ----------------------------------------------
 
-CONTRACT_SMALL = (1_190_859, 3_476_008, 32)  # states, transitions, depth
+CONTRACT_SMALL = (1_614_092, 4_571_041, 40)  # states, transitions, depth
 
 
 def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
@@ -332,7 +426,7 @@ def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
     )
 
 
-CONTRACT_TIMEOUT = (1_216_956, 4_194_901, 31)  # small's needs, one timeout, no other fault
+CONTRACT_TIMEOUT = (1_902_903, 6_404_201, 39)  # small's needs, one timeout, no other fault
 
 
 def test_contract_with_a_real_timeout_passes_exhaustively() -> None:
@@ -355,7 +449,7 @@ def test_capacity_on_the_contract_passes() -> None:
     from pathlib import Path
 
     r = Checker(ParSyncModel(PRESETS["capacity"].config, policy="contract")).run()
-    assert r.verdict == "pass" and r.states == 427_454
+    assert r.verdict == "pass" and r.states == 596_403
     doc = (Path(__file__).parent.parent / "docs" / "contract.md").read_text(encoding="utf-8")
     assert f"{r.states:,} distinct states" in " ".join(doc.split())
 

@@ -106,8 +106,9 @@ def test_factory_and_observation_shape(ad: RefSchedAdapter) -> None:
     ad.start_cycle(0)
     ad.schedule(0)
     (m,) = msgs(ad.observe())
-    assert set(m) == {"id", "to", "worker", "need", "epoch", "priority", "reads"}
+    assert set(m) == {"id", "to", "worker", "need", "epoch", "priority", "reads", "at"}
     assert isinstance(m["id"], str) and m["to"] == "broker"
+    assert m["at"] == "inbox"  # controlled mode: a proposal joins the broker's queue at once
     ad.broker_step()
     (r,) = msgs(ad.observe())
     assert set(r) == {"id", "to", "worker", "need", "kind", "buckets"}

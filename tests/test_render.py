@@ -342,7 +342,7 @@ def test_itf_is_typed_as_the_spec(name: str) -> None:
     assert (
         doc["vars"]
         == spec_variables()
-        == ["broker", "workers", "to_broker", "to_workers", "faults", "placed"]
+        == ["broker", "workers", "to_broker", "to_workers", "faults", "placed", "inbox"]
     )
     for i, (st, s) in enumerate(zip(doc["states"], (tr.init, *tr.states), strict=True)):
         assert set(st) == {*doc["vars"], "#meta"}
@@ -393,7 +393,7 @@ def test_the_guides_counterexample_is_what_check_prints(
 ) -> None:
     """docs/guide.md section 4: every shown line of the trace is printed, in order."""
     guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
-    head = "PS-9 EpochFencing violated after 4 steps (a shortest counterexample):\n"
+    head = "PS-9 EpochFencing violated after 5 steps (a shortest counterexample):\n"
     block = guide[guide.index(head) + len(head) :].split("```", 1)[0]
     shown = [x for x in block.splitlines() if x.strip() not in ("", "...")]
     monkeypatch.setenv("COLUMNS", "80")
@@ -438,10 +438,12 @@ def test_a_conformance_interleaving_as_a_diagram() -> None:
 def test_bmc_prints_its_counterexample_with_the_same_renderer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["bmc", "--variant", "priority-ignored", "--depth", "5"]) == 1
+    # the contract by default: both proposals reach the broker's inbox (two Delivers)
+    assert main(["bmc", "--variant", "priority-ignored", "--depth", "7"]) == 1
     out = capsys.readouterr().out
-    assert "VIOLATION of PS-7 at depth 5" in out
-    assert "  0. Init\n" in out and "  5. Commit(Proposal(" in out
+    assert "VIOLATION of PS-7 at depth 7" in out
+    assert "  0. Init\n" in out and "  7. Commit(Proposal(" in out
+    assert "\n       inbox: +Proposal(w0 n0 prio=1" in out
     assert re.search(r"\n       broker\.claims\[b(\d)\]: \+n0\n", out)
     assert "  => PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1" in out
     assert out.count("  0. Init") == 1 and "workers[1].known = {}" in out

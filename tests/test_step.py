@@ -14,7 +14,7 @@ from collections import deque
 
 import pytest
 
-from parsync.model.actions import Action, Drop, Duplicate, Failover, Release
+from parsync.model.actions import Action, Commit, Deliver, Drop, Duplicate, Failover, Release
 from parsync.model.presets import get_preset
 from parsync.model.protocol import ParSyncModel
 from parsync.model.state import State
@@ -50,6 +50,11 @@ def agree(m: ParSyncModel, states: list[State]) -> tuple[int, int]:
             itertools.islice(pool, 200),
             (Drop(x) for x in (*s.to_broker, *s.to_workers)),
             (Duplicate(x) for x in (*s.to_broker, *s.to_workers)),
+            # the network and the inbox apart (contract): a proposal still in the
+            # network cannot be decided, one in the inbox not delivered again
+            (Deliver(x) for x in (*s.to_broker, *s.inbox)),
+            (Commit(x) for x in (*s.to_broker, *s.inbox)),
+            (Drop(x) for x in s.inbox),
             (Failover(), Release(0), Release(m.N - 1)),
         )
         for a in candidates:
@@ -118,7 +123,8 @@ def test_step_agrees_with_successors_under_the_contract(preset: str) -> None:
     states = reachable(m, 4000) + walks(m, 30, 60, seed=13)
     en, dis = agree(m, states)
     seen = {type(a).__name__ for s in states for a, _ in m.successors(s)}
-    assert {"Timeout", "Refresh", "Reject", "Propose", "Defer"} <= seen
+    assert {"Timeout", "Refresh", "Reject", "Propose", "Defer", "Deliver", "Commit"} <= seen
+    assert any(s.inbox for s in states) and any(s.to_broker for s in states)
     assert en > 10_000 and dis > 10_000
 
 

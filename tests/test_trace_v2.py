@@ -256,6 +256,65 @@ def test_contract_walks_validate(seed: int) -> None:
     assert r.verdict == "valid", (r.line, r.message)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_contract_walks_without_deliver_events_validate(seed: int) -> None:
+    """The same walks with every Deliver event left out: delivery is then a hidden step,
+    taken just before the broker decides on the proposal."""
+    cfg = dataclasses.replace(
+        get_preset("pr").config,
+        max_cycle=6,
+        faults=Faults(crash=2, drop=2, duplicate=2, failover=1, timeout=3, extra_read=3),
+    )
+    lines = list(simulate_contract(cfg, seed=seed, steps=300))
+    assert any(x["type"] == "Deliver" for x in lines)
+    r = _validate([x for x in lines if x["type"] != "Deliver"])
+    assert r.verdict == "valid", (r.line, r.message)
+
+
+# the network apart from the broker's inbox: w0's n0 (priority 1) and w1's n1 (priority 2)
+# proposed on bucket 0 (partition 0), both in the network
+RACE = [
+    _header(),
+    {"type": "StartCycle", "worker": 0, "cycle": 1, "read": [R(1, (0, 0))]},  # 2
+    {"type": "StartCycle", "worker": 1, "cycle": 1, "read": [R(1, (0, 0))]},  # 3
+    {"type": "Propose", "worker": 0, "need": 0, "buckets": [[0, 0]], "id": "lo"},  # 4
+    {"type": "Propose", "worker": 1, "need": 1, "buckets": [[0, 0]], "id": "hi"},  # 5
+]
+COMMIT_LO = {"type": "Commit", "id": "lo", "result": "committed", "seq": [[0, 1]], "reply": "r"}
+
+
+def test_priority_on_conflict_is_judged_on_the_brokers_inbox() -> None:
+    # the broker has not received n1's proposal: committing n0 overtakes nothing
+    assert _validate([*RACE, COMMIT_LO]).verdict == "valid"
+    deliver_lo = {"type": "Deliver", "id": "lo", "worker": 0, "need": 0}
+    assert _validate([*RACE, deliver_lo, COMMIT_LO]).verdict == "valid"
+    # it has (a logged Deliver, or the decision lists it as queued): PS-7
+    deliver_hi = {"type": "Deliver", "id": "hi"}
+    r = _rejected([*RACE, deliver_hi, COMMIT_LO], 7, "in the broker's inbox", "PS-7")
+    assert r.property_ids == ["PS-7"]
+    r = _rejected([*RACE, {**COMMIT_LO, "queued": ["hi"]}], 6, "in the broker's inbox", "PS-7")
+    assert r.property_ids == ["PS-7"]
+    # the reference's omniscient broker orders every proposal in flight
+    _rejected([_header(policy="reference"), *RACE[1:], COMMIT_LO], 6, "must decide on it first")
+
+
+def test_deliver_events_and_the_network() -> None:
+    deliver_hi = {"type": "Deliver", "id": "hi", "worker": 1, "need": 1}
+    ok = [*RACE, deliver_hi, {"type": "Commit", "id": "hi", "result": "committed", "reply": "r"}]
+    assert _validate(ok).verdict == "valid"
+    # delivered once: a second Deliver finds it no longer in the network
+    _rejected(
+        [*RACE, deliver_hi, deliver_hi], 7, "no proposal matching the event is in the network"
+    )
+    # drops act on the network, never the broker's inbox
+    _rejected([*RACE, deliver_hi, {"type": "Drop", "id": "hi"}], 7, "no longer in the network")
+    assert _validate([*RACE, {"type": "Drop", "id": "hi"}, COMMIT_LO]).verdict == "valid"
+    # the reference has no Deliver step (delivery and decision are one)
+    _rejected([_header(policy="reference"), *RACE[1:], deliver_hi], 6, "no Deliver step")
+    # a Deliver of a proposal that was never sent is bad input (unknown id)
+    _rejected([*RACE, {"type": "Deliver", "id": "nope"}], 6, "names no message in flight")
+
+
 def test_reference_walks_are_contract_runs() -> None:
     """A version 1 walk (the reference) validates as a version 2 trace of either policy."""
     cfg = get_preset("pr").config

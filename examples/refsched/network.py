@@ -218,6 +218,8 @@ def _describe(env: Envelope) -> dict[str, Any]:
             "epoch": m.epoch,
             "priority": m.priority,
             "reads": [[b, s] for b, s in m.reads],
+            # in the broker's queue (received, not yet decided) or still on the way
+            "at": "inbox" if env.arrived else "network",
         }
     assert isinstance(m, Reply)
     return {

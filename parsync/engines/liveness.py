@@ -78,7 +78,9 @@ treats one as a lasso anyway.
 behaviour the contract allows. Fairness is on the protocol's steps only: a worker's
 placing step (whichever need it proposes or defers), ``StartCycle``, the broker's
 answer to each proposal (``Commit(m)`` and every true ``Reject(m, kind)`` are one
-instance: the broker answers ``m``, strongly fair by default), ``HandleReply`` and
+instance: the broker answers ``m``, strongly fair by default), the network's
+delivery of each proposal into the broker's inbox (``Deliver(m)``, one instance per
+proposal, strongly fair like the broker's answer), ``HandleReply`` and
 ``Release``. A scheduler's free choices are not fair: ``Timeout``, ``Refresh`` (an
 extra read) and ``Restart`` are taken or not, like the faults. The abstraction drops
 the ghost ``sent`` of parked needs too. PS-L3 speaks of the reference's mode
@@ -142,6 +144,7 @@ from parsync.model.actions import (
     Action,
     Commit,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     HandleReply,
@@ -206,7 +209,7 @@ LIVENESS_GATE_SCOPE: dict[str, str] = {
 }
 
 #: steps whose fairness instance depends on the state too (a message's age)
-_MESSAGE_STEPS = frozenset({Commit, Reject, HandleReply})
+_MESSAGE_STEPS = frozenset({Commit, Reject, HandleReply, Deliver})
 _HORIZON = 1 << 30  # max_cycle of the lifted model: never reached by abstract states
 _UNFAIR = -1
 
@@ -327,6 +330,7 @@ class Abstraction:
         workers = tuple([self.worker(w, seq) for w in s.workers])
         to_broker = self._bag(s.to_broker, s)
         to_workers = self._bag(s.to_workers, s)
+        inbox = self._bag(s.inbox, s)
         if self.seqs:  # memo per broker object, like the workers' (kept alive by the entry)
             e = self._brokers.get(id(br))
             if e is not None and e[0] is br:
@@ -337,7 +341,7 @@ class Abstraction:
                 br = nb
         else:
             br = m.intern(br)
-        return State(br, workers, to_broker, to_workers, s.faults, self._placed)
+        return State(br, workers, to_broker, to_workers, s.faults, self._placed, inbox)
 
     def key(self, s: State) -> tuple[object, ...]:
         """Identity key of an abstract state (its components are interned)."""
@@ -355,20 +359,24 @@ class Abstraction:
         is never committed while the worker's cycle keeps turning). The age of
         a message only ever grows, so its key changes at most once.
         """
-        if isinstance(a, (Commit, Reject, HandleReply)):
+        if isinstance(a, (Commit, Reject, HandleReply, Deliver)):
             msg = a.r if isinstance(a, HandleReply) else a.m
             c = s.workers[msg.worker].cycle
             am = self.message(msg, s)
             am = am._replace(cycle=self.base(c) - am.cycle)
-            a = Commit(am) if isinstance(am, Proposal) else HandleReply(am)
+            if isinstance(a, Deliver):
+                a = Deliver(am)  # type: ignore[arg-type]
+            else:
+                a = Commit(am) if isinstance(am, Proposal) else HandleReply(am)
         return fairness_instance(a)
 
 
 #: the fairness assumptions ``check_liveness`` offers: ``strong-broker`` (the default)
-#: makes the broker's step on each proposal strongly fair, every other protocol step
-#: weakly fair; ``weak`` makes every protocol step weakly fair (module doc)
+#: makes the broker's step on each proposal strongly fair (and, under the contract,
+#: the network's delivery of each proposal into the broker's inbox), every other
+#: protocol step weakly fair; ``weak`` makes every protocol step weakly fair (module doc)
 FAIRNESS = ("strong-broker", "weak")
-STRONG_KINDS = {"strong-broker": frozenset({"Commit"}), "weak": frozenset()}
+STRONG_KINDS = {"strong-broker": frozenset({"Commit", "Deliver"}), "weak": frozenset()}
 
 
 def fairness_instance(a: Action) -> tuple[object, ...] | None:
@@ -379,7 +387,10 @@ def fairness_instance(a: Action) -> tuple[object, ...] | None:
     ``Commit(m)`` and every ``Reject(m, kind)`` are one instance: the broker answers
     ``m``. A worker's placing step is one instance whichever need it proposes or
     defers. ``Timeout``, ``Refresh`` (an extra read) and ``Restart`` are free choices
-    of a scheduler, like the faults: no fairness.
+    of a scheduler, like the faults: no fairness. ``Deliver(m)`` (contract: the network
+    hands ``m`` to the broker's inbox) is one instance per proposal, as fair as the
+    broker's answer: a proposal neither dropped nor delivered would otherwise wait in
+    the network forever.
     """
     if isinstance(a, StartCycle):
         return ("StartCycle", a.w)
@@ -387,6 +398,8 @@ def fairness_instance(a: Action) -> tuple[object, ...] | None:
         return ("Place", a.w)
     if isinstance(a, (Commit, Reject)):
         return ("Commit", a.m)
+    if isinstance(a, Deliver):
+        return ("Deliver", a.m)
     if isinstance(a, HandleReply):
         return ("HandleReply", a.r)
     if isinstance(a, Release):
@@ -574,7 +587,7 @@ class Graph:
     """The abstract state graph over integer ids (0 = Init), stored compactly.
 
     A state is a row of small integers, one per component (broker, each worker,
-    the two message bags, the fault counters with the ghost ``placed``): indices
+    the three message bags, the fault counters with the ghost ``placed``): indices
     into tables of the distinct (interned) components, so a state costs a few
     bytes beyond what its new components add; ``states[i]`` rebuilds the
     ``State``. The edges are flat arrays in CSR form (``indptr``: where each
@@ -598,7 +611,8 @@ class Graph:
         stop_reason: str = "",
         levels: list[int] | None = None,
     ) -> None:
-        self.rows = rows  # (n, W + 4) int32: broker, workers, to_broker, to_workers, misc
+        # (n, W + 5) int32: broker, workers, to_broker, to_workers, inbox, misc
+        self.rows = rows
         self.brokers, self.workers, self.bags, self.misc = tables
         self.n = len(rows)
         self.indptr = indptr  # int64, n + 1
@@ -653,11 +667,12 @@ class Graph:
         faults, placed = self.misc[r[-1]]
         return State(
             self.brokers[r[0]],
-            tuple(self.workers[x] for x in r[1:-3]),
+            tuple(self.workers[x] for x in r[1:-4]),
+            self.bags[r[-4]],
             self.bags[r[-3]],
-            self.bags[r[-2]],
             faults,
             placed,
+            self.bags[r[-2]],
         )
 
     def out(self, i: int) -> list[tuple[int, int]]:
@@ -734,7 +749,7 @@ def build_graph(
     ix_g: dict[object, int] = {}
     ix_m: dict[object, int] = {}
     nw = m.W
-    stride = nw + 4
+    stride = nw + 5
     rows = array("i")
     ids: dict[int, int] = {}
 
@@ -756,7 +771,7 @@ def build_graph(
                 workers.append(x)
             row.append(w)
             key = key << 32 | w
-        for x in (s.to_broker, s.to_workers):
+        for x in (s.to_broker, s.to_workers, s.inbox):
             k = id(x) if by_id else x
             q = ix_g.get(k)
             if q is None:
@@ -777,11 +792,12 @@ def build_graph(
         faults, placed = misc[r[-1]]
         return State(
             brokers[r[0]],
-            tuple([workers[x] for x in r[1:-3]]),
+            tuple([workers[x] for x in r[1:-4]]),
+            bags[r[-4]],
             bags[r[-3]],
-            bags[r[-2]],
             faults,
             placed,
+            bags[r[-2]],
         )
 
     key0, row0 = encode(ab.state(m.init_state()))
@@ -1268,7 +1284,7 @@ def _abstract_action(a: Action, s: State, ab: Abstraction) -> Action:
     check compares abstract steps): every action that carries a message."""
     if isinstance(a, HandleReply):
         return HandleReply(ab.message(a.r, s))  # type: ignore[arg-type]
-    if isinstance(a, (Commit, Reject, Drop, Duplicate)):
+    if isinstance(a, (Commit, Reject, Drop, Duplicate, Deliver)):
         return a._replace(m=ab.message(a.m, s))  # type: ignore[arg-type]
     return a
 

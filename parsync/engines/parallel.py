@@ -49,11 +49,11 @@ same in every process and every run of the same Python, so a checkpoint
 written by one run is resumed by another.
 
 **The frontier is encoded.** A state is a product of few distinct
-components (the broker, each worker, the two bags - interned, shared by many
+components (the broker, each worker, the three bags - interned, shared by many
 states - and the small ``faults`` and ``placed`` tuples). Each shard numbers
 the components it meets in its own codebook, and holds its frontier (the level
-being expanded and the next one) and its candidates as rows of ``W + 5``
-``uint32`` codes (28 bytes a state at ``W = 2``) with a ``uint64`` key; a row
+being expanded and the next one) and its candidates as rows of ``W + 6``
+``uint32`` codes (32 bytes a state at ``W = 2``) with a ``uint64`` key; a row
 is decoded into a ``State`` only to be expanded or checked. Past
 ``frontier_memory`` bytes of rows in a level (default 256 MB per shard), the
 rows go to a file in the run's spill directory (``spill_dir``, else the system's
@@ -132,13 +132,19 @@ def stable_hash(x: object) -> int:
 
 
 def value_fingerprint(t: State) -> int:
-    """The fingerprint of a state's value (what ``_Shard.fp`` computes, uncached)."""
+    """The fingerprint of a state's value (what ``_Shard.fp`` computes, uncached).
+
+    The broker's inbox (contract) enters the hash only when it is not empty, so a
+    state with an empty inbox (every reference state) keeps the fingerprint it had
+    before the inbox existed."""
     hs = (
         stable_hash(t.broker),
         *[hash(w) for w in t.workers],
         hash(t.to_broker),
         hash(t.to_workers),
     )
+    if t.inbox:
+        return (((hash((hs, t.faults, t.placed, hash(t.inbox)))) & M64) * _MIX) & M64
     return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
 
@@ -148,7 +154,7 @@ def _component_codes(
     keep: list[object],
     new: list[object] | None = None,
 ) -> tuple[list[int], int]:
-    """Each state's ``W + 5`` component codes in ``book``, flat, and the number of states.
+    """Each state's ``W + 6`` component codes in ``book``, flat, and the number of states.
 
     Interned components are keyed by identity (``keep`` holds every one coded, so an
     id is never reused while the shard runs), the two counter tuples by value; a
@@ -169,6 +175,7 @@ def _component_codes(
             (id(t.to_workers), t.to_workers),
             (t.faults, t.faults),
             (t.placed, t.placed),
+            (id(t.inbox), t.inbox),
         ):
             c = get(key)
             if c is None:
@@ -185,7 +192,8 @@ def collision_probability(states: int) -> float:
     return states * (states - 1) / 2.0**65
 
 
-CHECKPOINT_FORMAT = "parsync-checkpoint/2"
+# 3: a state's codes gained the broker's inbox (``W + 6`` a state; 2 had ``W + 6``)
+CHECKPOINT_FORMAT = "parsync-checkpoint/3"
 # bytes of encoded frontier states a shard keeps in memory per level before it spills them
 DEFAULT_FRONTIER_MEMORY = 256 << 20
 
@@ -261,7 +269,7 @@ class FingerprintSet:
 
 
 class _Frontier:
-    """One BFS level of a shard: encoded states (``W + 5`` uint32 codes into the shard's
+    """One BFS level of a shard: encoded states (``W + 6`` uint32 codes into the shard's
     codebook, one row a state) in batches, with their BFS keys (uint64, kept in memory).
 
     When the batches in memory exceed ``bound`` bytes they are written to a file in
@@ -412,7 +420,7 @@ class _Shard:
         # this shard's own codebook, for its frontier and candidates (``_codes``/``_states``)
         self._lbook: dict[object, int] = {}
         self._lcomp: list[object] = []
-        self.width = model.W + 5
+        self.width = model.W + 6
         self._wire = [0, 0]  # states and bytes shipped this level
         self._sec: dict[str, float] = {}
         self.waited = 0.0  # time spent blocked on the other shards (set by the transport)
@@ -543,7 +551,7 @@ class _Shard:
         """Take, from every shard file of a checkpoint, what this shard owns now (the
         worker count may differ from the run that wrote it); shard 0 takes the trail."""
         n, k = np.uint64(self.n), np.uint64(self.k)
-        w = self.width - 5
+        w = self.width - 6
         parts = []
         for j in range(old_n):
             with open(Path(where) / f"shard-{j}-{tag}.pickle", "rb") as f:
@@ -562,6 +570,7 @@ class _Shard:
                             comp[c[2 + w]],
                             comp[c[3 + w]],
                             comp[c[4 + w]],
+                            comp[c[5 + w]],
                         )
                         if self.owner(self.fp(st)) == self.k:
                             mine_k.append(key)
@@ -585,6 +594,7 @@ class _Shard:
             i(s.to_workers),
             s.faults,
             s.placed,
+            i(s.inbox),
         )
 
     def fp(self, t: State) -> int:
@@ -611,6 +621,12 @@ class _Shard:
                     self._alive.append(x)
                     vh[id(x)] = stable_hash(x)
             return self.fp(t)
+        if t.inbox:
+            ib = vh.get(id(t.inbox))
+            if ib is None:
+                self._alive.append(t.inbox)
+                ib = vh[id(t.inbox)] = hash(t.inbox)
+            return (((hash((hs, t.faults, t.placed, ib))) & M64) * _MIX) & M64
         return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
     def owner(self, fp: int) -> int:
@@ -618,10 +634,10 @@ class _Shard:
 
     # --- the wire encoding ------------------------------------------------------------
     def encode(self, to: int, states: Iterable[State]) -> bytes:
-        """``states`` for shard ``to``, compactly: a state is ``W + 5`` small-int codes.
+        """``states`` for shard ``to``, compactly: a state is ``W + 6`` small-int codes.
 
         A state is a product of few distinct components (the broker, each worker,
-        the two bags - interned, shared by many states - and the small ``faults`` and
+        the three bags - interned, shared by many states - and the small ``faults`` and
         ``placed`` tuples). Each component travels once per pair of shards, the first
         time it is shipped; afterwards a state is its codes, one per component, packed
         as uint16 (uint32 past 65,536 components). Both ends number the components in
@@ -647,7 +663,7 @@ class _Shard:
         table = self._table[frm]
         table.extend(map(self.m.intern, new))  # each component interned once, on arrival
         codes = np.frombuffer(raw, dtype=dtype)
-        w = width - 5
+        w = width - 6
         step = _ROWS * width
         for lo in range(0, len(codes), step):
             flat = [table[c] for c in codes[lo : lo + step].tolist()]
@@ -659,13 +675,14 @@ class _Shard:
                     flat[i + 2 + w],
                     flat[i + 3 + w],
                     flat[i + 4 + w],
+                    flat[i + 5 + w],
                 )
                 for i in range(0, len(flat), width)
             ]
 
     # --- this shard's own encoding: the frontier and the candidates -------------------
     def _codes(self, states: list[State]) -> np.ndarray:
-        """``states`` as rows of ``W + 5`` uint32 codes into this shard's codebook
+        """``states`` as rows of ``W + 6`` uint32 codes into this shard's codebook
         (interned components by identity - the codebook keeps them alive - and the two
         counter tuples by value)."""
         out, _ = _component_codes(states, self._lbook, self._lcomp)
@@ -673,7 +690,7 @@ class _Shard:
 
     def _states(self, codes: np.ndarray) -> list[State]:
         """The states of rows of ``_codes``."""
-        comp, w = self._lcomp, self.width - 5
+        comp, w = self._lcomp, self.width - 6
         out = []
         for c in codes.tolist():
             out.append(
@@ -684,6 +701,7 @@ class _Shard:
                     comp[c[2 + w]],
                     comp[c[3 + w]],
                     comp[c[4 + w]],
+                    comp[c[5 + w]],
                 )
             )
         return out

@@ -258,6 +258,11 @@ def make_machine(model: ParSyncModel) -> type[RuleBasedStateMachine]:
         def Reject(self, data: st.DataObject) -> None:
             self._take(act.Reject, data)
 
+        @precondition(can(act.Deliver))
+        @rule(data=st.data())
+        def Deliver(self, data: st.DataObject) -> None:
+            self._take(act.Deliver, data)
+
         # ``data`` is unused: Hypothesis orders rules by argument count, then
         # name, and its shrinker prefers the first; a rule that is almost never
         # enabled should not be first.

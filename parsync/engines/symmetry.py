@@ -158,10 +158,11 @@ class Symmetry:
         br = s.broker
         out: list[object] = []
         sent: list[list[Any]] = [[] for _ in range(m.W)]
-        for p in s.to_broker:
+        # proposals in the network (0) and in the broker's inbox (2, contract)
+        for where, p in (*((0, p) for p in s.to_broker), *((2, p) for p in s.inbox)):
             sent[p.worker].append(
                 (
-                    0,
+                    where,
                     prof[p.need],
                     p.priority,
                     p.epoch,
@@ -203,11 +204,11 @@ class Symmetry:
         m, prof = self.m, self.profile
         br = s.broker
         touched: list[list[Any]] = [[] for _ in range(m.B)]
-        for p in s.to_broker:
+        for where, p in (*((0, p) for p in s.to_broker), *((2, p) for p in s.inbox)):
             for b, q in p.reads:
                 touched[b].append(
                     (
-                        0,
+                        where,
                         prof[p.need],
                         p.priority,
                         p.epoch,
@@ -314,6 +315,7 @@ class Symmetry:
             i(s.to_workers),
             s.faults,
             s.placed,
+            i(s.inbox),
         )
 
     # --- renaming ------------------------------------------------------------
@@ -329,6 +331,7 @@ class Symmetry:
             self._rename_replies(s.to_workers, perm),
             s.faults,
             self._rename_placed(s.placed, sg),
+            self._rename_proposals(s.inbox, perm) if s.inbox else s.inbox,
         )
 
     def _rename_placed(self, placed: tuple[int, ...], sg: tuple[int, ...]) -> tuple[int, ...]:

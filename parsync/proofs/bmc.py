@@ -145,9 +145,15 @@ _rw(["Duplicate[reply]"], "R Cu", "R Cu")
 # StartCycle[up] reads and may raise the timeout counter while the worker waits
 # (not when idle: IDLE_START above holds for it too)
 START_UP_CONTRACT = "StartCycle[up]/contract"
-_rw([START_UP_CONTRACT], "W B P R Ct", "W Ct")
+# "I": the broker's inbox (contract). The broker decides on it (Commit, Reject: they
+# do not touch the network's bag P), Deliver moves a proposal from P into it, and
+# a waiting worker's StartCycle reads it (a proposal in the inbox is not lost)
+_rw([START_UP_CONTRACT], "W B P R I Ct", "W Ct")
 _rw(["Defer[head]", "Defer[other]", "Restart"], "W", "W")
-_rw([f"Reject[{k}]" for k in ("Fenced", "AlreadyPlaced", "Conflict")], "P B", "P R")
+_rw([f"Reject[{k}]" for k in ("Fenced", "AlreadyPlaced", "Conflict")], "I B", "I R")
+_rw([f"Commit[{k}]/contract" for k in ("Fenced", "AlreadyPlaced", "Conflict")], "I B", "I R")
+_rw(["Commit[Committed]/contract"], "I B", "I R B G")
+_rw(["Deliver"], "P I", "P I")
 _rw(["Timeout"], "W Ct", "W Ct")
 _rw(["Refresh"], "W B Cx", "W Cx")
 
@@ -155,7 +161,14 @@ _rw(["Refresh"], "W B Cx", "W Cx")
 def independence(a: str, b: str, *, contract: bool = False) -> str | None:
     """None: dependent; "always"; or "workers-differ" (independent for different workers)."""
     if contract:
-        a, b = (START_UP_CONTRACT if x == START_UP else x for x in (a, b))
+        a, b = (
+            START_UP_CONTRACT
+            if x == START_UP
+            else f"{x}/contract"
+            if x.startswith("Commit[")
+            else x
+            for x in (a, b)
+        )
     ra, wa = _RW[a]
     rb, wb = _RW[b]
     acc_a = ra | {"P" if x == "P+" else x for x in wa}
@@ -396,6 +409,8 @@ class Bmc:
         zero = self.sc.u.num(0)
         for j in range(max(0, d - 1), len(self.sc.u.elems("PM"))):
             T.pc.pin((j,), zero)
+            if self.enc.contract:  # the inbox only gets what the network held before
+                T.ic.pin((j,), zero)
         for j in range(max(0, d - 2), len(self.sc.u.elems("RM"))):
             T.rc.pin((j,), zero)
 
@@ -657,14 +672,20 @@ class Bmc:
         reps = [sc.read_reply(mdl, e) for e in sc.u.elems("RM")]
         bag_p: Counter[Any] = Counter()
         bag_r: Counter[Any] = Counter()
+        bag_i: Counter[Any] = Counter()
         for j, msg in enumerate(props):
             bag_p[msg] += int(got["pc"][(j,)])
+            if "ic" in got:
+                bag_i[msg] += int(got["ic"][(j,)])
         for j, rep in enumerate(reps):
             bag_r[rep] += int(got["rc"][(j,)])
         if +bag_p != Counter(s.to_broker) or +bag_r != Counter(s.to_workers):
             return False
-        want: Values = values(self.m, s._replace(to_broker=(), to_workers=()), [], [])
-        return all(got[k] == v for k, v in want.items() if k not in ("pc", "rc"))
+        if +bag_i != Counter(s.inbox):
+            return False
+        bare = s._replace(to_broker=(), to_workers=(), inbox=())
+        want: Values = values(self.m, bare, [], [])
+        return all(got[k] == v for k, v in want.items() if k not in ("pc", "rc", "ic"))
 
 
 def bmc(

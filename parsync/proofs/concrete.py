@@ -26,6 +26,7 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
@@ -175,7 +176,7 @@ def values(
                 put("pkr", (wi, n), pe[1] if pe else 0)
                 put("pka", (wi, n), pe[2] if pe else 0)
                 put("pks", (wi, n), pe[3] if pe else 0)
-    for msg in s.to_broker:
+    for msg in (*s.to_broker, *s.inbox):
         if msg not in proposals:
             raise ValueError(f"proposal outside the message universe: {msg}")
     for rep in s.to_workers:
@@ -183,6 +184,8 @@ def values(
             raise ValueError(f"reply outside the message universe: {rep}")
     for i, msg in enumerate(proposals):
         put("pc", (i,), s.to_broker.count(msg))
+        if m.contract:  # the broker's inbox
+            put("ic", (i,), s.inbox.count(msg))
     for i, rep in enumerate(replies):
         put("rc", (i,), s.to_workers.count(rep))
     put("crashes", (), s.faults[0])
@@ -323,6 +326,8 @@ class Scope:
         # padding message elements are never in flight
         for i in range(len(self.proposals), len(self.u.elems("PM"))):
             v.setdefault("pc", {})[(i,)] = 0
+            if self.m.contract:
+                v.setdefault("ic", {})[(i,)] = 0
         for i in range(len(self.replies), len(self.u.elems("RM"))):
             v.setdefault("rc", {})[(i,)] = 0
         return v
@@ -447,6 +452,8 @@ class Scope:
             out["m"] = self.el("PM", self.proposals.index(act.m))
             new_r = [x for x in t.to_workers if t.to_workers.count(x) > s.to_workers.count(x)]
             out["r"] = self.el("RM", self.replies.index(new_r[0]))
+        if isinstance(act, Deliver):
+            out["m"] = self.el("PM", self.proposals.index(act.m))
         if isinstance(act, Commit):
             out["m"] = self.el("PM", self.proposals.index(act.m))
             new_r = [x for x in t.to_workers if t.to_workers.count(x) > s.to_workers.count(x)]
@@ -506,6 +513,8 @@ def action_of(
         return Refresh(index("W", params["w"]), index("P", params["q"]))
     if name == "Commit":
         return Commit(proposal(params["m"]))
+    if name == "Deliver":
+        return Deliver(proposal(params["m"]))
     if name == "HandleReply":
         return HandleReply(reply(params["r"]))
     if name == "Release":

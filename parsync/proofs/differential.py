@@ -99,7 +99,7 @@ def check_state(
     precision, still compares every successor).
     """
     succ = list(model.successors(s))
-    props = sorted({x for st in (s, *(t for _, t in succ)) for x in st.to_broker})
+    props = sorted({x for st in (s, *(t for _, t in succ)) for x in (*st.to_broker, *st.inbox)})
     reps = sorted({x for st in (s, *(t for _, t in succ)) for x in st.to_workers})
     where = f"[{model.variant or 'design'}] state {stats.states}"
     stats.states += 1

@@ -26,6 +26,9 @@ Symbolic VARIABLES (see :data:`STATE_VARS`) mirror ``model/state.py``:
   the bag; the messages themselves are elements of the sorts ``PM``/``RM``
   whose fields are rigid functions (``p_w``, ``p_n``, ``p_rd`` ...), so a bag
   is a count per message and sending picks a message with the right fields;
+* the broker's inbox (contract only): ``ic[m]``, the copies of proposal m the
+  broker has received (``Deliver`` moves one from ``pc``); Commit and Reject
+  take from it and priority on conflict looks only at it;
 * ``crashes``, ``drops``, ``dups``; ghost ``placed[n]``.
 
 Abstractions, each stated where it is used and in the proof report:
@@ -130,6 +133,13 @@ STATE_VARS: tuple[VarSpec, ...] = (
     VarSpec("attempts", ("W",), "Int", "ghost: proposals sent for the head need this cycle"),
     VarSpec("known", ("W", "N"), "Bool", "the worker knows n is placed"),
     VarSpec("pc", ("PM",), "Int", "copies of proposal m in flight"),
+    VarSpec(
+        "ic",
+        ("PM",),
+        "Int",
+        "copies of proposal m in the broker's inbox (received, not decided)",
+        contract_only=True,
+    ),
     VarSpec("rc", ("RM",), "Int", "copies of reply r in flight"),
     VarSpec("crashes", (), "Int", "crash faults used"),
     VarSpec("drops", (), "Int", "drop faults used"),
@@ -483,14 +493,26 @@ class Encoding:
     def no_pending(self, S: Sym, w: Any) -> Any:
         return self.all("N", lambda x: z3.Not(S.pend(w, x)))
 
+    def held(self, S: Sym, m: Any) -> Any:
+        """Proposal m is somewhere on its way to a decision: in the network, or (contract)
+        in the broker's inbox."""
+        if self.contract:
+            return z3.Or(S.pc(m) > 0, S.ic(m) > 0)
+        return S.pc(m) > 0
+
+    def received(self, S: Sym, m: Any) -> Any:
+        """The broker may decide on m: in flight (reference), in its inbox (contract)."""
+        return S.ic(m) > 0 if self.contract else S.pc(m) > 0
+
     def lost(self, S: Sym, w: Any) -> Any:
-        """The worker's outstanding proposal and its reply are both gone."""
+        """The worker's outstanding proposal and its reply are both gone (a proposal in
+        the broker's inbox is not)."""
         K = self.K
         return z3.And(
             self.all(
                 "PM",
                 lambda m: z3.Implies(
-                    S.pc(m) > 0,
+                    self.held(S, m),
                     z3.Not(
                         z3.And(
                             K.p_w(m) == w, K.p_cycle(m) == S.cycle(w), K.p_att(m) == S.attempts(w)
@@ -512,12 +534,13 @@ class Encoding:
         )
 
     def blocked(self, S: Sym, m: Any) -> Any:
-        """A higher-priority proposal in flight shares a bucket with m."""
+        """A higher-priority proposal the broker decides on (in flight in the reference,
+        in its inbox under the contract) shares a bucket with m."""
         K = self.K
         return self.some(
             "PM",
             lambda o: z3.And(
-                S.pc(o) > 0,
+                self.received(S, o),
                 K.p_prio(o) > K.p_prio(m),
                 self.some("B", lambda b: z3.And(K.p_tch(o, b), K.p_tch(m, b))),
             ),
@@ -621,6 +644,7 @@ class Encoding:
             cs.append(S.nclaims.define(zero))
         if self.contract:
             cs += [
+                S.ic.define(zero),
                 S.hd.define(false),
                 S.sent.define(zero),
                 S.pk.define(false),
@@ -774,7 +798,8 @@ class Encoding:
     def _contract_actions(self) -> tuple[ActionEnc, ...]:
         """The contract policy's sub-actions (model/protocol.py ``_contract_moves``,
         ``rejections``): the reference's, with Propose and Defer of any pending need,
-        StartCycle at any time, and Timeout, Refresh, Restart and Reject added."""
+        StartCycle at any time, and Timeout, Refresh, Restart, Reject and Deliver added
+        (the broker decides on its inbox, which Deliver fills from the network)."""
         W, N = ("w", "W"), ("n", "N")
         return (
             ActionEnc("StartCycle[up]", "StartCycle", (W, ("g", "N")), self._start_cycle),
@@ -805,6 +830,7 @@ class Encoding:
             ActionEnc("Restart", "Restart", (W,), self._restart),
             ActionEnc("Timeout", "Timeout", (W,), self._timeout),
             ActionEnc("Refresh", "Refresh", (W, ("q", "P")), self._extra_read),
+            ActionEnc("Deliver", "Deliver", (("m", "PM"),), self._deliver),
             ActionEnc("Drop[proposal]", "Drop", (("m", "PM"),), self._bag_fn("pc", "drops", -1)),
             ActionEnc("Drop[reply]", "Drop", (("r", "RM"),), self._bag_fn("rc", "drops", -1)),
             ActionEnc(
@@ -992,7 +1018,7 @@ class Encoding:
             K = self.K
             m, r = p["m"], p["r"]
             guard = z3.And(
-                S.pc(m) > 0,
+                S.ic(m) > 0,  # the broker decides on what it has received
                 self.true_reply(S, m, kind),
                 K.r_w(r) == K.p_w(m),
                 K.r_n(r) == K.p_n(m),
@@ -1008,12 +1034,21 @@ class Encoding:
                 ),
             )
             upd: dict[str, Update] = {
-                "pc": lambda x: S.pc(x) - self.one_if(x == m),
+                "ic": lambda x: S.ic(x) - self.one_if(x == m),
                 "rc": lambda x: S.rc(x) + self.one_if(x == r),
             }
             return guard, upd
 
         return build
+
+    def _deliver(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
+        """Contract: the network hands one copy of m to the broker's inbox."""
+        m = p["m"]
+        upd: dict[str, Update] = {
+            "pc": lambda x: S.pc(x) - self.one_if(x == m),
+            "ic": lambda x: S.ic(x) + self.one_if(x == m),
+        }
+        return S.pc(m) > 0, upd
 
     # --- worker actions ------------------------------------------------------------------
     def _start_cycle(self, S: Sym, T: Sym, p: Params) -> tuple[Any, dict[str, Update]]:
@@ -1264,7 +1299,7 @@ class Encoding:
             n = K.p_n(m)
             deliverable = z3.BoolVal(True) if self.v_priority else z3.Not(self.blocked(S, m))
             guard = z3.And(
-                S.pc(m) > 0,
+                self.received(S, m),
                 deliverable,
                 self.outcome(S, m, kind),
                 K.r_w(r) == K.p_w(m),
@@ -1280,8 +1315,10 @@ class Encoding:
                     ),
                 ),
             )
+            bag = "ic" if self.contract else "pc"
+            cnt = getattr(S, bag)
             upd: dict[str, Update] = {
-                "pc": lambda x: S.pc(x) - self.one_if(x == m),
+                bag: lambda x: cnt(x) - self.one_if(x == m),
                 "rc": lambda x: S.rc(x) + self.one_if(x == r),
             }
             if kind == "Committed":

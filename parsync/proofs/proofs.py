@@ -102,22 +102,24 @@ LEMMAS: dict[str, Lemma] = {
         ),
         _l(
             "ReadSeqNotAhead",
-            "a proposal in flight never carries a read seqno above the broker's",
+            "a proposal in flight (or, under the contract, in the broker's inbox) never "
+            "carries a read seqno above the broker's",
             lambda e, S: e.all(
                 "PM B",
                 lambda m, b: z3.Implies(
-                    z3.And(S.pc(m) > 0, e.K.p_tch(m, b)), e.K.p_rd(m, b) <= S.seq(b)
+                    z3.And(e.held(S, m), e.K.p_tch(m, b)), e.K.p_rd(m, b) <= S.seq(b)
                 ),
             ),
         ),
         _l(
             "CurrentReadFits",
-            "an in-flight proposal whose read seqno for a bucket is current fits in that bucket "
-            "(the worker checked room on a view the broker has not changed since)",
+            "an in-flight proposal (or, under the contract, one in the broker's inbox) whose "
+            "read seqno for a bucket is current fits in that bucket (the worker checked room "
+            "on a view the broker has not changed since)",
             lambda e, S: e.all(
                 "PM B",
                 lambda m, b: z3.Implies(
-                    z3.And(S.pc(m) > 0, e.K.p_tch(m, b), e.K.p_rd(m, b) == S.seq(b)),
+                    z3.And(e.held(S, m), e.K.p_tch(m, b), e.K.p_rd(m, b) == S.seq(b)),
                     S.used(b) + e.K.size(e.K.p_n(m)) <= e.K.cap(b),
                 ),
             ),
@@ -292,8 +294,9 @@ def type_ok(e: Encoding, S: Sym) -> Any:
             "PM",
             lambda m: z3.And(
                 S.pc(m) >= 0,
+                *((S.ic(m) >= 0,) if e.contract else ()),
                 z3.Implies(
-                    S.pc(m) > 0,
+                    e.held(S, m),
                     z3.And(
                         0 <= K.p_fresh(m),
                         K.p_fresh(m) < e.P,
@@ -424,7 +427,8 @@ GOALS: tuple[Goal, ...] = (
         "action",
         (),
         "Immediate from the Commit guard: a proposal is deliverable only if no higher-priority "
-        "proposal in flight shares one of its buckets.",
+        "proposal the broker decides on shares one of its buckets (in flight in the reference; "
+        "in the broker's inbox under the contract, where PS-7 is stated over the inbox too).",
         all_actions=False,
     ),
     Goal(
@@ -1337,6 +1341,13 @@ def decode_cti(
             if c < 0:
                 raise ValueError(f"{which}: a proposal is in flight {c} times")
             to_b += [proposal(m)] * c
+        inbox: list[Proposal] = []
+        if contract:  # the broker's inbox
+            for m in PMs:
+                c = d.num(S.ic(m))
+                if c < 0:
+                    raise ValueError(f"{which}: a proposal is in the inbox {c} times")
+                inbox += [proposal(m)] * c
         to_w: list[Reply] = []
         for r in RMs:
             c = d.num(S.rc(r))
@@ -1351,6 +1362,7 @@ def decode_cti(
             faults=(d.num(S.crashes()), d.num(S.drops()), d.num(S.dups()))
             + ((d.num(S.timeouts()), d.num(S.xreads())) if contract else ()),
             placed=tuple(d.num(S.placed(n)) for n in Ns),
+            inbox=tuple(sorted(inbox)),
         )
 
     try:
@@ -1405,7 +1417,7 @@ def decode_cti(
 
 
 def _same_values(model: ParSyncModel, a: State, b: State) -> str:
-    msgs_p = sorted(set(a.to_broker) | set(b.to_broker))
+    msgs_p = sorted(set(a.to_broker) | set(b.to_broker) | set(a.inbox) | set(b.inbox))
     msgs_r = sorted(set(a.to_workers) | set(b.to_workers))
     va = values(model, a, msgs_p, msgs_r)
     vb = values(model, b, msgs_p, msgs_r)

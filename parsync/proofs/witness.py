@@ -125,7 +125,9 @@ def find_witnesses(
 
 
 def scope_for(w: Witness, *, exact: bool) -> Scope:
-    props = sorted(set(w.pre.to_broker) | set(w.post.to_broker))
+    props = sorted(
+        set(w.pre.to_broker) | set(w.post.to_broker) | set(w.pre.inbox) | set(w.post.inbox)
+    )
     reps = sorted(set(w.pre.to_workers) | set(w.post.to_workers))
     sc = Scope(w.model, props, reps, exact=exact)
     sc.structure()

@@ -108,6 +108,10 @@ EVENTS_V2: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {"need": NAT, "owner": NAT},
         {"priority": NAT, "gang": NAT, "size": NAT, "eligible": NATS},
     ),
+    # the contract's network apart from the broker's inbox: a proposal reaches the broker
+    # (optional: a trace that does not log it leaves delivery a hidden step, taken just
+    # before the broker decides on the proposal)
+    "Deliver": ({"id": ID}, {"worker": NAT, "need": NAT}),
 }
 TABLES: dict[int, dict[str, tuple[dict[str, str], dict[str, str]]]] = {1: EVENTS, 2: EVENTS_V2}
 #: the event types a version 2 header may declare ``hidden`` (the validator searches
@@ -481,7 +485,8 @@ _DOC = {
     "Defer": "Nothing fits the worker's head need: it waits for a later cycle.",
     "Commit": (
         "The broker decides on one proposal; seq: touched buckets' seqnos after; queued: "
-        "the other proposals in the broker's queue when it chose (priority is checked on them)."
+        "the other proposals in the broker's queue when it chose (priority is checked on them; "
+        "version 2, contract: they are in the broker's inbox)."
     ),
     "HandleReply": "A worker takes a reply (stale ones are discarded); read: forced re-reads.",
     "Release": "A placed need completes: its claims go, its buckets' seqnos rise.",
@@ -498,6 +503,11 @@ _DOC = {
     "Need": (
         "Version 2: a need arrives (need: the next need id; the fields of a Config need "
         "but arrival); its owner's next StartCycle takes it up."
+    ),
+    "Deliver": (
+        "Version 2, contract: the network hands a proposal (id: the Propose's id) to the "
+        "broker's inbox; priority on conflict is judged on the inbox. Optional: without "
+        "it the proposal is delivered just before the broker decides on it."
     ),
 }
 _DOC_V2 = {

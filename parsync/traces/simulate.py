@@ -26,6 +26,7 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
@@ -174,6 +175,8 @@ def event_of(m: ParSyncModel, s: State, a: Action, t: State, ids: _Ids) -> dict[
         if r.buckets:
             ev["conflicts"] = list(r.buckets)
         return ev
+    if isinstance(a, Deliver):  # version 2, contract: the proposal keeps its id
+        return {"type": "Deliver", "id": ids.flight[a.m][0], "worker": a.m.worker, "need": a.m.need}
     if isinstance(a, Timeout):
         return {"type": "Timeout", "worker": a.w}
     if isinstance(a, Refresh):

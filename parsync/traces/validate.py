@@ -19,7 +19,13 @@ Policy: a version 1 trace is judged against the model's ``reference`` policy, a
 version 2 trace against the ``contract`` (or the ``reference`` when its header
 says so): ``Timeout``, ``Refresh``, ``Restart``, Propose and Defer of any pending
 need, StartCycle at any time, and a broker answer other than committed valid iff
-it is true of the proposal (``ParSyncModel.rejections``). Version 2 ``Need``
+it is true of the proposal (``ParSyncModel.rejections``). Under the contract the
+network and the broker's inbox are apart: a ``Deliver`` event moves a proposal
+into the inbox, and a trace that does not log it leaves delivery a hidden step,
+taken just before the broker decides on the proposal (the latest moment: the
+proposal may be dropped or copied until then, and blocks no other commit);
+priority on conflict is judged on the inbox and on the proposals a decision lists
+as ``queued`` (the broker had them; ``Validator._commits``). Version 2 ``Need``
 events add needs as the trace goes (:meth:`Validator.declare`,
 ``TraceModel.add_need``): each candidate state gets the need's broker slots when
 the event comes, and a StartCycle of its owner after it takes it up.
@@ -144,6 +150,8 @@ _CONFIG_KEYS = frozenset(_TOP_KEYS)  # the fields a Config may have (model/confi
 _NEED_FIELDS = frozenset(_NEED_KEYS)
 #: the event types whose ids Validator._book_ids keeps track of
 _BOOKED = frozenset({"Propose", "Commit", "HandleReply", "Drop", "Duplicate"})
+#: the event types that name a proposal by ``id`` (unknown ids are bad input)
+_TAKES_ID = ("Commit", "HandleReply", "Drop", "Duplicate", "Deliver")
 _LIFTED = 1 << 62  # "unbounded" for the cycle bound and fault budgets
 
 VALID = "valid"
@@ -436,7 +444,7 @@ class Validator:
         ids = self.ids
         strict = self.strict_ids
         if strict:
-            if etype in ("Commit", "HandleReply", "Drop", "Duplicate") and "id" in ev:
+            if etype in _TAKES_ID and "id" in ev:
                 if ev["id"] not in ids:
                     return (
                         f"message id {ev['id']!r} names no message in flight (unknown, or "
@@ -500,7 +508,8 @@ class Validator:
         it gone). Keeps the candidate set from doubling per unlogged copy or drop."""
         groups: dict[tuple[Any, ...], list[State]] = {}
         for c in cands:
-            groups.setdefault((c.broker, c.workers, c.placed), []).append(c)
+            # the broker's inbox blocks commits (priority on conflict): never subsumed
+            groups.setdefault((c.broker, c.workers, c.placed, c.inbox), []).append(c)
         if len(groups) == len(cands):
             return cands
         drop = "Drop" in self.hidden
@@ -572,7 +581,7 @@ class Validator:
             for n, st in enumerate(br.status):
                 if st == PLACED:
                     nb = m.release(br, n)
-                    yield State(nb, s.workers, s.to_broker, s.to_workers, f, s.placed)
+                    yield State(nb, s.workers, s.to_broker, s.to_workers, f, s.placed, s.inbox)
         drop = "Drop" in hidden
         dup = "Duplicate" in hidden
         if drop or dup:
@@ -584,7 +593,7 @@ class Validator:
                 if dup and (uses is None or uses.dup_useful(x)):
                     yield m._dup(s, x)
         if "Failover" in hidden:
-            yield State(m.failover(br), s.workers, s.to_broker, s.to_workers, f, s.placed)
+            yield State(m.failover(br), s.workers, s.to_broker, s.to_workers, f, s.placed, s.inbox)
 
     def _explain_all(
         self, explain: Callable[..., Any], ev: dict[str, Any], cands: list[State]
@@ -753,6 +762,7 @@ class Validator:
         for s in self.cands:
             live.update(s.to_broker)
             live.update(s.to_workers)
+            live.update(s.inbox)
         tried: set[Msg] = set()
         for j in range(n - GENERIC_HIDDEN_REACH - 1, -1, -1):
             for s in past[j][2]:
@@ -877,6 +887,7 @@ class Validator:
         for s in self.cands:
             live.update(s.to_broker)
             live.update(s.to_workers)
+            live.update(s.inbox)
         self.ids = {k: v for k, v in self.ids.items() if any(x in live for x in v)}
 
     # -- reads ------------------------------------------------------------------------------
@@ -917,7 +928,13 @@ class Validator:
         ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
         tb = s.to_broker if msg is None else bag_add(s.to_broker, msg)
         return State(
-            s.broker, ws, tb, s.to_workers, s.faults if faults is None else faults, s.placed
+            s.broker,
+            ws,
+            tb,
+            s.to_workers,
+            s.faults if faults is None else faults,
+            s.placed,
+            s.inbox,
         )
 
     def _back_cycles(self, w: Worker, ev: dict[str, Any]) -> list[int] | str:
@@ -1039,7 +1056,7 @@ class Validator:
             return [], [f"{fmt_action(a)}: {bad}"], []
         ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
         tb = m.bag_add(s.to_broker, msg)
-        return [State(s.broker, ws, tb, s.to_workers, s.faults, s.placed)], [], [msg]
+        return [State(s.broker, ws, tb, s.to_workers, s.faults, s.placed, s.inbox)], [], [msg]
 
     def _ev_Defer(self, s: State, ev: dict[str, Any]) -> Any:
         m = self.m
@@ -1176,8 +1193,10 @@ class Validator:
         m.add_need(owner, ev.get("priority", 1), gang, size, eligible)
 
     # -- the broker -----------------------------------------------------------------------------
-    def _proposals(self, s: State, ev: dict[str, Any]) -> list[Proposal]:
-        """Distinct proposals in flight the event may mean (by id, else by content)."""
+    def _proposals(self, s: State, ev: dict[str, Any], network: bool = False) -> list[Proposal]:
+        """Distinct proposals in flight the event may mean (by id, else by content): in
+        the network or (contract) the broker's inbox; ``network``: in the network only."""
+        inbox = () if network else s.inbox
         known = self.ids.get(ev["id"]) if "id" in ev else None
         if known is not None:  # the messages the id may be, those still in flight
             tb = s.to_broker
@@ -1189,18 +1208,22 @@ class Validator:
                 if type(p) is Proposal
                 and (w is None or p.worker == w)
                 and (n is None or p.need == n)
-                and p in tb
+                and (p in tb or p in inbox)
             ]
+        if inbox:
+            return [p for p in dict.fromkeys((*inbox, *s.to_broker)) if _may_be(p, ev, self.ids)]
         return [p for p in distinct(s.to_broker) if _may_be(p, ev, self.ids)]
 
     def _queue(self, s: State, ev: dict[str, Any]) -> tuple[Proposal, ...]:
-        """The proposals the broker chose among: ``queued`` if the event lists them.
+        """The reference policy: the proposals the broker chose among, ``queued`` if the
+        event lists them.
 
-        The model's Commit guard (priority on conflict) looks at every proposal
+        The reference's Commit guard (priority on conflict) looks at every proposal
         in flight, as if each reached the broker the moment it was sent. A real
         broker can only order what has arrived, so a trace may say what was in
         its queue; the guard is then the model's own ``blocked`` on that queue.
-        Without ``queued`` it is the model's guard exactly.
+        Without ``queued`` it is the model's guard exactly. (The contract keeps
+        the network apart from the broker's inbox: see :meth:`_at_broker`.)
         """
         if "queued" not in ev:
             return s.to_broker
@@ -1212,6 +1235,67 @@ class Validator:
             if isinstance(p, Proposal) and p in s.to_broker
         )
 
+    def _queued(self, s: State, ev: dict[str, Any]) -> tuple[Proposal, ...]:
+        """Contract: the proposals a decision's ``queued`` ids name that the model state
+        still has in the network (the broker had them when it chose, the event says)."""
+        if "queued" not in ev:
+            return ()
+        ids = self.ids
+        tb, inbox = s.to_broker, s.inbox
+        return tuple(
+            dict.fromkeys(
+                x
+                for q in ev["queued"]
+                for x in ids.get(q, ())
+                if type(x) is Proposal and x in tb and x not in inbox
+            )
+        )
+
+    def _at_broker(self, s: State, p: Proposal, ev: dict[str, Any] | None = None) -> State:
+        """Contract: ``s`` with ``p`` in the broker's inbox. A copy already there is the
+        one decided on; else one is delivered from the network, unlogged (a trace that
+        does not log Deliver leaves delivery a hidden step, and the latest moment is the
+        most permissive: until then the proposal may be dropped or copied, and it blocks
+        no commit). ``ev``: with the proposals its ``queued`` ids name delivered too
+        (hidden Delivers of messages the event does not decide on): the state priority
+        on conflict is judged on (:meth:`_commits`, :meth:`_forced`)."""
+        m = self.m
+        tb, inbox = s.to_broker, s.inbox
+        if p not in inbox:
+            tb, inbox = m.bag_remove(tb, p), m.bag_add(inbox, p)
+        if ev is not None:
+            for x in self._queued(s, ev):
+                if x in tb and x != p:
+                    tb, inbox = m.bag_remove(tb, x), m.bag_add(inbox, x)
+        if tb is s.to_broker and inbox is s.inbox:
+            return s
+        return State(s.broker, s.workers, tb, s.to_workers, s.faults, s.placed, inbox)
+
+    def _ev_Deliver(self, s: State, ev: dict[str, Any]) -> Any:
+        """Contract: the network hands the proposal to the broker's inbox."""
+        if not self.contract:
+            return self._not_reference("Deliver")
+        m = self.m
+        props = self._proposals(s, ev, network=True)
+        if not props:
+            return [], [f"no proposal matching the event is in the network ({_flight(s)})"], []
+        return (
+            [
+                State(
+                    s.broker,
+                    s.workers,
+                    m.bag_remove(s.to_broker, p),
+                    s.to_workers,
+                    s.faults,
+                    s.placed,
+                    m.bag_add(s.inbox, p),
+                )
+                for p in props
+            ],
+            [],
+            [],
+        )
+
     def _ev_Commit(self, s: State, ev: dict[str, Any]) -> Any:
         m = self.m
         br = s.broker
@@ -1221,9 +1305,11 @@ class Validator:
         props = self._proposals(s, ev)
         if not props:
             return [], [f"no proposal matching the event is in flight ({_flight(s)})"], []
+        if self.contract:
+            if ev["result"] != KIND_NAMES[COMMITTED]:
+                return self._rejects(s, ev, props)
+            return self._commits(s, ev, props)
         queue = self._queue(s, ev)
-        if self.contract and ev["result"] != KIND_NAMES[COMMITTED]:
-            return self._rejects(s, ev, props)
         for p in props:
             if m.blocked(queue, p):
                 why.append(
@@ -1252,10 +1338,51 @@ class Validator:
             )
         return ok, why, made
 
+    def _commits(self, s: State, ev: dict[str, Any], props: list[Proposal]) -> Any:
+        """Contract: the broker commits a proposal it has received unless a higher-priority
+        one it has received shares a bucket (``Commit``): priority on conflict is judged
+        on the broker's inbox and on the proposals the event lists as ``queued`` (the
+        broker had them: :meth:`_at_broker` delivers them for the check). The state kept
+        takes only the decided proposal from the network, if it is still there (delivered
+        just now, unlogged); the queued ones stay in the network, where a broker that
+        loses its queue loses them (the contract's reading of a lossy queue: a drop
+        before delivery)."""
+        m = self.m
+        br = s.broker
+        ok: list[State] = []
+        why: list[str] = []
+        made: list[Msg] = []
+        queued = self._queued(s, ev)
+        for p in props:
+            if p in s.inbox:  # decided from the inbox
+                tb, inbox = s.to_broker, m.bag_remove(s.inbox, p)
+            else:  # delivered unlogged just now (p blocks nothing of its own priority)
+                tb, inbox = m.bag_remove(s.to_broker, p), s.inbox
+            seen = s.inbox + queued if queued else s.inbox
+            if seen and m.blocked(seen, p):
+                why.append(
+                    f"Commit({_brief(p)}): a higher-priority proposal on a shared bucket is "
+                    "in the broker's inbox; the broker must decide on it first"
+                )
+                continue
+            nb, reply, committed = m.commit(br, p)
+            bad = self._decision_mismatch(ev, br, nb, reply)
+            if bad is not None:
+                why.append(f"Commit({_brief(p)}): {bad}")
+                continue
+            placed = s.placed
+            if committed:
+                placed = pset(placed, p.need, placed[p.need] + 1)
+            made.append(reply)
+            tw = m.bag_add(s.to_workers, reply)
+            ok.append(State(nb, s.workers, tb, tw, s.faults, placed, inbox))
+        return ok, why, made
+
     def _rejects(self, s: State, ev: dict[str, Any], props: list[Proposal]) -> Any:
         """Contract: the broker answers with any reply that is true of the proposal, in any
         check order, and no priority guard (``Reject``): fenced iff the epoch differs,
-        already-placed iff the need is placed, conflict iff a read seqno is stale."""
+        already-placed iff the need is placed, conflict iff a read seqno is stale. The
+        proposal is taken from the broker's inbox (delivered unlogged if need be)."""
         m = self.m
         br = s.broker
         kind = KIND_NAMES.index(ev["result"])
@@ -1274,7 +1401,11 @@ class Validator:
                 continue
             made.append(reply)
             tw = m.bag_add(s.to_workers, reply)
-            ok.append(State(br, s.workers, m.bag_remove(s.to_broker, p), tw, s.faults, s.placed))
+            if p in s.inbox:  # decided from the inbox; else delivered unlogged just now
+                tb, inbox = s.to_broker, m.bag_remove(s.inbox, p)
+            else:
+                tb, inbox = m.bag_remove(s.to_broker, p), s.inbox
+            ok.append(State(br, s.workers, tb, tw, s.faults, s.placed, inbox))
         return ok, why, made
 
     def _decision_mismatch(self, ev: dict[str, Any], br: Any, nb: Any, reply: Reply) -> str | None:
@@ -1341,7 +1472,7 @@ class Validator:
                 continue
             ws = s.workers[:wi] + (nw,) + s.workers[wi + 1 :]
             tw = m.bag_remove(s.to_workers, r)
-            ok.append(State(s.broker, ws, s.to_broker, tw, s.faults, s.placed))
+            ok.append(State(s.broker, ws, s.to_broker, tw, s.faults, s.placed, s.inbox))
         if not ok and not why:
             why.append(f"no reply to worker {wi} matching the event is in flight ({_flight(s)})")
         return ok, why, []
@@ -1360,7 +1491,8 @@ class Validator:
             if x in (s.to_broker if isinstance(x, Proposal) else s.to_workers):
                 ok.append(self.m._dup(s, x) if dup else self.m._drop(s, x))
         if not ok:
-            return [], [f"message {ev['id']!r} is no longer in flight"], []
+            where = " (the broker's inbox is not the network's)" if s.inbox else ""
+            return [], [f"message {ev['id']!r} is no longer in the network{where}"], []
         return ok, [], []
 
     def _ev_Drop(self, s: State, ev: dict[str, Any]) -> Any:
@@ -1388,6 +1520,11 @@ class Validator:
         m = self.m
         t = ev["type"]
         if t == "Commit" and ev["result"] == KIND_NAMES[COMMITTED]:
+            if self.contract:  # PS-7 is judged on the broker's inbox (see _at_broker)
+                for p in self._proposals(s, ev):
+                    s1 = self._at_broker(s, p, ev)
+                    yield s1, Commit(p), self._forced_commit(s1, p, ev)
+                return
             # PS-7 is judged on what the broker chose among (see _queue)
             seen = s._replace(to_broker=tuple(sorted(self._queue(s, ev))))
             for p in (p for p in distinct(s.to_broker) if _may_be(p, ev, self.ids)):
@@ -1430,6 +1567,16 @@ class Validator:
         nb = nb._replace(epoch=br.epoch, seq=tuple(after))
         placed = list(s.placed)
         placed[p.need] += 1
+        if self.contract:  # decided from the broker's inbox
+            return State(
+                nb,
+                s.workers,
+                s.to_broker,
+                m.bag_add(s.to_workers, reply),
+                s.faults,
+                tuple(placed),
+                m.bag_remove(s.inbox, p),
+            )
         return State(
             nb,
             s.workers,
@@ -1455,7 +1602,7 @@ class Validator:
 def _net_step(s: State, t: State) -> tuple[bool, Msg] | None:
     """(True, x) when ``t`` is ``s`` with one more copy of ``x`` in flight, (False, x)
     with one fewer; None for any other step."""
-    if t.broker is not s.broker or t.workers != s.workers:
+    if t.broker is not s.broker or t.workers != s.workers or t.inbox != s.inbox:
         return None
     for a, b in ((s.to_broker, t.to_broker), (s.to_workers, t.to_workers)):
         if a == b:
@@ -1473,32 +1620,28 @@ def _net_step(s: State, t: State) -> tuple[bool, Msg] | None:
 class _Uses:
     """What a run of events could do with one more, or one fewer, message in flight.
 
-    Under the contract an extra message never disables a step: every guard that reads
-    the network looks for a message to take, except the Commit's priority guard, which
-    looks at the proposals queued (``blocked``). So an unlogged Duplicate of ``x`` can
-    matter to a run of events only if one of them could take ``x`` (a Commit of the
-    same worker and need, a HandleReply to ``x``'s worker, a logged Drop or Duplicate
-    that may name a copy), and an unlogged Drop only
-    if ``x`` is a proposal and one of them is a Commit answered ``committed`` whose
-    queue may hold ``x``. Steps nothing could need are not searched (they only add
-    states that explain nothing the others do not): the search over hidden Drops and
-    Duplicates no longer branches over every message lost unseen and still in flight.
+    Under the contract an extra message in the network never disables a step: every
+    guard that reads the network looks for a message to take (the Commit's priority
+    guard looks at the broker's inbox, which drops and duplicates do not touch). So an
+    unlogged Duplicate of ``x`` can matter to a run of events only if one of them could
+    take ``x`` (a Commit of the same worker and need, a HandleReply to ``x``'s worker,
+    a logged Drop or Duplicate that may name a copy), and an unlogged Drop never does.
+    Steps nothing could need are not searched (they only add states that explain
+    nothing the others do not): the search over hidden Drops and Duplicates no longer
+    branches over every message lost unseen and still in flight.
     """
 
-    __slots__ = ("commits", "handles", "committed", "net")
+    __slots__ = ("commits", "handles", "net")
 
     def __init__(self) -> None:
         self.commits: set[tuple[int | None, int | None]] = set()
         self.handles: set[tuple[int, int | None, int | None]] = set()
-        self.committed = False
         self.net = False  # a logged Drop or Duplicate: it may name a copy
 
     def add(self, ev: dict[str, Any]) -> None:
         t = ev.get("type")
         if t == "Commit":
             self.commits.add((ev.get("worker"), ev.get("need")))
-            if ev.get("result") == "committed" and ("queued" not in ev or ev["queued"]):
-                self.committed = True
         elif t == "HandleReply":
             kind = ev.get("kind")
             self.handles.add(
@@ -1524,7 +1667,9 @@ class _Uses:
         return (w, n, k) in h or (w, None, k) in h or (w, n, None) in h or (w, None, None) in h
 
     def drop_useful(self, x: Msg) -> bool:
-        return self.committed and type(x) is Proposal
+        # the network apart from the broker's inbox: a proposal in the network blocks no
+        # commit, so no event needs one dropped unseen
+        return False
 
 
 def _once(msgs: list[Msg]) -> tuple[Msg, ...]:
@@ -1631,7 +1776,10 @@ def _brief(x: Msg) -> str:
 
 def _flight(s: State) -> str:
     msgs = [_brief(x) for x in distinct(s.to_broker)] + [_brief(x) for x in distinct(s.to_workers)]
-    return "in flight: " + ("; ".join(msgs) if msgs else "nothing")
+    out = "in flight: " + ("; ".join(msgs) if msgs else "nothing")
+    if s.inbox:
+        out += "; in the broker's inbox: " + "; ".join(_brief(x) for x in distinct(s.inbox))
+    return out
 
 
 def _worker_brief(w: Worker) -> str:

@@ -2,10 +2,12 @@
 
 Not a scheduler: it makes the contract model's first allowed choice at every
 step (the head need, the lowest bucket set, the first unblocked proposal), so a
-lockstep run against it must never diverge. Like any time-paced worker it starts
-a cycle whenever the suite says one begins (the contract model, unbudgeted as
-the lockstep's is). A `variant=` argument makes it a model of a known-bad
-design, which the suite must then reject.
+lockstep run against it must never diverge. Its broker receives every proposal
+the moment it is sent (the contract's Deliver, taken after each step) and its
+observations say so (``at``), as a scheduler whose broker queues what arrives does.
+Like any time-paced worker it starts a cycle whenever the suite says one begins (the
+contract model, unbudgeted as the lockstep's is). A `variant=` argument makes it a
+model of a known-bad design, which the suite must then reject.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from parsync.model.actions import (
     Commit,
     Crash,
     Defer,
+    Deliver,
     Drop,
     Duplicate,
     Failover,
@@ -49,13 +52,25 @@ class ModelAdapter:
         for a, t in self.m.successors(self.s):
             if pred(a):
                 self.s = t
+                self._receive()
                 return
         raise RuntimeError("step not enabled")
+
+    def _receive(self) -> None:
+        """The broker receives every proposal in flight (contract: Deliver each)."""
+        assert self.m is not None and self.s is not None
+        if not self.m.contract:
+            return
+        while self.s.to_broker:
+            t = self.m.step(self.s, Deliver(self.s.to_broker[0]))
+            assert t is not None
+            self.s = t
 
     def _msg(self, mid: str) -> Any:
         assert self.s is not None
         where, i = mid[0], int(mid[1:])
-        return (self.s.to_broker if where == "b" else self.s.to_workers)[i]
+        bag = {"b": self.s.to_broker, "i": self.s.inbox}.get(where, self.s.to_workers)
+        return bag[i]
 
     def start_cycle(self, worker: int) -> None:
         self._do(lambda a: a == StartCycle(worker))
@@ -80,12 +95,27 @@ class ModelAdapter:
     def recover(self, worker: int) -> None:
         self._do(lambda a: a == Recover(worker))
 
+    def _back_to_network(self, message_id: str) -> None:
+        """A fault on a proposal the broker has queued (an ``i`` id): as a scheduler whose
+        network may still lose or copy what its broker queued (the reference policy's
+        lockstep offers it; the contract's never does), it is put back in flight first."""
+        assert self.s is not None
+        if message_id.startswith("i"):
+            p = self._msg(message_id)
+            inbox = list(self.s.inbox)
+            inbox.remove(p)
+            self.s = self.s._replace(
+                to_broker=tuple(sorted((*self.s.to_broker, p))), inbox=tuple(inbox)
+            )
+
     def drop(self, message_id: str) -> None:
         m = self._msg(message_id)
+        self._back_to_network(message_id)
         self._do(lambda a: a == Drop(m))
 
     def duplicate(self, message_id: str) -> None:
         m = self._msg(message_id)
+        self._back_to_network(message_id)
         self._do(lambda a: a == Duplicate(m))
 
     def failover(self) -> None:

@@ -64,6 +64,7 @@ class PolicyAdapter(ModelAdapter):
         if not opts:
             raise RuntimeError("step not enabled")
         self.s = min(opts, key=lambda at: key(at[0]))[1]
+        self._receive()
 
     def start_cycle(self, worker: int) -> None:
         super().start_cycle(worker)
