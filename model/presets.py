@@ -33,7 +33,7 @@ every bucket eligible, ``b mod P``, two partitions, adaptive):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from parsync.model.config import Config, Faults, Need
 
@@ -44,6 +44,18 @@ _NEEDS = (
     Need(owner=0, priority=1, arrival=1),
     Need(owner=1, priority=2, arrival=1),
     Need(owner=0, priority=1, arrival=2, gang=2),
+)
+
+# pr: both workers' needs, crashes, drops and failover over two cycles
+_PR = Config(
+    workers=2,
+    partitions=2,
+    capacities=(1, 1),
+    needs=_NEEDS,
+    retry_budget=1,
+    strategy="adaptive",
+    max_cycle=2,
+    faults=Faults(crash=1, drop=1, failover=1),
 )
 
 
@@ -84,26 +96,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "pr",
             "pre-merge: crashes, drops and failover; reaches the twelve design variants",
-            Config(
-                workers=2,
-                partitions=2,
-                capacities=(1, 1),
-                needs=_NEEDS,
-                retry_budget=1,
-                strategy="adaptive",
-                max_cycle=2,
-                faults=Faults(crash=1, drop=1, failover=1),
-            ),
-            contract=Config(
-                workers=2,
-                partitions=2,
-                capacities=(1, 1),
-                needs=_NEEDS,
-                retry_budget=1,
-                strategy="adaptive",
-                max_cycle=2,
-                faults=Faults(crash=1),
-            ),
+            _PR,
+            contract=replace(_PR, faults=Faults(crash=1)),
             contract_note=(
                 "pr's crash alone: the contract with pr's three faults, or with crash and "
                 "failover, is too large for the pre-merge budget; drops with failover are "

@@ -99,9 +99,10 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 # Mistakes that only the contract policy's behaviours make reachable, or that the
-# contract's separate ghost counters expose (issue 13). The explicit-state engines
-# (BFS, simulation, trace validation) have them; the Z3 encoding does not yet, so
-# ``parsync prove`` and ``parsync bmc`` do not list them (VARIANTS is their set).
+# contract's separate ghost counters expose (issue 13). Every engine has them: the
+# explicit-state ones (BFS, simulation, trace validation) and the Z3 encoding, where
+# ``parsync prove --policy contract`` and ``bmc --policy contract`` take them
+# (parsync/proofs/encoding.py); the reference policy cannot reach them.
 CONTRACT_VARIANTS: tuple[Variant, ...] = (
     Variant(
         "retry-resets-tag",
