@@ -212,7 +212,8 @@ def realistic(a: argparse.Namespace) -> int:
         walks = [False, True] if a.contract_events else [False]
         for contract_steps in walks:
             ok = _realistic_rows(a, n, needs, contract_steps, rows) and ok
-    best = max(r["events_per_second_wall"] for r in rows)
+    rates = [r["events_per_second_wall"] for r in rows]
+    best, worst = max(rates), min(rates)
     doc = {
         "command": f"python bench/bench_trace.py {' '.join(a.argv)}".rstrip(),
         "machine": f"{platform.python_implementation()} {platform.python_version()}, "
@@ -232,7 +233,10 @@ def realistic(a: argparse.Namespace) -> int:
         ),
         "target_events_per_second_wall": REALISTIC_TARGET,
         "best_events_per_second_wall": best,
-        "target_met": best >= REALISTIC_TARGET,
+        "worst_events_per_second_wall": worst,
+        "rows_meeting_target": sum(r >= REALISTIC_TARGET for r in rates),
+        # met only when every row (every length, both walks) reaches the target
+        "target_met": worst >= REALISTIC_TARGET,
         "rows": rows,
     }
     if a.results:
@@ -240,7 +244,11 @@ def realistic(a: argparse.Namespace) -> int:
         print(f"results written to {a.results}")
     print(
         f"target {REALISTIC_TARGET:,} events/s (wall): "
-        + ("met" if best >= REALISTIC_TARGET else f"missed (best {best:,})")
+        + (
+            "met on every row"
+            if worst >= REALISTIC_TARGET
+            else f"missed (worst row {worst:,}, best {best:,})"
+        )
     )
     return 0 if ok else 1
 
