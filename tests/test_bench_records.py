@@ -146,8 +146,7 @@ def test_docs_scale_quotes_the_compact_store_records() -> None:
                 and f"| {r['seconds']:.0f} s |" in ln
             ]
             assert len(row) == 1, (record, r["engine"])
-            assert f"{r['bytes_per_state']} |" in row[0] or f"**{r['bytes_per_state']}** |" in (
-                row[0]
-            ), row[0]
+            bps = r["bytes_per_state"]
+            assert f"| {bps} |" in row[0] or f"| **{bps}** |" in row[0], row[0]
     nightly = {r["workers"]: r for r in _record("parallel-store-nightly.json")["rows"]}
     assert all(r["bytes_per_state"] <= 64 for r in nightly.values())  # "the target is met"
