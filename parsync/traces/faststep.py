@@ -8,7 +8,11 @@ building that one state's successor as the model's immutable values: a new
 ``State``, ``Broker`` and ``Worker`` per event, the broker's per-bucket tuples
 (256 entries at the realistic scope) copied per Commit and Release, a fresh read
 of 32 buckets built per StartCycle and compared field by field with the event's,
-each line shape-checked field by field before the validator looks at it.
+each line shape-checked field by field before the validator looks at it. (A header
+that declares hidden steps keeps one candidate too as long as each line is explained
+directly: the validator then keeps its window of past events lazily and uses this
+step alike; a line that needs a hidden step is declined and searched by the general
+path.)
 
 :class:`FastPath` holds that one state as mutable parts instead: the broker's
 per-bucket ``seq`` and ``claims``, per-need ``ledger``, ``status`` and the ghost
