@@ -238,7 +238,7 @@ def test_when_the_fast_path_is_taken() -> None:
     assert v.fast_path() is None
     v = _validator(c)
     s = v.cands[0]
-    v.cands = [s._replace(inbox=(object(),))]
+    v.cands = [s._replace(inbox=(object(),))]  # type: ignore[arg-type]
     assert v.fast_path() is None
 
 

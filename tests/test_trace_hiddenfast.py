@@ -31,7 +31,13 @@ from test_trace_faststep import TRACES, _general, _mutate
 from parsync.traces import validate as validate_module
 from parsync.traces.faststep import FastPath
 from parsync.traces.simulate import long_config, simulate
-from parsync.traces.validate import CLEAR_EVERY, TraceInvalid, Validator, _config_of, validate_stream
+from parsync.traces.validate import (
+    CLEAR_EVERY,
+    TraceInvalid,
+    Validator,
+    _config_of,
+    validate_stream,
+)
 
 DATA = Path(__file__).parent / "data"
 NET = ("Drop", "Duplicate")
@@ -72,12 +78,16 @@ def _cases() -> dict[str, list[Any]]:
     c["partial ids, half hidden"] = _hide(TRACES["partial ids"], 0.5, 4)
     c["sampled True 2, Need events, declared"] = _hide(TRACES["sampled True 2, Need events"], 0, 5)
     c["sampled False 1, all hidden"] = _hide(TRACES["sampled False 1"], 1.0, 5)
-    c["reference pr 1, Drop hidden (strict ids)"] = _hide(TRACES["reference pr 1"], 1.0, 6, ["Drop"])
+    c["reference pr 1, Drop hidden (strict ids)"] = _hide(
+        TRACES["reference pr 1"], 1.0, 6, ["Drop"]
+    )
     c["reference pr 2, Duplicate hidden"] = _hide(TRACES["reference pr 2"], 1.0, 6, ["Duplicate"])
     c["reference capacity 0, v1 StartCycle hidden too"] = _hide(
         TRACES["reference capacity 0"], 0.5, 7, [*NET, "StartCycle"]
     )
-    c["contract pr 1, v2 ticks hidden"] = _hide(TRACES["contract pr 1"], 0.5, 8, [*NET, "StartCycle"])
+    c["contract pr 1, v2 ticks hidden"] = _hide(
+        TRACES["contract pr 1"], 0.5, 8, [*NET, "StartCycle"]
+    )
     walk = list(simulate(long_config(needs=60, workers=3, partitions=2, buckets=4), seed=9,
                          steps=1200, fault_rate=0.03))  # fmt: skip
     c["long walk, all hidden"] = _hide(walk, 1.0, 9)

@@ -69,9 +69,9 @@ general path only when a line needs a hidden step placed earlier than itself
 (``tests/test_trace_hiddenfast.py`` compares the rebuilt windows and whole
 results with the eager path's). Not taken: a version 2 header that hides
 StartCycle (a crashed worker's cycle is searched), and while a logged Deliver
-has a proposal in the broker's inbox (the compiled step holds none). The header's Config is read
-without the model's per-bucket check of every need when it is plainly valid
-(:func:`_plain_config`).
+has a proposal in the broker's inbox (the compiled step holds none). The
+header's Config is read without the model's per-bucket check of every need when
+it is plainly valid (:func:`_plain_config`).
 """
 
 from __future__ import annotations
@@ -435,7 +435,7 @@ class Validator:
         try:
             for seg in segs:
                 for x in seg[3]:
-                    ev = loads(x) if type(x) is bytes else x
+                    ev: dict[str, Any] = loads(x) if isinstance(x, bytes) else x
                     self.feed(ev, ev["type"])
         finally:
             (self.count, self.cands, self.ids, self.hidden_steps, self.peak, self._depth) = saved
