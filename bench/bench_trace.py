@@ -41,6 +41,11 @@ steps among its faults (Timeout, Refresh, Restart, and the Defer PS-6 then calls
 
     python bench/bench_trace.py --realistic --need-events --lengths 25000,100000,400000 \
         --results bench/results/trace-realistic.json
+
+``--hidden Drop,Duplicate`` (``--realistic``) writes the header with those step types
+declared hidden (the documented default of a recorder that may leave them out); every
+event is still logged, so none is needed, but the validator keeps the window of past
+events an unlogged step may be placed in (lazily: see ``Validator._go_lazy``).
 """
 
 from __future__ import annotations
@@ -138,6 +143,17 @@ def _to_need_events(path: Path) -> Path:
     return out
 
 
+def _declare_hidden(path: Path, hidden: list[str]) -> None:
+    """Rewrite the trace's header with ``hidden`` declared (the events are unchanged)."""
+    tmp = path.with_suffix(".hidden.jsonl")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        h = json.loads(src.readline())
+        dst.write(json.dumps({**h, "hidden": hidden}).encode() + b"\n")
+        for line in src:
+            dst.write(line)
+    tmp.replace(path)
+
+
 def _realistic_rows(
     a: argparse.Namespace, n: int, needs: int, contract_steps: bool, rows: list[dict[str, Any]]
 ) -> bool:
@@ -150,6 +166,8 @@ def _realistic_rows(
         realistic_config(needs), seed=a.seed, steps=n, contract_steps=contract_steps
     )
     k = write_file(path, walk)
+    if a.hidden is not None:
+        _declare_hidden(path, [x for x in a.hidden.split(",") if x])
     gen_s = time.perf_counter() - t0
     variants = [("config", path)]
     if a.need_events:
@@ -170,6 +188,7 @@ def _realistic_rows(
             "steps": "reference and contract (Timeout, Refresh, Restart, Defer)"
             if contract_steps
             else "reference",
+            "hidden": [] if a.hidden is None else [x for x in a.hidden.split(",") if x],
             "needs_declared_by": variant,
             "events": m["events"],
             "needs": needs,
@@ -224,7 +243,8 @@ def realistic(a: argparse.Namespace) -> int:
         "trace": "version 2, policy contract; simulate_sampled (seed "
         f"{a.seed}) over realistic_config: 16 workers, 256 buckets, P = 8, gangs of 2 and "
         "3, eligibility subsets, adaptive, R = 2, crashes, recoveries, drops, duplicates, "
-        "failovers; every field logged (no hidden steps)"
+        "failovers; every field logged (no hidden steps"
+        + (f", header declaring {a.hidden} hidden)" if a.hidden else ")")
         + (
             "; rows with steps 'reference and contract' are the same walk with the contract's "
             "own steps drawn among the faults (simulate_sampled(contract_steps=True))"
@@ -368,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="--realistic: also measure a walk with the contract's own steps "
         "(Timeout, Refresh, Restart; simulate_sampled(contract_steps=True))",
+    )
+    ap.add_argument(
+        "--hidden",
+        help="--realistic: declare these step types hidden in the header, comma-separated "
+        "(e.g. Drop,Duplicate; every event is still logged)",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process
     a = ap.parse_args(argv)

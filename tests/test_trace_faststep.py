@@ -179,19 +179,25 @@ def _lockstep(lines: list[Any]) -> Counter[str]:
         t = ev["type"]
         _general(slow, ev, t)
         taken.clear()
-        fp.generic = spy  # type: ignore[method-assign]
-        if fp.handlers[t](ev):
+        handler = None
+        if fp is not None:
+            fp.generic = spy  # type: ignore[method-assign]
+            handler = fp.handlers.get(t)  # none for a Deliver: the general path
+        if handler is not None and handler(ev):
             fast.count += 1
             routes["generic" if taken and taken[-1] else "compiled"] += 1
         else:
             routes["general"] += 1
-            fast.cands = [fp.state()]
+            if fp is not None:
+                fast.cands = [fp.state()]
             _general(fast, ev, t)
-            got = fast.fast_path()
-            assert got is not None, (k, "more than one candidate")
-            fp = got
-            generic = fp.generic
-        assert fp.state() == slow.cands[0], (k, line)
+            assert len(fast.cands) == 1, (k, "more than one candidate")
+            fp = fast.fast_path()
+            # none while a proposal is in the broker's inbox (a logged Deliver, contract)
+            assert fp is not None or fast.cands[0].inbox, k
+            if fp is not None:
+                generic = fp.generic
+        assert (fp.state() if fp is not None else fast.cands[0]) == slow.cands[0], (k, line)
         assert fast.ids == slow.ids, (k, line)
         assert fast.count == slow.count
         assert fast.m.N == slow.m.N
@@ -204,17 +210,35 @@ def test_fast_path_holds_the_general_paths_state(name: str) -> None:
     routes = _lockstep(lines)
     total = sum(routes.values())
     assert total == len(lines) - 1
-    # the compiled handlers take most events; the general path only the odd one
+    # the compiled handlers take most events; the general path only the odd one - but
+    # every event while a logged Deliver has put a proposal in the broker's inbox (the
+    # compiled step holds no inbox: it declines them all)
+    if any(x["type"] == "Deliver" for x in lines[1:]):
+        assert routes["compiled"] >= total // 3, routes
+        return
     assert routes["general"] <= total // 20, routes
     assert routes["compiled"] >= total // 2, routes
 
 
-def test_the_fast_path_is_taken_only_without_hidden_steps() -> None:
+def test_when_the_fast_path_is_taken() -> None:
+    """With one candidate; with hidden steps declared too while the window of past
+    events is kept lazily (tests/test_trace_hiddenfast.py), not when it is kept eagerly
+    (``lazy=False``, what ``validate_stream(fast=False)`` does); not when a crashed
+    worker's ticks are hidden (version 2), nor with a proposal in the broker's inbox."""
     h = TRACES["reference pr 0"][0]
     assert _validator(h).fast_path() is not None
-    assert _validator({**h, "hidden": ["Drop"]}).fast_path() is None
+    assert _validator({**h, "hidden": ["Drop"]}).fast_path() is not None
+    eager = Validator(_config_of(h), hidden=["Drop"], version=h["version"], lazy=False)
+    assert eager.fast_path() is None
+    c = TRACES["contract pr 0"][0]
+    assert _validator({**c, "hidden": ["Drop"]}).fast_path() is not None
+    assert _validator({**c, "hidden": ["StartCycle"]}).fast_path() is None
     v = _validator(h)
     v.cands = v.cands * 2
+    assert v.fast_path() is None
+    v = _validator(c)
+    s = v.cands[0]
+    v.cands = [s._replace(inbox=(object(),))]  # type: ignore[arg-type]
     assert v.fast_path() is None
 
 

@@ -8,7 +8,11 @@ building that one state's successor as the model's immutable values: a new
 ``State``, ``Broker`` and ``Worker`` per event, the broker's per-bucket tuples
 (256 entries at the realistic scope) copied per Commit and Release, a fresh read
 of 32 buckets built per StartCycle and compared field by field with the event's,
-each line shape-checked field by field before the validator looks at it.
+each line shape-checked field by field before the validator looks at it. (A header
+that declares hidden steps keeps one candidate too as long as each line is explained
+directly: the validator then keeps its window of past events lazily and uses this
+step alike; a line that needs a hidden step is declined and searched by the general
+path.)
 
 :class:`FastPath` holds that one state as mutable parts instead: the broker's
 per-bucket ``seq`` and ``claims``, per-need ``ledger``, ``status`` and the ghost
@@ -150,6 +154,10 @@ class FastPath:
             self.handlers["Timeout"] = self.timeout
             self.handlers["Refresh"] = self.refresh
             self.handlers["Restart"] = self._generic_of("Restart")
+        if s.inbox:
+            # a proposal in the broker's inbox (a logged Deliver): the handlers decide from
+            # the network alone, so every line goes to the general path
+            self.handlers = {}
         self.load(s)
 
     # -- the state in and out --------------------------------------------------------------
@@ -167,6 +175,7 @@ class FastPath:
         self.tb = list(s.to_broker)
         self.tw = list(s.to_workers)
         self.faults = list(s.faults)
+        self.inbox = s.inbox  # empty whenever a handler runs (see __init__)
         read = self.m.read
         # per partition: the entries a fresh read returns now, and their JSON text (None:
         # not written since they changed)
@@ -184,7 +193,9 @@ class FastPath:
         placed: Any = PVec(self.placed)
         br = Broker(self.epoch, tuple(self.seq), tuple(self.claims), ledger, status, None)
         workers = tuple([_new(Worker, w) for w in self.workers])
-        return State(br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed)
+        return State(
+            br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed, self.inbox
+        )
 
     def compact(self) -> None:
         """Validator._compact on the state held: the model's memo tables cleared, the ids

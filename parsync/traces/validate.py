@@ -54,15 +54,24 @@ these paths against ``ParSyncModel``. Memory is constant: one line is read at
 a time, the message-id table keeps only messages still in flight (compacted
 every ``CLEAR_EVERY`` events), and nothing else grows with the trace.
 
-The compiled step: while no step type may be hidden and there is one candidate
-(a trace that logs every field), :func:`validate_stream` hands each line to
+The compiled step: while there is one candidate (a trace that logs every field),
+:func:`validate_stream` hands each line to
 :class:`~parsync.traces.faststep.FastPath`, which holds that candidate as
 mutable parts and has one handler per event type doing only what its event
 needs; a line it declines goes through the general path above, on the candidate
 as the model's values, so the verdicts and messages are the general path's
-(``tests/test_trace_faststep.py`` ties the two). The header's Config is read
-without the model's per-bucket check of every need when it is plainly valid
-(:func:`_plain_config`).
+(``tests/test_trace_faststep.py`` ties the two). When steps may be hidden, the
+window of past events an unlogged step may be placed in is kept lazily
+meanwhile: a checkpoint (the candidates and the id table) every quarter window
+and the events since; the window is rebuilt by replaying them through the
+general path only when a line needs a hidden step placed earlier than itself
+(:meth:`Validator._materialize`), and kept eagerly for a while after a rebuild
+(``tests/test_trace_hiddenfast.py`` compares the rebuilt windows and whole
+results with the eager path's). Not taken: a version 2 header that hides
+StartCycle (a crashed worker's cycle is searched), and while a logged Deliver
+has a proposal in the broker's inbox (the compiled step holds none). The
+header's Config is read without the model's per-bucket check of every need when
+it is plainly valid (:func:`_plain_config`).
 """
 
 from __future__ import annotations
@@ -185,6 +194,8 @@ def validation_config(config: Config, *, contract: bool = False) -> Config:
 #: a window entry: (event, type, candidates before it, id table before it, hidden steps it
 #: needed just before it)
 _Past = tuple[dict[str, Any], str, list[State], dict[object, Any], int]
+#: a checkpoint of the lazy window: (event count, candidates, id table, events since)
+_Seg = tuple[int, list[State], dict[object, Any], list[dict[str, Any] | bytes]]
 
 
 class TraceInvalid(Exception):
@@ -302,6 +313,7 @@ class Validator:
         hidden_window: int = DEFAULT_HIDDEN_WINDOW,
         version: int = 1,
         policy: str | None = None,
+        lazy: bool = True,
     ) -> None:
         self.config = config
         self.version = version
@@ -321,6 +333,20 @@ class Validator:
         # step earlier than the event that needs it (kept only when steps may be hidden)
         # (event, type, candidates before it, id table before it, hidden steps it needed)
         self.window: deque[_Past] = deque(maxlen=hidden_window if self.hidden else 0)
+        # the window kept lazily (``lazy``): while no event needs a hidden step placed
+        # earlier than itself, only checkpoints (the event count, the candidates and a
+        # copy of the id table) and the events since are kept, a checkpoint every
+        # ``_ck_every`` events; :meth:`_materialize` rebuilds the window from them when
+        # :meth:`_earlier_hidden` needs it (see :meth:`_go_lazy`). None: kept eagerly.
+        self.lazy = lazy and bool(self.window.maxlen)
+        self._segs: deque[_Seg] | None = None
+        # the latest checkpoint's events: parsed, or (taken by the compiled step) the raw
+        # line, parsed again only when the window is rebuilt
+        self._seg: list[dict[str, Any] | bytes] | None = None
+        self._ck_every = max((hidden_window or 1) // 4, 16)
+        self._hold = 0  # events to keep the window eagerly after a rebuild (backoff)
+        self._lazy_from = 0  # the count from which it may be kept lazily again
+        self._lazy_since = 0  # the count when it was last made lazy
         # an id that names no message in flight is bad input, unless copies may be
         # made unseen (a hidden Duplicate: the copy may carry an id of its own or the same)
         self.strict_ids = "Duplicate" not in self.hidden
@@ -351,15 +377,75 @@ class Validator:
         self._explainers: dict[str, Callable[..., Any]] = {
             t: getattr(self, "_ev_" + t) for t in table
         }
+        if self.lazy:
+            self._go_lazy()
 
     def fast_path(self) -> FastPath | None:
         """The compiled step (:class:`~parsync.traces.faststep.FastPath`) holding the one
-        candidate, when it applies: no step type may be hidden (so no window of past
-        candidates is kept) and there is one candidate. While it runs, ``cands`` is out
-        of date; its :meth:`~FastPath.state` is the candidate."""
-        if self.hidden or self.window.maxlen or len(self.cands) != 1:
+        candidate, when it applies: there is one candidate, with nothing in the broker's
+        inbox (the compiled step holds none); no window of past candidates is kept
+        eagerly (none is kept, or it is kept lazily: the caller logs the events the
+        fast path takes in ``_seg`` and checkpoints with :meth:`_checkpoint`); and a
+        crashed worker's ticks are not hidden (version 2 with StartCycle hidden: its
+        cycle when it comes back is searched). While it runs, ``cands`` is out of date;
+        its :meth:`~FastPath.state` is the candidate."""
+        if self.hidden_ticks or len(self.cands) != 1:
+            return None
+        if self.window.maxlen and self._segs is None:
+            return None
+        if self.cands[0].inbox:
             return None
         return FastPath(self, self.cands[0])
+
+    # -- the window of past events, kept lazily ------------------------------------------------
+    def _go_lazy(self) -> None:
+        """Keep the window lazily from here: the window as it is (the entries before this
+        checkpoint), a checkpoint of the candidates and id table now, no events since."""
+        self._seg = []
+        self._segs = deque([(self.count, self.cands, dict(self.ids), self._seg)])
+        self._lazy_since = self.count
+
+    def _checkpoint(self, cands: list[State]) -> None:
+        """A checkpoint after the last event logged (``cands``: the candidates now); the
+        oldest checkpoints are forgotten once a later one has a window of events after
+        it (and with them the window's entries before them: they would have left it)."""
+        segs = self._segs
+        assert segs is not None
+        self._seg = []
+        segs.append((self.count, cands, dict(self.ids), self._seg))
+        keep = self.window.maxlen or 0
+        while len(segs) > 1 and sum(len(x[3]) for x in list(segs)[1:]) >= keep:
+            segs.popleft()
+            self.window.clear()
+
+    def _materialize(self) -> None:
+        """The window the eager path would hold: the events logged since the oldest
+        checkpoint replayed through :meth:`feed` from it (at most a window and a
+        checkpoint interval of events), appended to the entries kept before it. The
+        validator's state (count, candidates, id table, counters) is as before."""
+        segs = self._segs
+        if segs is None:
+            return
+        saved = (self.count, self.cands, self.ids, self.hidden_steps, self.peak, self._depth)
+        self._segs = self._seg = None
+        self._lazy_from = 1 << 62  # no lazy window while replaying
+        count0, cands0, ids0, _ = segs[0]
+        self.count, self.cands, self.ids = count0, cands0, dict(ids0)
+        loads = format_module.loads_function()  # the parser the line was read with
+        try:
+            for seg in segs:
+                for x in seg[3]:
+                    ev: dict[str, Any] = loads(x) if isinstance(x, bytes) else x
+                    self.feed(ev, ev["type"])
+        finally:
+            (self.count, self.cands, self.ids, self.hidden_steps, self.peak, self._depth) = saved
+        # a rebuild soon after the last one: keep the window eagerly for a while (longer
+        # each time), so a trace that often needs earlier hidden steps is not replayed
+        # over and over
+        keep = self.window.maxlen or 0
+        run = self.count - self._lazy_since
+        self._hold = 0 if run >= 8 * keep else min(max(2 * self._hold, keep), 64 * keep)
+        self._lazy_from = self.count + self._hold
 
     # -- input checks that need the Config (ids out of range are bad input) -------------------
     def _compile_ranges(self, etype: str) -> Callable[[dict[str, Any]], bool]:
@@ -482,6 +568,8 @@ class Validator:
                 nxt, produced = self._hidden_search(explain, ev, reasons)
                 depth = self._depth
             except TraceInvalid:
+                if self._segs is not None:
+                    self._materialize()
                 got = self._earlier_hidden(explain, ev)
                 if got is None:
                     raise
@@ -489,7 +577,8 @@ class Validator:
                 depth = self.max_hidden
         if self.contract and len(nxt) > 1:
             nxt = self._subsume(nxt)
-        if self.window.maxlen:
+        seg = self._seg
+        if seg is None and self.window.maxlen:
             self.window.append((ev, etype, self.cands, dict(self.ids), depth))
         self.cands = nxt
         if len(nxt) > self.peak:
@@ -498,6 +587,12 @@ class Validator:
             self._book_ids(ev, etype, produced)
         if self.count % CLEAR_EVERY == 0:
             self._compact()
+        if seg is not None:
+            seg.append(ev)
+            if len(seg) >= self._ck_every:
+                self._checkpoint(nxt)
+        elif self.lazy and self.count >= self._lazy_from:
+            self._go_lazy()
 
     def _subsume(self, cands: list[State]) -> list[State]:
         """Contract only (fault budgets lifted, so the fault counters decide nothing):
@@ -1951,14 +2046,19 @@ def validate_stream(
             hidden_window=hidden_window,
             version=version,
             policy=header.get("policy"),
+            lazy=fast,
         )
         ranges_ok = v._ranges_ok  # check_ranges' fast test, without the method call
         feed = v.feed
-        # the compiled step (faststep.py) while there is one candidate and no step may be
-        # hidden; every line it declines, the general path below decides
-        fast_ok = fast and not v.hidden
+        # the compiled step (faststep.py) while there is one candidate (and, when steps
+        # may be hidden, the window of past events is kept lazily: the lines it takes
+        # are logged in ``seg`` as read, a checkpoint every ``every``); every line it
+        # declines, the general path below decides
+        fast_ok = fast
         fp = v.fast_path() if fast_ok else None
         handlers = fp.handlers if fp is not None else {}
+        seg = v._seg  # the lazy window's latest events (None: no window kept lazily)
+        every = v._ck_every
         loads = format_module.loads_function()
         count = v.count  # v.count, kept here while the fast path runs
         entered = count  # the count when the fast path was last entered
@@ -1974,6 +2074,14 @@ def validate_stream(
                         h = None
                     if h is not None and h(ev):
                         count += 1
+                        if seg is not None:
+                            seg.append(raw)  # parsed again only if the window is rebuilt
+                            if len(seg) >= every:  # a checkpoint of the lazy window
+                                v.count = count
+                                if count % CLEAR_EVERY == 0:
+                                    fp.compact()  # first, as feed does
+                                v._checkpoint([fp.state()])
+                                seg = v._seg
                         if count % 1000:
                             continue
                         v.count = count
@@ -2001,6 +2109,7 @@ def validate_stream(
                         raise TraceFormatError(path, number, str(e)) from None
                     feed(ev, etype)
                     count = v.count
+                    seg = v._seg
                     if fast_ok and count >= retry and len(v.cands) == 1:
                         fp = v.fast_path()
                         handlers = fp.handlers if fp is not None else {}
