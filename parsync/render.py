@@ -333,8 +333,11 @@ def _reasons(pid: str, m: Any, s: State, a: Action | None, t: State | None) -> l
                     )
         elif pid == "PS-7":
             mine = {b for b, _ in pm.reads}
-            # pending: received by the broker (its inbox) under the contract
-            pending = s.inbox if getattr(m, "contract", False) else s.to_broker
+            # pending: received by the broker (its inbox) under the contract; a reference
+            # state's inbox is always empty, so a non-empty one is the contract's (a
+            # prove CTI's model is built without the policy)
+            contract = getattr(m, "contract", False) or bool(s.inbox)
+            pending = s.inbox if contract else s.to_broker
             for o in sorted(set(pending)):
                 shared = sorted(mine & {b for b, _ in o.reads})
                 if o.priority > pm.priority and shared:

@@ -37,11 +37,12 @@ def blocks(text: str) -> list[tuple[str, str]]:
     the command before them. A trailing ``# comment`` is not part of the command.
     """
     out: list[tuple[str, str]] = []
-    for m in re.finditer(r"^```text\n(.*?)^```", text, re.M | re.S):
+    # a block fenced with more backticks (````text) may quote output that has fences
+    for m in re.finditer(r"^(`{3,})text\n(.*?)^\1$", text, re.M | re.S):
         cmd: str | None = None
         body: list[str] = []
         going_on = False  # the command's line ended with a backslash: it continues
-        for line in m.group(1).splitlines():
+        for line in m.group(2).splitlines():
             if going_on and cmd is not None:
                 cmd = cmd[:-1].rstrip() + " " + line.split("  #")[0].strip()
                 going_on = cmd.endswith("\\")

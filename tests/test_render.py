@@ -182,6 +182,30 @@ def test_prove_cti_output_is_a_screen_or_two(capsys: pytest.CaptureFixture[str])
     assert out.count("Proposal(") < 20
 
 
+def test_a_contract_cti_names_the_higher_priority_proposal_in_the_inbox() -> None:
+    # under the contract PS-7's pending set is the broker's inbox: the reason line must
+    # find the witness there, also with a model built without the policy (a prove CTI's
+    # is: it said "no witness found" when it looked at the network)
+    from parsync.proofs.proofs import Cti
+    from parsync.render import explain
+
+    cfg = get_preset("pr").config
+    c = ParSyncModel(cfg, "priority-ignored", policy="contract")
+    s = c.init_state()
+    hi = Proposal(1, 1, 2, 0, ((0, 0),), 0, 0, 0)
+    lo = Proposal(0, 0, 1, 0, ((0, 0),), 0, 0, 0)
+    pre = s._replace(inbox=tuple(sorted([hi, *[lo] * 1_000])))
+    post = c.step(pre, Commit(lo))
+    assert post is not None
+    why = "PS-7 PriorityOnConflict: committed n0 (w0, priority 1) while n1 (w1, priority 2)"
+    for m in (c, ParSyncModel(cfg, "priority-ignored")):
+        assert explain("PS-7", m, pre, Commit(lo), post).startswith(why)
+    cti = Cti(cfg, pre, Commit(lo), post, pid="PS-7", variant="priority-ignored")
+    cti.python_post = False
+    text = " ".join(cti.render(width=100).split())
+    assert "inbox = {" in text and f"=> {why}" in text and "no witness found" not in text
+
+
 # --- one width for check and replay ------------------------------------------------------------
 
 
