@@ -166,8 +166,9 @@ def _realistic_rows(
         realistic_config(needs), seed=a.seed, steps=n, contract_steps=contract_steps
     )
     k = write_file(path, walk)
-    if a.hidden is not None:
-        _declare_hidden(path, [x for x in a.hidden.split(",") if x])
+    hidden = None if a.hidden is None else [x for x in a.hidden.split(",") if x]
+    if hidden is not None:
+        _declare_hidden(path, hidden)
     gen_s = time.perf_counter() - t0
     variants = [("config", path)]
     if a.need_events:
@@ -188,7 +189,7 @@ def _realistic_rows(
             "steps": "reference and contract (Timeout, Refresh, Restart, Defer)"
             if contract_steps
             else "reference",
-            "hidden": [] if a.hidden is None else [x for x in a.hidden.split(",") if x],
+            "hidden": hidden or [],
             "needs_declared_by": variant,
             "events": m["events"],
             "needs": needs,
