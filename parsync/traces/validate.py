@@ -83,6 +83,7 @@ import copy
 import gc
 import json
 import time
+from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -713,7 +714,8 @@ class Validator:
         if drop or dup:
             if uses is not None and not self.contract:
                 uses = None
-            for x in (*distinct(s.to_broker), *distinct(s.to_workers)):
+            apart = self._hashes.distinct
+            for x in (*apart(s.to_broker), *apart(s.to_workers)):
                 if drop and (uses is None or uses.drop_useful(x)):
                     yield (False, x), m._drop(s, x)
                 if dup and (uses is None or uses.dup_useful(x)):
@@ -768,6 +770,7 @@ class Validator:
         seen: set[State] = set(first)
         if not self.hidden:
             return None
+        self._hashes.trim()  # it keeps the bags' distinct messages (memory stays bounded)
         uses = _Uses()
         uses.add(ev)
         for depth in range(1, limit + 1):
@@ -970,7 +973,7 @@ class Validator:
                     if id(bag) in bags:
                         continue  # the same bag as a later entry's: its messages are tried
                     bags.add(id(bag))
-                    for x in distinct(bag):
+                    for x in self._hashes.distinct(bag):
                         if x in live or x in tried:
                             continue
                         tried.add(x)
@@ -1028,7 +1031,9 @@ class Validator:
         befores: list[list[State]] = []
         tables: list[dict[object, Any]] = []
         self.ids = dict(events[0][3]) if events else dict(self.ids)
-        for k, (ev_k, etype_k, _c, _ids_k, depth_k, _one) in enumerate(events):
+        k = 0
+        while k < len(events):
+            ev_k, etype_k, _c, _ids_k, depth_k, _one = events[k]
             steps = self._placed.get(base + k) if base is not None else None
             if steps:
                 # optional; but under the contract with Drop hidden a state with a copy
@@ -1061,16 +1066,31 @@ class Validator:
                 seen.update(fresh)
                 cands = [x.s for x in fresh]
                 if unread is not None and len(cands) == 1:
-                    rest = unread.rest(at + k, cands[0], self.ids)
-                    if rest is not None:
-                        # the replay would go on through these states, stopping at one
-                        # tried, and fail at the end
-                        for i, c in enumerate(rest, k + 1):
+                    ahead = unread.rest(at + k, cands[0], self.ids)
+                    if ahead is not None:
+                        # the states the replay would go through up to the next event that
+                        # reads its extra copies: noted as it would (it stops at one tried)
+                        r, path = ahead
+                        r -= at  # as an index into events
+                        befores.append(cands)
+                        tables.append(dict(self.ids))
+                        for i in range(k + 1, min(r, len(events))):
+                            c = next(path)
                             kc = key(c)
                             if kc in tried[i]:
-                                break
+                                return None
                             tried[i].add(kc)
-                        return None
+                            befores.append([c])
+                            tables.append(events[i][3])
+                        if r > len(events):
+                            return None  # nothing reads them: the replay fails at the end
+                        cands = [next(path)]
+                        if r == len(events):  # the searched event reads them
+                            self.ids = dict(unread.ids)
+                            break
+                        self.ids = dict(events[r][3])
+                        k = r
+                        continue
             befores.append(cands)
             tables.append(dict(self.ids))
             ex = self._explainers[etype_k]
@@ -1082,6 +1102,7 @@ class Validator:
                 nxt, made_k = got[0], got[1]
             self._book_ids(ev_k, etype_k, made_k)
             cands = nxt
+            k += 1
         table = dict(self.ids)
         nxt, _reasons, produced = self._explain_all(explain, ev, cands)
         if not nxt:
@@ -1910,15 +1931,26 @@ class _Hashes:
     grows past ``limit`` entries (:meth:`trim`; memory stays bounded).
     """
 
-    __slots__ = ("memo", "limit")
+    __slots__ = ("memo", "apart", "limit")
 
     def __init__(self, limit: int = 1 << 17) -> None:
         self.memo: dict[int, tuple[object, int]] = {}
+        # a bag's distinct messages (``distinct``), kept alike: a window's bags are shared
+        # by many states, and messages dropped unseen stay in them
+        self.apart: dict[int, tuple[tuple[Msg, ...], list[Msg]]] = {}
         self.limit = limit
 
     def trim(self) -> None:
-        if len(self.memo) > self.limit:
+        if len(self.memo) + len(self.apart) > self.limit:
             self.memo.clear()
+            self.apart.clear()
+
+    def distinct(self, bag: tuple[Msg, ...]) -> list[Msg]:
+        """``distinct(bag)``, kept (do not change the list)."""
+        got = self.apart.get(id(bag))
+        if got is None:
+            got = self.apart[id(bag)] = (bag, distinct(bag))
+        return got[1]
 
     def _of(self, x: object) -> int:
         """The hash of ``x``, kept."""
@@ -1950,7 +1982,10 @@ class _Hashes:
         return got[1]
 
     def key(self, s: State) -> _Keyed:
-        h = hash((self._of(s.broker), self._workers(s.workers), *s[2:]))
+        of = self._of  # the bags too: messages left in flight (dropped unseen) pile up
+        h = hash(
+            (of(s.broker), self._workers(s.workers), of(s.to_broker), of(s.to_workers), *s[4:])
+        )
         return _Keyed(s, h)
 
     def keys(self, states: Iterable[State]) -> dict[_Keyed, None]:
@@ -1982,13 +2017,15 @@ class _Unread:
     """The window of one hidden-step search (contract, only Drops and Duplicates hidden)
     seen as the path of its one candidate, to cut replays short: :meth:`rest`.
 
-    ``ok[k]``: from window entry ``k`` on, every entry took its one candidate to exactly
-    one state, the next entry's (or the current one candidate), under its own id table
-    (the entries' ``one``); ``cleared``: the last entry after which the id table was
+    ``block[k]``: the first window entry from ``k`` on that did not take its one
+    candidate to exactly one state, the next entry's one candidate, under its own id
+    table (the entries' ``one``; no search has rewritten it since): n if none;
+    ``one_now``: there is one current candidate (the last entry's successor when
+    ``block[k]`` is n); ``cleared``: the last entry after which the id table was
     compacted (-1: none).
     """
 
-    __slots__ = ("v", "past", "ev", "ids", "uses", "n", "ok", "cleared", "last")
+    __slots__ = ("v", "past", "ev", "ids", "uses", "n", "block", "one_now", "cleared", "readers")
 
     def __init__(self, v: Validator, past: list[_Past], ev: dict[str, Any]) -> None:
         self.v = v
@@ -1998,55 +2035,66 @@ class _Unread:
         self.uses = _Uses()  # the hidden Duplicates the search before the event takes
         self.uses.add(ev)
         n = self.n = len(past)
-        ok = [False] * (n + 1)
-        ok[n] = len(v.cands) == 1
+        block = [n] * (n + 1)
         for k in range(n - 1, -1, -1):
-            ok[k] = ok[k + 1] and past[k][5] and len(past[k][2]) == 1
-        self.ok = ok
+            block[k] = block[k + 1] if past[k][5] and len(past[k][2]) == 1 else k
+        self.block = block
+        self.one_now = len(v.cands) == 1
         # entry k is the event numbered v.count - n + k; feed compacts the id table after
         # the events numbered a multiple of CLEAR_EVERY
         last = v.count - 1
         self.cleared = (last - last % CLEAR_EVERY) - (v.count - n)
-        # message -> the last entry that reads it (n: the event searched for, which also
-        # "reads" a message its own hidden-step search may copy); -1: none
-        self.last: dict[Msg, int] = {}
+        # message -> (the entries from ``low`` on whose events read it, ascending, with n
+        # for the event searched for, which also "reads" a message its own hidden-step
+        # search may copy; low)
+        self.readers: dict[Msg, tuple[list[int], int]] = {}
 
-    def _last_read(self, x: Msg) -> int:
-        got = self.last.get(x)
+    def _first_read(self, x: Msg, k: int) -> int:
+        """The first entry from ``k`` on whose event reads ``x`` (n: the event searched
+        for; n + 1: none). Entries are looked at from the last back, as far as asked."""
+        got = self.readers.get(x)
         if got is None:
-            got = -1
             ev = self.ev
-            if _reads(ev["type"], ev, x, self.v.cands[0], self.ids, True) or (
-                self.uses.dup_useful(x)
-            ):
-                got = self.n
-            else:
-                for k in range(self.n - 1, -1, -1):
-                    e = self.past[k]
-                    if _reads(e[1], e[0], x, e[2][0], e[3], True):
-                        got = k
-                        break
-            self.last[x] = got
-        return got
+            last = _reads(ev["type"], ev, x, self.v.cands[0], self.ids, True)
+            got = ([self.n] if last or self.uses.dup_useful(x) else [], self.n)
+        at, low = got
+        if low > k:
+            found = []
+            for i in range(low - 1, k - 1, -1):
+                e = self.past[i]
+                if _reads(e[1], e[0], x, e[2][0], e[3], True):
+                    found.append(i)
+            at = found[::-1] + at
+            low = k
+        self.readers[x] = (at, low)
+        i = bisect_left(at, k)
+        return at[i] if i < len(at) else self.n + 1
 
-    def rest(self, k: int, c: State, ids: dict[object, Any]) -> Iterator[State] | None:
+    def rest(self, k: int, c: State, ids: dict[object, Any]) -> tuple[int, Iterator[State]] | None:
         """When a replay is at entry ``k`` with the one candidate ``c`` and id table
-        ``ids``: the states it would go on through at entries ``k + 1`` on, if it is
-        sure to fail at the end; else None.
+        ``ids``: ``(r, states)``, the replay known up to entry ``r`` without explaining
+        the events before it; else None. ``states``: the replay's candidate at entries
+        ``k + 1`` to ``r`` (``r`` = n: the current one, after the last entry), one each.
+        ``r``: the first entry from ``k + 1`` on whose event reads a message of ``X``
+        (below), n when only the event searched for does, n + 1 when none does: then the
+        replay is sure to fail at the end, after those states. But at most the last
+        entry before ``block[k]`` (or n - 1 without one current candidate): the replay
+        goes on from there, explaining.
 
-        Sure when ``c`` is the entry's candidate ``s`` but for extra copies ``X`` in the
-        network (and its fault counters), no event from ``k`` on, nor the one searched
-        for, reads a message of ``X`` (:func:`_reads`), ``ids`` is the entry's id table
-        and ``ok[k]``, with no compaction from ``k`` on. Then each event takes the state
-        as it took ``s``, with ``X`` and the counters' difference carried along, and the
-        same messages produced (so the replayed id table stays the entries'): the
-        replay reaches the current candidate with ``X`` more, and the event is not
-        explained from it: not directly (it does not read ``X``, and the current
+        Known when ``c`` is the entry's candidate ``s`` but for extra copies ``X`` in the
+        network (and its fault counters), the entry's event does not read ``X``
+        (:func:`_reads`), ``ids`` is the entry's id table, and ``block[k] > k``, with no
+        compaction from ``k`` on. Then each event up to ``r`` takes the state as it took
+        ``s``, with ``X`` and the counters' difference carried along, and the same
+        messages produced (so the replayed id table stays the entries'). With ``r`` =
+        n + 1 the replay reaches the current candidate with ``X`` more, and the event is
+        not explained from it: not directly (it does not read ``X``, and the current
         candidate does not explain it), nor after hidden steps (under the contract only
         Duplicates the event's :class:`_Uses` allows are searched - never of ``X``, as
         asked - so the search from there is the failed one from the current candidate,
         each state with ``X`` more: as many states, none explaining the event)."""
-        if not self.ok[k] or k <= self.cleared:
+        b = self.block[k]
+        if b == k or k <= self.cleared:
             return None
         past = self.past
         s = past[k][2][0]
@@ -2057,7 +2105,10 @@ class _Unread:
         if tb is None or tw is None:
             return None
         extra: list[Msg] = [*tb, *tw]
-        if any(self._last_read(x) >= k for x in extra):
+        r = min([self._first_read(x, k) for x in extra], default=self.n + 1)
+        if b < self.n or not self.one_now:
+            r = min(r, b - 1)  # goes on from the last entry known to take one state to one
+        if r == k:
             return None
         if ids != past[k][3]:
             return None
@@ -2074,17 +2125,18 @@ class _Unread:
             return None
         if c.placed is not s.placed and c.placed != s.placed:
             return None
-        delta = [a - b for a, b in zip(c.faults, s.faults, strict=True)]
-        return self._path(k, tb, tw, delta)
+        delta = [x - y for x, y in zip(c.faults, s.faults, strict=True)]
+        return r, self._path(k, min(r, self.n), tb, tw, delta)
 
     def _path(
-        self, k: int, tb: list[Proposal], tw: list[Reply], delta: list[int]
+        self, k: int, end: int, tb: list[Proposal], tw: list[Reply], delta: list[int]
     ) -> Iterator[State]:
-        """The window's candidates after entry ``k`` with the copies ``tb`` (proposals)
-        and ``tw`` (replies) more and the fault counters ``delta`` higher."""
+        """The window's candidates at entries ``k + 1`` to ``end`` (n: the current one)
+        with the copies ``tb`` (proposals) and ``tw`` (replies) more and the fault
+        counters ``delta`` higher."""
         past = self.past
-        for i in range(k + 1, self.n):
-            u = past[i][2][0]
+        for i in range(k + 1, end + 1):
+            u = past[i][2][0] if i < self.n else self.v.cands[0]
             yield u._replace(
                 to_broker=tuple(sorted((*u.to_broker, *tb))) if tb else u.to_broker,
                 to_workers=tuple(sorted((*u.to_workers, *tw))) if tw else u.to_workers,
@@ -2120,9 +2172,10 @@ class _Uses:
     branches over every message lost unseen and still in flight.
     """
 
-    __slots__ = ("commits", "handles", "net")
+    __slots__ = ("commits", "handles", "net", "known")
 
     def __init__(self) -> None:
+        self.known: dict[Msg, bool] = {}  # dup_useful's answers since the last add
         self.commits: set[tuple[int | None, int | None]] = set()
         self.handles: set[tuple[int, int | None, int | None]] = set()
         self.net = False  # a logged Drop or Duplicate: it may name a copy
@@ -2138,8 +2191,17 @@ class _Uses:
             )
         elif t in ("Drop", "Duplicate"):
             self.net = True
+        else:
+            return
+        self.known.clear()
 
     def dup_useful(self, x: Msg) -> bool:
+        got = self.known.get(x)
+        if got is None:
+            got = self.known[x] = self._dup_useful(x)
+        return got
+
+    def _dup_useful(self, x: Msg) -> bool:
         if self.net:
             return True
         if type(x) is Proposal:
