@@ -114,10 +114,10 @@ def _mutations(lines: list[Any], seed: int, n: int) -> list[list[Any]]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(REALISTIC)[:2])
+@pytest.mark.parametrize("name", sorted(REALISTIC)[1:])
 def test_mutated_left_out_traces_fail_alike(name: str) -> None:
     verdicts: Counter[str] = Counter()
-    for mutated in _mutations(REALISTIC[name], seed=len(name), n=6):
+    for mutated in _mutations(REALISTIC[name], seed=len(name), n=5):
         verdicts[_both(mutated)["verdict"]] += 1
     assert verdicts[INVALID] >= 3, verdicts
 
@@ -151,7 +151,7 @@ def test_the_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Validator, "_tried_later", spy_later)
     monkeypatch.setattr(validate_module._Unread, "rest", spy_rest)
-    r = _result(_bytes(REALISTIC[sorted(REALISTIC)[0]]), exhaustive=False)
+    r = _result(_bytes(REALISTIC[sorted(REALISTIC)[2]]), exhaustive=False)
     assert r["verdict"] == VALID, r["message"]
     assert taken["placement skipped"] >= 10 and taken["replay cut short"] >= 3, taken
 
