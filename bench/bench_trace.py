@@ -46,6 +46,15 @@ steps among its faults (Timeout, Refresh, Restart, and the Defer PS-6 then calls
 declared hidden (the documented default of a recorder that may leave them out); every
 event is still logged, so none is needed, but the validator keeps the window of past
 events an unlogged step may be placed in (lazily: see ``Validator._go_lazy``).
+
+``--left-out`` measures traces that really omit steps: the realistic walk at each
+length (``--lengths``) with Drop and Duplicate declared hidden and every Drop and
+Duplicate line removed, as a recorder that does not see the network writes it. Each
+copy a later line takes must then be found by the hidden-step search
+(``Validator._earlier_hidden``); the rows give events/s (wall and CPU), the lines left
+out and the hidden steps the validator found.
+
+    python bench/bench_trace.py --left-out --lengths 5000,20000
 """
 
 from __future__ import annotations
@@ -274,6 +283,76 @@ def realistic(a: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def left_out(a: argparse.Namespace) -> int:
+    """Validate the realistic walk at each length with its Drop and Duplicate lines left
+    out (declared hidden); print a row per length (``--results``: write them as JSON)."""
+    rows: list[dict[str, Any]] = []
+    ok = True
+    for n in (int(x) for x in a.lengths.split(",")):
+        needs = max(40, n // 25)
+        d = Path(tempfile.mkdtemp())
+        full = d / f"realistic-{n}.jsonl"
+        t0 = time.perf_counter()
+        write_file(full, simulate_sampled(realistic_config(needs), seed=a.seed, steps=n))
+        _declare_hidden(full, ["Drop", "Duplicate"])
+        path = d / f"left-out-{n}.jsonl"
+        removed = 0
+        with open(full, "rb") as src, open(path, "wb") as dst:
+            dst.write(src.readline())
+            for line in src:
+                if json.loads(line)["type"] in ("Drop", "Duplicate"):
+                    removed += 1
+                else:
+                    dst.write(line)
+        full.unlink()
+        gen_s = time.perf_counter() - t0
+        m = _child(path, a.stdlib_json)
+        if m is None:
+            raise SystemExit(2)
+        row = {
+            "steps": n,
+            "events": m["events"],
+            "lines_left_out": removed,
+            "needs": needs,
+            "generate_seconds": round(gen_s, 1),
+            "verdict": m["verdict"],
+            "message": m["message"],
+            "hidden_steps": m["hidden_steps"],
+            "wall_seconds": round(m["seconds"], 2),
+            "cpu_seconds": round(m["cpu_seconds"], 2),
+            "events_per_second_wall": round(m["events"] / m["seconds"]),
+            "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+            "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
+            "peak_candidates": m["peak_candidates"],
+        }
+        ok = ok and m["verdict"] == "valid"
+        rows.append(row)
+        print(
+            f"{row['events']:>9,} events ({removed:,} Drop/Duplicate lines left out, "
+            f"{needs:,} needs): {row['verdict']}, {row['hidden_steps']:,} hidden steps found, "
+            f"{row['wall_seconds']} s wall / {row['cpu_seconds']} s CPU: "
+            f"{row['events_per_second_wall']:,} events/s wall "
+            f"({row['events_per_second_cpu']:,} CPU), peak RSS {row['peak_rss_mb']} MB; "
+            "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()),
+            flush=True,
+        )
+        path.unlink()
+    if a.results:
+        doc = {
+            "command": f"python bench/bench_trace.py {' '.join(a.argv)}".rstrip(),
+            "machine": f"{platform.python_implementation()} {platform.python_version()}, "
+            f"{os.cpu_count()} CPUs shared with other jobs",
+            "parser": format_module.json_parser(),
+            "trace": "version 2, policy contract; simulate_sampled (seed "
+            f"{a.seed}) over realistic_config, Drop and Duplicate declared hidden and "
+            "every Drop and Duplicate line removed",
+            "rows": rows,
+        }
+        Path(a.results).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"results written to {a.results}")
+    return 0 if ok else 1
+
+
 def _status_kb(field: str) -> int:
     """A ``/proc/self/status`` figure in kB (Linux), 0 where there is none."""
     try:
@@ -376,9 +455,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--lengths",
         default="25000,100000,400000",
-        help="--realistic: trace lengths, comma-separated",
+        help="--realistic, --left-out: trace lengths, comma-separated",
     )
-    ap.add_argument("--results", help="--realistic: write the rows as JSON here")
+    ap.add_argument("--results", help="--realistic, --left-out: write the rows as JSON here")
     ap.add_argument(
         "--need-events",
         action="store_true",
@@ -395,6 +474,12 @@ def main(argv: list[str] | None = None) -> int:
         help="--realistic: declare these step types hidden in the header, comma-separated "
         "(e.g. Drop,Duplicate; every event is still logged)",
     )
+    ap.add_argument(
+        "--left-out",
+        action="store_true",
+        help="measure realistic walks (--lengths) with their Drop and Duplicate lines "
+        "removed and declared hidden: the hidden-step search finds the copies",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)  # the measuring process
     a = ap.parse_args(argv)
     a.argv = sys.argv[1:] if argv is None else argv
@@ -403,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
             format_module._loads = json.loads
         print(json.dumps(measure(a.child)))
         return 0
+    if a.left_out:
+        return left_out(a)
     if a.realistic:
         return realistic(a)
 
