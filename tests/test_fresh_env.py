@@ -53,7 +53,7 @@ def test_the_readme_has_the_two_setup_commands() -> None:
     cmds = readme_commands()
     assert cmds == [
         "python -m pip install -e . && parsync check",
-        "python -m pip install -e '.[dev]' && python -m pytest",
+        "python -m pip install -e '.[dev]' && python -m pytest -n auto --dist loadscope",
     ]
 
 
