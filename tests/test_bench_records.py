@@ -35,6 +35,35 @@ def _flat(text: str) -> str:
 _WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight")
 
 
+# --- traces that leave their Drop and Duplicate lines out (docs/traces.md) --------------
+
+
+def test_docs_traces_quotes_the_left_out_record_before_and_after() -> None:
+    d = _record("trace-left-out.json")
+    doc = _doc("traces.md")
+    before = {r["events"]: r for r in d["before"]["rows"]}
+    assert d["after"]["rows"] and before
+    for r in d["after"]["rows"]:
+        assert r["verdict"] == "valid", r
+        o = before.get(r["events"])
+        if o is not None:  # the same trace both ways: the same hidden steps found
+            assert (o["hidden_steps"], o["verdict"]) == (r["hidden_steps"], "valid")
+        was = f"{o['events_per_second_cpu']:,} ({o['peak_rss_mb']} MB)" if o else "-"
+        line = (
+            f"| {r['events']:,} | {r['lines_left_out']:,} | {r['hidden_steps']:,} | {was} | "
+            f"{r['events_per_second_cpu']:,} ({r['peak_rss_mb']} MB) |"
+        )
+        assert line in doc, line
+    ratios = [
+        r["events_per_second_cpu"] / before[r["events"]]["events_per_second_cpu"]
+        for r in d["after"]["rows"]
+        if r["events"] in before
+    ]
+    words = (*_WORDS, "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen")
+    low, high = words[round(min(ratios))], words[round(max(ratios))]
+    assert f"{low.capitalize()} to {high} times faster" in _flat(doc), (low, high, ratios)
+
+
 # --- trace validation on the realistic trace (docs/traces.md) ---------------------------
 
 

@@ -1927,29 +1927,35 @@ class _Hashes:
     hash is kept here by the component's ``id()``, with the component itself: an
     object held in the table stays alive, so its id names no other object while the
     entry exists. :meth:`key` gives a state as a :class:`_Keyed`, hashed from the
-    kept hashes and equal exactly when the states are. The table is emptied when it
-    grows past ``limit`` entries (:meth:`trim`; memory stays bounded).
+    kept hashes and equal exactly when the states are. The table is emptied when its
+    *weight* passes ``limit`` (:meth:`trim`): an entry weighs one plus, for a tuple,
+    its length, so that the bags, which grow over a trace whose drops go unlogged
+    (messages left in flight), count for what they keep alive and memory stays flat
+    in the trace's length.
     """
 
-    __slots__ = ("memo", "apart", "limit")
+    __slots__ = ("memo", "apart", "limit", "weight")
 
-    def __init__(self, limit: int = 1 << 17) -> None:
+    def __init__(self, limit: int = 1 << 16) -> None:
         self.memo: dict[int, tuple[object, int]] = {}
         # a bag's distinct messages (``distinct``), kept alike: a window's bags are shared
         # by many states, and messages dropped unseen stay in them
         self.apart: dict[int, tuple[tuple[Msg, ...], list[Msg]]] = {}
         self.limit = limit
+        self.weight = 0
 
     def trim(self) -> None:
-        if len(self.memo) + len(self.apart) > self.limit:
+        if self.weight > self.limit:
             self.memo.clear()
             self.apart.clear()
+            self.weight = 0
 
     def distinct(self, bag: tuple[Msg, ...]) -> list[Msg]:
         """``distinct(bag)``, kept (do not change the list)."""
         got = self.apart.get(id(bag))
         if got is None:
             got = self.apart[id(bag)] = (bag, distinct(bag))
+            self.weight += 1 + 2 * len(bag)
         return got[1]
 
     def _of(self, x: object) -> int:
@@ -1957,6 +1963,7 @@ class _Hashes:
         got = self.memo.get(id(x))
         if got is None:
             got = self.memo[id(x)] = (x, hash(x))
+            self.weight += 1 + len(x) if type(x) is tuple else 1
         return got[1]
 
     def _worker(self, w: Worker) -> int:
@@ -1967,7 +1974,9 @@ class _Hashes:
             view = self.memo.get(id(w.view))
             if view is None:
                 view = self.memo[id(w.view)] = (w.view, hash(tuple(map(self._of, w.view))))
+                self.weight += 1
             got = self.memo[id(w)] = (w, hash((*w[:5], view[1], *w[6:])))
+            self.weight += 1
         return got[1]
 
     def _workers(self, ws: tuple[Worker, ...]) -> int:
@@ -1979,6 +1988,7 @@ class _Hashes:
                 e = memo.get(id(w))
                 hs.append(self._worker(w) if e is None else e[1])
             got = memo[id(ws)] = (ws, hash(tuple(hs)))
+            self.weight += 1
         return got[1]
 
     def key(self, s: State) -> _Keyed:
