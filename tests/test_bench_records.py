@@ -99,7 +99,13 @@ def test_docs_traces_quotes_every_row_of_the_realistic_trace_record() -> None:
 
 
 @pytest.mark.parametrize(
-    "record", ["liveness-small.json", "liveness-pr.json", "liveness-small-contract.json"]
+    "record",
+    [
+        "liveness-small.json",
+        "liveness-pr.json",
+        "liveness-small-contract.json",
+        "liveness-pr-complete.json",
+    ],
 )
 def test_docs_liveness_quotes_every_recorded_liveness_run(record: str) -> None:
     doc = _doc("liveness.md")
