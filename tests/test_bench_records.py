@@ -185,3 +185,22 @@ def test_docs_scale_quotes_the_compact_store_records() -> None:
             assert f"| {bps} |" in row[0] or f"| **{bps}** |" in row[0], row[0]
     nightly = {r["workers"]: r for r in _record("parallel-store-nightly.json")["rows"]}
     assert all(r["bytes_per_state"] <= 64 for r in nightly.values())  # "the target is met"
+
+
+def test_docs_scale_quotes_the_wide_probe() -> None:
+    d = _record("wide-probe.json")
+    doc = _flat(_doc("scale.md"))
+    runs = {r["policy"]: r for r in d["runs"]}
+    ref, con = runs["reference"], runs["contract"]
+    assert ref["verdict"] == con["verdict"] == "incomplete"  # a probe, stopped by its budget
+    quoted = (
+        f"reached {ref['states']:,} distinct states at depth {ref['depth']} under the "
+        f"reference policy and {con['states']:,} at depth {con['depth']} under the contract"
+    )
+    assert quoted in doc, quoted
+    pr = json.loads((ROOT / "spec" / "manifest.json").read_text(encoding="utf-8"))["presets"]["pr"]
+    assert f"all of `pr` is {pr['states']:,} states at depth {pr['depth']}" in doc
+    # the probe's scope is the file the doc names
+    text = (ROOT / "bench" / "wide-probe.toml").read_text(encoding="utf-8")
+    assert "workers = 3" in text and "partitions = 3" in text
+    assert ref["config"].startswith("W=3 P=3 B=3 caps=[2, 2, 2]")
