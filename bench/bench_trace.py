@@ -80,6 +80,16 @@ TARGET_RATE = 50_000
 REALISTIC_TARGET = 100_000
 
 
+def _timing(m: dict[str, Any]) -> dict[str, float]:
+    """A validation run's seconds and events per second, wall and CPU, as a row gives them."""
+    return {
+        "wall_seconds": round(m["seconds"], 2),
+        "cpu_seconds": round(m["cpu_seconds"], 2),
+        "events_per_second_wall": round(m["events"] / m["seconds"]),
+        "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+    }
+
+
 def realistic_config(needs: int) -> Config:
     """16 workers, 256 buckets in 8 partitions, needs arriving eight per cycle: one in
     five a gang of 2, one in eleven a gang of 3, one in thirteen eligible on a quarter of
@@ -206,10 +216,7 @@ def _realistic_rows(
             "generate_seconds": round(gen_s, 1),
             "verdict": m["verdict"],
             "message": m["message"],
-            "wall_seconds": round(m["seconds"], 2),
-            "cpu_seconds": round(m["cpu_seconds"], 2),
-            "events_per_second_wall": round(m["events"] / m["seconds"]),
-            "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+            **_timing(m),
             "rss_before_mb": round(m["rss_start_kb"] / 1024, 1),
             "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
             "rss_growth_second_half_mb": round((max(half) - min(half)) / 1024, 1) if half else 0,
@@ -318,10 +325,7 @@ def left_out(a: argparse.Namespace) -> int:
             "verdict": m["verdict"],
             "message": m["message"],
             "hidden_steps": m["hidden_steps"],
-            "wall_seconds": round(m["seconds"], 2),
-            "cpu_seconds": round(m["cpu_seconds"], 2),
-            "events_per_second_wall": round(m["events"] / m["seconds"]),
-            "events_per_second_cpu": round(m["events"] / m["cpu_seconds"]),
+            **_timing(m),
             "peak_rss_mb": round(m["hwm_kb"] / 1024, 1),
             "peak_candidates": m["peak_candidates"],
         }
