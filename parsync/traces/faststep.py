@@ -17,8 +17,11 @@ path.)
 :class:`FastPath` holds that one state as mutable parts instead: the broker's
 per-bucket ``seq`` and ``claims``, per-need ``ledger``, ``status`` and the ghost
 ``placed`` counts as lists changed in place, each worker as the list of its
-fields, the messages in flight as lists of the model's own ``Proposal`` and
-``Reply`` values (bags kept sorted, as the model's are), and per partition the entries a fresh
+fields, the messages in flight and (contract) the broker's inbox as lists of the
+model's own ``Proposal`` and ``Reply`` values (bags kept sorted, as the model's are:
+a logged ``Deliver`` moves a proposal from the one to the other, and a ``Commit``
+decides from the inbox, priority on conflict judged on the inbox and ``queued``, as
+``Validator._commits`` and ``_rejects`` do), and per partition the entries a fresh
 read returns now, kept current as commits and releases change them (a
 StartCycle's read is then a look-up, and its check one comparison of the line's
 JSON text against the model's). Each handler checks its event's shape and
@@ -154,10 +157,8 @@ class FastPath:
             self.handlers["Timeout"] = self.timeout
             self.handlers["Refresh"] = self.refresh
             self.handlers["Restart"] = self._generic_of("Restart")
-        if s.inbox:
-            # a proposal in the broker's inbox (a logged Deliver): the handlers decide from
-            # the network alone, so every line goes to the general path
-            self.handlers = {}
+            self.handlers["Deliver"] = self.deliver
+        self.k_deliver = self.keys.get("Deliver", frozenset())
         self.load(s)
 
     # -- the state in and out --------------------------------------------------------------
@@ -175,7 +176,7 @@ class FastPath:
         self.tb = list(s.to_broker)
         self.tw = list(s.to_workers)
         self.faults = list(s.faults)
-        self.inbox = s.inbox  # empty whenever a handler runs (see __init__)
+        self.inbox = list(s.inbox)  # the broker's inbox (contract), a bag kept sorted
         read = self.m.read
         # per partition: the entries a fresh read returns now, and their JSON text (None:
         # not written since they changed)
@@ -194,14 +195,20 @@ class FastPath:
         br = Broker(self.epoch, tuple(self.seq), tuple(self.claims), ledger, status, None)
         workers = tuple([_new(Worker, w) for w in self.workers])
         return State(
-            br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed, self.inbox
+            br,
+            workers,
+            tuple(self.tb),
+            tuple(self.tw),
+            tuple(self.faults),
+            placed,
+            tuple(self.inbox),
         )
 
     def compact(self) -> None:
         """Validator._compact on the state held: the model's memo tables cleared, the ids
         of messages no longer in flight forgotten."""
         self.m.clear_caches()
-        live = {*self.tb, *self.tw}
+        live = {*self.tb, *self.tw, *self.inbox}
         v = self.v
         v.ids = {k: x for k, x in v.ids.items() if any(y in live for y in x)}
 
@@ -216,7 +223,15 @@ class FastPath:
         br = Broker(self.epoch, seq, claims, ledger, status, None)
         placed: Any = self.placed
         workers = tuple([_new(Worker, w) for w in self.workers])
-        return State(br, workers, tuple(self.tb), tuple(self.tw), tuple(self.faults), placed)
+        return State(
+            br,
+            workers,
+            tuple(self.tb),
+            tuple(self.tw),
+            tuple(self.faults),
+            placed,
+            tuple(self.inbox),
+        )
 
     # -- fresh reads --------------------------------------------------------------------------
     def _used(self, b: int) -> int:
@@ -326,10 +341,13 @@ class FastPath:
         return wi
 
     def _lost(self, wi: int, w: _WL) -> bool:
-        # ParSyncModel.lost on the bags
+        # ParSyncModel.lost on the bags (a proposal in the broker's inbox is not gone)
         c = w[_CYCLE]
         a = w[_ATTEMPTS]
         for x in self.tb:
+            if x.worker == wi and x.cycle == c and x.attempt == a:
+                return False
+        for x in self.inbox:
             if x.worker == wi and x.cycle == c and x.attempt == a:
                 return False
         for r in self.tw:
@@ -369,6 +387,7 @@ class FastPath:
         self.tb = list(n.to_broker)
         self.tw = list(n.to_workers)
         self.faults = list(n.faults)
+        self.inbox = list(n.inbox)
         if t in _BOOKED:
             v._book_ids(ev, t, made)
         return True
@@ -702,7 +721,10 @@ class FastPath:
         if cn is not _M and (type(cn) is not int or not 0 <= cn < m.N):
             return False
         tb = self.tb
-        # _proposals: the one the event means
+        inbox = self.inbox
+        if inbox and cid is _M:  # matched by content over the inbox and the network: rare
+            return False
+        # _proposals: the one the event means (in the network or the broker's inbox)
         p: Proposal | None = None
         cands: Any = tb if cid is _M else ids[cid]
         if len(cands) == 1:  # the usual: one message by that id (or one in flight)
@@ -711,7 +733,7 @@ class FastPath:
                 type(x) is Proposal
                 and (cw is _M or x.worker == cw)
                 and (cn is _M or x.need == cn)
-                and (cid is _M or x in tb)
+                and (cid is _M or x in tb or x in inbox)
             ):
                 p = x
             cands = ()
@@ -720,7 +742,7 @@ class FastPath:
                 type(x) is Proposal
                 and (cw is _M or x.worker == cw)
                 and (cn is _M or x.need == cn)
-                and (cid is _M or x in tb)
+                and (cid is _M or x in tb or x in inbox)
             ):
                 if p is None:
                     p = x
@@ -760,9 +782,19 @@ class FastPath:
                 known = ids.get(q)
                 if known is None or not any(type(x) is Proposal for x in known):
                     return False
-            queue: Any = [
-                x for q in queued for x in ids.get(q, ()) if type(x) is Proposal and x in tb
-            ]
+        if self.contract:
+            # Validator._commits: priority on conflict judged on the broker's inbox and the
+            # proposals ``queued`` names that are still in the network (_queued)
+            queue: Any = inbox
+            if queued is not _M:
+                queue = inbox + [
+                    x
+                    for q in queued
+                    for x in ids.get(q, ())
+                    if type(x) is Proposal and x in tb and x not in inbox
+                ]
+        elif queued is not _M:  # Validator._queue
+            queue = [x for q in queued for x in ids.get(q, ()) if type(x) is Proposal and x in tb]
         else:
             queue = tb
         status = self.status
@@ -832,7 +864,10 @@ class FastPath:
             self.ledger[need] = tuple(sorted({*self.ledger[need], *(b for b, _ in reads)}))
             status[need] = PLACED
             self.placed[need] += 1
-        tb.remove(p)
+        if p in inbox:  # decided from the inbox; else delivered unlogged just now
+            inbox.remove(p)
+        else:
+            tb.remove(p)
         insort(self.tw, reply)
         if cid is not _M:
             del ids[cid]
@@ -896,6 +931,42 @@ class FastPath:
         return True
 
     # -- the network ----------------------------------------------------------------------------
+    def deliver(self, ev: dict[str, Any]) -> bool:
+        # Validator._ev_Deliver (contract): the one proposal the event names moves from the
+        # network to the broker's inbox (its id stays: no booking)
+        if not ev.keys() <= self.k_deliver and not self._meta_keys_ok(ev, "Deliver"):
+            return False
+        i = ev.get("id")
+        if not ((type(i) is str and i) or (type(i) is int and i >= 0)):
+            return False
+        known = self.v.ids.get(i)
+        if known is None:
+            return False
+        dw = ev.get("worker", _M)
+        dn = ev.get("need", _M)
+        if dw is not _M and (type(dw) is not int or not 0 <= dw < self.W):
+            return False
+        if dn is not _M and (type(dn) is not int or not 0 <= dn < self.m.N):
+            return False
+        tb = self.tb
+        p: Proposal | None = None
+        for x in known:  # _proposals(network=True)
+            if (
+                type(x) is Proposal
+                and (dw is _M or x.worker == dw)
+                and (dn is _M or x.need == dn)
+                and x in tb
+            ):
+                if p is None:
+                    p = x
+                elif x != p:  # two distinct proposals match: several candidates
+                    return False
+        if p is None:
+            return False
+        tb.remove(p)
+        insort(self.inbox, p)
+        return True
+
     def _in_flight(self, ev: dict[str, Any], t: str) -> Proposal | Reply | None:
         """The one message a Drop or Duplicate names, in flight (Validator._net_fault)."""
         if not self._keys_ok(ev, t):

@@ -71,8 +71,9 @@ general path only when a line needs a hidden step placed earlier than itself
 (:meth:`Validator._materialize`), and kept eagerly for a while after a rebuild
 (``tests/test_trace_hiddenfast.py`` compares the rebuilt windows and whole
 results with the eager path's). Not taken: a version 2 header that hides
-StartCycle (a crashed worker's cycle is searched), and while a logged Deliver
-has a proposal in the broker's inbox (the compiled step holds none). The
+StartCycle (a crashed worker's cycle is searched). (The compiled step holds the
+contract's broker inbox too: a logged Deliver and the decision from the inbox are
+compiled steps.) The
 header's Config is read without the model's per-bucket check of every need when
 it is plainly valid (:func:`_plain_config`).
 """
@@ -402,8 +403,8 @@ class Validator:
 
     def fast_path(self) -> FastPath | None:
         """The compiled step (:class:`~parsync.traces.faststep.FastPath`) holding the one
-        candidate, when it applies: there is one candidate, with nothing in the broker's
-        inbox (the compiled step holds none); no window of past candidates is kept
+        candidate, when it applies: there is one candidate (the broker's inbox included:
+        the compiled step holds it too); no window of past candidates is kept
         eagerly (none is kept, or it is kept lazily: the caller logs the events the
         fast path takes in ``_seg`` and checkpoints with :meth:`_checkpoint`); and a
         crashed worker's ticks are not hidden (version 2 with StartCycle hidden: its
@@ -412,8 +413,6 @@ class Validator:
         if self.hidden_ticks or len(self.cands) != 1:
             return None
         if self.window.maxlen and self._segs is None:
-            return None
-        if self.cands[0].inbox:
             return None
         return FastPath(self, self.cands[0])
 
