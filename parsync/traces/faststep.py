@@ -193,6 +193,10 @@ class FastPath:
         status: Any = PVec(self.status)
         placed: Any = PVec(self.placed)
         br = Broker(self.epoch, tuple(self.seq), tuple(self.claims), ledger, status, None)
+        return self._state(br, placed)
+
+    def _state(self, br: Broker, placed: Any) -> State:
+        """The state with this broker and ghost counts; the rest as held now."""
         workers = tuple([_new(Worker, w) for w in self.workers])
         return State(
             br,
@@ -222,16 +226,7 @@ class FastPath:
         status: Any = self.status
         br = Broker(self.epoch, seq, claims, ledger, status, None)
         placed: Any = self.placed
-        workers = tuple([_new(Worker, w) for w in self.workers])
-        return State(
-            br,
-            workers,
-            tuple(self.tb),
-            tuple(self.tw),
-            tuple(self.faults),
-            placed,
-            tuple(self.inbox),
-        )
+        return self._state(br, placed)
 
     # -- fresh reads --------------------------------------------------------------------------
     def _used(self, b: int) -> int:
