@@ -84,15 +84,38 @@ def test_docs_traces_quotes_every_row_of_the_realistic_trace_record() -> None:
     doc = _doc("traces.md")
     for r in d["rows"]:
         steps = "reference" if r["steps"] == "reference" else "reference + contract"
+        if r["deliver_logged"]:
+            steps += ", `Deliver` lines"
         by = "Config" if r["needs_declared_by"] == "config" else "`Need` lines"
+        walls = r["samples_events_per_second_wall"]
+        assert len(walls) == r["repeats"] == d["repeats"] >= 3
+        # the row's rate is its samples' median, not its best
+        assert r["events_per_second_wall"] == sorted(walls)[len(walls) // 2], r
         line = (
             f"| {r['events']:,} | {r['needs']:,} | {steps} | {by} | yes | "
-            f"{r['events_per_second_wall']:,} | {r['events_per_second_cpu']:,} | "
-            f"{r['peak_rss_mb']} MB |"
+            f"{r['events_per_second_wall']:,} ({min(walls):,}-{max(walls):,}) | "
+            f"{r['events_per_second_cpu']:,} | {r['peak_rss_mb']} MB | "
+            f"{r['rss_growth_second_half_mb']} MB |"
         )
         assert line in doc, line
+    # every walk: reference and contract steps, needs both ways, the Delivers logged
+    assert {
+        (r["steps"] != "reference", r["needs_declared_by"], r["deliver_logged"]) for r in d["rows"]
+    } == {
+        (False, "config", False),
+        (False, "Need events", False),
+        (True, "config", False),
+        (True, "Need events", False),
+        (True, "config", True),
+    }
     met, n = d["rows_meeting_target"], len(d["rows"])
-    assert f"**The target is met on {_WORDS[met]} rows of {_WORDS[n]}**" in doc
+    words = (*_WORDS, "nine", "ten", "eleven", "twelve")
+    if d["target_met"]:
+        assert f"**The target is met on every row** ({words[n]} of {words[n]}" in doc
+    else:
+        assert f"**The target is met on {words[met]} rows of {words[n]}**" in doc
+    lo, hi = d["load_average_1min"]["min"], d["load_average_1min"]["max"]
+    assert f"load average {lo:.1f} to {hi:.1f}" in _flat(doc)
 
 
 # --- liveness (docs/liveness.md) ------------------------------------------------------
