@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -1536,5 +1537,18 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+def run() -> NoReturn:
+    """The console entry point: ``main()``, then exit with its code.
+
+    Once ``main()`` has returned, the run's result is printed and saved; a Ctrl-C that
+    lands after that (a second Ctrl-C while the interpreter shuts down, say) would only
+    turn the documented exit code into death by SIGINT, so it is ignored from then on.
+    (Not inside ``main()``: tests and embedders call it in-process, and an ignored
+    SIGINT is inherited by the processes it starts.)"""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    run()

@@ -611,3 +611,29 @@ def test_mutants_lists_every_impl_target(capsys: pytest.CaptureFixture[str]) -> 
     assert out.splitlines() == [m for m, _d, _e in MUTANTS]
     code, out, _ = run(capsys, "mutants", "--reference")
     assert (code, out) == (EXIT_OK, f"{REFERENCE}\n")
+
+
+def test_a_ctrl_c_after_the_command_returned_keeps_its_exit_code() -> None:
+    """The console entry point (``parsync.cli:run``, and ``python -m parsync.cli``) ignores
+    a Ctrl-C that lands once ``main()`` has returned (a second Ctrl-C while the
+    interpreter shuts down): the documented exit code stands, and no traceback."""
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["parsync"] == "parsync.cli:run"
+    code = (
+        "import atexit, os, signal, time\n"
+        "from parsync import cli\n"
+        "cli.main = lambda argv=None: 3\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.2)))\n"
+        "cli.run()\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=False,
+    )
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr and "KeyboardInterrupt" not in p.stderr, p.stderr
