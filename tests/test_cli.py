@@ -102,6 +102,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 # --- check: pass, listings ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # in the default suite: tests/test_fresh_env.py runs it as a new user does
 def test_check_default_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "check")
     assert code == EXIT_OK, out + err

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from parsync.model.properties import PROPERTIES, WITNESSES
 from tests.support.fresh import clean_copy, new_venv, sh
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,8 +66,23 @@ def test_first_command_installs_and_checks_the_default_scope(
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert re.search(r"^Successfully installed .*parsync-spec-0", r.stdout, flags=re.M)
     assert "parsync check small --policy contract" in r.stdout  # the contract by default
-    states = json.loads((repo / "spec" / "manifest.json").read_text())["contract"]["small"]
-    assert re.search(rf"PASS\s+{states['states']:,} distinct states", r.stdout), r.stdout[-2000:]
+    want = json.loads((repo / "spec" / "manifest.json").read_text())["contract"]["small"]
+    out = r.stdout
+    flat = " ".join(out.split())
+    # the run is the manifest's record of the default scope: counts, depth, coverage
+    # (the one exhaustive run of it in the default suite: tests/test_cli.py's and
+    # tests/test_policy.py's in-process runs of it are marked slow)
+    counts = f"PASS {want['states']:,} distinct states, {want['transitions']:,} transitions, "
+    assert counts + f"depth {want['depth']}" in flat, flat[-2000:]
+    cov = flat.split("coverage (transitions per action):", 1)[1]
+    got = {k: int(v.replace(",", "")) for k, v in re.findall(r"(\w+)=([\d,]+)", cov)}
+    assert got == want["coverage"], (got, want["coverage"])
+    for p in PROPERTIES:
+        assert re.search(rf"{re.escape(p.id)}\s.*{p.name}.*holds", out), p.id
+    for w in WITNESSES:
+        assert w.id in out
+    assert "NOT REACHED" not in out and "vacuous" not in out
+    assert "Traceback" not in r.stderr
     # the installed command comes from the fresh environment and the copy, not the checkout
     where = sh(
         "cd / && python -c 'import parsync.model as m, sys; print(m.__file__, sys.prefix)'",

@@ -403,6 +403,26 @@ def test_contract_variants_are_caught(v: object) -> None:
 CONTRACT_SMALL = (1_614_092, 4_571_041, 40)  # states, transitions, depth
 
 
+def test_the_manifest_and_docs_record_the_pinned_contract_small_counts() -> None:
+    """The pinned counts are the manifest's record of the default run (`parsync check`:
+    the contract on small) and the ones docs/contract.md quotes; that the run gives the
+    manifest's counts and coverage is checked by tests/test_fresh_env.py, which runs the
+    README's first command (and by the slow test below, in-process)."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    e = json.loads((root / "spec" / "manifest.json").read_text(encoding="utf-8"))
+    e = e["contract"]["small"]
+    assert (e["states"], e["transitions"], e["depth"], e["verdict"]) == (*CONTRACT_SMALL, "pass")
+    doc = (root / "docs" / "contract.md").read_text(encoding="utf-8")
+    states, transitions, depth = CONTRACT_SMALL
+    assert (
+        f"**pass**, {states:,} distinct states, {transitions:,}\ntransitions, depth {depth}" in doc
+    )
+
+
+@pytest.mark.slow  # 1.6M states; the default suite runs it once, in tests/test_fresh_env.py
 def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
     from pathlib import Path
 
@@ -429,8 +449,9 @@ def test_contract_small_passes_exhaustively_with_the_pinned_counts() -> None:
 CONTRACT_TIMEOUT = (1_902_903, 6_404_201, 39)  # small's needs, one timeout, no other fault
 
 
+@pytest.mark.slow  # 1.9M states, 45 s unloaded to 105 s in a loaded CI run
 def test_contract_with_a_real_timeout_passes_exhaustively() -> None:
-    """The exhaustive contract scope with the real timeout (under a minute)."""
+    """The exhaustive contract scope with the real timeout."""
     from pathlib import Path
 
     cfg = dataclasses.replace(PRESETS["small"].config, faults=Faults(timeout=1))
