@@ -14,7 +14,8 @@ an upper bound, shards peak at different levels; not measured for Ray, whose
 actors are not this process's children) and bytes per distinct state, the bytes
 per state shipped between shards (``wire_bytes_per_state``), and each shard's time
 split (expand, exchange, waiting on the others, admit; Ray's waiting is not seen
-by the actors) with its CPU time (``cpu``), and the CPU seconds of the run's
+by the actors) with its CPU time (``cpu``) and its time runnable while other
+processes held the cores (``queued``, Linux), and the CPU seconds of the run's
 process and of its shard processes (``cpu_seconds``; not for Ray): on a shared,
 loaded machine the wall-clock speed-ups mean little, the CPU times still say
 where the work went. A measurement, never a test assertion (issue 15's targets are

@@ -226,6 +226,17 @@ def _decode_rows(codes: np.ndarray, comp: list[object], w: int) -> list[State]:
     )
 
 
+def _queued_seconds() -> float:
+    """Seconds this thread has spent runnable but not running (other processes held the
+    cores), from Linux's ``/proc/thread-self/schedstat``; 0 where that is not available.
+    On a shared machine it tells a shard's lost time apart from its own work."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def collision_probability(states: int) -> float:
     """TLC's optimistic estimate that two of ``states`` distinct states share a fingerprint."""
     return states * (states - 1) / 2.0**65
@@ -467,6 +478,7 @@ class _Shard:
         self._sec: dict[str, float] = {}
         self.waited = 0.0  # time spent blocked on the other shards (set by the transport)
         self._cpu0 = 0.0  # the process's CPU time when the level began
+        self._queued0 = 0.0  # and its time runnable but not running (``_queued_seconds``)
         # candidates per owner: (fingerprints, keys, codes), sorted by fingerprint
         self._cand: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._own: tuple[np.ndarray, np.ndarray] = (_EMPTY, self._no_codes())
@@ -793,6 +805,7 @@ class _Shard:
         in every shard, with a smaller key)."""
         self.waited = 0.0
         self._cpu0 = time.process_time()
+        self._queued0 = _queued_seconds()
         self._wire = [0, 0]
         self._sec = {"expand": 0.0, "exchange": 0.0}
         keys = self.front.all_keys()
@@ -972,6 +985,8 @@ class _Shard:
             "wait": self.waited,
             "admit": time.perf_counter() - t0,
             "cpu": time.process_time() - self._cpu0,  # this process's CPU time in the level
+            # time runnable while other processes held the cores (Linux; else 0)
+            "queued": _queued_seconds() - self._queued0,
         }
         return _Level(
             nxt.rows,
