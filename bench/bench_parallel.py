@@ -14,7 +14,11 @@ an upper bound, shards peak at different levels; not measured for Ray, whose
 actors are not this process's children) and bytes per distinct state, the bytes
 per state shipped between shards (``wire_bytes_per_state``), and each shard's time
 split (expand, exchange, waiting on the others, admit; Ray's waiting is not seen
-by the actors). A measurement, never a test assertion (issue 15's targets are
+by the actors) with its CPU time (``cpu``) and its time runnable while other
+processes held the cores (``queued``, Linux), and the CPU seconds of the run's
+process and of its shard processes (``cpu_seconds``; not for Ray): on a shared,
+loaded machine the wall-clock speed-ups mean little, the CPU times still say
+where the work went. A measurement, never a test assertion (issue 15's targets are
 tracked here).
 """
 
@@ -52,14 +56,18 @@ elif backend == "ray":
 else:
     r = ParallelChecker(m, workers=workers, symmetry=True).run()
 dt = time.perf_counter() - t0
-me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+ru_me = resource.getrusage(resource.RUSAGE_SELF)
+ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+me, kids = ru_me.ru_maxrss * 1024, ru_kids.ru_maxrss * 1024
+cpu = {"this process": round(ru_me.ru_utime + ru_me.ru_stime, 2),
+       "shard processes": round(ru_kids.ru_utime + ru_kids.ru_stime, 2)}
 wire = r.extra.get("wire")
 print(json.dumps({
     "workers": workers, "verdict": r.verdict, "states": r.states,
     "transitions": r.transitions, "depth": r.depth, "seconds": round(dt, 2),
     "rss_bytes": None if backend == "ray" else me + workers * kids,
     "shard_seconds": r.extra.get("shard_seconds"), "startup_seconds": startup,
+    "cpu_seconds": None if backend == "ray" else cpu,
     "wire_bytes_per_state": round(wire["bytes"] / wire["states"], 1)
     if wire and wire["states"] else None,
 }))
@@ -116,7 +124,13 @@ def main() -> int:
         for name, backend, w, path in engines:  # interleaved: a noisy spell hits all alike
             r = run_one(args.preset, backend, w, path)
             runs[name].append(r)
-            print(f"  {name}: {r['seconds']}s", file=sys.stderr)
+            cpu = r.get("cpu_seconds") or {}
+            print(
+                f"  {name}: {r['seconds']}s (CPU: "
+                + ", ".join(f"{a} {b}s" for a, b in cpu.items())  # type: ignore[attr-defined]
+                + f"; load {os.getloadavg()[0]:.1f})",
+                file=sys.stderr,
+            )
     base = {e: statistics.median(float(r["seconds"]) for r in rs) for e, rs in runs.items()}  # type: ignore[arg-type]
     first = runs[engines[0][0]][0]
     rows = []
@@ -144,6 +158,7 @@ def main() -> int:
                 "bytes_per_state": round(int(rss) / int(first["states"])) if rss else None,  # type: ignore[call-overload]
                 "wire_bytes_per_state": r["wire_bytes_per_state"],
                 "shard_seconds": r["shard_seconds"],
+                "cpu_seconds": r.get("cpu_seconds"),
                 **({"code": path} if path else {}),
                 **(
                     {"backend": "ray", "startup_seconds": r["startup_seconds"]}
@@ -175,6 +190,10 @@ def main() -> int:
             f"x{row['speedup_over_workers_1']} over --workers 1, "
             f"x{row['speedup_over_single_process']} over one process, {mem}{wire}"
         )
+        if row["cpu_seconds"]:
+            print(
+                "      CPU: " + ", ".join(f"{a} {b}s" for a, b in row["cpu_seconds"].items())  # type: ignore[attr-defined]
+            )
         for k, sh in enumerate(row["shard_seconds"] or []):  # type: ignore[arg-type]
             print(f"      shard {k}: " + ", ".join(f"{a} {b}s" for a, b in sh.items()))
     if args.json_out:

@@ -180,6 +180,39 @@ def test_fingerprints_are_values_not_identities() -> None:
     assert collision_probability(2_070_097) == pytest.approx(1.16e-7, rel=0.01)
 
 
+@pytest.mark.parametrize("policy", ["reference", "contract"])
+def test_a_chunk_at_once_is_the_states_one_at_a_time(policy: str) -> None:
+    """The shard's column-by-column work (fingerprints, codes, decoding, the wire) gives
+    what the per-state definitions give, inbox (contract) included."""
+    from parsync.engines.parallel import _Shard, value_fingerprint
+
+    cfg = PRESETS["small"].config
+    m = ParSyncModel(cfg, policy=policy)
+    s0 = next(iter(m.init_states()))
+    states, frontier = [s0], [s0]
+    while len(states) < 3_000 and frontier:
+        frontier = [t for s in frontier for _a, t in m.successors(s)]
+        states += frontier
+    assert policy == "reference" or any(t.inbox for t in states)
+    a = _Shard(0, 2, m, False, [s0])
+    got = a.fps(states)
+    assert got.dtype.name == "uint64"
+    assert got.tolist() == [a.fp(t) for t in states] == list(map(value_fingerprint, states))
+    codes = a._codes(states)
+    assert codes.shape == (len(states), m.W + 6)
+    back = a._states(codes)
+    assert back == states and {type(t) for t in back} == {type(s0)}
+    # shard 1 in "another process" (its own model): two batches, the second reusing codes
+    other = ParSyncModel(cfg, policy=policy)
+    b = _Shard(1, 2, other, False, [next(iter(other.init_states()))])
+    half = len(states) // 2
+    first = b._states(b._unpack(0, a._ship(1, codes[:half])))
+    again = b._states(b._unpack(0, a._ship(1, codes[::-1])))
+    assert first == states[:half] and again == states[::-1]
+    assert all(b.fp(t) == f for t, f in zip(again, got[::-1].tolist(), strict=True))
+    assert b._states(b._unpack(0, a._ship(1, codes[:0]))) == []
+
+
 def test_cli_workers_json_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.json"
     argv = ["check", "--policy", "reference", "--workers", "2", "--no-progress"]

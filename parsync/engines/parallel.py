@@ -77,8 +77,10 @@ encoded frontier and codebook, shard 0's trail, and the counts);
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing as mp
+import operator
 import os
 import pickle
 import queue as queue_mod
@@ -89,7 +91,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -148,43 +150,91 @@ def value_fingerprint(t: State) -> int:
     return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
 
+_BROKER = operator.attrgetter("broker")
+_WORKERS = operator.attrgetter("workers")
+_TO_BROKER = operator.attrgetter("to_broker")
+_TO_WORKERS = operator.attrgetter("to_workers")
+_FAULTS = operator.attrgetter("faults")
+_PLACED = operator.attrgetter("placed")
+_INBOX = operator.attrgetter("inbox")
+_MAKE_STATE = functools.partial(tuple.__new__, State)  # a State from a 7-tuple, in C
+
+
+def _columns(states: list[State], w: int) -> list[list[Any]]:
+    """The states' components, column by column (broker, each worker, to_broker,
+    to_workers, faults, placed, inbox): ``W + 6`` lists, built by C loops (``map``)."""
+    ws = list(map(_WORKERS, states))
+    return [
+        list(map(_BROKER, states)),
+        *[list(map(operator.itemgetter(i), ws)) for i in range(w)],
+        list(map(_TO_BROKER, states)),
+        list(map(_TO_WORKERS, states)),
+        list(map(_FAULTS, states)),
+        list(map(_PLACED, states)),
+        list(map(_INBOX, states)),
+    ]
+
+
 def _component_codes(
-    states: Iterable[State],
+    states: list[State],
+    w: int,
     book: dict[object, int],
     keep: list[object],
-    new: list[object] | None = None,
-) -> tuple[list[int], int]:
-    """Each state's ``W + 6`` component codes in ``book``, flat, and the number of states.
+    by_value: bytearray,
+) -> np.ndarray:
+    """The states as rows of ``W + 6`` uint32 component codes in ``book``.
 
     Interned components are keyed by identity (``keep`` holds every one coded, so an
-    id is never reused while the shard runs), the two counter tuples by value; a
-    component not yet in ``book`` gets the next code and is appended to ``keep`` (and
-    to ``new``, the components the wire encoding must ship). One loop for the wire
-    (``encode``) and for the shard's own frontier (``_codes``).
+    id is never reused while the shard runs), the two counter tuples (``faults``,
+    ``placed``: columns ``W + 3`` and ``W + 4``) by value; a component not yet in
+    ``book`` gets the next code, is appended to ``keep``, and ``by_value`` records
+    how it is keyed (1: by value). Column by column, the look-ups in C (``map``).
     """
+    width = w + 6
+    if not states:
+        return np.empty((0, width), dtype=np.uint32)
     get = book.get
-    codes: list[int] = []
-    add = codes.append
-    count = 0
-    for t in states:
-        count += 1
-        for key, x in (
-            (id(t.broker), t.broker),
-            *[(id(w), w) for w in t.workers],
-            (id(t.to_broker), t.to_broker),
-            (id(t.to_workers), t.to_workers),
-            (t.faults, t.faults),
-            (t.placed, t.placed),
-            (id(t.inbox), t.inbox),
-        ):
-            c = get(key)
-            if c is None:
-                c = book[key] = len(keep)
-                keep.append(x)
-                if new is not None:
-                    new.append(x)
-            add(c)
-    return codes, count
+    out = []
+    for col, x in enumerate(_columns(states, w)):
+        value = col in (w + 3, w + 4)
+        keys = x if value else list(map(id, x))
+        codes = list(map(get, keys))
+        if None in codes:
+            for i, c in enumerate(codes):
+                if c is None:
+                    c = get(keys[i])
+                    if c is None:
+                        c = book[keys[i]] = len(keep)
+                        keep.append(x[i])
+                        by_value.append(value)
+                    codes[i] = c
+        out.append(codes)
+    return np.ascontiguousarray(np.array(out, dtype=np.uint32).T)
+
+
+def _decode_rows(codes: np.ndarray, comp: list[object], w: int) -> list[State]:
+    """The states of rows of component codes into ``comp`` (column by column, in C)."""
+    if not len(codes):
+        return []
+    at = comp.__getitem__
+    cols = [list(map(at, col)) for col in codes.T.tolist()]
+    return list(
+        map(
+            _MAKE_STATE,
+            zip(cols[0], zip(*cols[1 : 1 + w], strict=True), *cols[1 + w :], strict=True),
+        )
+    )
+
+
+def _queued_seconds() -> float:
+    """Seconds this thread has spent runnable but not running (other processes held the
+    cores), from Linux's ``/proc/thread-self/schedstat``; 0 where that is not available.
+    On a shared machine it tells a shard's lost time apart from its own work."""
+    try:
+        with open("/proc/thread-self/schedstat", encoding="ascii") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def collision_probability(states: int) -> float:
@@ -412,18 +462,23 @@ class _Shard:
         self._alive: list[object] = []
         # under symmetry, the fingerprint of the orbit per state key (as Symmetry memoises)
         self._orbit: dict[tuple[object, ...], int] = {}
-        # the wire codebooks (``encode``/``decode``): per peer, what was sent to it
-        # (component -> code) and the components received from it (code -> component)
-        self._book: list[dict[object, int]] = [{} for _ in range(n)]
-        self._keep: list[list[object]] = [[] for _ in range(n)]
-        self._table: list[list[object]] = [[] for _ in range(n)]
-        # this shard's own codebook, for its frontier and candidates (``_codes``/``_states``)
+        # this shard's own codebook, for its frontier and candidates (``_codes``/``_states``):
+        # component -> code, code -> component, and per code whether it is keyed by value
         self._lbook: dict[object, int] = {}
         self._lcomp: list[object] = []
+        self._lvalue = bytearray()
+        # the wire codebooks (``pack``/``_unpack``): per peer, the wire code of each local
+        # code sent to it (-1: not yet) and how many it has; the local code of each wire
+        # code received from it
+        self._l2w: list[np.ndarray] = [np.empty(0, dtype=np.int64) for _ in range(n)]
+        self._sent = [0] * n
+        self._w2l: list[list[int]] = [[] for _ in range(n)]
         self.width = model.W + 6
         self._wire = [0, 0]  # states and bytes shipped this level
         self._sec: dict[str, float] = {}
         self.waited = 0.0  # time spent blocked on the other shards (set by the transport)
+        self._cpu0 = 0.0  # the process's CPU time when the level began
+        self._queued0 = 0.0  # and its time runnable but not running (``_queued_seconds``)
         # candidates per owner: (fingerprints, keys, codes), sorted by fingerprint
         self._cand: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._own: tuple[np.ndarray, np.ndarray] = (_EMPTY, self._no_codes())
@@ -629,82 +684,111 @@ class _Shard:
             return (((hash((hs, t.faults, t.placed, ib))) & M64) * _MIX) & M64
         return (((hash((hs, t.faults, t.placed))) & M64) * _MIX) & M64
 
+    def _hashes(self, col: list[Any]) -> list[int]:
+        """``stable_hash`` of each interned component of ``col``, memoised by identity."""
+        vh = self._vh
+        got: list[Any] = list(map(vh.get, map(id, col)))
+        if None in got:
+            for i, h in enumerate(got):
+                if h is None:
+                    x = col[i]
+                    h = vh.get(id(x))
+                    if h is None:
+                        # kept alive here, so its id is never another object's while the
+                        # shard runs: the id alone then stands for the value
+                        self._alive.append(x)
+                        h = vh[id(x)] = stable_hash(x)
+                    got[i] = h
+        return got
+
+    def fps(self, states: list[State]) -> np.ndarray:
+        """``fp`` of each state (uint64), column by column: the same values, the per-state
+        work in C loops (``map``, ``zip``) and the 64-bit mixing in ``numpy``."""
+        if self.sym is not None:
+            return np.array(list(map(self.fp, states)), dtype=np.uint64)
+        if not states:
+            return _EMPTY
+        cols = _columns(states, self.width - 6)
+        w = self.width - 6
+        hs = zip(*map(self._hashes, cols[: 3 + w]), strict=True)  # broker, workers, the two bags
+        faults, placed, inbox = cols[3 + w :]
+        if any(inbox):
+            ibh = self._hashes(inbox)
+            h = [
+                hash((x, f, p, b)) if ib else hash((x, f, p))
+                for x, f, p, ib, b in zip(hs, faults, placed, inbox, ibh, strict=True)
+            ]
+        else:
+            h = list(map(hash, zip(hs, faults, placed, strict=True)))
+        return np.array(h, dtype=np.int64).view(np.uint64) * np.uint64(_MIX)
+
     def owner(self, fp: int) -> int:
         return (fp >> 32) % self.n
 
     # --- the wire encoding ------------------------------------------------------------
-    def encode(self, to: int, states: Iterable[State]) -> bytes:
-        """``states`` for shard ``to``, compactly: a state is ``W + 6`` small-int codes.
+    def _ship(self, to: int, codes: np.ndarray) -> bytes:
+        """Rows of this shard's codes, for shard ``to``, compactly.
 
         A state is a product of few distinct components (the broker, each worker,
         the three bags - interned, shared by many states - and the small ``faults`` and
         ``placed`` tuples). Each component travels once per pair of shards, the first
-        time it is shipped; afterwards a state is its codes, one per component, packed
-        as uint16 (uint32 past 65,536 components). Both ends number the components in
-        the order sent, and one pair's batches arrive in order, so the codebooks agree.
+        time it is shipped; afterwards a state is its ``W + 6`` codes, packed as uint16
+        (uint32 past 65,536 components). Both ends number the components in the order
+        sent, and one pair's batches arrive in order, so the codebooks agree. The local
+        codes are translated to the pair's wire codes by array indexing (no ``State``
+        is built).
         """
-        keep = self._keep[to]
-        new: list[object] = []
-        codes, count = _component_codes(states, self._book[to], keep, new)
-        dtype = np.uint16 if len(keep) <= 1 << 16 else np.uint32
-        width = self.width if count else 0
-        raw = np.array(codes, dtype=dtype).tobytes()
-        data = pickle.dumps((width, np.dtype(dtype).str, raw, new), pickle.HIGHEST_PROTOCOL)
-        self._wire[0] += count
+        l2w = self._l2w[to]
+        if len(l2w) < len(self._lcomp):
+            grown = np.full(len(self._lcomp), -1, dtype=np.int64)
+            grown[: len(l2w)] = l2w
+            l2w = self._l2w[to] = grown
+        u = np.unique(codes)
+        miss = u[l2w[u] < 0]
+        l2w[miss] = np.arange(self._sent[to], self._sent[to] + len(miss))
+        self._sent[to] += len(miss)
+        lcomp = self._lcomp
+        new = [lcomp[c] for c in miss.tolist()]
+        value = np.frombuffer(bytes(self._lvalue), dtype=np.uint8)[miss].tobytes()
+        dtype = np.uint16 if self._sent[to] <= 1 << 16 else np.uint32
+        width = self.width if len(codes) else 0
+        raw = l2w[codes].astype(dtype).tobytes()
+        data = pickle.dumps((width, np.dtype(dtype).str, raw, new, value), pickle.HIGHEST_PROTOCOL)
+        self._wire[0] += len(codes)
         self._wire[1] += len(data)
         return data
 
-    def decode(self, frm: int, data: bytes) -> Iterator[list[State]]:
-        """The states ``encode`` packed in shard ``frm``, with this process's components,
-        a chunk at a time."""
-        width, dtype, raw, new = pickle.loads(data)
+    def _unpack(self, frm: int, data: bytes) -> np.ndarray:
+        """The rows ``_ship`` packed in shard ``frm``, as this shard's codes (each new
+        component interned, and coded here, once, on arrival)."""
+        width, dtype, raw, new, value = pickle.loads(data)
         if not width:
-            return
-        table = self._table[frm]
-        table.extend(map(self.m.intern, new))  # each component interned once, on arrival
-        codes = np.frombuffer(raw, dtype=dtype)
-        w = width - 6
-        step = _ROWS * width
-        for lo in range(0, len(codes), step):
-            flat = [table[c] for c in codes[lo : lo + step].tolist()]
-            yield [
-                State(
-                    flat[i],
-                    tuple(flat[i + 1 : i + 1 + w]),
-                    flat[i + 1 + w],
-                    flat[i + 2 + w],
-                    flat[i + 3 + w],
-                    flat[i + 4 + w],
-                    flat[i + 5 + w],
-                )
-                for i in range(0, len(flat), width)
-            ]
+            return self._no_codes()
+        w2l, book, lcomp, lvalue = self._w2l[frm], self._lbook, self._lcomp, self._lvalue
+        intern = self.m.intern
+        for x, v in zip(new, value, strict=True):
+            if not v:
+                x = intern(x)
+            key = x if v else id(x)
+            c = book.get(key)
+            if c is None:
+                c = book[key] = len(lcomp)
+                lcomp.append(x)
+                lvalue.append(v)
+            w2l.append(c)
+        table = np.array(w2l, dtype=np.uint32)
+        return table[np.frombuffer(raw, dtype=dtype).reshape(-1, width)]
 
     # --- this shard's own encoding: the frontier and the candidates -------------------
     def _codes(self, states: list[State]) -> np.ndarray:
         """``states`` as rows of ``W + 6`` uint32 codes into this shard's codebook
         (interned components by identity - the codebook keeps them alive - and the two
         counter tuples by value)."""
-        out, _ = _component_codes(states, self._lbook, self._lcomp)
-        return np.array(out, dtype=np.uint32).reshape(len(states), self.width)
+        return _component_codes(states, self.width - 6, self._lbook, self._lcomp, self._lvalue)
 
     def _states(self, codes: np.ndarray) -> list[State]:
         """The states of rows of ``_codes``."""
-        comp, w = self._lcomp, self.width - 6
-        out = []
-        for c in codes.tolist():
-            out.append(
-                State(
-                    comp[c[0]],
-                    tuple(comp[i] for i in c[1 : 1 + w]),
-                    comp[c[1 + w]],
-                    comp[c[2 + w]],
-                    comp[c[3 + w]],
-                    comp[c[4 + w]],
-                    comp[c[5 + w]],
-                )
-            )
-        return out
+        return _decode_rows(codes, self._lcomp, self.width - 6)
 
     @staticmethod
     def _rows(front: _Frontier) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -720,6 +804,8 @@ class _Shard:
         states in the whole level: a state's rank is the number of states of the level,
         in every shard, with a smaller key)."""
         self.waited = 0.0
+        self._cpu0 = time.process_time()
+        self._queued0 = _queued_seconds()
         self._wire = [0, 0]
         self._sec = {"expand": 0.0, "exchange": 0.0}
         keys = self.front.all_keys()
@@ -734,7 +820,7 @@ class _Shard:
         since ranks are. Successors are filtered and encoded a chunk at a time: those this
         shard owns and has seen are dropped at once, and of a fingerprint found twice only
         the least key is kept."""
-        m, ev, fpof, n, k = self.m, self.ev, self.fp, self.n, self.k
+        m, ev, n, k = self.m, self.ev, self.n, self.k
         clock = time.perf_counter
         t_start = clock()
         level = np.sort(np.concatenate([self.front.all_keys(), *keys.values()]))
@@ -747,22 +833,31 @@ class _Shard:
         transitions = 0
         best: tuple[int, int, tuple[str, ...]] | None = None
         parts: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
-        cf: list[list[int]] = [[] for _ in range(n)]
-        ck: list[list[int]] = [[] for _ in range(n)]
-        ct: list[list[State]] = [[] for _ in range(n)]
+        ck: list[int] = []
+        ct: list[State] = []
 
         def flush() -> None:
+            # the chunk's fingerprints and owners at once; per owner, the least key per
+            # fingerprint (and, for this shard's own, only those not seen before), encoded
+            if not ct:
+                return
+            f_all = self.fps(ct)
+            k_all = np.array(ck, dtype=np.uint64)
+            owners = (f_all >> np.uint64(32)) % np.uint64(n) if n > 1 else None
             for j in range(n):
-                if not cf[j]:
+                at = None if owners is None else np.flatnonzero(owners == j)
+                f = f_all if at is None else f_all[at]
+                if not len(f):
                     continue
-                f = np.array(cf[j], dtype=np.uint64)
-                kk = np.array(ck[j], dtype=np.uint64)
+                kk = k_all if at is None else k_all[at]
                 sel = _least_per_fp(f, kk)
                 if j == k:
                     sel = sel[~self.seen.contains(f[sel])]
-                ts = ct[j]
-                parts[j].append((f[sel], kk[sel], self._codes([ts[i] for i in sel.tolist()])))
-                cf[j], ck[j], ct[j] = [], [], []
+                pick = sel if at is None else at[sel]
+                ts = list(map(ct.__getitem__, pick.tolist()))
+                parts[j].append((f[sel], kk[sel], self._codes(ts)))
+            ck.clear()
+            ct.clear()
 
         succ = m.successors
         pending = 0
@@ -784,11 +879,8 @@ class _Shard:
                         if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
                             more = [i for i in ev.state_violations(t) if i not in abad]
                             best = (base | idx, 0, (*abad, *more))
-                    fp = fpof(t)
-                    j = (fp >> 32) % n  # self.owner, inline
-                    cf[j].append(fp)
-                    ck[j].append(base | idx)
-                    ct[j].append(t)
+                    ck.append(base | idx)
+                    ct.append(t)
                 if idx > _STEP_MASK:
                     raise ValueError(
                         f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}"
@@ -854,15 +946,7 @@ class _Shard:
         out: list[Any] = [None] * self.n
         for j, fps in won.items():
             cf, _ck, cc = cand[j]
-            pos = np.searchsorted(cf, fps)
-            out[j] = self.encode(
-                j,
-                (
-                    t
-                    for lo in range(0, len(pos), _ROWS)
-                    for t in self._states(cc[pos[lo : lo + _ROWS]])
-                ),
-            )
+            out[j] = self._ship(j, cc[np.searchsorted(cf, fps)])
         self._cand = []
         self._sec["exchange"] += time.perf_counter() - t0
         return out
@@ -888,17 +972,22 @@ class _Shard:
         self._own = (_EMPTY, self._no_codes())
         for frm, data in shipped.items():
             keys = self._remote[frm]
-            lo = 0
-            for states in self.decode(frm, data):
-                kk = keys[lo : lo + len(states)]
-                lo += len(states)
-                check(kk, states)
-                nxt.add(kk, self._codes(states))
+            codes = self._unpack(frm, data)
+            for lo in range(0, len(keys), _ROWS):
+                check(keys[lo : lo + _ROWS], self._states(codes[lo : lo + _ROWS]))
+            nxt.add(keys, codes)
         self.front = nxt
         self.level += 1
         by_type = {t.__name__: c for t, c in self._counts.items() if c}
         self._remote = {}
-        seconds = {**self._sec, "wait": self.waited, "admit": time.perf_counter() - t0}
+        seconds = {
+            **self._sec,
+            "wait": self.waited,
+            "admit": time.perf_counter() - t0,
+            "cpu": time.process_time() - self._cpu0,  # this process's CPU time in the level
+            # time runnable while other processes held the cores (Linux; else 0)
+            "queued": _queued_seconds() - self._queued0,
+        }
         return _Level(
             nxt.rows,
             self._transitions,
