@@ -149,6 +149,33 @@ def test_docs_liveness_quotes_every_recorded_liveness_run(record: str) -> None:
 # --- exploration speed and memory (docs/scale.md) -----------------------------------------
 
 
+def test_docs_scale_quotes_the_long_wide_probe() -> None:
+    d = _record("wide-probe-long.json")
+    doc = _flat(_doc("scale.md"))
+    levels = [r for r in d["levels"] if 12 <= r["depth"] <= 17]
+    assert [r["depth"] for r in levels] == list(range(12, 18))
+    for a, b in zip(levels, levels[1:], strict=False):  # the rows are consistent
+        assert b["distinct"] == a["distinct"] + b["next_level"]
+    sizes = ", ".join(f"{r['next_level']:,}" for r in levels[:-1])
+    assert f"found {sizes} and {levels[-1]['next_level']:,} new states" in doc
+    assert f"{levels[-1]['distinct']:,} in all by depth 17" in doc
+    ratios = [b["next_level"] / a["next_level"] for a, b in zip(levels, levels[1:], strict=False)]
+    quoted = ", ".join(f"{x:.2f}" for x in ratios[:-1]) + f" and {ratios[-1]:.2f} times"
+    assert quoted in doc, quoted
+    assert d["checkpoint"]["states"] == next(r["distinct"] for r in levels if r["depth"] == 16)
+    # the doc's extrapolation: each level's ratio a tenth below the last one's
+    ratio, size, total, depth, peak = ratios[-1], float(levels[-1]["next_level"]), 0.0, 17, 17
+    total, top = float(levels[-1]["distinct"]), size
+    while ratio - 0.1 > 0.05:
+        ratio, depth = ratio - 0.1, depth + 1
+        size *= ratio
+        total += size
+        if size > top:
+            top, peak = size, depth
+    assert f"peak near depth {peak} and the whole graph" in doc
+    assert f"would hold about {round(total / 1e7) * 10} million states" in doc
+
+
 def test_docs_scale_quotes_the_unloaded_parallel_record() -> None:
     d = _record("parallel-pr-unloaded.json")
     doc = _flat(_doc("scale.md"))
