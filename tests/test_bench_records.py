@@ -176,6 +176,34 @@ def test_docs_scale_quotes_the_long_wide_probe() -> None:
     assert f"would hold about {round(total / 1e7) * 10} million states" in doc
 
 
+def test_docs_scale_quotes_the_wide_reference_run() -> None:
+    d = _record("wide-reference-run.json")
+    doc = _flat(_doc("scale.md"))
+    res, levels = d["result"], d["levels"]
+    for a, b in zip(levels, levels[1:], strict=False):  # the rows are consistent
+        if b["depth"] == a["depth"] + 1:  # (a level whose line was not printed is absent)
+            assert b["distinct"] == a["distinct"] + b["next_level"]
+    complete = res["verdict"] != "incomplete"
+    why = res.get("stop_reason", "")
+    assert complete or why.startswith("interrupted") or "budget" in why
+    last = levels[-1]
+    quoted = (
+        f"{res['states']:,} distinct states, {res['transitions']:,} transitions, "
+        f"depth {res['depth']}, in {res['seconds'] / 60:.0f} minutes"
+    )
+    assert quoted in doc, quoted
+    assert f"peak RSS {d['peak_rss_mb'] / 1024:.1f} GB" in doc
+    if not complete:
+        ratios = [
+            b["next_level"] / a["next_level"]
+            for a, b in zip(levels, levels[1:], strict=False)
+            if b["depth"] == a["depth"] + 1
+        ]
+        tail = ", ".join(f"{x:.2f}" for x in ratios[-4:])
+        assert f"the last levels {tail} times the one before" in doc, tail
+        assert f"{last['next_level']:,} new states at depth {last['depth']}" in doc
+
+
 def test_docs_scale_quotes_the_unloaded_parallel_record() -> None:
     d = _record("parallel-pr-unloaded.json")
     doc = _flat(_doc("scale.md"))
