@@ -77,7 +77,13 @@ from typing import Any
 from parsync.model.config import Config, Faults, Need
 from parsync.traces import format as format_module
 from parsync.traces import validate_path
-from parsync.traces.simulate import long_config, simulate, simulate_sampled, write_file
+from parsync.traces.simulate import (
+    long_config,
+    simulate,
+    simulate_sampled,
+    with_delivers,
+    write_file,
+)
 
 BEGIN, END = "<!-- bench_trace:begin -->", "<!-- bench_trace:end -->"
 TARGET_RATE = 50_000
@@ -178,38 +184,11 @@ def _declare_hidden(path: Path, hidden: list[str]) -> None:
 
 
 def _with_delivers(path: Path) -> Path:
-    """The same contract walk with a ``Deliver`` logged for every proposal the broker
-    decides on (``simulate_sampled`` leaves delivery unlogged): just after its Propose
-    when no Drop or Duplicate names it (so the broker's inbox holds several proposals at
-    once), else just before its Commit (the network's faults never touch the inbox).
-    Streamed, in two passes."""
-    faulted: set[int] = set()
-    decided: set[int] = set()
+    """The same contract walk with its Delivers logged (``with_delivers``), as a file."""
     with open(path, "rb") as src:
-        src.readline()
-        for line in src:
-            ev = json.loads(line)
-            if ev["type"] in ("Drop", "Duplicate"):
-                faulted.add(ev["id"])
-                if "copy" in ev:
-                    faulted.add(ev["copy"])
-            elif ev["type"] == "Commit":
-                decided.add(ev["id"])
+        walk = [json.loads(line) for line in src]
     out = path.with_suffix(".delivers.jsonl")
-    with open(path, "rb") as src, open(out, "wb") as dst:
-        dst.write(src.readline())
-        for line in src:
-            ev = json.loads(line)
-            t = ev["type"]
-            d = None
-            if t in ("Propose", "Commit"):
-                d = {"type": "Deliver", "id": ev["id"], "worker": ev["worker"], "need": ev["need"]}
-                d_line = json.dumps(d, separators=(",", ":")).encode() + b"\n"
-            if d is not None and t == "Commit" and ev["id"] in faulted:
-                dst.write(d_line)
-            dst.write(line)
-            if d is not None and t == "Propose" and ev["id"] in decided and ev["id"] not in faulted:
-                dst.write(d_line)
+    write_file(out, iter(with_delivers(walk)))
     return out
 
 

@@ -29,7 +29,13 @@ from parsync.model.presets import get_preset
 from parsync.traces import validate as validate_module
 from parsync.traces.faststep import FastPath
 from parsync.traces.format import DEFAULT_HIDDEN, TABLES
-from parsync.traces.simulate import long_config, simulate, simulate_contract, simulate_sampled
+from parsync.traces.simulate import (
+    long_config,
+    simulate,
+    simulate_contract,
+    simulate_sampled,
+    with_delivers,
+)
 from parsync.traces.validate import Validator, _config_of, validate_stream
 
 PRESETS = ("pr", "capacity", "three-partitions", "twins")
@@ -99,34 +105,6 @@ def _sparse(lines: list[Any], seed: int) -> list[Any]:
     return out
 
 
-def _with_delivers(walk: list[Any]) -> list[Any]:
-    """A contract walk of simulate_sampled (which leaves delivery unlogged) with a Deliver
-    logged for every proposal it decides on: just after its Propose when no Drop or
-    Duplicate names it (so the broker's inbox holds several proposals at once), else
-    just before its Commit (the network's faults never touch the inbox)."""
-    faulted = {ev["id"] for ev in walk[1:] if ev["type"] in ("Drop", "Duplicate")}
-    faulted |= {ev["copy"] for ev in walk[1:] if ev["type"] == "Duplicate" and "copy" in ev}
-    decided = {ev["id"] for ev in walk[1:] if ev["type"] == "Commit"}
-    out = [walk[0]]
-    for ev in walk[1:]:
-        d = (
-            {"type": "Deliver", "id": ev["id"], "worker": ev["worker"], "need": ev["need"]}
-            if ev["type"] in ("Propose", "Commit")
-            else None
-        )
-        if d is not None and ev["type"] == "Commit" and ev["id"] in faulted:
-            out.append(d)
-        out.append(ev)
-        if (
-            d is not None
-            and ev["type"] == "Propose"
-            and ev["id"] in decided
-            and ev["id"] not in faulted
-        ):
-            out.append(d)
-    return out
-
-
 def _traces() -> dict[str, list[Any]]:
     t: dict[str, list[Any]] = {}
     for name in PRESETS:
@@ -163,8 +141,8 @@ def _traces() -> dict[str, list[Any]]:
         t[f"sampled {contract} {seed}"] = walk
         t[f"sampled {contract} {seed}, Need events"] = _with_need_events(_fresh(walk))
         if contract:  # the same walk with its deliveries logged: the broker's inbox held
-            t[f"sampled {contract} {seed}, Deliver"] = _with_delivers(_fresh(walk))
-            full = _with_delivers(_fresh(walk))
+            t[f"sampled {contract} {seed}, Deliver"] = with_delivers(_fresh(walk))
+            full = with_delivers(_fresh(walk))
             t[f"sampled {contract} {seed}, Deliver, sparse"] = [
                 x if x["type"] == "Refresh" else y  # (a Refresh's read is required)
                 for x, y in zip(full, _sparse(full, seed), strict=True)

@@ -518,6 +518,35 @@ def write_file(path: str | Path, lines: Iterator[dict[str, Any]]) -> int:
         return write_trace(f, lines)
 
 
+def with_delivers(walk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A contract walk (its header first) with a ``Deliver`` logged for every proposal
+    the broker decides on (``simulate_sampled`` leaves delivery unlogged): just after
+    its Propose when no Drop or Duplicate names it (so the broker's inbox holds several
+    proposals at once), else just before its Commit (the network's faults never touch
+    the inbox). The events are the walk's own; each Deliver is a new dict."""
+    faulted = {ev["id"] for ev in walk[1:] if ev["type"] in ("Drop", "Duplicate")}
+    faulted |= {ev["copy"] for ev in walk[1:] if ev["type"] == "Duplicate" and "copy" in ev}
+    decided = {ev["id"] for ev in walk[1:] if ev["type"] == "Commit"}
+    out = [walk[0]]
+    for ev in walk[1:]:
+        d = (
+            {"type": "Deliver", "id": ev["id"], "worker": ev["worker"], "need": ev["need"]}
+            if ev["type"] in ("Propose", "Commit")
+            else None
+        )
+        if d is not None and ev["type"] == "Commit" and ev["id"] in faulted:
+            out.append(d)
+        out.append(ev)
+        if (
+            d is not None
+            and ev["type"] == "Propose"
+            and ev["id"] in decided
+            and ev["id"] not in faulted
+        ):
+            out.append(d)
+    return out
+
+
 __all__ = [
     "enabled",
     "event_of",
@@ -525,6 +554,7 @@ __all__ = [
     "simulate",
     "simulate_contract",
     "simulate_sampled",
+    "with_delivers",
     "write_file",
     "write_trace",
 ]
