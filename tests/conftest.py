@@ -28,6 +28,17 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadscope`` without xdist 3.8's hang after a crashed worker (see
+    tests/support/xdist_scheduling.py): a Z3 segfault is one failed test, not a stall."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from tests.support.xdist_scheduling import CrashSafeLoadScope
+
+    return CrashSafeLoadScope(config, log)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def repo_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Child processes (pytester subprocesses, ``exec:`` adapters) import this checkout's
