@@ -352,7 +352,8 @@ def test_cli_checkpoint_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(
     tmp_path: Path, to_the_end: bool
 ) -> None:
-    """The first Ctrl-C lets the level finish and be saved; the run resumes from it
+    """The first Ctrl-C gives the level under way up and saves the last whole one; the
+    run resumes from it
     (in the default suite, up to a state budget past the saved count: resumed runs
     reaching the uninterrupted counts are tested on smaller scopes above; the slow
     variant resumes ``pr`` to the counts the manifest records for an uninterrupted run)."""
@@ -361,7 +362,7 @@ def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(
     rc, out, err = _interrupted("--checkpoint", str(cp), after=6, timeout=120)
     assert rc == 3, (out, err)
     assert "Traceback" not in err
-    assert "the level under way finishes and is saved" in err
+    assert "the level under way is given up and the last whole level is saved" in err
     assert f"continue it with --resume {cp}" in err
     meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
     assert 0 < meta["states"] < 2_070_097
@@ -387,6 +388,43 @@ def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(
         want["transitions"],
         want["depth"],
     )
+
+
+def _give_up_at(monkeypatch: pytest.MonkeyPatch, level: int, shard: int | None) -> None:
+    """Shards (forked: they inherit the patch) see a stop at ``level``: every shard, or
+    only ``shard`` (the others then learn it from its offer)."""
+    from parsync.engines import parallel
+
+    def stopping(self: parallel._Shard) -> bool:
+        return self.level == level and (shard is None or self.k == shard)
+
+    monkeypatch.setattr(parallel._QueueShard, "stopping", stopping)
+
+
+@pytest.mark.parametrize(("workers", "shard"), [(1, None), (2, None), (2, 0), (2, 1)])
+def test_a_level_given_up_mid_way_resumes_to_the_uninterrupted_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int, shard: int | None
+) -> None:
+    """What the first Ctrl-C does with --checkpoint: the level under way is given up in
+    ``expand`` (by one shard or all), every shard is left as before the level (shard 0's
+    trail included), the last whole level is saved, and the resumed run expands the
+    given-up level again and ends with the uninterrupted counts and counterexample."""
+    for variant in (None, "no-dedup"):
+        m = ParSyncModel(PRESETS["small"].config, variant=variant)
+        straight = Checker(m, symmetry=True).run()
+        cp = tmp_path / f"cp-{variant}"
+        with monkeypatch.context() as mp:
+            _give_up_at(mp, 4, shard)
+            a = ParallelChecker(m, workers=workers, symmetry=True, checkpoint=cp).run()
+        assert a.verdict == "incomplete" and a.stop_reason == "interrupted"
+        assert a.depth == 4 and 0 < a.states < straight.states
+        meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
+        assert (meta["states"], meta["depth"]) == (a.states, 4)
+        b = ParallelChecker(m, workers=2, symmetry=True, resume=cp).run()
+        if variant is None:
+            _same(straight, b)
+        else:
+            _same_violation(straight, b)  # the trail, cut back, still walks the path
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:

@@ -396,6 +396,8 @@ class _Level:
     seconds: dict[str, float]  # this level's time per step, and waiting on the others
     wire: tuple[int, ...] = (0, 0)  # states this shard shipped to others, and their bytes
     spilled: int = 0  # states of the next frontier this shard wrote to its spill file
+    # the level was given up part-way (Ctrl-C): the shard is as it was before the level
+    abandoned: bool = False
 
 
 @dataclass
@@ -415,6 +417,11 @@ class _Run:
 _CHUNK = 16_384  # successors filtered (seen set, duplicates) and encoded together
 _ROWS = 4_096  # frontier states decoded together
 _EMPTY = np.empty(0, dtype=np.uint64)
+_ABANDON = "abandon"  # an offer that says: this level is given up (by every shard)
+
+
+class _Abandoned(Exception):
+    """Raised inside ``expand`` when the run is stopping: the level is given up."""
 
 
 def _least_per_fp(fps: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -487,6 +494,7 @@ class _Shard:
         self._found: list[str] = []
         self._transitions = 0
         self._best: tuple[int, int, tuple[str, ...]] | None = None
+        self._todo_next: list[Any] = []  # the witnesses left to find, once the level counts
         self._spill_base = spill
         self._dir: Path | None = None
         self._made_dir = False
@@ -798,6 +806,26 @@ class _Shard:
             for lo in range(0, len(keys), _ROWS):
                 yield keys[lo : lo + _ROWS], codes[lo : lo + _ROWS]
 
+    # --- giving a level up (Ctrl-C) ---------------------------------------------------
+    def stopping(self) -> bool:
+        """Whether the run asked to stop now (polled in ``expand``, a chunk at a time);
+        only a transport that can say so mid-call overrides it (``_QueueShard``)."""
+        return False
+
+    def _give_up(self) -> None:
+        """Undo the level under way: its trail entry (shard 0) and its candidates. The
+        seen set and the frontier are untouched until ``decide``, so the shard is as it
+        was before the level, and a checkpoint of it resumes with that level."""
+        if self.k == 0 and len(self._trail) > self.level:
+            off, _count = self._trail.pop()
+            with open(self.where() / "trail.bin", "r+b") as f:
+                f.truncate(off)
+        self._cand = []
+
+    def abandoned_level(self) -> _Level:
+        """The report of a level given up."""
+        return _Level(0, 0, {}, [], None, dict(self._sec), abandoned=True)
+
     # --- one level, in five calls ---------------------------------------------------
     def begin(self) -> list[Any]:
         """Step 0: this shard's frontier keys, for every other shard (each shard ranks its
@@ -839,6 +867,8 @@ class _Shard:
         def flush() -> None:
             # the chunk's fingerprints and owners at once; per owner, the least key per
             # fingerprint (and, for this shard's own, only those not seen before), encoded
+            if self.stopping():
+                raise _Abandoned
             if not ct:
                 return
             f_all = self.fps(ct)
@@ -861,37 +891,40 @@ class _Shard:
 
         succ = m.successors
         pending = 0
-        for fkeys, codes in self._rows(self.front):
-            ranks = np.searchsorted(level, fkeys).tolist()
-            for rank, s in zip(ranks, self._states(codes), strict=True):
-                base = rank << _STEP_BITS
-                idx = -1
-                for idx, (a, t) in enumerate(succ(s)):
-                    transitions += 1
-                    counts[type(a)] += 1
-                    if todo:
-                        hit = [w for w in todo if w.action_pred(m, s, a, t)]  # type: ignore[misc]
-                        if hit:
-                            found.extend(w.id for w in hit)
-                            todo = [w for w in todo if w not in hit]
-                    if t.broker is not s.broker or type(a) is Propose:
-                        abad = ev.action_violations(s, a, t)
-                        if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
-                            more = [i for i in ev.state_violations(t) if i not in abad]
-                            best = (base | idx, 0, (*abad, *more))
-                    ck.append(base | idx)
-                    ct.append(t)
-                if idx > _STEP_MASK:
-                    raise ValueError(
-                        f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}"
-                    )
-                pending += idx + 1
-                if pending >= _CHUNK:
-                    flush()
-                    pending = 0
-        flush()
-        self.witnesses_todo = todo
-        self.front.close()
+        try:
+            for fkeys, codes in self._rows(self.front):
+                ranks = np.searchsorted(level, fkeys).tolist()
+                for rank, s in zip(ranks, self._states(codes), strict=True):
+                    base = rank << _STEP_BITS
+                    idx = -1
+                    for idx, (a, t) in enumerate(succ(s)):
+                        transitions += 1
+                        counts[type(a)] += 1
+                        if todo:
+                            hit = [w for w in todo if w.action_pred(m, s, a, t)]  # type: ignore[misc]
+                            if hit:
+                                found.extend(w.id for w in hit)
+                                todo = [w for w in todo if w not in hit]
+                        if t.broker is not s.broker or type(a) is Propose:
+                            abad = ev.action_violations(s, a, t)
+                            if abad and (best is None or (base | idx, 0) < (best[0], best[1])):
+                                more = [i for i in ev.state_violations(t) if i not in abad]
+                                best = (base | idx, 0, (*abad, *more))
+                        ck.append(base | idx)
+                        ct.append(t)
+                    if idx > _STEP_MASK:
+                        raise ValueError(
+                            f"a state with {idx + 1} successors: keys hold {_STEP_MASK + 1}"
+                        )
+                    pending += idx + 1
+                    if pending >= _CHUNK:
+                        flush()
+                        pending = 0
+                flush()
+        except _Abandoned:
+            self._give_up()
+            return [_ABANDON] * n  # its own entry too: the transport reads it
+        self._todo_next = todo
         cand = []
         for j in range(n):
             if not parts[j]:
@@ -914,6 +947,9 @@ class _Shard:
         key each, added to the seen set; returns, per shard, which of its candidates won."""
         t0 = time.perf_counter()
         n, k = self.n, self.k
+        # the level counts from here on: its frontier is done with
+        self.front.close()
+        self.witnesses_todo = self._todo_next
         own_f, own_k, own_c = self._cand[k]
         fl, kl, sl = [own_f], [own_k], [np.full(len(own_f), k, dtype=np.int32)]
         for frm, (fps, keys) in offers.items():
@@ -1003,9 +1039,10 @@ class _Shard:
 class _QueueShard(_Shard):
     """A shard in a worker process: payloads through ``multiprocessing`` queues."""
 
-    def __init__(self, *args: Any, inboxes: list[Any], **kw: Any) -> None:
+    def __init__(self, *args: Any, inboxes: list[Any], stop: Any = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.inboxes = inboxes
+        self.stop = stop  # a multiprocessing Event: set when the run stops (Ctrl-C)
         self.stash: dict[tuple[str, int], list[tuple[int, Any]]] = {}
 
     def exchange(self, phase: str, payloads: list[Any]) -> dict[int, Any]:
@@ -1028,22 +1065,32 @@ class _QueueShard(_Shard):
         self._sec["exchange"] += t1 - t0
         return {frm: p for frm, p in got if p is not None}
 
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
     def step(self) -> _Level:
         keys = self.exchange("keys", self.begin())
-        offers = self.exchange("offer", self.expand(keys))
+        mine = self.expand(keys)
+        offers = self.exchange("offer", mine)
+        if _ABANDON in mine or any(isinstance(p, str) for p in offers.values()):
+            if _ABANDON not in mine:  # another shard gave the level up: so does this one
+                self._give_up()
+            return self.abandoned_level()
         won = self.exchange("won", self.decide(offers))
         shipped = self.exchange("ship", self.pack(won))
         return self.admit(shipped)
 
 
-def _shard_main(k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any) -> None:
+def _shard_main(
+    k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any, stop: Any = None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
     shard: _QueueShard | None = None
     try:
         import gc
 
         gc.disable()  # acyclic tuples only, as in the sequential search
-        shard = _QueueShard(k, *start, inboxes=inboxes)
+        shard = _QueueShard(k, *start, inboxes=inboxes, stop=stop)
         results.put(("ready", k, shard.frontier_size()))
         while True:
             cmd = commands.get()
@@ -1080,6 +1127,8 @@ class _Shards:
     """The started shards of one run, as the coordinator drives them: one transport per
     backend (``_Processes`` here, ``parsync.engines.ray_backend._Actors``)."""
 
+    gives_up_mid_level = False  # whether ``give_up_level`` reaches a shard mid-level
+
     def ready(self) -> int:
         """Wait until every shard has started; the size of their frontier."""
         raise NotImplementedError
@@ -1100,6 +1149,11 @@ class _Shards:
         """Stop the shards (also after a failure or Ctrl-C)."""
         raise NotImplementedError
 
+    def give_up_level(self) -> None:
+        """Ask the shards to give the level under way up (Ctrl-C): ``step`` then returns
+        abandoned levels, each shard as before the level. A transport that cannot reach
+        a shard mid-call (Ray) lets the level finish."""
+
 
 class _Processes(_Shards):
     """The shards as worker processes (``fork``: the model is inherited), driven through
@@ -1110,10 +1164,11 @@ class _Processes(_Shards):
         self.inboxes = [ctx.Queue() for _ in range(start.n)]
         self.commands = [ctx.Queue() for _ in range(start.n)]
         self.results = ctx.Queue()
+        self.stop = ctx.Event()
         self.procs = [
             ctx.Process(
                 target=_shard_main,
-                args=(k, start, self.inboxes, self.commands[k], self.results),
+                args=(k, start, self.inboxes, self.commands[k], self.results, self.stop),
                 daemon=True,
                 name=f"parsync-shard-{k}",
             )
@@ -1134,6 +1189,11 @@ class _Processes(_Shards):
         for c in self.commands:
             c.put(("save", where, tag))
         self._collect("saved")
+
+    gives_up_mid_level = True
+
+    def give_up_level(self) -> None:
+        self.stop.set()
 
     def path(self, key: int, level: int) -> list[int]:
         self.commands[0].put(("path", key, level))
@@ -1380,19 +1440,21 @@ class ParallelChecker:
             self.checkpoint is not None and threading.current_thread() is threading.main_thread()
         )
         old_handler = None
+        shards: _Shards | None = None
         if graceful:
 
             def on_sigint(_sig: int, _frame: Any) -> None:
                 if self._stop_asked:
                     raise KeyboardInterrupt
                 self._stop_asked = True
-                self.notify(
-                    "stopping: the level under way finishes and is saved to "
-                    f"{self.checkpoint} (Ctrl-C again to stop at once)"
-                )
+                if shards is not None and shards.gives_up_mid_level:
+                    shards.give_up_level()
+                    how = "the level under way is given up and the last whole level is saved to"
+                else:
+                    how = "the level under way finishes and is saved to"
+                self.notify(f"stopping: {how} {self.checkpoint} (Ctrl-C again to stop at once)")
 
             old_handler = signal.signal(signal.SIGINT, on_sigint)
-        shards: _Shards | None = None
         # the run's spill directory: frontier files past the memory bound, and the trail;
         # removed at the end, whatever ends the run (the shards remove their own part too)
         if self.spill_dir is not None:
@@ -1418,6 +1480,13 @@ class ParallelChecker:
             frontier = shards.ready()
             while frontier:
                 levels = shards.step()
+                if any(lv.abandoned for lv in levels.values()):
+                    # Ctrl-C mid-level: every shard is as it was before this level; the
+                    # checkpoint holds the last whole level and resumes with this one
+                    run.stop_reason = "interrupted"
+                    if self.checkpoint is not None:
+                        self._save(shards, run)
+                    break
                 best = None
                 new = 0
                 for k, lv in levels.items():
