@@ -22,6 +22,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 from parsync.argtypes import positive_float, positive_int
@@ -1540,14 +1541,29 @@ def _cmd_traces(args: argparse.Namespace) -> int:
 def run() -> NoReturn:
     """The console entry point: ``main()``, then exit with its code.
 
-    Once ``main()`` has returned, the run's result is printed and saved; a Ctrl-C that
+    SIGTERM is taken as a Ctrl-C (:func:`_terminate_as_ctrl_c`). Once ``main()`` has
+    returned, the run's result is printed and saved; a Ctrl-C that
     lands after that (a second Ctrl-C while the interpreter shuts down, say) would only
     turn the documented exit code into death by SIGINT, so it is ignored from then on.
     (Not inside ``main()``: tests and embedders call it in-process, and an ignored
     SIGINT is inherited by the processes it starts.)"""
+    signal.signal(signal.SIGTERM, _terminate_as_ctrl_c)
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code)
+
+
+def _terminate_as_ctrl_c(_sig: int, frame: FrameType | None) -> None:
+    """SIGTERM (``kill``, a CI job's time limit) stops the command as a Ctrl-C does: the
+    partial result printed, a checkpoint saved, exit 3. The current SIGINT handler is
+    called (a search's graceful stop, a proof's safe point); where SIGINT is ignored
+    (a process started in the background by a shell), a SIGTERM still stops."""
+    h = signal.getsignal(signal.SIGINT)
+    if callable(h):
+        h(signal.SIGINT, frame)
+        return
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -390,6 +390,69 @@ def test_ctrl_c_with_a_checkpoint_saves_the_level_and_resumes(
     )
 
 
+def _session_processes(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (from /proc; zombies left out)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigterm_to_the_process_group_saves_a_checkpoint_and_leaves_no_shard(
+    tmp_path: Path,
+) -> None:
+    """A CI job's time limit sends SIGTERM to every process of the job: the shards ignore
+    it, the coordinator takes it as a Ctrl-C (the level given up, the last whole level
+    saved, exit 3), and no shard process is left behind."""
+    cp = tmp_path / "cp"
+    p = subprocess.Popen(
+        [*PR2, "--checkpoint", str(cp)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        start_new_session=True,
+    )
+    time.sleep(6)
+    os.killpg(p.pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 3, (out, err)
+    assert "Traceback" not in err, err
+    assert "the level under way is given up" in err
+    meta = json.loads((cp / "checkpoint.json").read_text(encoding="utf-8"))
+    assert 0 < meta["states"] < 2_070_097
+    deadline = time.monotonic() + 10
+    while _session_processes(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_processes(p.pid) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_coordinator_killed_outright_leaves_no_shard(tmp_path: Path) -> None:
+    """SIGKILL cannot be handled: the shards (which ignore SIGTERM) go with it."""
+    p = subprocess.Popen(
+        PR2,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        start_new_session=True,
+    )
+    time.sleep(6)
+    assert len(_session_processes(p.pid)) >= 3  # the coordinator and two shards
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 10
+    while _session_processes(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_processes(p.pid) == []
+
+
 def _give_up_at(monkeypatch: pytest.MonkeyPatch, level: int, shard: int | None) -> None:
     """Shards (forked: they inherit the patch) see a stop at ``level``: every shard, or
     only ``shard`` (the others then learn it from its offer)."""

@@ -45,10 +45,10 @@ def _env(interval: float = 0.2) -> dict[str, str]:
 
 
 def interrupt(
-    args: list[str], marker: str, cwd: Path, *, after: Any = None
+    args: list[str], marker: str, cwd: Path, *, after: Any = None, sig: int = signal.SIGINT
 ) -> tuple[int, str, str, str]:
     """Run ``parsync ARGS``, wait for a stderr line containing ``marker`` (the work has
-    started), send SIGINT; (exit code, stdout, stderr, the marker line)."""
+    started), send SIGINT (or ``sig``); (exit code, stdout, stderr, the marker line)."""
     p = subprocess.Popen(
         [sys.executable, "-m", "parsync.cli", *args],
         stdout=subprocess.PIPE,
@@ -71,7 +71,7 @@ def interrupt(
         else:
             out = p.stdout.read() if p.stdout else ""
             pytest.fail(f"no {marker!r} line before the end: {''.join(seen)}{out}")
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         out, rest = p.communicate(timeout=240)
     finally:
         killer.cancel()
@@ -99,6 +99,21 @@ def test_ctrl_c_in_check_prints_the_partial_result(tmp_path: Path) -> None:
     last = assert_interrupted(code, out, err, "check pr:", "distinct states", "incomplete")
     assert "INCOMPLETE" in out and "stopped: interrupted" in out
     assert re.search(r"[\d,]+ distinct states", last)
+
+
+def test_sigterm_in_check_is_a_ctrl_c(tmp_path: Path) -> None:
+    """``kill`` or a CI job's time limit: the same partial result and exit 3."""
+    code, out, err, _ = interrupt(
+        ["check", "--preset", "pr"], "distinct", tmp_path, sig=signal.SIGTERM
+    )
+    assert_interrupted(code, out, err, "check pr:", "distinct states", "incomplete")
+    assert "stopped: interrupted" in out
+
+
+def test_sigterm_in_prove_is_never_proved(tmp_path: Path) -> None:
+    code, out, err, _ = interrupt(["prove"], "obligations", tmp_path, sig=signal.SIGTERM)
+    assert_interrupted(code, out, err)
+    assert "PROVED" not in out
 
 
 def test_ctrl_c_in_check_json_says_interrupted(tmp_path: Path) -> None:

@@ -1084,7 +1084,11 @@ class _QueueShard(_Shard):
 def _shard_main(
     k: int, start: _Start, inboxes: list[Any], commands: Any, results: Any, stop: Any = None
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C
+    # the coordinator handles Ctrl-C and SIGTERM (sent to the whole process group too),
+    # and a shard never outlives it (Linux: killed when the coordinator dies)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
     shard: _QueueShard | None = None
     try:
         import gc
@@ -1109,6 +1113,19 @@ def _shard_main(
     finally:
         if shard is not None:
             shard.cleanup()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (``PR_SET_PDEATHSIG``): a
+    shard ignores SIGTERM, so a coordinator killed outright must not leave it behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        pass
 
 
 class _Start(NamedTuple):

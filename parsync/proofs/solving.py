@@ -70,7 +70,8 @@ def _watch(fd: int) -> None:
             return
         if not data:  # pragma: no cover
             return
-        if signal.SIGINT in data and _in_check:
+        # SIGTERM too: the console entry point takes it as a Ctrl-C (parsync.cli.run)
+        if (signal.SIGINT in data or signal.SIGTERM in data) and _in_check:
             z3.main_ctx().interrupt()
 
 
