@@ -203,7 +203,12 @@ def test_contract_proofs_of_the_retry_budget_and_staleness(pid: str) -> None:
     for every size (the other properties: the slow test below)."""
     from parsync.proofs.proofs import Prover
 
-    pr = Prover(None, policy="contract", timeout_s=20, first_attempt_s=2)
+    pr = Prover(
+        None,
+        policy="contract",
+        timeout_s=20,
+        first_attempt_rlimit=Prover.FIRST_ATTEMPT_RLIMIT * 2 // 3,
+    )
     r = pr.prove(pid)
     assert [o.message() for o in r.failures] == []
     assert r.lemmas == pr.lemmas_of(GOAL_BY_ID[pid]) and r.lemmas != GOAL_BY_ID[pid].lemmas
@@ -246,7 +251,9 @@ def test_contract_variant_fails_the_proof_with_a_decoded_cti(name: str) -> None:
     from parsync.proofs.proofs import CTI, Prover
 
     pid = get_variant(name).breaks
-    r = Prover(name, policy="contract", timeout_s=10, first_attempt_s=1).prove(pid)
+    r = Prover(
+        name, policy="contract", timeout_s=10, first_attempt_rlimit=Prover.FIRST_ATTEMPT_RLIMIT // 3
+    ).prove(pid)
     assert not r.proved
     ctis = [o for o in r.failures if o.outcome == CTI]
     assert ctis, [o.message() for o in r.failures]

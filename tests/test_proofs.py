@@ -140,7 +140,7 @@ def test_every_lemma_is_used_and_explained() -> None:
 @isolated  # Z3 segfaulted here once: a crash is this test's failure, not pytest's
 def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
     name, pid = v.name, v.breaks  # type: ignore[attr-defined]
-    pr = Prover(name, timeout_s=10, first_attempt_s=1)
+    pr = Prover(name, timeout_s=10, first_attempt_rlimit=Prover.FIRST_ATTEMPT_RLIMIT // 3)
     r = pr.prove(pid)
     assert not r.proved
     ctis = [o for o in r.failures if o.outcome == CTI]
@@ -166,7 +166,11 @@ def test_variant_fails_with_a_decoded_counterexample(v: object) -> None:
 
 def test_capacity_mistake_fails_the_proof_with_a_replayed_cti() -> None:
     """room-as-used-below-cap, for every size: a Propose the Python model also takes."""
-    r = Prover("room-as-used-below-cap", timeout_s=10, first_attempt_s=1).prove("PS-1")
+    r = Prover(
+        "room-as-used-below-cap",
+        timeout_s=10,
+        first_attempt_rlimit=Prover.FIRST_ATTEMPT_RLIMIT // 3,
+    ).prove("PS-1")
     assert not r.proved
     ctis = [o for o in r.failures if o.outcome == CTI]
     assert ctis and all(o.cti is not None and o.cti.decode_error == "" for o in ctis)
@@ -183,7 +187,12 @@ def test_claim_count_mistake_fails_the_proof_with_a_replayed_cti(policy: str) ->
     """used-counts-claims, for every size: a read that reports the claim counter breaks
     ViewCurrentIsExact (a current view entry no longer holds the broker's used), in a
     step the Python model also takes, and only with a need larger than one unit."""
-    r = Prover("used-counts-claims", timeout_s=10, first_attempt_s=1, policy=policy).prove("PS-1")
+    r = Prover(
+        "used-counts-claims",
+        timeout_s=10,
+        first_attempt_rlimit=Prover.FIRST_ATTEMPT_RLIMIT // 3,
+        policy=policy,
+    ).prove("PS-1")
     assert not r.proved
     ctis = [o for o in r.failures if o.outcome == CTI]
     assert ctis, [o.message() for o in r.failures]

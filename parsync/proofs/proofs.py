@@ -57,8 +57,19 @@ NEEDS_LEMMAS = "needs lemmas"
 NOT_CLASSIFIED = "not classified"  # a classification query returned unknown
 NOT_PROVED = "not proved"  # the obligation itself failed: nothing to classify
 CLASSES: tuple[str, ...] = (BY_CONSTRUCTION, INDUCTIVE, NEEDS_LEMMAS, NOT_CLASSIFIED, NOT_PROVED)
-#: The solver timeout of one classification query; unknown there is "not classified".
-CLASSIFY_TIMEOUT_S = 2.0
+# The prover's own short attempts are bounded by Z3's resource counter ("rlimit": work
+# done, counted deterministically), never by the clock: the same query gets the same
+# answer on every machine and at any load, so a proof report, a CTI and which path found
+# it do not depend on what else ran. (Seconds made them depend on load, and a solver
+# cancelled by its timer thread is where z3-solver has segfaulted under this suite.)
+# The user's ``--timeout`` stays a wall-clock cap on every query.
+#: Z3 resource units per second of solving, measured on the CI machine class for the
+#: prover's queries (2-4M); budgets below are given as "about N s" through it.
+RLIMIT_PER_S = 3_000_000
+#: The budget of one classification query; unknown there is "not classified".
+CLASSIFY_RLIMIT = 2 * RLIMIT_PER_S
+#: The budget of one query in a small finite scope (the CTI search).
+SMALL_SCOPE_RLIMIT = 20 * RLIMIT_PER_S
 
 # --- the lemma catalogue -----------------------------------------------------------------
 
@@ -712,29 +723,34 @@ class Prover:
     and counts as a failure.
     """
 
-    FIRST_ATTEMPT_S = 3.0
+    #: the first parametric attempt's budget (Z3 rlimit, about 3 s on the CI machine)
+    FIRST_ATTEMPT_RLIMIT = 3 * RLIMIT_PER_S
 
     def __init__(
         self,
         variant: str | None = None,
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        first_attempt_s: float = FIRST_ATTEMPT_S,
+        first_attempt_rlimit: int = FIRST_ATTEMPT_RLIMIT,
         policy: str = "reference",
     ) -> None:
         self.variant = variant
         self.policy = policy
         self.timeout_s = timeout_s
-        self.first_attempt_s = first_attempt_s
+        self.first_attempt_rlimit = first_attempt_rlimit
         self.u = ParamUniverse()
         self.enc = Encoding(self.u, variant, policy=policy)
         self.S = self.enc.state("s")
         self.T = self.enc.state("t")
         self._finite: list[tuple[Encoding, Sym, Sym]] = []  # the CTI scopes, for classify
 
-    def solver(self, timeout_s: float | None = None) -> z3.Solver:
+    def solver(self, rlimit: int = 0) -> z3.Solver:
+        """A solver capped by the wall-clock timeout and, when given, a work budget
+        (``rlimit``, deterministic: see ``RLIMIT_PER_S``)."""
         s = z3.Solver()
-        s.set("timeout", int(1000 * (self.timeout_s if timeout_s is None else timeout_s)))
+        s.set("timeout", int(1000 * self.timeout_s))
+        if rlimit:
+            s.set("rlimit", rlimit)
         return s
 
     def invariant(self, g: Goal, S: Sym, enc: Encoding | None = None) -> list[tuple[str, Any]]:
@@ -856,7 +872,7 @@ class Prover:
         - *needs lemmas*: proved, but only with the rest of the invariant (the property's
           strengthening lemmas; for a lemma's obligation, the goal and the other lemmas);
         - *not classified*: a classification query returned unknown within
-          ``CLASSIFY_TIMEOUT_S`` (never read as by construction).
+          its budget ``CLASSIFY_RLIMIT`` (never read as by construction).
         """
         t0 = time.perf_counter()
         ob.klass = self._classify(ob)
@@ -885,7 +901,7 @@ class Prover:
             # parametrically; only then the parametric query, whose unsat is the answer
             if self._small_model(ob, g, assume):
                 continue
-            s = self.solver(min(self.timeout_s, CLASSIFY_TIMEOUT_S))
+            s = self.solver(CLASSIFY_RLIMIT)
             s.add(*hyp)
             r, _, _ = refute(s, concl)
             if r == z3.unsat:
@@ -911,7 +927,7 @@ class Prover:
                 concl = type_ok(enc, T)
             else:
                 hyp, concl = self.query(enc, S, T, p, g, ob.invariant, ob.action, assume)
-            s = self.solver(min(self.timeout_s, CLASSIFY_TIMEOUT_S))
+            s = self.solver(CLASSIFY_RLIMIT)
             s.add(*hyp)
             s.add(z3.Not(concl))
             if check(s) == z3.sat:
@@ -934,17 +950,18 @@ class Prover:
         ob = Obligation(g.pid, inv, action)
         p = None if action == "Init" else self.enc.params(self.enc.action(action), "o")
         hyp, concl = self.query(self.enc, self.S, self.T, p, g, inv, action)
-        first = min(self.first_attempt_s, self.timeout_s)
-        s = self.solver(first)
+        s = self.solver(self.first_attempt_rlimit)
         s.add(*hyp)
         r, param_model, why = refute(s, concl)
+        first_s = time.perf_counter() - t0
         if r == z3.unsat:
             ob.outcome = PROVED
-            ob.seconds = time.perf_counter() - t0
+            ob.seconds = first_s
             return ob
         cti = self.small_cti(g, inv, action)
-        if cti is None and r == z3.unknown and self.timeout_s > first:
-            s.set("timeout", int(1000 * self.timeout_s))
+        if cti is None and r == z3.unknown and first_s < self.timeout_s:
+            # the budget ran out, not the clock: the full attempt, up to the timeout
+            s.set("rlimit", 0)
             r, param_model, why = refute(s, concl)
         if r == z3.unsat:
             ob.outcome = PROVED
@@ -1043,7 +1060,7 @@ class Prover:
             # assuming it keeps the CTI a state the model can represent; a model found
             # under more hypotheses is still a counterexample to the obligation
             hyp.append(enc.used_is_sum(S))
-            s = self.solver(min(self.timeout_s, 20.0))
+            s = self.solver(SMALL_SCOPE_RLIMIT)
             s.add(*hyp)
             s.add(z3.Not(concl))
             if check(s) == z3.sat:

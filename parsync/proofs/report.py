@@ -23,7 +23,7 @@ from parsync.hashing import sources_hash
 from parsync.model.properties import get_property
 from parsync.proofs.proofs import (
     BY_CONSTRUCTION,
-    CLASSIFY_TIMEOUT_S,
+    CLASSIFY_RLIMIT,
     CONTRACT_LEMMAS,
     CTI,
     GOAL_BY_ID,
@@ -34,6 +34,7 @@ from parsync.proofs.proofs import (
     NOT_CLASSIFIED,
     NOT_PROVED,
     PROVED,
+    RLIMIT_PER_S,
     TYPE_OK,
     USED_TRACKS,
     USED_TRACKS_TEXT,
@@ -247,7 +248,9 @@ def render(
         "whole invariant proves it (for a goal, its strengthening lemmas; for a lemma, the goal",
         "and the other lemmas). Each query is first searched for a model in the small finite",
         "scopes (decidable: a model there is a model of the parametric query), then posed",
-        f"parametrically with a {CLASSIFY_TIMEOUT_S:g} s timeout; *unknown* there is reported",
+        f"parametrically within a Z3 resource budget of {CLASSIFY_RLIMIT:,} (rlimit, about",
+        f"{CLASSIFY_RLIMIT / RLIMIT_PER_S:g} s here; a count of work, so the class does not depend",
+        "on the machine's load); *unknown* there is reported",
         "as **not classified**, never as by construction. A property all of whose step",
         "obligations are by construction says so in the Summary.",
         "",
